@@ -1,0 +1,388 @@
+//! One async, object-safe trait per domain, gathered by [`Storage`]; the `*Tx` traits
+//! are the forms that run inside a caller's transaction (contract sections 4 and 5).
+
+use crate::error::Result;
+use crate::ids::{AppId, TenantConfigKey, TenantIdentifier};
+use crate::migrate::MigrationDriver;
+use crate::tx::TxOptions;
+use crate::types::*;
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// Apps, tenants, tenant configs and the key/value store (contract 5.1).
+#[async_trait]
+pub trait Tenancy: Send + Sync {
+    /// Inserts the app row if missing and the tenant row; `DuplicateTenant` if the
+    /// tenant exists.
+    async fn add_tenant(&self, tenant: &TenantIdentifier, created_at: i64) -> Result<()>;
+    /// Deletes a tenant and every tenant-scoped row; its users stay in the app.
+    /// Deleting the public tenant deletes the app. Returns whether it existed.
+    async fn delete_tenant(&self, tenant: &TenantIdentifier) -> Result<bool>;
+    /// Deletes an app and everything of it. Returns whether it existed.
+    async fn delete_app(&self, app: &AppId) -> Result<bool>;
+    /// Every app with its tenants, sorted.
+    async fn list_apps_and_tenants(&self) -> Result<Vec<AppTenants>>;
+    /// Creates a tenant config: `DuplicateTenant`, `DuplicateThirdPartyId`,
+    /// `DuplicateClientType`.
+    async fn create_tenant_config(&self, config: &TenantConfig) -> Result<()>;
+    /// Replaces a tenant config in one transaction; `TenantOrAppNotFound` if absent.
+    async fn overwrite_tenant_config(&self, config: &TenantConfig) -> Result<()>;
+    /// Reads one tenant config.
+    async fn get_tenant_config(&self, key: &TenantConfigKey) -> Result<Option<TenantConfig>>;
+    /// Every tenant config, sorted by key.
+    async fn list_tenant_configs(&self) -> Result<Vec<TenantConfig>>;
+    /// Deletes a tenant config with its providers, clients and factors.
+    async fn delete_tenant_config(&self, key: &TenantConfigKey) -> Result<bool>;
+    /// Reads a key/value row of a tenant.
+    async fn kv_get(&self, tenant: &TenantIdentifier, name: &str) -> Result<Option<KeyValue>>;
+    /// Inserts or replaces a key/value row.
+    async fn kv_set(&self, tenant: &TenantIdentifier, name: &str, value: &KeyValue)
+    -> Result<()>;
+}
+
+/// Tenancy operations inside a transaction.
+#[async_trait]
+pub trait TenancyTx: Send {
+    /// Reads a key/value row under a named lock on (tenant, name), so concurrent
+    /// get-or-create calls serialise even when the row does not exist yet.
+    async fn kv_get_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        name: &str,
+    ) -> Result<Option<KeyValue>>;
+    /// Inserts or replaces a key/value row.
+    async fn kv_set(
+        &mut self,
+        tenant: &TenantIdentifier,
+        name: &str,
+        value: &KeyValue,
+    ) -> Result<()>;
+}
+
+/// Users of the email-password, third-party and passwordless recipes (contract 5.2).
+#[async_trait]
+pub trait Users: Send + Sync {
+    /// Email-password sign-up: `DuplicateUserId`, `DuplicateEmail`, `TenantOrAppNotFound`.
+    async fn sign_up_email_password(&self, input: &EmailPasswordSignUp) -> Result<User>;
+    /// Third-party sign-up: `DuplicateUserId`, `DuplicateThirdPartyUser`, `TenantOrAppNotFound`.
+    async fn sign_up_third_party(&self, input: &ThirdPartySignUp) -> Result<User>;
+    /// Passwordless user creation: `DuplicateUserId`, `DuplicateEmail`,
+    /// `DuplicatePhoneNumber`, `TenantOrAppNotFound`.
+    async fn create_passwordless_user(&self, input: &PasswordlessSignUp) -> Result<User>;
+    /// A user of the app by id.
+    async fn get_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>>;
+    /// Users of any recipe with this exact email in the tenant.
+    async fn list_users_by_email(&self, tenant: &TenantIdentifier, email: &str)
+    -> Result<Vec<User>>;
+    /// Passwordless users with this phone number in the tenant.
+    async fn list_users_by_phone(&self, tenant: &TenantIdentifier, phone: &str)
+    -> Result<Vec<User>>;
+    /// Third-party users of the app with this identity (one per tenant at most).
+    async fn list_users_by_third_party(
+        &self,
+        app: &AppId,
+        third_party: &ThirdPartyInfo,
+    ) -> Result<Vec<User>>;
+    /// One page of the tenant's users, keyset-paginated on (time joined, user id).
+    async fn list_users(&self, request: &ListUsers) -> Result<UserPage>;
+    /// Counts users of an app or tenant, optionally only of some recipes.
+    async fn count_users(&self, scope: &UserScope, recipes: &[RecipeId]) -> Result<u64>;
+    /// Whether the user exists in the app or tenant.
+    async fn user_exists(&self, scope: &UserScope, user_id: &str) -> Result<bool>;
+    /// Changes an email-password user's email: `DuplicateEmail`, `UnknownUserId`.
+    async fn update_email_password_email(&self, app: &AppId, user_id: &str, email: &str)
+    -> Result<()>;
+    /// Changes a password hash: `UnknownUserId`.
+    async fn update_password_hash(&self, app: &AppId, user_id: &str, hash: &Secret)
+    -> Result<()>;
+    /// Changes a passwordless user's email and phone (`None` clears one, not both):
+    /// `DuplicateEmail`, `DuplicatePhoneNumber`, `UnknownUserId`.
+    async fn update_passwordless_contact(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        email: Option<&str>,
+        phone_number: Option<&str>,
+    ) -> Result<()>;
+    /// Adds a user to a tenant, re-checking per-tenant uniqueness: `UnknownUserId`,
+    /// `TenantOrAppNotFound`, `DuplicateEmail`, `DuplicatePhoneNumber`,
+    /// `DuplicateThirdPartyUser`. Returns false if the user was already in it.
+    async fn add_user_to_tenant(&self, tenant: &TenantIdentifier, user_id: &str)
+    -> Result<bool>;
+    /// Removes a user from a tenant; the user stays in the app.
+    async fn remove_user_from_tenant(&self, tenant: &TenantIdentifier, user_id: &str)
+    -> Result<bool>;
+    /// Deletes a user and its rows in every phase-1 table (sessions, tokens, verified
+    /// emails keyed by its id). Returns whether it existed.
+    async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
+}
+
+/// User operations inside a transaction.
+#[async_trait]
+pub trait UsersTx: Send {
+    /// A user of the app by id.
+    async fn get_user(&mut self, app: &AppId, user_id: &str) -> Result<Option<User>>;
+    /// See [`Users::update_email_password_email`].
+    async fn update_email_password_email(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+    ) -> Result<()>;
+    /// See [`Users::update_password_hash`].
+    async fn update_password_hash(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        hash: &Secret,
+    ) -> Result<()>;
+    /// See [`Users::update_passwordless_contact`].
+    async fn update_passwordless_contact(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        email: Option<&str>,
+        phone_number: Option<&str>,
+    ) -> Result<()>;
+    /// See [`Users::delete_user`].
+    async fn delete_user(&mut self, app: &AppId, user_id: &str) -> Result<bool>;
+}
+
+/// Sessions and access-token signing keys (contract 5.3).
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    /// Creates a session: `TenantOrAppNotFound`.
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    /// Reads a session.
+    async fn get_session(&self, tenant: &TenantIdentifier, handle: &str)
+    -> Result<Option<Session>>;
+    /// Rotates the refresh token in one conditional UPDATE: the current hash must be
+    /// `expected` and the session not expired at `now`.
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_refresh_token(
+        &self,
+        tenant: &TenantIdentifier,
+        handle: &str,
+        expected: &str,
+        new_hash: &str,
+        new_expiry: i64,
+        now: i64,
+    ) -> Result<RotateOutcome>;
+    /// Replaces session data and/or the JWT payload; returns rows touched.
+    async fn update_session(
+        &self,
+        tenant: &TenantIdentifier,
+        handle: &str,
+        session_data: Option<&Value>,
+        jwt_payload: Option<&Value>,
+    ) -> Result<u64>;
+    /// Deletes sessions by handle; returns how many went.
+    async fn delete_sessions(&self, tenant: &TenantIdentifier, handles: &[String]) -> Result<u64>;
+    /// Deletes every session of a user in an app or tenant.
+    async fn delete_sessions_of_user(&self, scope: &UserScope, user_id: &str) -> Result<u64>;
+    /// Handles of the user's sessions not expired at `now`, sorted.
+    async fn session_handles_of_user(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<String>>;
+    /// Number of sessions of a tenant.
+    async fn count_sessions(&self, tenant: &TenantIdentifier) -> Result<u64>;
+    /// Deletes sessions expired at `now` across the whole database, in bounded batches.
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
+    /// Signing keys of an app, newest first.
+    async fn signing_keys(&self, app: &AppId) -> Result<Vec<SigningKey>>;
+}
+
+/// Session operations inside a transaction.
+#[async_trait]
+pub trait SessionsTx: Send {
+    /// Reads a session with a row lock.
+    async fn get_session_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        handle: &str,
+    ) -> Result<Option<Session>>;
+    /// Stores a new refresh-token hash; returns rows touched.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_tokens(
+        &mut self,
+        tenant: &TenantIdentifier,
+        handle: &str,
+        new_hash: &str,
+        prev_hash: Option<&str>,
+        rotated_at: Option<i64>,
+        expires_at: i64,
+    ) -> Result<u64>;
+    /// Signing keys of an app, newest first, under a named lock on the app so that
+    /// concurrent get-or-create calls create one key.
+    async fn signing_keys_for_update(&mut self, app: &AppId) -> Result<Vec<SigningKey>>;
+    /// Adds a signing key: `TenantOrAppNotFound`.
+    async fn add_signing_key(&mut self, app: &AppId, key: &SigningKey) -> Result<()>;
+    /// Removes keys created before `before`; returns how many went.
+    async fn remove_signing_keys_before(&mut self, app: &AppId, before: i64) -> Result<u64>;
+}
+
+/// Passwordless devices and codes, password-reset and email-verification tokens,
+/// verified emails (contract 5.4).
+#[async_trait]
+pub trait Codes: Send + Sync {
+    /// Creates a device with its first code in one transaction.
+    async fn create_device_with_code(&self, device: &NewDevice) -> Result<()>;
+    /// Creates a code for an existing device: `UnknownDeviceIdHash`,
+    /// `DuplicateCodeId`, `DuplicateLinkCodeHash`.
+    async fn create_code(&self, tenant: &TenantIdentifier, code: &Code) -> Result<()>;
+    /// Reads a device.
+    async fn get_device(&self, tenant: &TenantIdentifier, device_id_hash: &str)
+    -> Result<Option<Device>>;
+    /// Devices for an email.
+    async fn devices_by_email(&self, tenant: &TenantIdentifier, email: &str)
+    -> Result<Vec<Device>>;
+    /// Devices for a phone number.
+    async fn devices_by_phone(&self, tenant: &TenantIdentifier, phone: &str)
+    -> Result<Vec<Device>>;
+    /// Codes of a device, oldest first.
+    async fn codes_of_device(&self, tenant: &TenantIdentifier, device_id_hash: &str)
+    -> Result<Vec<Code>>;
+    /// A code by id.
+    async fn get_code(&self, tenant: &TenantIdentifier, code_id: &str) -> Result<Option<Code>>;
+    /// A code by link-code hash.
+    async fn code_by_link_code_hash(&self, tenant: &TenantIdentifier, hash: &str)
+    -> Result<Option<Code>>;
+    /// Codes created before `time`.
+    async fn codes_created_before(&self, tenant: &TenantIdentifier, time: i64)
+    -> Result<Vec<Code>>;
+    /// Adds a password-reset token: `UnknownUserId`, `DuplicatePasswordResetToken`.
+    async fn add_password_reset_token(&self, token: &PasswordResetToken) -> Result<()>;
+    /// Reads a password-reset token.
+    async fn get_password_reset_token(&self, app: &AppId, token: &str)
+    -> Result<Option<PasswordResetToken>>;
+    /// Password-reset tokens of a user.
+    async fn password_reset_tokens_of_user(&self, app: &AppId, user_id: &str)
+    -> Result<Vec<PasswordResetToken>>;
+    /// Deletes password-reset tokens expired at `now`.
+    async fn delete_expired_password_reset_tokens(&self, now: i64) -> Result<u64>;
+    /// Adds an email-verification token: `DuplicateEmailVerificationToken`,
+    /// `TenantOrAppNotFound`.
+    async fn add_email_verification_token(&self, token: &EmailVerificationToken) -> Result<()>;
+    /// Reads an email-verification token.
+    async fn get_email_verification_token(&self, tenant: &TenantIdentifier, token: &str)
+    -> Result<Option<EmailVerificationToken>>;
+    /// Tokens of (tenant, user, email).
+    async fn email_verification_tokens(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        email: &str,
+    ) -> Result<Vec<EmailVerificationToken>>;
+    /// Deletes every token of (tenant, user, email).
+    async fn revoke_email_verification_tokens(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        email: &str,
+    ) -> Result<u64>;
+    /// Deletes email-verification tokens expired at `now`.
+    async fn delete_expired_email_verification_tokens(&self, now: i64) -> Result<u64>;
+    /// Marks an email verified or not; idempotent.
+    async fn set_email_verified(&self, app: &AppId, user_id: &str, email: &str, verified: bool)
+    -> Result<()>;
+    /// Whether the email is verified for the user.
+    async fn is_email_verified(&self, app: &AppId, user_id: &str, email: &str) -> Result<bool>;
+}
+
+/// Code and token operations inside a transaction.
+#[async_trait]
+pub trait CodesTx: Send {
+    /// Reads a device with a row lock.
+    async fn device_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        device_id_hash: &str,
+    ) -> Result<Option<Device>>;
+    /// Codes of a device.
+    async fn codes_of_device(
+        &mut self,
+        tenant: &TenantIdentifier,
+        device_id_hash: &str,
+    ) -> Result<Vec<Code>>;
+    /// A code by link-code hash.
+    async fn code_by_link_code_hash(
+        &mut self,
+        tenant: &TenantIdentifier,
+        hash: &str,
+    ) -> Result<Option<Code>>;
+    /// Adds one to a device's failed attempts; returns rows touched.
+    async fn increment_failed_attempts(
+        &mut self,
+        tenant: &TenantIdentifier,
+        device_id_hash: &str,
+    ) -> Result<u64>;
+    /// Deletes a code.
+    async fn delete_code(&mut self, tenant: &TenantIdentifier, code_id: &str) -> Result<u64>;
+    /// Deletes a device and its codes.
+    async fn delete_device(&mut self, tenant: &TenantIdentifier, device_id_hash: &str)
+    -> Result<u64>;
+    /// Deletes every device (and code) of an email.
+    async fn delete_devices_by_email(&mut self, tenant: &TenantIdentifier, email: &str)
+    -> Result<u64>;
+    /// Deletes every device (and code) of a phone number.
+    async fn delete_devices_by_phone(&mut self, tenant: &TenantIdentifier, phone: &str)
+    -> Result<u64>;
+    /// Password-reset tokens of a user, with row locks.
+    async fn password_reset_tokens_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<PasswordResetToken>>;
+    /// Deletes every password-reset token of a user.
+    async fn delete_password_reset_tokens_of_user(&mut self, app: &AppId, user_id: &str)
+    -> Result<u64>;
+    /// Email-verification tokens of (tenant, user, email), with row locks.
+    async fn email_verification_tokens_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        email: &str,
+    ) -> Result<Vec<EmailVerificationToken>>;
+    /// Deletes every token of (tenant, user, email).
+    async fn delete_email_verification_tokens(
+        &mut self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        email: &str,
+    ) -> Result<u64>;
+    /// Marks an email verified or not; idempotent.
+    async fn set_email_verified(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+        verified: bool,
+    ) -> Result<()>;
+}
+
+/// An open transaction: every *(tx)* operation, then commit or roll back. Dropping it
+/// without either rolls back.
+#[async_trait]
+pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<()>;
+    /// Rolls back.
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// A whole storage: every domain, transactions and migrations. A core holds it as
+/// `Arc<dyn Storage>`, chosen at run time from a connection URI.
+#[async_trait]
+pub trait Storage: Tenancy + Users + Sessions + Codes + Send + Sync + 'static {
+    /// The backend's name (`sqlite`, `postgresql`, `mysql`).
+    fn backend_name(&self) -> &'static str;
+    /// Starts a transaction. Prefer [`crate::run_transaction`], which retries.
+    async fn begin(&self, options: &TxOptions) -> Result<Box<dyn Transaction>>;
+    /// A migration driver on a dedicated connection, for the migration runner.
+    async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>>;
+    /// Closes the pool; later calls fail with `Unavailable`.
+    async fn close(&self);
+}

@@ -1,0 +1,304 @@
+//! One connection-URI parser, shared by the library and the CLI. Its `Debug` and
+//! `Display` replace the password with `***`.
+
+use crate::error::{Result, StorageError};
+use crate::types::Secret;
+use std::fmt;
+
+/// A parsed connection URI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionUri {
+    /// Lower-cased scheme (`postgres`, `mysql`, `sqlite`, ...).
+    pub scheme: String,
+    /// User name, percent-decoded.
+    pub username: Option<String>,
+    /// Password, percent-decoded, hidden from every print.
+    pub password: Option<Secret>,
+    /// Host (without brackets for IPv6).
+    pub host: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// The path after the authority, percent-decoded, without the leading `/` for
+    /// server URIs (the database name); for SQLite the file path or `:memory:`.
+    pub path: String,
+    /// Query parameters, percent-decoded, in order.
+    pub query: Vec<(String, String)>,
+}
+
+fn pct_decode(field: &str, s: &str) -> Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    StorageError::Config(format!("bad percent-encoding in the URI's {field}"))
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| StorageError::Config(format!("the URI's {field} is not UTF-8")))
+}
+
+fn pct_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl ConnectionUri {
+    /// Parses `scheme://[user[:password]@]host[:port][/path][?query]`, plus the SQLite
+    /// forms `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:`. Errors never contain
+    /// the password.
+    pub fn parse(uri: &str) -> Result<Self> {
+        let uri = uri.trim();
+        let (scheme, rest) = uri.split_once(':').ok_or_else(|| {
+            StorageError::Config("connection URI has no scheme (expected `scheme://...`)".into())
+        })?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+        {
+            return Err(StorageError::Config(
+                "connection URI has an invalid scheme".into(),
+            ));
+        }
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, parse_query(q)?),
+            None => (rest, Vec::new()),
+        };
+        let mut out = ConnectionUri {
+            scheme,
+            username: None,
+            password: None,
+            host: None,
+            port: None,
+            path: String::new(),
+            query,
+        };
+        if out.scheme == "sqlite" {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            out.path = pct_decode("path", path)?;
+            if out.path.is_empty() {
+                return Err(StorageError::Config(
+                    "sqlite URI has no file path (use sqlite://PATH or sqlite::memory:)".into(),
+                ));
+            }
+            return Ok(out);
+        }
+        let rest = rest.strip_prefix("//").ok_or_else(|| {
+            StorageError::Config(format!("expected `{}://` in the connection URI", out.scheme))
+        })?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        out.path = pct_decode("database name", path)?;
+        // The password may contain '@' only percent-encoded; the last '@' ends userinfo.
+        let hostport = match authority.rsplit_once('@') {
+            Some((userinfo, hostport)) => {
+                let (user, pass) = match userinfo.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (userinfo, None),
+                };
+                if !user.is_empty() {
+                    out.username = Some(pct_decode("user name", user)?);
+                }
+                if let Some(p) = pass {
+                    out.password = Some(Secret::new(pct_decode("password", p)?));
+                }
+                hostport
+            }
+            None => authority,
+        };
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            let (h, after) = h.split_once(']').ok_or_else(|| {
+                StorageError::Config("unclosed `[` in the URI's host".into())
+            })?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if !host.is_empty() {
+            out.host = Some(pct_decode("host", host)?);
+        }
+        if let Some(p) = port {
+            if !p.is_empty() {
+                let port: u16 = p.parse().ok().filter(|&n| n != 0).ok_or_else(|| {
+                    StorageError::Config(format!(
+                        "the URI's port `{}` is not a number between 1 and 65535",
+                        p.chars().take(16).collect::<String>()
+                    ))
+                })?;
+                out.port = Some(port);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first value of a query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether this is `sqlite::memory:` (or a `:memory:` path).
+    pub fn is_sqlite_memory(&self) -> bool {
+        self.scheme == "sqlite" && (self.path == ":memory:" || self.param("mode") == Some("memory"))
+    }
+
+    /// The URI with its password replaced by `***`, safe to print.
+    pub fn redacted(&self) -> String {
+        self.render(true)
+    }
+
+    /// The URI with its password, for handing to a driver only.
+    pub fn expose(&self) -> String {
+        self.render(false)
+    }
+
+    fn render(&self, redact: bool) -> String {
+        let mut s = format!("{}:", self.scheme);
+        if self.scheme == "sqlite" {
+            if self.path == ":memory:" {
+                s.push_str(":memory:");
+            } else {
+                s.push_str("//");
+                s.push_str(&self.path);
+            }
+        } else {
+            s.push_str("//");
+            if self.username.is_some() || self.password.is_some() {
+                if let Some(u) = &self.username {
+                    s.push_str(&pct_encode(u));
+                }
+                if let Some(p) = &self.password {
+                    s.push(':');
+                    if redact {
+                        s.push_str("***");
+                    } else {
+                        s.push_str(&pct_encode(p.expose()));
+                    }
+                }
+                s.push('@');
+            }
+            if let Some(h) = &self.host {
+                if h.contains(':') {
+                    s.push_str(&format!("[{h}]"));
+                } else {
+                    s.push_str(h);
+                }
+            }
+            if let Some(p) = self.port {
+                s.push_str(&format!(":{p}"));
+            }
+            if !self.path.is_empty() {
+                s.push('/');
+                s.push_str(&pct_encode(&self.path));
+            }
+        }
+        if !self.query.is_empty() {
+            s.push('?');
+            let q: Vec<String> = self
+                .query
+                .iter()
+                .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+                .collect();
+            s.push_str(&q.join("&"));
+        }
+        s
+    }
+}
+
+fn parse_query(q: &str) -> Result<Vec<(String, String)>> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Ok((
+                pct_decode("query", &k.replace('+', " "))?,
+                pct_decode("query", &v.replace('+', " "))?,
+            ))
+        })
+        .collect()
+}
+
+impl fmt::Debug for ConnectionUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectionUri({})", self.redacted())
+    }
+}
+
+impl fmt::Display for ConnectionUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces anything that looks like a password of `uri` in `text` with `***`; used
+/// on driver error messages before they are shown.
+pub fn scrub(text: &str, uri: &ConnectionUri) -> String {
+    match &uri.password {
+        Some(p) if !p.expose().is_empty() => text
+            .replace(p.expose(), "***")
+            .replace(&pct_encode(p.expose()), "***"),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_redacts() {
+        let u = ConnectionUri::parse("postgresql://bob:p%40ss%3Aw%2Fd@db.local:6543/auth?sslmode=require").unwrap();
+        assert_eq!(u.scheme, "postgresql");
+        assert_eq!(u.username.as_deref(), Some("bob"));
+        assert_eq!(u.password.as_ref().unwrap().expose(), "p@ss:w/d");
+        assert_eq!(u.host.as_deref(), Some("db.local"));
+        assert_eq!(u.port, Some(6543));
+        assert_eq!(u.path, "auth");
+        assert_eq!(u.param("sslmode"), Some("require"));
+        let shown = format!("{u} {u:?}");
+        assert!(!shown.contains("p@ss") && !shown.contains("p%40ss"), "{shown}");
+        assert!(shown.contains("bob:***@db.local:6543/auth"));
+        assert_eq!(ConnectionUri::parse(&u.expose()).unwrap(), u);
+    }
+
+    #[test]
+    fn sqlite_forms() {
+        assert!(ConnectionUri::parse("sqlite::memory:").unwrap().is_sqlite_memory());
+        assert_eq!(ConnectionUri::parse("sqlite://a/b.db").unwrap().path, "a/b.db");
+        assert_eq!(ConnectionUri::parse("sqlite:///tmp/x.db").unwrap().path, "/tmp/x.db");
+        assert!(ConnectionUri::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn bad_port_does_not_leak() {
+        let e = ConnectionUri::parse("mysql://u:secret@h:99999/db").unwrap_err().to_string();
+        assert!(e.contains("port") && !e.contains("secret"), "{e}");
+        assert!(ConnectionUri::parse("nonsense").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! # storage-sql: the phase-1 operations, written once
+//!
+//! Every operation of the contract is implemented here once, as sea-query statements
+//! and row mapping over a backend's [`Conn`]. A backend crate supplies a [`Driver`]
+//! (pool, dialect, transactions, named locks, constraint reports normalised to
+//! [`DbError`], migrations) and wraps it in [`SqlStorage`], which implements
+//! [`storage_api::Storage`].
+//!
+//! Where the SQL of a domain lives: `src/tenancy.rs`, `src/users.rs`,
+//! `src/sessions.rs`, `src/codes.rs` (one file per domain, all backends); what differs
+//! per backend (driver, error codes, locks, DDL) lives in each backend crate.
+#![warn(missing_docs)]
+
+pub mod conn;
+
+pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row};
+
+use std::sync::Arc;
+
+/// A storage over any SQL [`Driver`]; implements every trait of the contract.
+pub struct SqlStorage<D: Driver> {
+    pub(crate) driver: Arc<D>,
+}
+
+impl<D: Driver> SqlStorage<D> {
+    /// Wraps a backend driver.
+    pub fn new(driver: D) -> Self {
+        Self {
+            driver: Arc::new(driver),
+        }
+    }
+
+    /// The backend driver.
+    pub fn driver(&self) -> &D {
+        &self.driver
+    }
+}

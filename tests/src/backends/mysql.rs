@@ -1,0 +1,1 @@
+//! Test factory for mysql (being written).

@@ -1,0 +1,1 @@
+//! Test factory for postgres (being written).

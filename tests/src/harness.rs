@@ -1,0 +1,104 @@
+//! The per-test database harness shared by every backend.
+
+use async_trait::async_trait;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use storage_api::Storage;
+
+/// Plain SQL on the test's database, through the backend's own driver, so tests can
+/// check what was written without going through the API that wrote it.
+#[async_trait]
+pub trait RawSql: Send + Sync {
+    /// Runs a query; every row as text (`None` for NULL; booleans as `0`/`1` or
+    /// `t`/`f` depending on the backend: use [`RawSql::count`] or compare text).
+    async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>>;
+    /// Runs a statement.
+    async fn execute(&self, sql: &str);
+    /// Runs `SELECT COUNT(*) ...` and returns the number.
+    async fn count(&self, sql: &str) -> i64 {
+        let rows = self.query(sql).await;
+        rows.first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("`{sql}` returned no number"))
+    }
+}
+
+/// Cleanup of a test database, run after the test (also when it panicked).
+pub type Cleanup = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One test's database.
+pub struct TestDb {
+    /// The storage under test, migrated.
+    pub storage: Arc<dyn Storage>,
+    /// Plain SQL on the same database.
+    pub raw: Arc<dyn RawSql>,
+    /// The table prefix in use, with its joiner (`st_` or empty).
+    pub prefix: String,
+    /// Drops the database.
+    pub cleanup: Option<Cleanup>,
+}
+
+/// What a test gets.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The storage under test, migrated.
+    pub storage: Arc<dyn Storage>,
+    /// Plain SQL on the same database.
+    pub raw: Arc<dyn RawSql>,
+    /// The table prefix with its joiner.
+    pub prefix: String,
+    /// The backend's name.
+    pub backend: &'static str,
+}
+
+impl Ctx {
+    /// A table name with the prefix.
+    pub fn table(&self, base: &str) -> String {
+        format!("{}{}", self.prefix, base)
+    }
+}
+
+/// A backend the suite can run on.
+#[async_trait]
+pub trait TestBackend: Send + Sync + 'static {
+    /// Name used in test names and messages.
+    const NAME: &'static str;
+    /// Creates a fresh, isolated, migrated database (with `prefix` as table prefix
+    /// when given). Panics with a clear message if the server is unreachable: in CI
+    /// a missing backend is a failure, never a skip.
+    async fn create(prefix: Option<&str>) -> TestDb;
+}
+
+/// Runs one test on a fresh database of `B` and drops the database afterwards.
+pub async fn run<B, F>(prefix: Option<&str>, test: F)
+where
+    B: TestBackend,
+    F: FnOnce(Ctx) -> Pin<Box<dyn Future<Output = ()> + Send>>,
+{
+    let db = B::create(prefix).await;
+    let ctx = Ctx {
+        storage: db.storage.clone(),
+        raw: db.raw.clone(),
+        prefix: db.prefix.clone(),
+        backend: B::NAME,
+    };
+    let outcome = tokio::spawn(test(ctx)).await;
+    db.storage.close().await;
+    drop(db.storage);
+    if let Some(c) = db.cleanup {
+        c.await;
+    }
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("test task failed: {e}");
+    }
+}
+
+/// A unique lower-case name for a test database or schema.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
