@@ -174,7 +174,9 @@ pub enum MigrateError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     /// A statement of a migration failed.
-    #[error("migration {version} ({name}) failed at statement {index}: {source}\n  statement: {statement}")]
+    #[error(
+        "migration {version} ({name}) failed at statement {index}: {source}\n  statement: {statement}"
+    )]
     Failed {
         /// Version.
         version: u32,
@@ -188,7 +190,9 @@ pub enum MigrateError {
         source: StorageError,
     },
     /// A history row is in state `started`: a previous run failed half-way.
-    #[error("migration {version} ({name}) is marked as failed in the history table; fix the database, then run `migrate repair`")]
+    #[error(
+        "migration {version} ({name}) is marked as failed in the history table; fix the database, then run `migrate repair`"
+    )]
     FailedRow {
         /// Version.
         version: u32,
@@ -196,7 +200,9 @@ pub enum MigrateError {
         name: String,
     },
     /// An applied migration's SQL changed since it was applied.
-    #[error("migration {version} ({name}) was changed after it was applied: recorded checksum {recorded}, current {current}")]
+    #[error(
+        "migration {version} ({name}) was changed after it was applied: recorded checksum {recorded}, current {current}"
+    )]
     ChecksumMismatch {
         /// Version.
         version: u32,
@@ -208,7 +214,9 @@ pub enum MigrateError {
         current: String,
     },
     /// A pending migration is older than the newest applied one.
-    #[error("migration {version} is pending but {newest_applied} is already applied (out of order)")]
+    #[error(
+        "migration {version} is pending but {newest_applied} is already applied (out of order)"
+    )]
     OutOfOrder {
         /// The pending version.
         version: u32,
@@ -216,7 +224,9 @@ pub enum MigrateError {
         newest_applied: u32,
     },
     /// The history names a version this binary does not know.
-    #[error("the database has migration {version} applied, which this binary does not know; use a newer binary")]
+    #[error(
+        "the database has migration {version} applied, which this binary does not know; use a newer binary"
+    )]
     UnknownVersion {
         /// The unknown version.
         version: u32,
@@ -558,7 +568,10 @@ mod tests {
     #[test]
     fn splits_statements() {
         let s = split_statements("-- c\nCREATE TABLE a (x INT);\n\nCREATE TABLE b (\n y INT\n);\n");
-        assert_eq!(s, vec!["CREATE TABLE a (x INT)", "CREATE TABLE b (\n y INT\n)"]);
+        assert_eq!(
+            s,
+            vec!["CREATE TABLE a (x INT)", "CREATE TABLE b (\n y INT\n)"]
+        );
     }
 
     #[test]

@@ -20,8 +20,11 @@ pub struct Backend {
     /// Prefix of its environment variables (`POSTGRESQL`, `MYSQL`, `SQLITE`).
     pub env_prefix: &'static str,
     /// Opens a storage; the options already hold the environment's values.
-    pub open: fn(ConnectionUri, OpenOptions) -> BoxFuture<'static, Result<Arc<dyn Storage>>>,
+    pub open: OpenFn,
 }
+
+/// How a backend opens a storage.
+pub type OpenFn = fn(ConnectionUri, OpenOptions) -> BoxFuture<'static, Result<Arc<dyn Storage>>>;
 
 inventory::collect!(Backend);
 
@@ -206,7 +209,10 @@ pub fn resolve_uri(explicit: Option<&str>) -> Result<(UriSource, ConnectionUri)>
             return Ok((UriSource::Env(var.to_owned()), uri));
         }
     }
-    Ok((UriSource::Default, ConnectionUri::parse(DEFAULT_SQLITE_URI)?))
+    Ok((
+        UriSource::Default,
+        ConnectionUri::parse(DEFAULT_SQLITE_URI)?,
+    ))
 }
 
 /// Opens a storage for `uri` with the backend that serves its scheme; unset options

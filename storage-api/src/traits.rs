@@ -36,8 +36,7 @@ pub trait Tenancy: Send + Sync {
     /// Reads a key/value row of a tenant.
     async fn kv_get(&self, tenant: &TenantIdentifier, name: &str) -> Result<Option<KeyValue>>;
     /// Inserts or replaces a key/value row.
-    async fn kv_set(&self, tenant: &TenantIdentifier, name: &str, value: &KeyValue)
-    -> Result<()>;
+    async fn kv_set(&self, tenant: &TenantIdentifier, name: &str, value: &KeyValue) -> Result<()>;
 }
 
 /// Tenancy operations inside a transaction.
@@ -72,11 +71,17 @@ pub trait Users: Send + Sync {
     /// A user of the app by id.
     async fn get_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>>;
     /// Users of any recipe with this exact email in the tenant.
-    async fn list_users_by_email(&self, tenant: &TenantIdentifier, email: &str)
-    -> Result<Vec<User>>;
+    async fn list_users_by_email(
+        &self,
+        tenant: &TenantIdentifier,
+        email: &str,
+    ) -> Result<Vec<User>>;
     /// Passwordless users with this phone number in the tenant.
-    async fn list_users_by_phone(&self, tenant: &TenantIdentifier, phone: &str)
-    -> Result<Vec<User>>;
+    async fn list_users_by_phone(
+        &self,
+        tenant: &TenantIdentifier,
+        phone: &str,
+    ) -> Result<Vec<User>>;
     /// Third-party users of the app with this identity (one per tenant at most).
     async fn list_users_by_third_party(
         &self,
@@ -90,11 +95,14 @@ pub trait Users: Send + Sync {
     /// Whether the user exists in the app or tenant.
     async fn user_exists(&self, scope: &UserScope, user_id: &str) -> Result<bool>;
     /// Changes an email-password user's email: `DuplicateEmail`, `UnknownUserId`.
-    async fn update_email_password_email(&self, app: &AppId, user_id: &str, email: &str)
-    -> Result<()>;
+    async fn update_email_password_email(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+    ) -> Result<()>;
     /// Changes a password hash: `UnknownUserId`.
-    async fn update_password_hash(&self, app: &AppId, user_id: &str, hash: &Secret)
-    -> Result<()>;
+    async fn update_password_hash(&self, app: &AppId, user_id: &str, hash: &Secret) -> Result<()>;
     /// Changes a passwordless user's email and phone (`None` clears one, not both):
     /// `DuplicateEmail`, `DuplicatePhoneNumber`, `UnknownUserId`.
     async fn update_passwordless_contact(
@@ -107,11 +115,13 @@ pub trait Users: Send + Sync {
     /// Adds a user to a tenant, re-checking per-tenant uniqueness: `UnknownUserId`,
     /// `TenantOrAppNotFound`, `DuplicateEmail`, `DuplicatePhoneNumber`,
     /// `DuplicateThirdPartyUser`. Returns false if the user was already in it.
-    async fn add_user_to_tenant(&self, tenant: &TenantIdentifier, user_id: &str)
-    -> Result<bool>;
+    async fn add_user_to_tenant(&self, tenant: &TenantIdentifier, user_id: &str) -> Result<bool>;
     /// Removes a user from a tenant; the user stays in the app.
-    async fn remove_user_from_tenant(&self, tenant: &TenantIdentifier, user_id: &str)
-    -> Result<bool>;
+    async fn remove_user_from_tenant(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+    ) -> Result<bool>;
     /// Deletes a user and its rows in every phase-1 table (sessions, tokens, verified
     /// emails keyed by its id). Returns whether it existed.
     async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
@@ -234,8 +244,11 @@ pub trait Codes: Send + Sync {
     /// `DuplicateCodeId`, `DuplicateLinkCodeHash`.
     async fn create_code(&self, tenant: &TenantIdentifier, code: &Code) -> Result<()>;
     /// Reads a device.
-    async fn get_device(&self, tenant: &TenantIdentifier, device_id_hash: &str)
-    -> Result<Option<Device>>;
+    async fn get_device(
+        &self,
+        tenant: &TenantIdentifier,
+        device_id_hash: &str,
+    ) -> Result<Option<Device>>;
     /// Devices for an email.
     async fn devices_by_email(&self, tenant: &TenantIdentifier, email: &str)
     -> Result<Vec<Device>>;
@@ -243,32 +256,47 @@ pub trait Codes: Send + Sync {
     async fn devices_by_phone(&self, tenant: &TenantIdentifier, phone: &str)
     -> Result<Vec<Device>>;
     /// Codes of a device, oldest first.
-    async fn codes_of_device(&self, tenant: &TenantIdentifier, device_id_hash: &str)
-    -> Result<Vec<Code>>;
+    async fn codes_of_device(
+        &self,
+        tenant: &TenantIdentifier,
+        device_id_hash: &str,
+    ) -> Result<Vec<Code>>;
     /// A code by id.
     async fn get_code(&self, tenant: &TenantIdentifier, code_id: &str) -> Result<Option<Code>>;
     /// A code by link-code hash.
-    async fn code_by_link_code_hash(&self, tenant: &TenantIdentifier, hash: &str)
-    -> Result<Option<Code>>;
+    async fn code_by_link_code_hash(
+        &self,
+        tenant: &TenantIdentifier,
+        hash: &str,
+    ) -> Result<Option<Code>>;
     /// Codes created before `time`.
     async fn codes_created_before(&self, tenant: &TenantIdentifier, time: i64)
     -> Result<Vec<Code>>;
     /// Adds a password-reset token: `UnknownUserId`, `DuplicatePasswordResetToken`.
     async fn add_password_reset_token(&self, token: &PasswordResetToken) -> Result<()>;
     /// Reads a password-reset token.
-    async fn get_password_reset_token(&self, app: &AppId, token: &str)
-    -> Result<Option<PasswordResetToken>>;
+    async fn get_password_reset_token(
+        &self,
+        app: &AppId,
+        token: &str,
+    ) -> Result<Option<PasswordResetToken>>;
     /// Password-reset tokens of a user.
-    async fn password_reset_tokens_of_user(&self, app: &AppId, user_id: &str)
-    -> Result<Vec<PasswordResetToken>>;
+    async fn password_reset_tokens_of_user(
+        &self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<PasswordResetToken>>;
     /// Deletes password-reset tokens expired at `now`.
     async fn delete_expired_password_reset_tokens(&self, now: i64) -> Result<u64>;
     /// Adds an email-verification token: `DuplicateEmailVerificationToken`,
     /// `TenantOrAppNotFound`.
     async fn add_email_verification_token(&self, token: &EmailVerificationToken) -> Result<()>;
     /// Reads an email-verification token.
-    async fn get_email_verification_token(&self, tenant: &TenantIdentifier, token: &str)
-    -> Result<Option<EmailVerificationToken>>;
+    async fn get_email_verification_token(
+        &self,
+        tenant: &TenantIdentifier,
+        token: &str,
+    ) -> Result<Option<EmailVerificationToken>>;
     /// Tokens of (tenant, user, email).
     async fn email_verification_tokens(
         &self,
@@ -286,8 +314,13 @@ pub trait Codes: Send + Sync {
     /// Deletes email-verification tokens expired at `now`.
     async fn delete_expired_email_verification_tokens(&self, now: i64) -> Result<u64>;
     /// Marks an email verified or not; idempotent.
-    async fn set_email_verified(&self, app: &AppId, user_id: &str, email: &str, verified: bool)
-    -> Result<()>;
+    async fn set_email_verified(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+        verified: bool,
+    ) -> Result<()>;
     /// Whether the email is verified for the user.
     async fn is_email_verified(&self, app: &AppId, user_id: &str, email: &str) -> Result<bool>;
 }
@@ -322,14 +355,23 @@ pub trait CodesTx: Send {
     /// Deletes a code.
     async fn delete_code(&mut self, tenant: &TenantIdentifier, code_id: &str) -> Result<u64>;
     /// Deletes a device and its codes.
-    async fn delete_device(&mut self, tenant: &TenantIdentifier, device_id_hash: &str)
-    -> Result<u64>;
+    async fn delete_device(
+        &mut self,
+        tenant: &TenantIdentifier,
+        device_id_hash: &str,
+    ) -> Result<u64>;
     /// Deletes every device (and code) of an email.
-    async fn delete_devices_by_email(&mut self, tenant: &TenantIdentifier, email: &str)
-    -> Result<u64>;
+    async fn delete_devices_by_email(
+        &mut self,
+        tenant: &TenantIdentifier,
+        email: &str,
+    ) -> Result<u64>;
     /// Deletes every device (and code) of a phone number.
-    async fn delete_devices_by_phone(&mut self, tenant: &TenantIdentifier, phone: &str)
-    -> Result<u64>;
+    async fn delete_devices_by_phone(
+        &mut self,
+        tenant: &TenantIdentifier,
+        phone: &str,
+    ) -> Result<u64>;
     /// Password-reset tokens of a user, with row locks.
     async fn password_reset_tokens_for_update(
         &mut self,
@@ -337,8 +379,11 @@ pub trait CodesTx: Send {
         user_id: &str,
     ) -> Result<Vec<PasswordResetToken>>;
     /// Deletes every password-reset token of a user.
-    async fn delete_password_reset_tokens_of_user(&mut self, app: &AppId, user_id: &str)
-    -> Result<u64>;
+    async fn delete_password_reset_tokens_of_user(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<u64>;
     /// Email-verification tokens of (tenant, user, email), with row locks.
     async fn email_verification_tokens_for_update(
         &mut self,

@@ -103,7 +103,10 @@ impl ConnectionUri {
             return Ok(out);
         }
         let rest = rest.strip_prefix("//").ok_or_else(|| {
-            StorageError::Config(format!("expected `{}://` in the connection URI", out.scheme))
+            StorageError::Config(format!(
+                "expected `{}://` in the connection URI",
+                out.scheme
+            ))
         })?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -128,9 +131,9 @@ impl ConnectionUri {
             None => authority,
         };
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-            let (h, after) = h.split_once(']').ok_or_else(|| {
-                StorageError::Config("unclosed `[` in the URI's host".into())
-            })?;
+            let (h, after) = h
+                .split_once(']')
+                .ok_or_else(|| StorageError::Config("unclosed `[` in the URI's host".into()))?;
             (h, after.strip_prefix(':'))
         } else {
             match hostport.rsplit_once(':') {
@@ -141,16 +144,16 @@ impl ConnectionUri {
         if !host.is_empty() {
             out.host = Some(pct_decode("host", host)?);
         }
-        if let Some(p) = port {
-            if !p.is_empty() {
-                let port: u16 = p.parse().ok().filter(|&n| n != 0).ok_or_else(|| {
-                    StorageError::Config(format!(
-                        "the URI's port `{}` is not a number between 1 and 65535",
-                        p.chars().take(16).collect::<String>()
-                    ))
-                })?;
-                out.port = Some(port);
-            }
+        if let Some(p) = port
+            && !p.is_empty()
+        {
+            let port: u16 = p.parse().ok().filter(|&n| n != 0).ok_or_else(|| {
+                StorageError::Config(format!(
+                    "the URI's port `{}` is not a number between 1 and 65535",
+                    p.chars().take(16).collect::<String>()
+                ))
+            })?;
+            out.port = Some(port);
         }
         Ok(out)
     }
@@ -273,7 +276,10 @@ mod tests {
 
     #[test]
     fn parses_and_redacts() {
-        let u = ConnectionUri::parse("postgresql://bob:p%40ss%3Aw%2Fd@db.local:6543/auth?sslmode=require").unwrap();
+        let u = ConnectionUri::parse(
+            "postgresql://bob:p%40ss%3Aw%2Fd@db.local:6543/auth?sslmode=require",
+        )
+        .unwrap();
         assert_eq!(u.scheme, "postgresql");
         assert_eq!(u.username.as_deref(), Some("bob"));
         assert_eq!(u.password.as_ref().unwrap().expose(), "p@ss:w/d");
@@ -282,22 +288,37 @@ mod tests {
         assert_eq!(u.path, "auth");
         assert_eq!(u.param("sslmode"), Some("require"));
         let shown = format!("{u} {u:?}");
-        assert!(!shown.contains("p@ss") && !shown.contains("p%40ss"), "{shown}");
+        assert!(
+            !shown.contains("p@ss") && !shown.contains("p%40ss"),
+            "{shown}"
+        );
         assert!(shown.contains("bob:***@db.local:6543/auth"));
         assert_eq!(ConnectionUri::parse(&u.expose()).unwrap(), u);
     }
 
     #[test]
     fn sqlite_forms() {
-        assert!(ConnectionUri::parse("sqlite::memory:").unwrap().is_sqlite_memory());
-        assert_eq!(ConnectionUri::parse("sqlite://a/b.db").unwrap().path, "a/b.db");
-        assert_eq!(ConnectionUri::parse("sqlite:///tmp/x.db").unwrap().path, "/tmp/x.db");
+        assert!(
+            ConnectionUri::parse("sqlite::memory:")
+                .unwrap()
+                .is_sqlite_memory()
+        );
+        assert_eq!(
+            ConnectionUri::parse("sqlite://a/b.db").unwrap().path,
+            "a/b.db"
+        );
+        assert_eq!(
+            ConnectionUri::parse("sqlite:///tmp/x.db").unwrap().path,
+            "/tmp/x.db"
+        );
         assert!(ConnectionUri::parse("sqlite://").is_err());
     }
 
     #[test]
     fn bad_port_does_not_leak() {
-        let e = ConnectionUri::parse("mysql://u:secret@h:99999/db").unwrap_err().to_string();
+        let e = ConnectionUri::parse("mysql://u:secret@h:99999/db")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("port") && !e.contains("secret"), "{e}");
         assert!(ConnectionUri::parse("nonsense").is_err());
     }

@@ -74,7 +74,10 @@ pub fn json(field: &'static str, value: &serde_json::Value) -> Result<String> {
     let s = serde_json::to_string(value)
         .map_err(|e| StorageError::invalid(field, format!("cannot be serialised: {e}")))?;
     if s.contains("\\u0000") {
-        return Err(StorageError::invalid(field, "must not contain NUL characters"));
+        return Err(StorageError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     Ok(s)
 }

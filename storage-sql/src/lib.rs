@@ -11,9 +11,16 @@
 //! per backend (driver, error codes, locks, DDL) lives in each backend crate.
 #![warn(missing_docs)]
 
+mod codes;
 pub mod conn;
+mod q;
+mod sessions;
+mod tenancy;
+mod tx;
+mod users;
 
 pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row};
+pub use tx::SqlTx;
 
 use std::sync::Arc;
 
