@@ -44,4 +44,5 @@ pub use open::{
 pub use traits::*;
 pub use tx::{BoxFuture, Isolation, TxError, TxOptions, run_transaction};
 pub use types::*;
+pub use open::inventory;
 pub use uri::ConnectionUri;

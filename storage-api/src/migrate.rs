@@ -561,6 +561,325 @@ pub async fn migrate_up(storage: &dyn crate::Storage) -> Result<UpReport, Migrat
     up(&mut *driver, &UpOptions::default(), &mut |_| {}).await
 }
 
+// ---------------------------------------------------------------- baseline and repair
+
+/// Base names (without prefix) of the tables that a migration template creates, in
+/// order: every `CREATE TABLE [IF NOT EXISTS] {prefix}name`, the name optionally
+/// quoted with backticks or double quotes. Baseline detection relies on it.
+pub fn tables_created(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for stmt in split_statements(template) {
+        let code: String = stmt
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let words: Vec<&str> = code.split_whitespace().collect();
+        if words.len() < 3
+            || !words[0].eq_ignore_ascii_case("create")
+            || !words[1].eq_ignore_ascii_case("table")
+        {
+            continue;
+        }
+        let mut i = 2;
+        if i + 2 < words.len()
+            && words[i].eq_ignore_ascii_case("if")
+            && words[i + 1].eq_ignore_ascii_case("not")
+            && words[i + 2].eq_ignore_ascii_case("exists")
+        {
+            i += 3;
+        }
+        let Some(name) = words.get(i) else { continue };
+        let name = name
+            .split('(')
+            .next()
+            .unwrap_or_default()
+            .trim_matches(|c| c == '`' || c == '"');
+        if let Some(base) = name.strip_prefix("{prefix}")
+            && !base.is_empty()
+            && !out.iter().any(|t| t == base)
+        {
+            out.push(base.to_owned());
+        }
+    }
+    out
+}
+
+/// What [`plan_baseline`] found in the database for one known migration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaselineFinding {
+    /// Version.
+    pub version: u32,
+    /// Name.
+    pub name: String,
+    /// Checksum of the up template (what baseline records).
+    pub checksum: String,
+    /// Tables of the migration that exist, with the prefix.
+    pub present: Vec<String>,
+    /// Tables of the migration that do not exist, with the prefix.
+    pub missing: Vec<String>,
+}
+
+/// What [`baseline`] would do, or did.
+#[derive(Clone, Debug, Default)]
+pub struct BaselinePlan {
+    /// Versions already in the history table. When not empty, baseline records
+    /// nothing: the database is already managed by the runner.
+    pub already_recorded: Vec<u32>,
+    /// Migrations whose tables all exist, ascending: recorded as applied without
+    /// running them.
+    pub to_record: Vec<BaselineFinding>,
+    /// Migrations none of whose tables exist (pending after the baseline).
+    pub not_found: Vec<BaselineFinding>,
+}
+
+impl BaselinePlan {
+    /// The schema level found: the newest version recorded (or to record), 0 if none.
+    pub fn level(&self) -> u32 {
+        self.to_record
+            .iter()
+            .map(|f| f.version)
+            .chain(self.already_recorded.iter().copied())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Why [`baseline`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The database, the lock or the history failed.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    /// No table of the first migration exists: there is nothing to adopt.
+    #[error(
+        "no table of migration {version} ({name}) exists with the table prefix `{prefix}`: there is nothing to adopt"
+    )]
+    NothingFound {
+        /// The first migration's version.
+        version: u32,
+        /// Its name.
+        name: String,
+        /// The prefix searched for (with its joiner, possibly empty).
+        prefix: String,
+    },
+    /// Some, not all, tables of a migration exist (or a later migration's tables
+    /// exist while an earlier one's do not): the schema matches no known level.
+    #[error(
+        "the database has only part of migration {version} ({name}): found {} of its {} tables; missing: {}",
+        .present.len(),
+        .present.len() + .missing.len(),
+        .missing.join(", ")
+    )]
+    Partial {
+        /// Version.
+        version: u32,
+        /// Name.
+        name: String,
+        /// Its tables that exist, with the prefix.
+        present: Vec<String>,
+        /// Its tables that are missing, with the prefix.
+        missing: Vec<String>,
+    },
+}
+
+impl From<StorageError> for BaselineError {
+    fn from(e: StorageError) -> Self {
+        BaselineError::Migrate(MigrateError::Storage(e))
+    }
+}
+
+/// Detects the schema level of a database created without the runner (SuperTokens'
+/// plugins create their tables at start-up and keep no history): each known
+/// migration, in order, counts as contained when every table it creates exists with
+/// the configured prefix. Changes nothing.
+pub async fn plan_baseline(driver: &mut dyn MigrationDriver) -> Result<BaselinePlan, BaselineError> {
+    let mut plan = BaselinePlan::default();
+    if driver.history_table_exists().await? {
+        plan.already_recorded = driver.history().await?.iter().map(|r| r.version).collect();
+        if !plan.already_recorded.is_empty() {
+            return Ok(plan);
+        }
+    }
+    let prefix = driver.table_prefix().to_owned();
+    let existing: std::collections::HashSet<String> = driver
+        .existing_tables()
+        .await?
+        .into_iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    for m in driver.migrations() {
+        let tables = tables_created(m.up);
+        if tables.is_empty() {
+            // A migration that creates no table cannot be recognised: stop here.
+            break;
+        }
+        let (present, missing): (Vec<String>, Vec<String>) = tables
+            .iter()
+            .map(|t| format!("{prefix}{t}"))
+            .partition(|t| existing.contains(&t.to_ascii_lowercase()));
+        let finding = BaselineFinding {
+            version: m.version,
+            name: m.name.to_owned(),
+            checksum: m.checksum(),
+            present,
+            missing,
+        };
+        let complete = finding.missing.is_empty();
+        let absent = finding.present.is_empty();
+        if (!complete && !absent) || (complete && !plan.not_found.is_empty()) {
+            // Part of this migration, or this one without an earlier one.
+            let bad = if complete {
+                plan.not_found.remove(0)
+            } else {
+                finding
+            };
+            return Err(BaselineError::Partial {
+                version: bad.version,
+                name: bad.name,
+                present: bad.present,
+                missing: bad.missing,
+            });
+        }
+        if complete {
+            plan.to_record.push(finding);
+        } else {
+            plan.not_found.push(finding);
+        }
+    }
+    if plan.to_record.is_empty()
+        && let Some(first) = driver.migrations().first()
+    {
+        return Err(BaselineError::NothingFound {
+            version: first.version,
+            name: first.name.to_owned(),
+            prefix,
+        });
+    }
+    Ok(plan)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Adopts a database created without the runner: under the migration lock, detects
+/// its level with [`plan_baseline`], creates the history table and records each
+/// contained migration as applied without running it. Touches no other table. With
+/// history rows already present it records nothing. `options.to` is not used.
+pub async fn baseline(
+    driver: &mut dyn MigrationDriver,
+    options: &UpOptions,
+) -> Result<BaselinePlan, BaselineError> {
+    if options.lock && !driver.lock(options.lock_timeout).await? {
+        return Err(MigrateError::LockTimeout(options.lock_timeout).into());
+    }
+    let result = async {
+        let plan = plan_baseline(driver).await?;
+        if !plan.to_record.is_empty() {
+            driver.ensure_history_table().await?;
+            let now = now_ms();
+            for f in &plan.to_record {
+                driver
+                    .record(&HistoryRow {
+                        version: f.version,
+                        name: f.name.clone(),
+                        checksum: f.checksum.clone(),
+                        state: HistoryState::Applied,
+                        applied_at: now,
+                        execution_ms: 0,
+                    })
+                    .await?;
+            }
+        }
+        Ok(plan)
+    }
+    .await;
+    if options.lock {
+        let unlocked = driver.unlock().await;
+        if result.is_ok() {
+            unlocked?;
+        }
+    }
+    result
+}
+
+/// What [`repair`] changed.
+#[derive(Clone, Debug, Default)]
+pub struct RepairReport {
+    /// `started` rows deleted: those migrations are pending again.
+    pub forgotten: Vec<HistoryRow>,
+    /// `started` rows marked as applied (with the embedded checksum).
+    pub marked_applied: Vec<HistoryRow>,
+}
+
+/// The history rows left in state `started` by a failed run, which [`repair`]
+/// would change. Changes nothing.
+pub async fn plan_repair(
+    driver: &mut dyn MigrationDriver,
+) -> Result<Vec<HistoryRow>, MigrateError> {
+    if !driver.history_table_exists().await? {
+        return Ok(Vec::new());
+    }
+    Ok(driver
+        .history()
+        .await?
+        .into_iter()
+        .filter(|r| r.state == HistoryState::Started)
+        .collect())
+}
+
+/// After a failed run, once the operator has fixed the database by hand: under the
+/// migration lock, deletes every `started` history row (the migration becomes
+/// pending and `up` runs it again) or, with `assume_applied`, marks it applied with
+/// the embedded migration's checksum. Changes only the history table.
+/// `options.to` is not used.
+pub async fn repair(
+    driver: &mut dyn MigrationDriver,
+    assume_applied: bool,
+    options: &UpOptions,
+) -> Result<RepairReport, MigrateError> {
+    if options.lock && !driver.lock(options.lock_timeout).await? {
+        return Err(MigrateError::LockTimeout(options.lock_timeout));
+    }
+    let result = async {
+        let mut report = RepairReport::default();
+        let known = driver.migrations();
+        for row in plan_repair(driver).await? {
+            if assume_applied {
+                let checksum = known
+                    .iter()
+                    .find(|m| m.version == row.version)
+                    .map(|m| m.checksum())
+                    .unwrap_or_else(|| row.checksum.clone());
+                let fixed = HistoryRow {
+                    checksum,
+                    state: HistoryState::Applied,
+                    applied_at: now_ms(),
+                    ..row
+                };
+                driver.record(&fixed).await?;
+                report.marked_applied.push(fixed);
+            } else {
+                driver.forget(row.version).await?;
+                report.forgotten.push(row);
+            }
+        }
+        Ok(report)
+    }
+    .await;
+    if options.lock {
+        let unlocked = driver.unlock().await;
+        if result.is_ok() {
+            unlocked?;
+        }
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,6 +891,14 @@ mod tests {
             s,
             vec!["CREATE TABLE a (x INT)", "CREATE TABLE b (\n y INT\n)"]
         );
+    }
+
+    #[test]
+    fn finds_created_tables() {
+        let t = tables_created(
+            "-- CREATE TABLE {prefix}nope (x INT);\nCREATE TABLE {prefix}apps (\n x INT\n);\nCREATE INDEX {prefix}i ON {prefix}apps (x);\ncreate table if not exists `{prefix}tenants`(x INT);\nCREATE TABLE \"{prefix}kv\" (x INT);\n",
+        );
+        assert_eq!(t, vec!["apps", "tenants", "kv"]);
     }
 
     #[test]

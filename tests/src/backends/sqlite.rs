@@ -4,6 +4,8 @@ use crate::harness::{RawSql, TestBackend, TestDb};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 use storage_api::OpenOptions;
+// Links the backend, which registers the `sqlite` scheme with `storage_api::open`.
+use storage_sqlite as _;
 
 /// The SQLite backend of the suite.
 pub struct Sqlite;
