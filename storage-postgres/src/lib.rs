@@ -1,1 +1,471 @@
-//! The postgres backend (being written).
+//! # storage-postgres: the PostgreSQL backend
+//!
+//! Serves `postgres://` and `postgresql://` URIs. The operations of the contract are
+//! written once in `storage-sql`; this crate supplies what differs on PostgreSQL: the
+//! driver and its pool, error mapping by SQLSTATE and constraint name, transactions
+//! and advisory locks, and the embedded migrations with their runner driver.
+//!
+//! ## Using it
+//!
+//! Link the crate once so that its URI schemes are registered, then open by URI:
+//!
+//! ```ignore
+//! use storage_postgres as _; // makes postgres:// and postgresql:// available
+//!
+//! let storage = storage_api::open(
+//!     "postgres://auth:secret@127.0.0.1:5432/auth?currentSchema=auth",
+//!     storage_api::OpenOptions { table_prefix: Some("st".into()), ..Default::default() },
+//! )
+//! .await?;
+//! storage_api::migrate_up(&*storage).await?;
+//! ```
+//!
+//! `storage_api::open_from_env` opens `POSTGRESQL_CONNECTION_URI` when it is set.
+//! Unset options come from `POSTGRESQL_TABLE_NAMES_PREFIX`, `POSTGRESQL_TABLE_SCHEMA`,
+//! `POSTGRESQL_CONNECTION_POOL_SIZE`, `POSTGRESQL_MINIMUM_IDLE_CONNECTIONS`,
+//! `POSTGRESQL_IDLE_CONNECTION_TIMEOUT` and `POSTGRESQL_CONNECTION_TIMEOUT` (ms).
+//!
+//! ## The URI
+//!
+//! `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS]`. Without a host, the
+//! Unix sockets in `/var/run/postgresql` and `/tmp` are tried, then `localhost`;
+//! `?host=/path/to/dir` picks a socket directory. Parameters:
+//!
+//! - `currentSchema=NAME`: the schema of the tables (like the `schema` option; giving
+//!   both with different values is an error). It is created if missing, and every
+//!   connection runs `SET search_path TO "NAME"`. Names are ASCII letters, digits and
+//!   `_`, folded to lower case as PostgreSQL folds an unquoted name.
+//! - `sslmode`: `disable`, `allow` and `prefer` connect without TLS (this build has no
+//!   TLS connector); `require`, `verify-ca` and `verify-full` are rejected with a
+//!   `Config` error rather than silently downgraded. Terminate TLS in a local proxy if
+//!   the server is remote.
+//! - `application_name`, `connect_timeout` (seconds; the option wins), `options`
+//!   (passed to the server, e.g. `-c statement_timeout=5000`), and `host`, `port`,
+//!   `user`, `password`, `dbname` overriding the URI's parts. Any other parameter is a
+//!   `Config` error.
+//!
+//! The server must be PostgreSQL 12 or newer (checked when opening).
+//!
+//! ## Behaviour
+//!
+//! - Driver: `tokio-postgres` over a `deadpool-postgres` pool. Statements are
+//!   prepared once per connection and cached. A connection is not health-checked on
+//!   checkout: only one whose socket is already closed is discarded. Idle connections
+//!   unused for longer than the idle timeout are closed (down to the minimum idle
+//!   count), and the pool is topped up to the minimum idle count in the background.
+//! - Values are bound by the parameter types the server inferred: an `i64` binds to an
+//!   `INTEGER` parameter if it fits, and a JSON array text (`["a","b"]`) binds to a
+//!   `VARCHAR[]` parameter, so the shared SQL needs no PostgreSQL-only value types.
+//! - Errors: SQLSTATE 23505 is a unique violation keyed `PRIMARY` (`<table>_pkey`)
+//!   or by the column part of `<table>_<column>_key`; 23503 a foreign-key violation;
+//!   40001, 40P01 and 55P03 `Retryable`; a lost or refused connection and a pool
+//!   timeout `Unavailable`; 23502, 22001 and 22021 `InvalidInput`; anything else
+//!   `Query`. No message carries the password.
+//! - Transactions: `BEGIN ISOLATION LEVEL ...` (READ COMMITTED by default); a
+//!   statement that fails inside a transaction aborts it (PostgreSQL's rule), and a
+//!   later `commit` rolls back and reports an error instead of pretending to commit.
+//!   Named locks are transaction-scoped advisory locks
+//!   (`pg_advisory_xact_lock(hashtextextended(..))`), namespaced by schema and
+//!   prefix. A connection dropped inside a transaction is rolled back before reuse.
+//! - Migrations run on a dedicated connection under a session advisory lock, each in
+//!   one transaction with its history row (`{prefix}schema_migrations`).
+#![warn(missing_docs)]
+
+mod config;
+mod conn;
+mod errors;
+mod migrate;
+
+pub use conn::PgConn;
+pub use migrate::PgMigrationDriver;
+/// The driver crate, re-exported for callers (and tests) that need plain SQL on the
+/// same server.
+pub use tokio_postgres;
+
+use async_trait::async_trait;
+use config::{Settings, quote_ident};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime,
+};
+use errors::{Scrubber, connect_error, pool_error};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, StorageError};
+use storage_sql::{Dialect, Driver};
+use tokio::task::JoinHandle;
+
+/// The embedded migrations, ascending.
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "phase1",
+    up: include_str!("../migrations/0001_phase1.up.sql"),
+    down: Some(include_str!("../migrations/0001_phase1.down.sql")),
+}];
+
+/// The lowest server version served (`server_version_num`).
+const MIN_SERVER_VERSION: i64 = 120_000;
+
+/// What every connection of one storage shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) scrub: Scrubber,
+    /// Namespace of named locks: schema and prefix.
+    pub(crate) lock_namespace: String,
+    /// When a connection last failed fatally (terminated, closed, I/O error), in
+    /// nanoseconds after `epoch` (0: never). Connections created before it are
+    /// discarded at their next checkout: when one connection has been cut, its
+    /// siblings usually have been too (server restart, `pg_terminate_backend`), and
+    /// their I/O tasks may not have noticed yet.
+    purge: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    /// Records a fatal connection failure now.
+    pub(crate) fn connection_failed(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.purge.fetch_max(now.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether a connection created at `created` predates the last fatal failure.
+    fn is_stale(&self, created: Instant) -> bool {
+        let purge = self.purge.load(Ordering::Relaxed);
+        purge != 0
+            && u64::try_from(created.saturating_duration_since(self.epoch).as_nanos())
+                .unwrap_or(u64::MAX)
+                <= purge
+    }
+}
+
+/// Opens connections with the configured `search_path`.
+struct PgConnect {
+    schema: Option<String>,
+    scrub: Scrubber,
+}
+
+/// Opens one connection, spawns its I/O task and sets the `search_path`.
+async fn connect(
+    pg: &tokio_postgres::Config,
+    schema: Option<&str>,
+) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
+    let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(target: "storage_postgres", error = %e, "connection ended");
+        }
+    });
+    if let Some(s) = schema {
+        let set = format!("SET search_path TO {}", quote_ident(s));
+        if let Err(e) = client.batch_execute(&set).await {
+            task.abort();
+            return Err(e);
+        }
+    }
+    Ok((client, task))
+}
+
+impl deadpool_postgres::Connect for PgConnect {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<
+                        (tokio_postgres::Client, JoinHandle<()>),
+                        tokio_postgres::Error,
+                    >,
+                > + Send
+                + '_,
+        >,
+    > {
+        let pg = pg_config.clone();
+        Box::pin(async move {
+            let r = connect(&pg, self.schema.as_deref()).await;
+            if let Err(e) = &r {
+                tracing::warn!(target: "storage_postgres", error = %self.scrub.scrub(&e.to_string()), "cannot open a connection");
+            }
+            r
+        })
+    }
+}
+
+/// The PostgreSQL [`Driver`] for `storage_sql::SqlStorage`: a pool of
+/// [`PgConn`]s plus the settings they share.
+pub struct PostgresDriver {
+    pool: Pool,
+    settings: Settings,
+    shared: Arc<Shared>,
+    maintenance: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for PostgresDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresDriver")
+            .field("schema", &self.settings.schema)
+            .field("prefix", &self.settings.prefix)
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresDriver {
+    /// Connects once (checking the server version and creating the schema if
+    /// missing), then builds the pool. Does not migrate.
+    pub async fn connect(uri: &ConnectionUri, options: &OpenOptions) -> Result<Self, StorageError> {
+        let settings = config::settings(uri, options)?;
+        let scrub = Scrubber::new(uri);
+        prepare_server(&settings, &scrub).await?;
+
+        let shared = Arc::new(Shared {
+            scrub: scrub.clone(),
+            lock_namespace: format!(
+                "{}\u{1f}{}",
+                settings.schema.as_deref().unwrap_or(""),
+                settings.prefix
+            ),
+            purge: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let manager = Manager::from_connect(
+            settings.pg.clone(),
+            PgConnect {
+                schema: settings.schema.clone(),
+                scrub,
+            },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let hook_shared = shared.clone();
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .queue_mode(QueueMode::Lifo)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.connect_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.connect_timeout))
+            .pre_recycle(Hook::sync_fn(move |_, metrics| {
+                if hook_shared.is_stale(metrics.created) {
+                    Err(HookError::message(
+                        "opened before a connection failure; replaced",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }))
+            .build()
+            .map_err(|e| StorageError::Config(format!("cannot build the connection pool: {e}")))?;
+
+        top_up(&pool, settings.min_idle).await;
+        let maintenance = tokio::spawn(maintain(
+            pool.weak(),
+            settings.idle_timeout,
+            settings.min_idle,
+        ));
+        Ok(Self {
+            pool,
+            settings,
+            shared,
+            maintenance: Mutex::new(Some(maintenance)),
+        })
+    }
+
+    /// The schema in use, if one was configured.
+    pub fn schema(&self) -> Option<&str> {
+        self.settings.schema.as_deref()
+    }
+
+    /// Current pool size and idle connections.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let s = self.pool.status();
+        (s.size, s.available)
+    }
+
+    fn stop_maintenance(&self) {
+        if let Ok(mut m) = self.maintenance.lock()
+            && let Some(h) = m.take()
+        {
+            h.abort();
+        }
+    }
+}
+
+impl Drop for PostgresDriver {
+    fn drop(&mut self) {
+        self.stop_maintenance();
+    }
+}
+
+/// On a dedicated first connection: checks the server version and creates the
+/// schema if it is missing.
+async fn prepare_server(settings: &Settings, scrub: &Scrubber) -> Result<(), StorageError> {
+    let timeout = settings.connect_timeout;
+    let (client, task) = tokio::time::timeout(timeout, connect(&settings.pg, None))
+        .await
+        .map_err(|_| StorageError::Unavailable {
+            message: format!("cannot connect to PostgreSQL within {timeout:?}"),
+            source: None,
+        })?
+        .map_err(|e| connect_error(&e, scrub))?;
+    let result = async {
+        let row = client
+            .query_one("SELECT current_setting('server_version_num')", &[])
+            .await
+            .map_err(|e| errors::storage_error(e, scrub))?;
+        let version: String = row
+            .try_get(0)
+            .map_err(|e| errors::storage_error(e, scrub))?;
+        let version: i64 = version.trim().parse().unwrap_or(0);
+        if version < MIN_SERVER_VERSION {
+            return Err(StorageError::Config(format!(
+                "PostgreSQL {} is not supported: the PostgreSQL backend needs version 12 or newer",
+                version / 10_000
+            )));
+        }
+        if let Some(schema) = &settings.schema {
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema])
+                .await
+                .map_err(|e| errors::storage_error(e, scrub))?
+                .is_some();
+            if !exists {
+                let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
+                if let Err(e) = client.batch_execute(&sql).await {
+                    // A concurrent creator may have won the race.
+                    let raced = matches!(e.code().map(|c| c.code()), Some("23505") | Some("42P06"));
+                    if !raced {
+                        return Err(match e.code().map(|c| c.code()) {
+                            Some("42501") => StorageError::Config(format!(
+                                "schema `{schema}` does not exist and this user may not create it"
+                            )),
+                            _ => errors::storage_error(e, scrub),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(client);
+    task.abort();
+    result
+}
+
+/// Opens `want` idle connections if fewer are idle and the pool has room.
+async fn top_up(pool: &Pool, want: usize) {
+    let s = pool.status();
+    if want == 0 || s.available >= want || s.size >= s.max_size || s.waiting > 0 {
+        return;
+    }
+    let in_use = s.size.saturating_sub(s.available);
+    let n = want.min(s.max_size.saturating_sub(in_use));
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        match pool.get().await {
+            Ok(c) => held.push(c),
+            Err(_) => break,
+        }
+    }
+    drop(held);
+}
+
+/// Background upkeep: closes connections idle for longer than `idle_timeout` (keeping
+/// `min_idle`), drops closed ones, and tops the pool up to `min_idle`.
+async fn maintain(pool: deadpool_postgres::WeakPool, idle_timeout: Duration, min_idle: usize) {
+    let period = if idle_timeout.is_zero() {
+        Duration::from_secs(30)
+    } else {
+        (idle_timeout / 2).clamp(Duration::from_millis(250), Duration::from_secs(30))
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(pool) = pool.upgrade() else { return };
+        if pool.is_closed() {
+            return;
+        }
+        let mut kept = 0usize;
+        let removed = pool.retain(|client, metrics| {
+            if client.is_closed() {
+                return false;
+            }
+            if !idle_timeout.is_zero() && metrics.last_used() > idle_timeout && kept >= min_idle {
+                return false;
+            }
+            kept += 1;
+            true
+        });
+        if !removed.removed.is_empty() {
+            tracing::debug!(target: "storage_postgres", closed = removed.removed.len(), "closed idle connections");
+        }
+        drop(removed);
+        top_up(&pool, min_idle).await;
+    }
+}
+
+#[async_trait]
+impl Driver for PostgresDriver {
+    type Conn = PgConn;
+    const NAME: &'static str = "postgresql";
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn table_prefix(&self) -> &str {
+        &self.settings.prefix
+    }
+
+    async fn acquire(&self) -> Result<PgConn, StorageError> {
+        let obj = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(e, self.settings.connect_timeout, &self.shared.scrub))?;
+        Ok(PgConn::new(obj, self.shared.clone()))
+    }
+
+    async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>, StorageError> {
+        if self.pool.is_closed() {
+            return Err(StorageError::Unavailable {
+                message: "the storage has been closed".into(),
+                source: None,
+            });
+        }
+        let d = PgMigrationDriver::connect(
+            &self.settings.pg,
+            self.settings.schema.clone(),
+            self.settings.prefix.clone(),
+            self.settings.connect_timeout,
+            self.shared.scrub.clone(),
+        )
+        .await?;
+        Ok(Box::new(d))
+    }
+
+    async fn close(&self) {
+        self.stop_maintenance();
+        self.pool.close();
+    }
+}
+
+/// Opens a PostgreSQL storage (the options already merged with the environment, as
+/// `storage_api::open` does). Does not migrate.
+pub async fn open(
+    uri: ConnectionUri,
+    options: OpenOptions,
+) -> storage_api::Result<Arc<dyn storage_api::Storage>> {
+    let driver = PostgresDriver::connect(&uri, &options).await?;
+    Ok(Arc::new(storage_sql::SqlStorage::new(driver)))
+}
+
+storage_api::open::inventory::submit! {
+    storage_api::Backend {
+        name: "postgresql",
+        schemes: &["postgres", "postgresql"],
+        env_prefix: "POSTGRESQL",
+        open: |u, o| Box::pin(open(u, o)),
+    }
+}

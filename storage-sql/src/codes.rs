@@ -395,6 +395,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         validate::uuid("user_id", &tok.user_id)?;
         validate::text("token", &tok.token, 128)?;
         validate::opt_text("email", tok.email.as_deref(), 256)?;
+        validate::time("token_expiry", tok.token_expiry)?;
         with_conn!(self, |c, q| {
             q.exec(
                 c,
@@ -470,6 +471,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         validate::text("user_id", &tok.user_id, 128)?;
         validate::text("email", &tok.email, 256)?;
         validate::text("token", &tok.token, 128)?;
+        validate::time("token_expiry", tok.token_expiry)?;
         let t = &tok.tenant;
         with_conn!(self, |c, q| {
             q.exec(

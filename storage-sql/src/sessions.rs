@@ -91,6 +91,10 @@ pub(crate) async fn update_tokens<C: Conn>(
     check_handle(handle)?;
     validate::text("refresh_token_hash", new_hash, 128)?;
     validate::opt_text("prev_refresh_token_hash", prev_hash, 128)?;
+    validate::time("expires_at", expires_at)?;
+    if let Some(r) = rotated_at {
+        validate::time("refresh_token_rotated_at", r)?;
+    }
     q.run(
         c,
         Query::update()
@@ -154,6 +158,8 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         validate::text("refresh_token_hash", &s.refresh_token_hash, 128)?;
         let data = validate::json("session_data", &s.session_data)?;
         let payload = validate::json("jwt_payload", &s.jwt_payload)?;
+        validate::time("expires_at", s.expires_at)?;
+        validate::time("created_at", s.created_at)?;
         with_conn!(self, |c, q| {
             q.exec(
                 c,
@@ -215,6 +221,8 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         check_handle(handle)?;
         validate::text("expected", expected, 128)?;
         validate::text("refresh_token_hash", new_hash, 128)?;
+        validate::time("expires_at", new_expiry)?;
+        validate::time("now", now)?;
         with_conn!(self, |c, q| {
             // One conditional UPDATE: race-free without a transaction.
             let n = q
@@ -456,6 +464,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
 
     async fn add_signing_key(&mut self, app: &AppId, key: &SigningKey) -> Result<()> {
         validate::free_text("value", &key.value)?;
+        validate::time("created_at", key.created_at)?;
         let (c, q) = self.parts();
         q.exec(
             c,

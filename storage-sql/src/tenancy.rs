@@ -52,6 +52,37 @@ pub(crate) async fn add_tenant<C: Conn>(
     Ok(())
 }
 
+const PROVIDER_COLS: [&str; 18] = [
+    "third_party_id",
+    "name",
+    "authorization_endpoint",
+    "authorization_endpoint_query_params",
+    "token_endpoint",
+    "token_endpoint_body_params",
+    "user_info_endpoint",
+    "user_info_endpoint_query_params",
+    "user_info_endpoint_headers",
+    "jwks_uri",
+    "oidc_discovery_endpoint",
+    "require_email",
+    "user_info_map_from_id_token_payload_user_id",
+    "user_info_map_from_id_token_payload_email",
+    "user_info_map_from_id_token_payload_email_verified",
+    "user_info_map_from_user_info_endpoint_user_id",
+    "user_info_map_from_user_info_endpoint_email",
+    "user_info_map_from_user_info_endpoint_email_verified",
+];
+
+const CLIENT_COLS: [&str; 7] = [
+    "third_party_id",
+    "client_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "force_pkce",
+    "additional_config",
+];
+
 fn config_cond(key: &TenantConfigKey) -> sea_query::Condition {
     sea_query::Cond::all()
         .add(Expr::col(col("connection_uri_domain")).eq(key.connection_uri_domain.as_str()))
@@ -154,24 +185,22 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
             k.tenant.tenant.as_str().into(),
         ]
     };
-    let key_cols = || {
-        [
-            col("connection_uri_domain"),
-            col("app_id"),
-            col("tenant_id"),
-        ]
+    let cols = |more: &[&'static str]| {
+        ["connection_uri_domain", "app_id", "tenant_id"]
+            .iter()
+            .chain(more)
+            .map(|c| col(c))
+            .collect::<Vec<_>>()
     };
     let core = validate::json("core_config", &cfg.core_config)?;
     let mut ins = Query::insert();
-    ins.into_table(q.t("tenant_configs"))
-        .columns(key_cols())
-        .columns([
-            col("core_config"),
-            col("email_password_enabled"),
-            col("passwordless_enabled"),
-            col("third_party_enabled"),
-            col("is_first_factors_null"),
-        ]);
+    ins.into_table(q.t("tenant_configs")).columns(cols(&[
+        "core_config",
+        "email_password_enabled",
+        "passwordless_enabled",
+        "third_party_enabled",
+        "is_first_factors_null",
+    ]));
     let mut vals: Vec<Expr> = key_vals().into_iter().map(Expr::val).collect();
     vals.extend([
         Expr::val(core),
@@ -189,27 +218,7 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
     for p in &cfg.providers {
         let mut ins = Query::insert();
         ins.into_table(q.t("tenant_thirdparty_providers"))
-            .columns(key_cols())
-            .columns([
-                col("third_party_id"),
-                col("name"),
-                col("authorization_endpoint"),
-                col("authorization_endpoint_query_params"),
-                col("token_endpoint"),
-                col("token_endpoint_body_params"),
-                col("user_info_endpoint"),
-                col("user_info_endpoint_query_params"),
-                col("user_info_endpoint_headers"),
-                col("jwks_uri"),
-                col("oidc_discovery_endpoint"),
-                col("require_email"),
-                col("user_info_map_from_id_token_payload_user_id"),
-                col("user_info_map_from_id_token_payload_email"),
-                col("user_info_map_from_id_token_payload_email_verified"),
-                col("user_info_map_from_user_info_endpoint_user_id"),
-                col("user_info_map_from_user_info_endpoint_email"),
-                col("user_info_map_from_user_info_endpoint_email_verified"),
-            ]);
+            .columns(cols(&PROVIDER_COLS));
         let idt = &p.user_info_map_from_id_token_payload;
         let uie = &p.user_info_map_from_user_info_endpoint;
         let mut vals: Vec<sea_query::Value> = key_vals().into();
@@ -241,16 +250,7 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
         for cl in &p.clients {
             let mut ins = Query::insert();
             ins.into_table(q.t("tenant_thirdparty_provider_clients"))
-                .columns(key_cols())
-                .columns([
-                    col("third_party_id"),
-                    col("client_type"),
-                    col("client_id"),
-                    col("client_secret"),
-                    col("scope"),
-                    col("force_pkce"),
-                    col("additional_config"),
-                ]);
+                .columns(cols(&CLIENT_COLS));
             let mut vals: Vec<Expr> = key_vals().into_iter().map(Expr::val).collect();
             vals.extend([
                 Expr::val(p.third_party_id.as_str()),
@@ -283,9 +283,7 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
             continue;
         }
         let mut ins = Query::insert();
-        ins.into_table(q.t(table))
-            .columns(key_cols())
-            .columns([col("factor_id")]);
+        ins.into_table(q.t(table)).columns(cols(&["factor_id"]));
         for f in set {
             let mut vals: Vec<sea_query::Value> = key_vals().into();
             vals.push(f.as_str().into());
@@ -364,26 +362,7 @@ async fn load_configs<C: Conn>(
                 Query::select()
                     .from(q.t("tenant_thirdparty_providers"))
                     .columns(key_cols.clone())
-                    .columns([
-                        col("third_party_id"),
-                        col("name"),
-                        col("authorization_endpoint"),
-                        col("authorization_endpoint_query_params"),
-                        col("token_endpoint"),
-                        col("token_endpoint_body_params"),
-                        col("user_info_endpoint"),
-                        col("user_info_endpoint_query_params"),
-                        col("user_info_endpoint_headers"),
-                        col("jwks_uri"),
-                        col("oidc_discovery_endpoint"),
-                        col("require_email"),
-                        col("user_info_map_from_id_token_payload_user_id"),
-                        col("user_info_map_from_id_token_payload_email"),
-                        col("user_info_map_from_id_token_payload_email_verified"),
-                        col("user_info_map_from_user_info_endpoint_user_id"),
-                        col("user_info_map_from_user_info_endpoint_email"),
-                        col("user_info_map_from_user_info_endpoint_email_verified"),
-                    ])
+                    .columns(PROVIDER_COLS.map(col))
                     .order_by(col("third_party_id"), Order::Asc)
                     .to_owned(),
             ),
@@ -427,15 +406,7 @@ async fn load_configs<C: Conn>(
                 Query::select()
                     .from(q.t("tenant_thirdparty_provider_clients"))
                     .columns(key_cols.clone())
-                    .columns([
-                        col("third_party_id"),
-                        col("client_type"),
-                        col("client_id"),
-                        col("client_secret"),
-                        col("scope"),
-                        col("force_pkce"),
-                        col("additional_config"),
-                    ])
+                    .columns(CLIENT_COLS.map(col))
                     .order_by(col("third_party_id"), Order::Asc)
                     .order_by(col("client_type"), Order::Asc)
                     .to_owned(),
@@ -546,6 +517,7 @@ pub(crate) async fn kv_set<C: Conn>(
 ) -> Result<()> {
     check_tenant_name(name)?;
     validate::free_text("value", &v.value)?;
+    validate::time("created_at", v.created_at)?;
     q.exec(
         c,
         Query::insert()
@@ -581,6 +553,7 @@ pub(crate) async fn kv_set<C: Conn>(
 #[async_trait]
 impl<D: Driver> Tenancy for SqlStorage<D> {
     async fn add_tenant(&self, tenant: &TenantIdentifier, created_at: i64) -> Result<()> {
+        validate::time("created_at", created_at)?;
         in_tx!(self, |c, q| add_tenant(c, q, tenant, created_at).await)
     }
 

@@ -6,7 +6,11 @@ use storage_sql::Dialect;
 fn upsert() -> sea_query::InsertStatement {
     Query::insert()
         .into_table(Alias::new("st_key_value"))
-        .columns([Alias::new("app_id"), Alias::new("name"), Alias::new("value")])
+        .columns([
+            Alias::new("app_id"),
+            Alias::new("name"),
+            Alias::new("value"),
+        ])
         .values_panic(["public".into(), "n".into(), "v".into()])
         .on_conflict(
             OnConflict::columns([Alias::new("app_id"), Alias::new("name")])
@@ -19,9 +23,15 @@ fn upsert() -> sea_query::InsertStatement {
 #[test]
 fn upsert_per_dialect() {
     let (pg, _) = Dialect::Postgres.build(&upsert());
-    assert!(pg.contains(r#"ON CONFLICT ("app_id", "name") DO UPDATE SET "value" = "excluded"."value""#), "{pg}");
+    assert!(
+        pg.contains(r#"ON CONFLICT ("app_id", "name") DO UPDATE SET "value" = "excluded"."value""#),
+        "{pg}"
+    );
     let (my, _) = Dialect::MySql.build(&upsert());
-    assert!(my.contains("ON DUPLICATE KEY UPDATE `value` = VALUES(`value`)"), "{my}");
+    assert!(
+        my.contains("ON DUPLICATE KEY UPDATE `value` = VALUES(`value`)"),
+        "{my}"
+    );
     assert!(!my.contains(" AS "), "MySQL-8-only alias syntax: {my}");
     let (lite, _) = Dialect::Sqlite.build(&upsert());
     assert!(lite.contains("ON CONFLICT"), "{lite}");
@@ -40,8 +50,14 @@ fn do_nothing_on_mysql_is_not_insert_ignore() {
         )
         .to_owned();
     let (my, _) = Dialect::MySql.build(&s);
-    assert!(!my.contains("IGNORE"), "INSERT IGNORE would also hide foreign-key errors: {my}");
-    assert!(my.contains("ON DUPLICATE KEY UPDATE `app_id` = `app_id`"), "{my}");
+    assert!(
+        !my.contains("IGNORE"),
+        "INSERT IGNORE would also hide foreign-key errors: {my}"
+    );
+    assert!(
+        my.contains("ON DUPLICATE KEY UPDATE `app_id` = `app_id`"),
+        "{my}"
+    );
 }
 
 #[test]

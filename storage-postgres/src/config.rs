@@ -1,0 +1,337 @@
+//! From a connection URI and [`OpenOptions`] to a `tokio_postgres::Config`, a
+//! validated schema and a validated table prefix.
+
+use crate::MIGRATIONS;
+use std::time::Duration;
+use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
+use tokio_postgres::config::SslMode;
+
+/// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes.
+pub(crate) const MAX_IDENTIFIER: usize = 63;
+
+/// URI query parameters this backend understands.
+const KNOWN_PARAMS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "currentSchema",
+    "application_name",
+    "connect_timeout",
+    "options",
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+];
+
+/// Everything `open` needs, validated.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    /// The driver configuration (its `Debug` hides the password).
+    pub pg: tokio_postgres::Config,
+    /// The schema, folded to lower case and validated; `None` keeps the server's
+    /// default `search_path`.
+    pub schema: Option<String>,
+    /// The table prefix with its joiner (`st_` or empty).
+    pub prefix: String,
+    /// Maximum pool size.
+    pub pool_size: usize,
+    /// Minimum idle connections.
+    pub min_idle: usize,
+    /// Idle connections older than this are closed; zero disables it.
+    pub idle_timeout: Duration,
+    /// Connect and acquire timeout.
+    pub connect_timeout: Duration,
+}
+
+/// `"name"` with embedded quotes doubled.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Validates a schema name: ASCII letters, digits and `_`, not starting with a
+/// digit, at most 63 bytes. It is folded to lower case, as PostgreSQL (and
+/// SuperTokens, which writes it unquoted) folds an unquoted name.
+pub(crate) fn validate_schema(name: &str) -> Result<String> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= MAX_IDENTIFIER
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !ok {
+        return Err(StorageError::Config(format!(
+            "PostgreSQL schema `{}` must be 1 to 63 ASCII letters, digits or `_`, not starting with a digit",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+/// The longest identifier (table, constraint or index name) that the embedded
+/// migrations create, without the prefix.
+pub(crate) fn longest_identifier() -> (usize, String) {
+    let mut best = (0, String::new());
+    for m in MIGRATIONS {
+        for (i, _) in m.up.match_indices("{prefix}") {
+            let rest = &m.up[i + "{prefix}".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end > best.0 {
+                best = (end, rest[..end].to_owned());
+            }
+        }
+    }
+    // The history table's primary key.
+    let history = "schema_migrations_pkey";
+    if history.len() > best.0 {
+        best = (history.len(), history.to_owned());
+    }
+    best
+}
+
+/// Checks that no name built from `prefix` exceeds PostgreSQL's 63-byte limit (it
+/// would be truncated silently, and the error mapping relies on the names).
+pub(crate) fn check_prefix_length(prefix: &str) -> Result<()> {
+    let (len, name) = longest_identifier();
+    if prefix.len() + len > MAX_IDENTIFIER {
+        return Err(StorageError::Config(format!(
+            "table prefix `{}` is too long for PostgreSQL: `{prefix}{name}` would exceed {MAX_IDENTIFIER} bytes; use a prefix of at most {} characters",
+            prefix.trim_end_matches('_'),
+            MAX_IDENTIFIER.saturating_sub(len + 1)
+        )));
+    }
+    Ok(())
+}
+
+fn param<'a>(uri: &'a ConnectionUri, name: &str) -> Option<&'a str> {
+    uri.param(name).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Builds the settings; every error names the bad part and never the password.
+pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Settings> {
+    if uri.scheme != "postgres" && uri.scheme != "postgresql" {
+        return Err(StorageError::Config(format!(
+            "the PostgreSQL backend serves postgres:// and postgresql://, not `{}://`",
+            uri.scheme
+        )));
+    }
+    for (k, _) in &uri.query {
+        if !KNOWN_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(k)) {
+            return Err(StorageError::Config(format!(
+                "unknown PostgreSQL URI parameter `{}`; known: {}",
+                k.chars().take(64).collect::<String>(),
+                KNOWN_PARAMS.join(", ")
+            )));
+        }
+    }
+
+    let mut pg = tokio_postgres::Config::new();
+
+    let user = param(uri, "user")
+        .map(str::to_owned)
+        .or_else(|| uri.username.clone());
+    match user {
+        Some(u) => {
+            pg.user(u);
+        }
+        None => {
+            return Err(StorageError::Config(
+                "the PostgreSQL URI names no user (postgres://USER@HOST/DB)".into(),
+            ));
+        }
+    }
+    if let Some(p) = param(uri, "password") {
+        pg.password(p);
+    } else if let Some(p) = &uri.password {
+        pg.password(p.expose());
+    }
+    let dbname = param(uri, "dbname").unwrap_or(uri.path.as_str());
+    if !dbname.is_empty() {
+        pg.dbname(dbname);
+    }
+
+    // Host: the URI's, or `?host=` (a directory for a Unix socket); without either,
+    // the usual socket directories, then localhost, as libpq does.
+    let host = param(uri, "host")
+        .map(str::to_owned)
+        .or_else(|| uri.host.clone());
+    match host {
+        Some(h) => {
+            for one in h.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                pg.host(one);
+            }
+        }
+        None => {
+            #[cfg(unix)]
+            {
+                pg.host("/var/run/postgresql");
+                pg.host("/tmp");
+            }
+            pg.host("localhost");
+        }
+    }
+    let port = match param(uri, "port") {
+        Some(p) => p.parse::<u16>().ok().filter(|&n| n != 0).ok_or_else(|| {
+            StorageError::Config(format!(
+                "the URI's port parameter `{}` is not a number between 1 and 65535",
+                p.chars().take(16).collect::<String>()
+            ))
+        })?,
+        None => uri.port.unwrap_or(5432),
+    };
+    pg.port(port);
+
+    let sslmode = param(uri, "sslmode").or_else(|| param(uri, "ssl-mode"));
+    match sslmode.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("prefer") | Some("preferred") | Some("allow") => {
+            // Without a TLS connector, `prefer` connects in plain text.
+            pg.ssl_mode(SslMode::Prefer);
+        }
+        Some("disable") | Some("disabled") => {
+            pg.ssl_mode(SslMode::Disable);
+        }
+        Some(
+            m @ ("require" | "required" | "verify-ca" | "verify_ca" | "verify-full"
+            | "verify_identity"),
+        ) => {
+            return Err(StorageError::Config(format!(
+                "sslmode={m} needs TLS, which this build of storage-postgres does not include; use sslmode=disable or sslmode=prefer (plain text), or terminate TLS in a local proxy"
+            )));
+        }
+        Some(other) => {
+            return Err(StorageError::Config(format!(
+                "unknown sslmode `{}`; use disable, allow, prefer, require, verify-ca or verify-full",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    }
+
+    pg.application_name(param(uri, "application_name").unwrap_or("auth-storage"));
+    if let Some(o) = param(uri, "options") {
+        pg.options(o);
+    }
+
+    let connect_timeout = match (options.connect_timeout, param(uri, "connect_timeout")) {
+        (Some(t), _) => t,
+        (None, Some(secs)) => Duration::from_secs(secs.parse::<u64>().map_err(|_| {
+            StorageError::Config("the URI's connect_timeout must be a number of seconds".into())
+        })?),
+        (None, None) => options.connect_timeout(),
+    };
+    let connect_timeout = if connect_timeout.is_zero() {
+        Duration::from_secs(5)
+    } else {
+        connect_timeout
+    };
+    pg.connect_timeout(connect_timeout);
+    pg.keepalives(true);
+
+    let from_uri = param(uri, "currentSchema");
+    let from_options = options
+        .schema
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let schema = match (from_options, from_uri) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (validate_schema(a)?, validate_schema(b)?);
+            if a != b {
+                return Err(StorageError::Config(format!(
+                    "two PostgreSQL schemas are configured: `{a}` (option or POSTGRESQL_TABLE_SCHEMA) and `{b}` (currentSchema in the URI)"
+                )));
+            }
+            Some(a)
+        }
+        (Some(s), None) | (None, Some(s)) => Some(validate_schema(s)?),
+        (None, None) => None,
+    };
+
+    let prefix = options.table_prefix()?;
+    check_prefix_length(&prefix)?;
+
+    Ok(Settings {
+        pg,
+        schema,
+        prefix,
+        pool_size: options.pool_size() as usize,
+        min_idle: options.min_idle() as usize,
+        idle_timeout: options.idle_timeout(),
+        connect_timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(uri: &str, o: OpenOptions) -> Result<Settings> {
+        settings(&ConnectionUri::parse(uri)?, &o)
+    }
+
+    #[test]
+    fn builds_config() {
+        let s = parse(
+            "postgresql://bob:s3cr%40t@db.example:6543/auth?sslmode=disable&currentSchema=Auth",
+            OpenOptions {
+                table_prefix: Some("st".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.pg.get_user(), Some("bob"));
+        assert_eq!(s.pg.get_password(), Some(&b"s3cr@t"[..]));
+        assert_eq!(s.pg.get_dbname(), Some("auth"));
+        assert_eq!(s.pg.get_ports(), &[6543]);
+        assert_eq!(s.pg.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(s.schema.as_deref(), Some("auth"));
+        assert_eq!(s.prefix, "st_");
+        assert_eq!(s.pool_size, 10);
+        assert!(!format!("{:?}", s.pg).contains("s3cr"));
+    }
+
+    #[test]
+    fn rejects_bad_parts_without_leaking() {
+        for (uri, want) in [
+            (
+                "postgres://u:hunter2@h/db?sslmode=require",
+                "sslmode=require",
+            ),
+            ("postgres://u:hunter2@h/db?sslmode=bogus", "sslmode"),
+            ("postgres://u:hunter2@h/db?foo=bar", "`foo`"),
+            ("postgres://u:hunter2@h/db?currentSchema=a-b", "schema"),
+            ("postgres://:hunter2@h/db", "no user"),
+        ] {
+            let e = parse(uri, OpenOptions::default()).unwrap_err().to_string();
+            assert!(e.contains(want), "{uri}: {e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = parse(
+            "postgres://u@h/db?currentSchema=a",
+            OpenOptions {
+                schema: Some("b".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, StorageError::Config(_)));
+    }
+
+    #[test]
+    fn prefix_length_is_checked() {
+        let (len, name) = longest_identifier();
+        assert!(len <= MAX_IDENTIFIER, "{name}");
+        assert!(check_prefix_length("st_").is_ok());
+        let long = format!("{}_", "p".repeat(30));
+        let e = check_prefix_length(&long).unwrap_err().to_string();
+        assert!(e.contains("too long"), "{e}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(validate_schema(" MySchema ").unwrap(), "myschema");
+        assert!(validate_schema("1abc").is_err());
+        assert!(validate_schema(&"a".repeat(64)).is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! The [`MigrationDriver`] of PostgreSQL: one dedicated connection (not from the
+//! pool), a session advisory lock, and each migration applied in one transaction
+//! together with its history row (DDL is transactional on PostgreSQL).
+
+use crate::MIGRATIONS;
+use crate::config::quote_ident;
+use crate::errors::{Scrubber, connect_error, storage_error};
+use async_trait::async_trait;
+use std::time::{Duration, Instant};
+use storage_api::migrate::{HistoryRow, HistoryState, StatementFailure, Step};
+use storage_api::{Migration, MigrationDriver, StorageError};
+use tokio::task::JoinHandle;
+use tokio_postgres::Client;
+
+/// Runs migrations on one dedicated connection. Dropping it closes the connection,
+/// which also releases the migration lock.
+pub struct PgMigrationDriver {
+    client: Client,
+    task: JoinHandle<()>,
+    schema: Option<String>,
+    prefix: String,
+    scrub: Scrubber,
+    locked: bool,
+}
+
+impl std::fmt::Debug for PgMigrationDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgMigrationDriver")
+            .field("schema", &self.schema)
+            .field("prefix", &self.prefix)
+            .field("locked", &self.locked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgMigrationDriver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn elapsed_ms(start: Instant) -> i64 {
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+impl PgMigrationDriver {
+    /// Opens the dedicated connection, with the storage's `search_path`.
+    pub(crate) async fn connect(
+        pg: &tokio_postgres::Config,
+        schema: Option<String>,
+        prefix: String,
+        timeout: Duration,
+        scrub: Scrubber,
+    ) -> Result<Self, StorageError> {
+        let (client, task) = tokio::time::timeout(timeout, crate::connect(pg, schema.as_deref()))
+            .await
+            .map_err(|_| StorageError::Unavailable {
+                message: format!("cannot connect to PostgreSQL within {timeout:?}"),
+                source: None,
+            })?
+            .map_err(|e| connect_error(&e, &scrub))?;
+        Ok(Self {
+            client,
+            task,
+            schema,
+            prefix,
+            scrub,
+            locked: false,
+        })
+    }
+
+    fn err(&self, e: tokio_postgres::Error) -> StorageError {
+        storage_error(e, &self.scrub)
+    }
+
+    fn history_table(&self) -> String {
+        format!("{}schema_migrations", self.prefix)
+    }
+
+    /// The key of the migration lock: one per schema and prefix.
+    fn lock_key(&self) -> String {
+        format!(
+            "storage-migrate\u{1f}{}\u{1f}{}",
+            self.schema.as_deref().unwrap_or(""),
+            self.prefix
+        )
+    }
+
+    /// The schema the tables live in: the configured one, else the first existing
+    /// schema of the server's `search_path`.
+    async fn target_schema(&self) -> Result<String, StorageError> {
+        if let Some(s) = &self.schema {
+            return Ok(s.clone());
+        }
+        let row = self
+            .client
+            .query_one("SELECT COALESCE(current_schema(), 'public')", &[])
+            .await
+            .map_err(|e| self.err(e))?;
+        row.try_get(0).map_err(|e| self.err(e))
+    }
+
+    /// Runs `statements` and then `finish` (the history change) in one transaction.
+    async fn in_transaction(
+        &mut self,
+        statements: &[String],
+        finish: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), StatementFailure> {
+        let fail = |index: usize, error: StorageError| StatementFailure { index, error };
+        self.client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| fail(0, self.err(e)))?;
+        for (i, stmt) in statements.iter().enumerate() {
+            if let Err(e) = self.client.batch_execute(stmt).await {
+                let error = self.err(e);
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(fail(i, error));
+            }
+        }
+        if let Err(e) = self.client.execute(finish, params).await {
+            let error = self.err(e);
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return Err(fail(statements.len(), error));
+        }
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| fail(statements.len(), self.err(e)))
+    }
+
+    fn insert_history_sql(&self) -> String {
+        format!(
+            "INSERT INTO {} (version, name, checksum, state, applied_at, execution_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, \
+             checksum = EXCLUDED.checksum, state = EXCLUDED.state, \
+             applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms",
+            quote_ident(&self.history_table())
+        )
+    }
+}
+
+#[async_trait]
+impl MigrationDriver for PgMigrationDriver {
+    fn backend_name(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn table_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    async fn lock(&mut self, timeout: Duration) -> Result<bool, StorageError> {
+        let start = Instant::now();
+        let key = self.lock_key();
+        loop {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                    &[&key],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            let got: bool = row.try_get(0).map_err(|e| self.err(e))?;
+            if got {
+                self.locked = true;
+                return Ok(true);
+            }
+            let spent = start.elapsed();
+            if spent >= timeout {
+                return Ok(false);
+            }
+            tokio::time::sleep(
+                timeout
+                    .saturating_sub(spent)
+                    .min(Duration::from_millis(100)),
+            )
+            .await;
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<(), StorageError> {
+        if !self.locked {
+            return Ok(());
+        }
+        let key = self.lock_key();
+        self.client
+            .query_one(
+                "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                &[&key],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        self.locked = false;
+        Ok(())
+    }
+
+    async fn ensure_history_table(&mut self) -> Result<(), StorageError> {
+        let table = self.history_table();
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} (\
+             version BIGINT NOT NULL, \
+             name VARCHAR(255) NOT NULL, \
+             checksum CHAR(64) NOT NULL, \
+             state VARCHAR(16) NOT NULL, \
+             applied_at BIGINT NOT NULL, \
+             execution_ms BIGINT NOT NULL, \
+             CONSTRAINT {} PRIMARY KEY (version))",
+            quote_ident(&table),
+            quote_ident(&format!("{table}_pkey"))
+        );
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn history_table_exists(&mut self) -> Result<bool, StorageError> {
+        let schema = self.target_schema().await?;
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables \
+                 WHERE schemaname = $1 AND tablename = $2)",
+                &[&schema, &self.history_table()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        row.try_get(0).map_err(|e| self.err(e))
+    }
+
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, StorageError> {
+        let sql = format!(
+            "SELECT version, name, checksum, state, applied_at, execution_ms FROM {} ORDER BY version",
+            quote_ident(&self.history_table())
+        );
+        let rows = self
+            .client
+            .query(&sql, &[])
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                let version: i64 = r.try_get(0)?;
+                let name: String = r.try_get(1)?;
+                let checksum: String = r.try_get(2)?;
+                let state: String = r.try_get(3)?;
+                Ok(HistoryRow {
+                    version: u32::try_from(version).unwrap_or(u32::MAX),
+                    name,
+                    checksum: checksum.trim_end().to_owned(),
+                    state: HistoryState::parse(&state),
+                    applied_at: r.try_get(4)?,
+                    execution_ms: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(|e| self.err(e))
+    }
+
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<(), StatementFailure> {
+        let start = Instant::now();
+        // The statements run first; the history row is written last in the same
+        // transaction, with the time measured so far.
+        let fail = |index: usize, error: StorageError| StatementFailure { index, error };
+        self.client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| fail(0, self.err(e)))?;
+        for (i, stmt) in step.statements.iter().enumerate() {
+            if let Err(e) = self.client.batch_execute(stmt).await {
+                let error = self.err(e);
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(fail(i, error));
+            }
+        }
+        let sql = self.insert_history_sql();
+        let version = i64::from(step.version);
+        let state = HistoryState::Applied.as_str();
+        let ms = elapsed_ms(start);
+        let r = self
+            .client
+            .execute(
+                &sql,
+                &[&version, &step.name, &step.checksum, &state, &now_ms, &ms],
+            )
+            .await;
+        if let Err(e) = r {
+            let error = self.err(e);
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return Err(fail(step.statements.len(), error));
+        }
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| fail(step.statements.len(), self.err(e)))
+    }
+
+    async fn revert(&mut self, step: &Step) -> Result<(), StatementFailure> {
+        let sql = format!(
+            "DELETE FROM {} WHERE version = $1",
+            quote_ident(&self.history_table())
+        );
+        let version = i64::from(step.version);
+        self.in_transaction(&step.statements, &sql, &[&version])
+            .await
+    }
+
+    async fn record(&mut self, row: &HistoryRow) -> Result<(), StorageError> {
+        let sql = self.insert_history_sql();
+        let version = i64::from(row.version);
+        let state = row.state.as_str();
+        self.client
+            .execute(
+                &sql,
+                &[
+                    &version,
+                    &row.name,
+                    &row.checksum,
+                    &state,
+                    &row.applied_at,
+                    &row.execution_ms,
+                ],
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    async fn forget(&mut self, version: u32) -> Result<(), StorageError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE version = $1",
+            quote_ident(&self.history_table())
+        );
+        self.client
+            .execute(&sql, &[&i64::from(version)])
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    async fn existing_tables(&mut self) -> Result<Vec<String>, StorageError> {
+        let schema = self.target_schema().await?;
+        let rows = self
+            .client
+            .query(
+                "SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY tablename",
+                &[&schema],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let name: String = r.try_get(0).map_err(|e| self.err(e))?;
+            if name.starts_with(&self.prefix) {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+}
