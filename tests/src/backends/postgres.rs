@@ -1,1 +1,130 @@
-//! Test factory for postgres (being written).
+//! PostgreSQL test databases: a fresh schema per test on the server named by
+//! `POSTGRES_TEST_URI` (default `postgres://postgres@127.0.0.1:5432/test`), dropped
+//! with everything in it afterwards.
+
+use crate::harness::{RawSql, TestBackend, TestDb, unique_name};
+use async_trait::async_trait;
+use std::sync::Arc;
+use storage_api::OpenOptions;
+// Links the backend, which registers `postgres://` and `postgresql://` with
+// `storage_api::open`.
+use storage_postgres::tokio_postgres::{self, NoTls, SimpleQueryMessage};
+
+/// The PostgreSQL backend of the suite.
+pub struct Postgres;
+
+/// The server the suite runs on.
+pub fn base_uri() -> String {
+    std::env::var("POSTGRES_TEST_URI")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A plain connection to the test server (its I/O task spawned on the current
+/// runtime). Panics with a clear message if the server cannot be reached: a missing
+/// server is a failure, never a skip.
+pub async fn connect_admin() -> tokio_postgres::Client {
+    let uri = base_uri();
+    let (client, conn) = tokio_postgres::connect(&uri, NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {} (set POSTGRES_TEST_URI): {e}",
+                storage_api::ConnectionUri::parse(&uri)
+                    .map(|u| u.redacted())
+                    .unwrap_or_default()
+            )
+        });
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// Creates a fresh schema named `t_<uuid>` and returns its name.
+pub async fn create_schema(admin: &tokio_postgres::Client) -> String {
+    let schema = unique_name("t");
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap_or_else(|e| panic!("CREATE SCHEMA {schema}: {e}"));
+    schema
+}
+
+/// Drops a test schema and everything in it.
+pub async fn drop_schema(schema: &str) {
+    let admin = connect_admin().await;
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap_or_else(|e| panic!("DROP SCHEMA {schema}: {e}"));
+}
+
+/// Plain SQL through `simple_query`, with `search_path` set to the test's schema.
+pub struct Raw(pub tokio_postgres::Client);
+
+#[async_trait]
+impl RawSql for Raw {
+    async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let messages = self
+            .0
+            .simple_query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        messages
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn execute(&self, sql: &str) {
+        self.0
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Opens a storage on `schema` with `options` (schema and prefix set), migrated.
+pub async fn open_in_schema(schema: &str, prefix: Option<&str>) -> Arc<dyn storage_api::Storage> {
+    let options = OpenOptions {
+        table_prefix: prefix.map(str::to_owned),
+        schema: Some(schema.to_owned()),
+        ..Default::default()
+    };
+    let storage = storage_api::open(&base_uri(), options)
+        .await
+        .unwrap_or_else(|e| panic!("open postgres (schema {schema}): {e}"));
+    storage_api::migrate_up(&*storage)
+        .await
+        .unwrap_or_else(|e| panic!("migrate postgres (schema {schema}): {e}"));
+    storage
+}
+
+#[async_trait]
+impl TestBackend for Postgres {
+    const NAME: &'static str = "postgresql";
+
+    async fn create(prefix: Option<&str>) -> TestDb {
+        let admin = connect_admin().await;
+        let schema = create_schema(&admin).await;
+        let storage = open_in_schema(&schema, prefix).await;
+        admin
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .await
+            .expect("set search_path on the raw connection");
+        let cleanup_schema = schema.clone();
+        TestDb {
+            storage,
+            raw: Arc::new(Raw(admin)),
+            prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+            cleanup: Some(Box::pin(async move { drop_schema(&cleanup_schema).await })),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+storage_tests::conformance_suite!(sqlite, storage_tests::backends::sqlite::Sqlite);
