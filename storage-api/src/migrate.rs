@@ -693,7 +693,9 @@ impl From<StorageError> for BaselineError {
 /// plugins create their tables at start-up and keep no history): each known
 /// migration, in order, counts as contained when every table it creates exists with
 /// the configured prefix. Changes nothing.
-pub async fn plan_baseline(driver: &mut dyn MigrationDriver) -> Result<BaselinePlan, BaselineError> {
+pub async fn plan_baseline(
+    driver: &mut dyn MigrationDriver,
+) -> Result<BaselinePlan, BaselineError> {
     let mut plan = BaselinePlan::default();
     if driver.history_table_exists().await? {
         plan.already_recorded = driver.history().await?.iter().map(|r| r.version).collect();

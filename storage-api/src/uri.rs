@@ -226,7 +226,14 @@ impl ConnectionUri {
             let q: Vec<String> = self
                 .query
                 .iter()
-                .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+                .map(|(k, v)| {
+                    let secret = redact
+                        && ["password", "pass", "pwd", "sslpassword"]
+                            .iter()
+                            .any(|n| k.eq_ignore_ascii_case(n));
+                    let v = if secret { "***".to_owned() } else { pct_encode(v) };
+                    format!("{}={v}", pct_encode(k))
+                })
                 .collect();
             s.push_str(&q.join("&"));
         }
@@ -321,5 +328,8 @@ mod tests {
             .to_string();
         assert!(e.contains("port") && !e.contains("secret"), "{e}");
         assert!(ConnectionUri::parse("nonsense").is_err());
+        let q = ConnectionUri::parse("postgres://h/db?password=hunter2&sslmode=disable").unwrap();
+        assert!(!q.redacted().contains("hunter2"), "{}", q.redacted());
+        assert!(q.expose().contains("hunter2"));
     }
 }
