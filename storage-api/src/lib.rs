@@ -10,13 +10,14 @@
 //! A backend crate registers its URI schemes when it is linked in. Reference it once
 //! (`use storage_sqlite as _;`) so the linker keeps it, then open by URI:
 //!
-//! ```ignore
-//! use storage_sqlite as _; // makes sqlite:// available
-//!
+//! ```no_run
+//! // In the core: `use storage_sqlite as _;` makes `sqlite://` available.
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let storage = storage_api::open("sqlite://auth.db", Default::default()).await?;
 //! storage_api::migrate_up(&*storage).await?;
 //! let tenant = storage_api::TenantIdentifier::default_public();
 //! storage.add_tenant(&tenant, 0).await?;
+//! # Ok(()) }
 //! ```
 //!
 //! [`open_from_env`] reads `POSTGRESQL_CONNECTION_URI`, `MYSQL_CONNECTION_URI`,
