@@ -1,0 +1,313 @@
+//! From a connection URI and [`OpenOptions`] to sqlx connect and pool options, the
+//! per-connection session settings, and the server version check.
+
+use crate::errors;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlSslMode};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use storage_api::{ConnectionUri, OpenOptions, StorageError};
+
+/// The schemes this backend serves.
+pub const SCHEMES: &[&str] = &["mysql", "mariadb"];
+
+/// `sql_mode` of every connection: strict, so the server rejects what it would
+/// otherwise truncate or coerce. Only modes that MySQL 8.0 and MariaDB 10.6 both know.
+pub const SQL_MODE: &str = "STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION";
+
+/// Session settings run once on every new connection, in one round trip: utf8mb4 with
+/// the binary collation, UTC, strict mode, READ COMMITTED by default.
+pub const SESSION_INIT: &str = "SET sql_mode = 'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION', \
+     time_zone = '+00:00', NAMES utf8mb4 COLLATE utf8mb4_bin; \
+     SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
+
+/// What the URI says, validated.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The URI (for scrubbing messages; its `Debug` hides the password).
+    pub uri: ConnectionUri,
+    /// Database (schema) name.
+    pub database: String,
+    /// sqlx connect options.
+    pub connect: MySqlConnectOptions,
+}
+
+fn ssl_mode(value: &str) -> Result<MySqlSslMode, StorageError> {
+    match value.to_ascii_lowercase().replace('-', "_").as_str() {
+        "disabled" | "disable" => Ok(MySqlSslMode::Disabled),
+        "preferred" | "prefer" => Ok(MySqlSslMode::Preferred),
+        "required" | "require" => Ok(MySqlSslMode::Required),
+        "verify_ca" => Ok(MySqlSslMode::VerifyCa),
+        "verify_identity" | "verify_full" => Ok(MySqlSslMode::VerifyIdentity),
+        other => Err(StorageError::Config(format!(
+            "ssl-mode `{}` is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY",
+            other.chars().take(32).collect::<String>()
+        ))),
+    }
+}
+
+impl Settings {
+    /// Validates a `mysql://` or `mariadb://` URI.
+    pub fn from_uri(uri: ConnectionUri) -> Result<Self, StorageError> {
+        if !SCHEMES.contains(&uri.scheme.as_str()) {
+            return Err(StorageError::Config(format!(
+                "the MySQL backend serves mysql:// and mariadb://, not `{}://`",
+                uri.scheme
+            )));
+        }
+        let database = uri.path.trim().to_owned();
+        if database.is_empty() {
+            return Err(StorageError::Config(format!(
+                "the connection URI {uri} names no database (expected mysql://user@host:3306/DATABASE)"
+            )));
+        }
+        if database.len() > 64 || database.contains(['/', '\\', '.', '`', '\0']) {
+            return Err(StorageError::Config(format!(
+                "the database name in {uri} is not a valid MySQL database name"
+            )));
+        }
+        let mut connect = MySqlConnectOptions::new()
+            .host(uri.host.as_deref().unwrap_or("localhost"))
+            .port(uri.port.unwrap_or(3306))
+            .database(&database)
+            .charset("utf8mb4")
+            .collation("utf8mb4_bin")
+            // Session settings (names, time zone, sql_mode) are applied by
+            // SESSION_INIT in one round trip, not by sqlx's own statements.
+            .set_names(false)
+            .timezone(None)
+            .pipes_as_concat(false)
+            .no_engine_substitution(false)
+            .statement_cache_capacity(STATEMENT_CACHE)
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
+        if let Some(user) = &uri.username {
+            connect = connect.username(user);
+        }
+        if let Some(password) = &uri.password {
+            connect = connect.password(password.expose());
+        }
+        for (key, value) in &uri.query {
+            match key.to_ascii_lowercase().as_str() {
+                "ssl-mode" | "sslmode" | "ssl_mode" => connect = connect.ssl_mode(ssl_mode(value)?),
+                "ssl-ca" | "sslca" | "sslrootcert" => connect = connect.ssl_ca(value),
+                "ssl-cert" | "sslcert" => connect = connect.ssl_client_cert(value),
+                "ssl-key" | "sslkey" => connect = connect.ssl_client_key(value),
+                "socket" => connect = connect.socket(value),
+                _ => {
+                    return Err(StorageError::Config(format!(
+                        "unknown parameter `{}` in the MySQL connection URI (known: ssl-mode, ssl-ca, ssl-cert, ssl-key, socket)",
+                        key.chars().take(40).collect::<String>()
+                    )));
+                }
+            }
+        }
+        Ok(Self {
+            uri,
+            database,
+            connect,
+        })
+    }
+}
+
+/// Applies [`SESSION_INIT`] to a fresh connection.
+pub async fn init_session(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(SESSION_INIT).execute(conn).await.map(|_| ())
+}
+
+/// Opens one connection outside the pool (migrations, version check), with the
+/// session settings applied, within `timeout`.
+pub async fn connect_one(
+    settings: &Settings,
+    timeout: Duration,
+) -> Result<MySqlConnection, StorageError> {
+    let fut = async {
+        let mut conn = settings.connect.connect().await?;
+        init_session(&mut conn).await?;
+        Ok::<_, sqlx::Error>(conn)
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(errors::to_storage(e, &settings.uri)),
+        Err(_) => Err(StorageError::Unavailable {
+            message: format!(
+                "could not connect to {} within {timeout:?}",
+                settings.uri.redacted()
+            ),
+            source: None,
+        }),
+    }
+}
+
+/// A server flavour and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerVersion {
+    /// MariaDB (else MySQL).
+    pub mariadb: bool,
+    /// Major, minor.
+    pub version: (u32, u32),
+    /// The full `VERSION()` text.
+    pub text: String,
+}
+
+impl ServerVersion {
+    /// Parses `SELECT VERSION()`: `8.0.36`, `10.11.19-MariaDB-0+deb12u1`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(Self {
+            mariadb: text.to_ascii_lowercase().contains("mariadb"),
+            version: (major, minor),
+            text: text.to_owned(),
+        })
+    }
+
+    /// MariaDB >= 10.6 or MySQL >= 8.0.
+    pub fn supported(&self) -> bool {
+        if self.mariadb {
+            self.version >= (10, 6)
+        } else {
+            self.version >= (8, 0)
+        }
+    }
+}
+
+/// Reads and checks the server version: MariaDB >= 10.6 or MySQL >= 8.0, else
+/// `Config`.
+pub async fn check_version(
+    conn: &mut MySqlConnection,
+    uri: &ConnectionUri,
+) -> Result<ServerVersion, StorageError> {
+    let text: String = sqlx::query_scalar(AssertSqlSafe("SELECT VERSION()"))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| errors::to_storage(e, uri))?;
+    let v = ServerVersion::parse(&text)
+        .ok_or_else(|| StorageError::Config(format!("cannot read the server version `{text}`")))?;
+    if !v.supported() {
+        return Err(StorageError::Config(format!(
+            "server version `{text}` is not supported: the MySQL backend needs MySQL 8.0 or later, or MariaDB 10.6 or later"
+        )));
+    }
+    Ok(v)
+}
+
+/// When the pool last saw a connection-level failure; idle connections that were
+/// returned before it are pinged before reuse, so that after a server restart (or
+/// `KILL`) one failed call is enough to flush every stale connection.
+#[derive(Debug)]
+pub struct Health {
+    base: Instant,
+    /// Nanoseconds after `base` of the last failure, plus one; 0 for never.
+    last_failure: AtomicU64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            base: Instant::now(),
+            last_failure: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Health {
+    /// Records a connection-level failure now.
+    pub fn record_failure(&self) {
+        let now = self.base.elapsed().as_nanos() as u64 + 1;
+        self.last_failure.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Whether a connection idle for `idle_for` went idle before the last failure.
+    pub fn suspect(&self, idle_for: Duration) -> bool {
+        let failure = self.last_failure.load(Ordering::Relaxed);
+        if failure == 0 {
+            return false;
+        }
+        let now = self.base.elapsed().as_nanos() as u64 + 1;
+        let idle_since = now.saturating_sub(idle_for.as_nanos() as u64);
+        idle_since <= failure
+    }
+}
+
+/// The pool options: size, minimum idle, idle timeout, acquire timeout from
+/// `options`; no ping on every checkout (idle connections are closed after the idle
+/// timeout, and checked only after a connection failure, see [`Health`]); session
+/// settings on every new connection.
+pub fn pool_options(options: &OpenOptions, health: Arc<Health>) -> MySqlPoolOptions {
+    let idle = options.idle_timeout();
+    MySqlPoolOptions::new()
+        .max_connections(options.pool_size())
+        .min_connections(options.min_idle())
+        .idle_timeout((!idle.is_zero()).then_some(idle))
+        .acquire_timeout(options.connect_timeout())
+        .max_lifetime(Some(Duration::from_secs(30 * 60)))
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| Box::pin(async move { init_session(conn).await }))
+        .before_acquire(move |conn, meta| {
+            let health = health.clone();
+            Box::pin(async move {
+                if health.suspect(meta.idle_for) {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_init_uses_sql_mode() {
+        assert!(SESSION_INIT.contains(&format!("sql_mode = '{SQL_MODE}'")));
+    }
+
+    #[test]
+    fn versions() {
+        let m = ServerVersion::parse("10.11.19-MariaDB-0+deb12u1").unwrap();
+        assert!(m.mariadb && m.version == (10, 11) && m.supported());
+        assert!(!ServerVersion::parse("10.5.2-MariaDB").unwrap().supported());
+        assert!(ServerVersion::parse("8.0.36").unwrap().supported());
+        assert!(ServerVersion::parse("8.4.0-log").unwrap().supported());
+        assert!(!ServerVersion::parse("5.7.44").unwrap().supported());
+        assert!(ServerVersion::parse("11.4.2-MariaDB").unwrap().supported());
+        assert!(ServerVersion::parse("garbage").is_none());
+    }
+
+    #[test]
+    fn uri_validation() {
+        let ok = |s: &str| Settings::from_uri(ConnectionUri::parse(s).unwrap());
+        assert!(ok("mysql://root@127.0.0.1:3306/test").is_ok());
+        assert!(ok("mariadb://root@127.0.0.1/test?ssl-mode=DISABLED").is_ok());
+        assert!(ok("mysql://root@h/test?sslmode=verify_identity").is_ok());
+        let e = ok("mysql://u:s3cret@h/test?ssl-mode=sometimes").unwrap_err();
+        assert!(matches!(e, StorageError::Config(_)) && e.to_string().contains("sometimes"));
+        let e = ok("mysql://u:s3cret@h/").unwrap_err().to_string();
+        assert!(e.contains("no database") && !e.contains("s3cret"), "{e}");
+        let e = ok("mysql://u:s3cret@h/db?useSSL=false")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("useSSL") && !e.contains("s3cret"), "{e}");
+        assert!(ok("postgres://h/db").is_err());
+    }
+
+    #[test]
+    fn health() {
+        let h = Health::default();
+        assert!(!h.suspect(Duration::from_secs(100)));
+        std::thread::sleep(Duration::from_millis(5));
+        h.record_failure();
+        assert!(h.suspect(Duration::from_secs(1)));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!h.suspect(Duration::from_millis(1)));
+    }
+}

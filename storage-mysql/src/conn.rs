@@ -1,0 +1,338 @@
+//! One pooled connection: statements bound from sea-query values, rows decoded to
+//! [`Cell`]s, transactions and `GET_LOCK` named locks.
+
+use crate::config::Health;
+use crate::errors;
+use async_trait::async_trait;
+use sea_query::Values;
+use sea_query_sqlx::SqlxValues;
+use sha2::{Digest, Sha256};
+use sqlx::mysql::{MySql, MySqlRow};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Decode, Row as _, TypeInfo, ValueRef};
+use std::sync::Arc;
+use storage_api::{ConnectionUri, Isolation, StorageError};
+use storage_sql::{Cell, Conn, DbError, Row};
+
+/// How long `named_lock` waits for a `GET_LOCK` before giving up with `Retryable`.
+/// InnoDB cannot see a wait between a row lock and a user lock, so this bound is
+/// what breaks such a cycle.
+pub const NAMED_LOCK_TIMEOUT_SECS: u32 = 5;
+
+/// State shared by the driver and its connections.
+#[derive(Debug)]
+pub struct Shared {
+    /// The URI, to scrub messages.
+    pub uri: ConnectionUri,
+    /// Database name (lock names are scoped by it).
+    pub database: String,
+    /// Table prefix with its joiner.
+    pub prefix: String,
+    /// Connection-failure marker of the pool.
+    pub health: Arc<Health>,
+}
+
+impl Shared {
+    /// Maps a driver error; a connection-level one marks the pool as suspect.
+    pub fn classify(&self, err: sqlx::Error) -> DbError {
+        if errors::is_connection_error(&err) {
+            self.health.record_failure();
+        }
+        errors::classify(err, &self.uri)
+    }
+}
+
+/// The server-wide name of a named lock: `<database>.<prefix><name>`, hashed down to
+/// MySQL's 64-character limit when longer (a readable head, `#`, 32 hex digits of
+/// its SHA-256).
+pub fn lock_name(database: &str, prefix: &str, name: &str) -> String {
+    let full = format!("{database}.{prefix}{name}");
+    if full.len() <= 64 {
+        return full;
+    }
+    let digest = Sha256::digest(full.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let mut head_end = 31;
+    while !full.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    format!("{}#{hex}", &full[..head_end])
+}
+
+/// A connection taken from the pool. Dropped inside a transaction or while holding
+/// named locks (a cancelled future, a failed commit), it is closed instead of being
+/// returned, which rolls back and releases the locks on the server.
+pub struct MySqlConn {
+    conn: PoolConnection<MySql>,
+    shared: Arc<Shared>,
+    in_tx: bool,
+    locks: Vec<String>,
+    broken: bool,
+}
+
+impl std::fmt::Debug for MySqlConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlConn")
+            .field("in_tx", &self.in_tx)
+            .field("locks", &self.locks)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+impl Drop for MySqlConn {
+    fn drop(&mut self) {
+        if self.in_tx || !self.locks.is_empty() || self.broken {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+fn isolation_sql(isolation: Isolation) -> &'static str {
+    match isolation {
+        Isolation::Default | Isolation::ReadCommitted => {
+            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION"
+        }
+        Isolation::RepeatableRead => {
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; START TRANSACTION"
+        }
+        Isolation::Serializable => {
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; START TRANSACTION"
+        }
+    }
+}
+
+impl MySqlConn {
+    /// Wraps a pooled connection.
+    pub fn new(conn: PoolConnection<MySql>, shared: Arc<Shared>) -> Self {
+        Self {
+            conn,
+            shared,
+            in_tx: false,
+            locks: Vec::new(),
+            broken: false,
+        }
+    }
+
+    /// Whether a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    /// The named locks held (server-wide names).
+    pub fn held_locks(&self) -> &[String] {
+        &self.locks
+    }
+
+    fn fail(&mut self, err: sqlx::Error) -> DbError {
+        if errors::is_connection_error(&err) {
+            self.broken = true;
+        }
+        self.shared.classify(err)
+    }
+
+    async fn simple(&mut self, sql: &'static str) -> Result<(), StorageError> {
+        match sqlx::raw_sql(sql).execute(&mut *self.conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(e).into_storage()),
+        }
+    }
+
+    /// Releases every named lock held, in one statement. On failure the connection
+    /// is marked broken: closing it releases the locks on the server.
+    async fn release_locks(&mut self) {
+        if self.locks.is_empty() {
+            return;
+        }
+        let placeholders = vec!["RELEASE_LOCK(?)"; self.locks.len()].join(", ");
+        let mut q = sqlx::query(AssertSqlSafe(format!("SELECT {placeholders}"))).persistent(false);
+        for name in &self.locks {
+            q = q.bind(name.clone());
+        }
+        match q.execute(&mut *self.conn).await {
+            Ok(_) => self.locks.clear(),
+            Err(e) => {
+                let e = self.fail(e).into_storage();
+                tracing::warn!(error = %e, "releasing named locks failed; closing the connection");
+                self.broken = true;
+            }
+        }
+    }
+}
+
+/// Decodes one column value.
+fn decode_cell(value: sqlx::mysql::MySqlValueRef<'_>, index: usize) -> Result<Cell, StorageError> {
+    if value.is_null() {
+        return Ok(Cell::Null);
+    }
+    let type_name = value.type_info().name().to_owned();
+    let bad = |e: sqlx::error::BoxDynError| {
+        StorageError::query(format!("column {index} ({type_name}): cannot decode: {e}"))
+    };
+    match type_name.as_str() {
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+            <i64 as Decode<MySql>>::decode(value)
+                .map(Cell::Int)
+                .map_err(bad)
+        }
+        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+        | "BIGINT UNSIGNED" | "BIT" => {
+            let n = <u64 as Decode<MySql>>::decode(value).map_err(bad)?;
+            i64::try_from(n).map(Cell::Int).map_err(|_| {
+                StorageError::query(format!(
+                    "column {index} ({type_name}): value {n} does not fit in i64"
+                ))
+            })
+        }
+        "FLOAT" | "DOUBLE" => {
+            let f = <f64 as Decode<MySql>>::decode(value).map_err(bad)?;
+            Ok(Cell::Text(f.to_string()))
+        }
+        "DECIMAL" => {
+            let s = <&str as Decode<MySql>>::decode(value).map_err(bad)?;
+            Ok(s.parse::<i64>()
+                .map(Cell::Int)
+                .unwrap_or_else(|_| Cell::Text(s.to_owned())))
+        }
+        "DATE" | "TIME" | "DATETIME" | "TIMESTAMP" | "GEOMETRY" => Err(StorageError::query(
+            format!("column {index}: type {type_name} is not used by this storage"),
+        )),
+        // CHAR, VARCHAR, TEXT kinds, JSON, ENUM, SET; columns with a `_bin` collation
+        // carry the BINARY flag and are named BINARY / VARBINARY / BLOB by the driver.
+        _ => {
+            let bytes = <&[u8] as Decode<MySql>>::decode(value).map_err(bad)?;
+            String::from_utf8(bytes.to_vec())
+                .map(Cell::Text)
+                .map_err(|_| {
+                    StorageError::query(format!("column {index} ({type_name}) is not UTF-8"))
+                })
+        }
+    }
+}
+
+/// Decodes a fetched row.
+pub fn decode_row(row: &MySqlRow) -> Result<Row, StorageError> {
+    let mut cells = Vec::with_capacity(row.len());
+    for i in 0..row.len() {
+        let value = row
+            .try_get_raw(i)
+            .map_err(|e| StorageError::query(format!("column {i}: {e}")))?;
+        cells.push(decode_cell(value, i)?);
+    }
+    Ok(Row(cells))
+}
+
+#[async_trait]
+impl Conn for MySqlConn {
+    async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
+        let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values));
+        match q.execute(&mut *self.conn).await {
+            Ok(r) => Ok(r.rows_affected()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    async fn fetch(&mut self, sql: &str, values: Values) -> Result<Vec<Row>, DbError> {
+        let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values));
+        match q.fetch_all(&mut *self.conn).await {
+            Ok(rows) => rows
+                .iter()
+                .map(decode_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(DbError::Other),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    async fn begin(&mut self, isolation: Isolation, _write: bool) -> Result<(), StorageError> {
+        if self.in_tx {
+            return Err(StorageError::query(
+                "a transaction is already open on this connection",
+            ));
+        }
+        self.simple(isolation_sql(isolation)).await?;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StorageError> {
+        let result = self.simple("COMMIT").await;
+        self.in_tx = false;
+        if let Err(e) = result {
+            // Unknown state: never reuse this connection; closing it releases the locks.
+            self.broken = true;
+            return Err(e);
+        }
+        // Committed: a failure to release is handled by closing, never reported as
+        // a failed commit (the caller would run the transaction again).
+        self.release_locks().await;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), StorageError> {
+        let result = self.simple("ROLLBACK").await;
+        self.in_tx = false;
+        if result.is_err() {
+            self.broken = true;
+        }
+        self.release_locks().await;
+        result
+    }
+
+    async fn named_lock(&mut self, name: &str) -> Result<(), StorageError> {
+        let full = lock_name(&self.shared.database, &self.shared.prefix, name);
+        if self.locks.contains(&full) {
+            return Ok(());
+        }
+        let got = sqlx::query(AssertSqlSafe("SELECT GET_LOCK(?, ?)"))
+            .bind(full.clone())
+            .bind(NAMED_LOCK_TIMEOUT_SECS)
+            .fetch_one(&mut *self.conn)
+            .await;
+        let got = match got {
+            Ok(row) => decode_row(&row).map(|r| r.0.into_iter().next()),
+            Err(e) => return Err(self.fail(e).into_storage()),
+        };
+        match got? {
+            Some(Cell::Int(1)) => {
+                self.locks.push(full);
+                Ok(())
+            }
+            Some(Cell::Int(_)) => Err(StorageError::Retryable {
+                message: format!(
+                    "named lock `{name}` not obtained within {NAMED_LOCK_TIMEOUT_SECS} s"
+                ),
+                source: None,
+            }),
+            other => Err(StorageError::query(format!(
+                "GET_LOCK for `{name}` returned {other:?} (error or killed)"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names() {
+        assert_eq!(lock_name("test", "st_", "kv:a"), "test.st_kv:a");
+        let long = lock_name(
+            "t_0123456789abcdef0123456789abcdef",
+            "prefix_",
+            &"x".repeat(80),
+        );
+        assert!(long.len() <= 64, "{long}");
+        assert_ne!(
+            long,
+            lock_name(
+                "t_0123456789abcdef0123456789abcdef",
+                "prefix_",
+                &"x".repeat(81)
+            )
+        );
+        let uni = lock_name("db", "", &"é".repeat(60));
+        assert!(uni.len() <= 64 && uni.contains('#'));
+    }
+}

@@ -1,0 +1,226 @@
+//! MySQL / MariaDB failures mapped to the contract's errors, by error number (never
+//! by message text alone: only the key name of error 1062 is read from the message,
+//! since the protocol carries it nowhere else).
+//!
+//! | number | meaning | mapped to |
+//! |---|---|---|
+//! | 1062, 1586 | duplicate entry for a key | [`DbError::Unique`] with the key name |
+//! | 1452, 1216 | child row without parent | [`DbError::ForeignKey`] |
+//! | 1451, 1217 | parent row still referenced | `Query` |
+//! | 1213, 1205, 3058 | deadlock, lock-wait timeout, user-lock deadlock | `Retryable` |
+//! | 4025, 3819 | CHECK constraint (MariaDB, MySQL) | `Query` |
+//! | 1927, 3169, 1053, 1040, 1203, 4031, 2006, 2013 | connection killed, server shutting down, too many connections, lost | `Unavailable` |
+//! | 1044, 1045, 1049, 1698 | access denied, unknown database | `Config` |
+//!
+//! Driver-level failures: I/O, TLS, protocol, pool time-out or pool closed are
+//! `Unavailable`; a configuration error is `Config`; anything else is `Query` with
+//! the driver's error as its source. Every message goes through
+//! [`storage_api::uri::scrub`] so a password never shows.
+
+use sqlx::mysql::MySqlDatabaseError;
+use storage_api::{ConnectionUri, StorageError};
+use storage_sql::DbError;
+
+/// Duplicate entry for a key.
+pub const ER_DUP_ENTRY: u16 = 1062;
+/// Duplicate entry, with the key name (older servers).
+pub const ER_DUP_ENTRY_WITH_KEY_NAME: u16 = 1586;
+/// Cannot add or update a child row: a foreign key constraint fails.
+pub const ER_NO_REFERENCED_ROW_2: u16 = 1452;
+/// Cannot add or update a child row (without details).
+pub const ER_NO_REFERENCED_ROW: u16 = 1216;
+/// Cannot delete or update a parent row: a foreign key constraint fails.
+pub const ER_ROW_IS_REFERENCED_2: u16 = 1451;
+/// Cannot delete or update a parent row (without details).
+pub const ER_ROW_IS_REFERENCED: u16 = 1217;
+/// Deadlock found when trying to get lock.
+pub const ER_LOCK_DEADLOCK: u16 = 1213;
+/// Lock wait timeout exceeded.
+pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// Deadlock between user-level locks (`GET_LOCK`, MySQL 8).
+pub const ER_USER_LOCK_DEADLOCK: u16 = 3058;
+/// CHECK constraint failed (MariaDB).
+pub const ER_CONSTRAINT_FAILED: u16 = 4025;
+/// CHECK constraint violated (MySQL 8).
+pub const ER_CHECK_CONSTRAINT_VIOLATED: u16 = 3819;
+
+const UNAVAILABLE: &[u16] = &[
+    1927, // MariaDB ER_CONNECTION_KILLED
+    3169, // MySQL ER_SESSION_WAS_KILLED
+    1053, // ER_SERVER_SHUTDOWN
+    1040, // ER_CON_COUNT_ERROR (too many connections)
+    1203, // ER_TOO_MANY_USER_CONNECTIONS
+    4031, // MySQL ER_CLIENT_INTERACTION_TIMEOUT (disconnected by the server)
+    2006, // CR_SERVER_GONE_ERROR
+    2013, // CR_SERVER_LOST
+];
+
+const CONFIG: &[u16] = &[
+    1044, // ER_DBACCESS_DENIED_ERROR
+    1045, // ER_ACCESS_DENIED_ERROR
+    1049, // ER_BAD_DB_ERROR
+    1698, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+];
+
+/// The key name of a duplicate-entry message: `Duplicate entry 'x' for key 'email'`
+/// (MariaDB, MySQL before 8.0.19) or `... for key 'st_table.email'` (MySQL 8.0.19+).
+/// The table qualifier is stripped; a primary key is `PRIMARY`.
+pub fn duplicate_key_name(message: &str) -> Option<String> {
+    const MARK: &str = "for key '";
+    let start = message.rfind(MARK)? + MARK.len();
+    let rest = &message[start..];
+    let end = rest.rfind('\'')?;
+    let key = rest[..end].rsplit('.').next()?.trim();
+    (!key.is_empty()).then(|| key.to_owned())
+}
+
+/// The server's error number, when `err` is an error reported by the server.
+pub fn error_number(err: &sqlx::Error) -> Option<u16> {
+    err.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<MySqlDatabaseError>())
+        .map(MySqlDatabaseError::number)
+}
+
+/// Whether `err` means the connection or the server is gone (so the connection must
+/// not be reused and idle connections may be stale too).
+pub fn is_connection_error(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => error_number(err).is_some_and(|n| UNAVAILABLE.contains(&n)),
+    }
+}
+
+/// A source error carrying only a scrubbed message (for driver errors whose text
+/// could contain connection details).
+#[derive(Debug)]
+struct Scrubbed(String);
+
+impl std::fmt::Display for Scrubbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Scrubbed {}
+
+fn boxed(text: String) -> Option<storage_api::BoxError> {
+    Some(Box::new(Scrubbed(text)))
+}
+
+/// Classifies a driver error for the shared operations.
+pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
+    let text = storage_api::uri::scrub(&err.to_string(), uri);
+    if let Some(db) = err
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<MySqlDatabaseError>())
+    {
+        let number = db.number();
+        let message = storage_api::uri::scrub(db.message(), uri);
+        match number {
+            ER_DUP_ENTRY | ER_DUP_ENTRY_WITH_KEY_NAME => {
+                if let Some(key) = duplicate_key_name(db.message()) {
+                    return DbError::Unique { key };
+                }
+            }
+            ER_NO_REFERENCED_ROW_2 | ER_NO_REFERENCED_ROW => return DbError::ForeignKey,
+            ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT | ER_USER_LOCK_DEADLOCK => {
+                return DbError::Other(StorageError::Retryable {
+                    message: format!("MySQL error {number}: {message}"),
+                    source: boxed(text),
+                });
+            }
+            n if CONFIG.contains(&n) => {
+                return DbError::Other(StorageError::Config(format!(
+                    "MySQL refused the connection settings (error {n}): {message}"
+                )));
+            }
+            _ => {}
+        }
+        if UNAVAILABLE.contains(&number) {
+            return DbError::Other(StorageError::Unavailable {
+                message: format!("MySQL connection lost (error {number}): {message}"),
+                source: boxed(text),
+            });
+        }
+        return DbError::Other(StorageError::Query {
+            message: format!("MySQL error {number}: {message}"),
+            source: boxed(text),
+        });
+    }
+    DbError::Other(match err {
+        sqlx::Error::Configuration(_) | sqlx::Error::InvalidArgument(_) => {
+            StorageError::Config(format!("MySQL connection settings: {text}"))
+        }
+        sqlx::Error::PoolTimedOut => StorageError::Unavailable {
+            message: "no MySQL connection could be obtained within the connect timeout".into(),
+            source: boxed(text),
+        },
+        sqlx::Error::PoolClosed => StorageError::Unavailable {
+            message: "the MySQL storage was closed".into(),
+            source: boxed(text),
+        },
+        ref e if is_connection_error(e) => StorageError::Unavailable {
+            message: format!("MySQL server unreachable or connection lost: {text}"),
+            source: boxed(text.clone()),
+        },
+        _ => StorageError::Query {
+            message: format!("MySQL driver error: {text}"),
+            source: boxed(text.clone()),
+        },
+    })
+}
+
+/// Maps a driver error straight to a [`StorageError`] (constraint violations become
+/// `Query`, for statements where they have no better meaning).
+pub fn to_storage(err: sqlx::Error, uri: &ConnectionUri) -> StorageError {
+    classify(err, uri).into_storage()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names() {
+        assert_eq!(
+            duplicate_key_name("Duplicate entry 'public-public-a@b.c' for key 'email'").as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            duplicate_key_name(
+                "Duplicate entry 'x' for key 'st_emailpassword_user_to_tenant.email'"
+            )
+            .as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            duplicate_key_name("Duplicate entry 'public-1' for key 'apps.PRIMARY'").as_deref(),
+            Some("PRIMARY")
+        );
+        assert_eq!(
+            duplicate_key_name("Duplicate entry 'a' for key 'b'' for key 'link_code_hash'")
+                .as_deref(),
+            Some("link_code_hash")
+        );
+        assert_eq!(duplicate_key_name("something else"), None);
+    }
+
+    #[test]
+    fn driver_errors() {
+        let uri = ConnectionUri::parse("mysql://u:hunter2@h/db").unwrap();
+        let e = to_storage(sqlx::Error::PoolTimedOut, &uri);
+        assert!(matches!(e, StorageError::Unavailable { .. }), "{e:?}");
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset hunter2");
+        let e = to_storage(sqlx::Error::Io(io), &uri);
+        assert!(matches!(e, StorageError::Unavailable { .. }), "{e:?}");
+        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let e = to_storage(sqlx::Error::RowNotFound, &uri);
+        assert!(matches!(e, StorageError::Query { .. }), "{e:?}");
+    }
+}
