@@ -38,6 +38,7 @@ pub mod validate;
 pub use error::{BoxError, Result, StorageError, TenantOrApp};
 pub use ids::{AppId, TenantConfigKey, TenantId, TenantIdentifier};
 pub use migrate::{MigrateError, Migration, MigrationDriver, migrate_up};
+pub use open::inventory;
 pub use open::{
     Backend, DEFAULT_SQLITE_URI, OpenOptions, UriSource, linked_backends, linked_schemes, open,
     open_from_env, open_parsed, resolve_uri,
@@ -45,5 +46,4 @@ pub use open::{
 pub use traits::*;
 pub use tx::{BoxFuture, Isolation, TxError, TxOptions, run_transaction};
 pub use types::*;
-pub use open::inventory;
 pub use uri::ConnectionUri;

@@ -79,10 +79,11 @@ impl ConnectionUri {
                 "connection URI has an invalid scheme".into(),
             ));
         }
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, parse_query(q)?),
-            None => (rest, Vec::new()),
+        let (rest, raw_query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
         };
+        let query = raw_query.map(parse_query).transpose()?.unwrap_or_default();
         let mut out = ConnectionUri {
             scheme,
             username: None,
@@ -112,6 +113,14 @@ impl ConnectionUri {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, ""),
         };
+        // An `@` after the host means the user info held an unencoded `/` or `?`:
+        // what follows it would be taken for the port, the database or a parameter,
+        // and printed. Refuse it without echoing anything.
+        if path.contains('@') || raw_query.is_some_and(|q| q.contains('@')) {
+            return Err(StorageError::Config(
+                "the connection URI has an `@` after its host: percent-encode `/`, `?`, `#` and `@` in the user name and password (`%2F`, `%3F`, `%23`, `%40`)".into(),
+            ));
+        }
         out.path = pct_decode("database name", path)?;
         // The password may contain '@' only percent-encoded; the last '@' ends userinfo.
         let hostport = match authority.rsplit_once('@') {
@@ -148,9 +157,16 @@ impl ConnectionUri {
             && !p.is_empty()
         {
             let port: u16 = p.parse().ok().filter(|&n| n != 0).ok_or_else(|| {
+                // Echo only digits: anything else may be part of a password whose
+                // `:` was taken for the port's.
+                let shown =
+                    if !p.is_empty() && p.len() <= 16 && p.bytes().all(|b| b.is_ascii_digit()) {
+                        format!(" `{p}`")
+                    } else {
+                        String::new()
+                    };
                 StorageError::Config(format!(
-                    "the URI's port `{}` is not a number between 1 and 65535",
-                    p.chars().take(16).collect::<String>()
+                    "the URI's port{shown} is not a number between 1 and 65535"
                 ))
             })?;
             out.port = Some(port);
@@ -231,7 +247,11 @@ impl ConnectionUri {
                         && ["password", "pass", "pwd", "sslpassword"]
                             .iter()
                             .any(|n| k.eq_ignore_ascii_case(n));
-                    let v = if secret { "***".to_owned() } else { pct_encode(v) };
+                    let v = if secret {
+                        "***".to_owned()
+                    } else {
+                        pct_encode(v)
+                    };
                     format!("{}={v}", pct_encode(k))
                 })
                 .collect();
@@ -319,6 +339,28 @@ mod tests {
             "/tmp/x.db"
         );
         assert!(ConnectionUri::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn unencoded_reserved_characters_in_the_password_do_not_leak() {
+        for uri in [
+            "postgres://u:hunter2/x@h:5432/db",
+            "postgres://u:12345/hunter2@h:5432/db",
+            "mysql://u:x?hunter2@h/db",
+            "mysql://u:hunter2?x@h/db",
+            "postgres://u:hunter2@h:5432/db?application_name=a@hunter2",
+        ] {
+            let e = ConnectionUri::parse(uri).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{uri}: {e}");
+        }
+        let ok = ConnectionUri::parse("postgres://u:x%2Fhunter2%3F%40@h/db").unwrap();
+        assert_eq!(ok.password.as_ref().unwrap().expose(), "x/hunter2?@");
+        assert!(!ok.to_string().contains("hunter2"));
+        // SQLite paths may hold `@`.
+        assert_eq!(
+            ConnectionUri::parse("sqlite://a@b/c.db").unwrap().path,
+            "a@b/c.db"
+        );
     }
 
     #[test]

@@ -68,9 +68,45 @@ pub fn time(field: &'static str, value: i64) -> Result<()> {
     Ok(())
 }
 
+/// The deepest nesting of arrays and objects a stored JSON value may have: what
+/// `serde_json` reads back (its recursion limit), so that nothing is accepted that
+/// could not be read again.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// How deeply arrays and objects nest in `value` (0 for a scalar), without recursion.
+fn json_depth(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(items.iter().map(|x| (x, d + 1)));
+            }
+            Value::Object(map) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(map.values().map(|x| (x, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// A JSON value serialised to text for storage; NUL characters in strings are refused
-/// because PostgreSQL text cannot hold them.
+/// because PostgreSQL text cannot hold them, and nesting deeper than
+/// [`MAX_JSON_DEPTH`] because it could not be read back.
 pub fn json(field: &'static str, value: &serde_json::Value) -> Result<String> {
+    let depth = json_depth(value);
+    if depth > MAX_JSON_DEPTH {
+        return Err(StorageError::invalid(
+            field,
+            format!(
+                "nests arrays and objects {depth} levels deep, at most {MAX_JSON_DEPTH} allowed"
+            ),
+        ));
+    }
     let s = serde_json::to_string(value)
         .map_err(|e| StorageError::invalid(field, format!("cannot be serialised: {e}")))?;
     if s.contains("\\u0000") {
@@ -80,4 +116,37 @@ pub fn json(field: &'static str, value: &serde_json::Value) -> Result<String> {
         ));
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> serde_json::Value {
+        let mut v = serde_json::json!(1);
+        for i in 0..depth {
+            v = if i % 2 == 0 {
+                serde_json::json!([v])
+            } else {
+                serde_json::json!({ "k": v })
+            };
+        }
+        v
+    }
+
+    #[test]
+    fn json_nesting_is_bounded_by_what_reads_back() {
+        let ok = json("data", &nested(MAX_JSON_DEPTH)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&ok).unwrap(),
+            nested(MAX_JSON_DEPTH)
+        );
+        let err = json("data", &nested(MAX_JSON_DEPTH + 1)).unwrap_err();
+        assert!(
+            matches!(err, StorageError::InvalidInput { field: "data", .. }),
+            "{err}"
+        );
+        let text = serde_json::to_string(&nested(MAX_JSON_DEPTH + 1)).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_err());
+    }
 }

@@ -47,10 +47,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let now = now_ms();
     let tenant = TenantIdentifier::new("public", "demo")?;
-    storage.add_tenant(&TenantIdentifier::default_public(), now).await.or_else(|e| match e {
-        StorageError::DuplicateTenant => Ok(()),
-        e => Err(e),
-    })?;
+    storage
+        .add_tenant(&TenantIdentifier::default_public(), now)
+        .await
+        .or_else(|e| match e {
+            StorageError::DuplicateTenant => Ok(()),
+            e => Err(e),
+        })?;
     match storage.add_tenant(&tenant, now).await {
         Ok(()) => println!("3. created tenant {tenant}"),
         Err(StorageError::DuplicateTenant) => println!("3. tenant {tenant} already exists"),
@@ -68,7 +71,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             time_joined: now,
         })
         .await?;
-    println!("4. signed up {} <{email}> in {:?}", user.id, user.tenant_ids);
+    println!(
+        "4. signed up {} <{email}> in {:?}",
+        user.id, user.tenant_ids
+    );
     match storage
         .sign_up_email_password(&EmailPasswordSignUp {
             tenant: tenant.clone(),
@@ -79,7 +85,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await
     {
-        Err(StorageError::DuplicateEmail) => println!("   a second sign-up with that email: DuplicateEmail"),
+        Err(StorageError::DuplicateEmail) => {
+            println!("   a second sign-up with that email: DuplicateEmail")
+        }
         other => println!("   unexpected second sign-up result: {other:?}"),
     }
 
@@ -99,10 +107,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("5. created session {handle}");
     let first = storage
-        .rotate_refresh_token(&tenant, &handle, "rt-hash-1", "rt-hash-2", now + 7_200_000, now)
+        .rotate_refresh_token(
+            &tenant,
+            &handle,
+            "rt-hash-1",
+            "rt-hash-2",
+            now + 7_200_000,
+            now,
+        )
         .await?;
     let replay = storage
-        .rotate_refresh_token(&tenant, &handle, "rt-hash-1", "rt-hash-3", now + 7_200_000, now)
+        .rotate_refresh_token(
+            &tenant,
+            &handle,
+            "rt-hash-1",
+            "rt-hash-3",
+            now + 7_200_000,
+            now,
+        )
         .await?;
     println!("6. rotated refresh token: {first:?}; replaying the old token: {replay:?}");
 
@@ -127,8 +149,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("7. created passwordless device for <{code_email}> with one code");
 
     let consumed = run_transaction(&*storage, &TxOptions::default(), |tx| {
-        let (tenant, device, link, code_email) =
-            (tenant.clone(), device.clone(), link.clone(), code_email.clone());
+        let (tenant, device, link, code_email) = (
+            tenant.clone(),
+            device.clone(),
+            link.clone(),
+            code_email.clone(),
+        );
         Box::pin(async move {
             let Some(d) = tx.device_for_update(&tenant, &device).await? else {
                 return Err(TxError::Rollback("device is gone"));
@@ -155,7 +181,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "   users in {tenant}: {}, sessions: {}",
-        storage.count_users(&UserScope::Tenant(tenant.clone()), &[]).await?,
+        storage
+            .count_users(&UserScope::Tenant(tenant.clone()), &[])
+            .await?,
         storage.count_sessions(&tenant).await?
     );
     storage.close().await;

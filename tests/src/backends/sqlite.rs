@@ -39,7 +39,8 @@ impl RawSql for Raw {
 
     async fn execute(&self, sql: &str) {
         let conn = self.0.lock().unwrap();
-        conn.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
@@ -56,9 +57,12 @@ impl TestBackend for Sqlite {
             ..Default::default()
         };
         let storage = storage_api::open(&uri, options).await.expect("open sqlite");
-        storage_api::migrate_up(&*storage).await.expect("migrate sqlite");
+        storage_api::migrate_up(&*storage)
+            .await
+            .expect("migrate sqlite");
         let raw = rusqlite::Connection::open(&path).expect("raw sqlite connection");
-        raw.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        raw.busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
         TestDb {
             storage,
             raw: Arc::new(Raw(Mutex::new(raw))),
