@@ -84,14 +84,25 @@ pub struct OpenOptions {
     pub connect_timeout: Option<Duration>,
 }
 
-fn env(prefix: &str, name: &str) -> Option<String> {
-    std::env::var(format!("{prefix}_{name}"))
-        .ok()
-        .filter(|v| !v.trim().is_empty())
+/// A set, non-blank environment variable. One that is set but not UTF-8 is a
+/// `Config` error, never taken for unset (which would silently fall back to a
+/// default: no table prefix, another database).
+fn env_var(var: &str) -> Result<Option<String>> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v)),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(StorageError::Config(format!(
+            "environment variable {var} is set but is not valid UTF-8"
+        ))),
+    }
+}
+
+fn env(prefix: &str, name: &str) -> Result<Option<String>> {
+    env_var(&format!("{prefix}_{name}"))
 }
 
 fn env_num<T: std::str::FromStr>(prefix: &str, name: &str) -> Result<Option<T>> {
-    match env(prefix, name) {
+    match env(prefix, name)? {
         None => Ok(None),
         Some(v) => v.trim().parse().map(Some).map_err(|_| {
             StorageError::Config(format!("{prefix}_{name} must be a non-negative number"))
@@ -103,10 +114,10 @@ impl OpenOptions {
     /// Fills every unset field from the environment variables with `prefix`.
     pub fn merge_env(mut self, prefix: &str) -> Result<Self> {
         if self.table_prefix.is_none() {
-            self.table_prefix = env(prefix, "TABLE_NAMES_PREFIX");
+            self.table_prefix = env(prefix, "TABLE_NAMES_PREFIX")?;
         }
         if self.schema.is_none() {
-            self.schema = env(prefix, "TABLE_SCHEMA");
+            self.schema = env(prefix, "TABLE_SCHEMA")?;
         }
         if self.pool_size.is_none() {
             self.pool_size = env_num(prefix, "CONNECTION_POOL_SIZE")?;
@@ -201,9 +212,7 @@ pub fn resolve_uri(explicit: Option<&str>) -> Result<(UriSource, ConnectionUri)>
         return Ok((UriSource::Explicit, ConnectionUri::parse(u)?));
     }
     for var in URI_ENV_VARS {
-        if let Ok(v) = std::env::var(var)
-            && !v.trim().is_empty()
-        {
+        if let Some(v) = env_var(var)? {
             let uri = ConnectionUri::parse(&v)
                 .map_err(|e| StorageError::Config(format!("{var}: {e}")))?;
             return Ok((UriSource::Env(var.to_owned()), uri));

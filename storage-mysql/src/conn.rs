@@ -250,8 +250,17 @@ impl Conn for MySqlConn {
                 "a transaction is already open on this connection",
             ));
         }
-        self.simple(isolation_sql(isolation)).await?;
+        // Marked open before the statement is sent: if this future is dropped while
+        // START TRANSACTION is in flight, the server may have started the
+        // transaction, and `Drop` must close the connection rather than pool it
+        // inside a transaction (its next statements would never be committed).
         self.in_tx = true;
+        if let Err(e) = self.simple(isolation_sql(isolation)).await {
+            // Unknown state (the first statement may have run): never reuse it.
+            self.in_tx = false;
+            self.broken = true;
+            return Err(e);
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 //! | 1451, 1217 | parent row still referenced | `Query` |
 //! | 1213, 1205, 3058 | deadlock, lock-wait timeout, user-lock deadlock | `Retryable` |
 //! | 4025, 3819 | CHECK constraint (MariaDB, MySQL) | `Query` |
+//! | 1406, 1366 | data too long for a column, or not storable as given (strict mode) | `InvalidInput` |
 //! | 1927, 3169, 1053, 1040, 1203, 4031, 2006, 2013 | connection killed, server shutting down, too many connections, lost | `Unavailable` |
 //! | 1044, 1045, 1049, 1698 | access denied, unknown database | `Config` |
 //!
@@ -43,6 +44,12 @@ pub const ER_USER_LOCK_DEADLOCK: u16 = 3058;
 pub const ER_CONSTRAINT_FAILED: u16 = 4025;
 /// CHECK constraint violated (MySQL 8).
 pub const ER_CHECK_CONSTRAINT_VIOLATED: u16 = 3819;
+/// Data too long for a column (strict mode refuses instead of truncating), e.g. more
+/// than 65,535 bytes in a `TEXT` column.
+pub const ER_DATA_TOO_LONG: u16 = 1406;
+/// Incorrect string value for a column: what MariaDB reports instead of 1406 when a
+/// too-long value would be cut inside a multi-byte character.
+pub const ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: u16 = 1366;
 
 const UNAVAILABLE: &[u16] = &[
     1927, // MariaDB ER_CONNECTION_KILLED
@@ -132,6 +139,13 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
                 return DbError::Other(StorageError::Retryable {
                     message: format!("MySQL error {number}: {message}"),
                     source: boxed(text),
+                });
+            }
+            ER_DATA_TOO_LONG | ER_TRUNCATED_WRONG_VALUE_FOR_FIELD => {
+                // As PostgreSQL's 22001: the value was refused, nothing was truncated.
+                return DbError::Other(StorageError::InvalidInput {
+                    field: "value",
+                    reason: format!("MySQL error {number}: {message}"),
                 });
             }
             n if CONFIG.contains(&n) => {

@@ -11,11 +11,13 @@
 //! (`mysql://` or `mariadb://`), or set `MYSQL_CONNECTION_URI` and use
 //! [`storage_api::open_from_env`]:
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use storage_mysql as _; // makes mysql:// and mariadb:// available
 //!
 //! let storage = storage_api::open("mysql://auth:secret@db:3306/auth", Default::default()).await?;
 //! storage_api::migrate_up(&*storage).await?;
+//! # Ok(()) }
 //! ```
 //!
 //! Options come from [`storage_api::OpenOptions`], else from the `MYSQL_*`

@@ -248,8 +248,9 @@ async fn execute_reports_matched_rows_and_decodes() {
         )
         .await
         .unwrap_err();
+    // Error 1406 is `InvalidInput`, as PostgreSQL's 22001.
     assert!(
-        matches!(e, DbError::Other(StorageError::Query { .. })),
+        matches!(e, DbError::Other(StorageError::InvalidInput { .. })),
         "{e:?}"
     );
     let e = c

@@ -407,9 +407,16 @@ impl Conn for PgConn {
             Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
             Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
         };
-        self.simple(sql).await?;
+        // Marked open before BEGIN is sent: if this future is dropped while BEGIN is
+        // in flight, the server may have started the transaction, and `Drop` must
+        // roll it back rather than pool a connection inside a transaction (whose
+        // next single-statement writes would never be committed).
         self.in_tx = true;
         self.tx_failed = false;
+        if let Err(e) = self.simple(sql).await {
+            self.in_tx = false;
+            return Err(e);
+        }
         Ok(())
     }
 

@@ -9,7 +9,8 @@
 //!
 //! Link the crate once so that its URI schemes are registered, then open by URI:
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use storage_postgres as _; // makes postgres:// and postgresql:// available
 //!
 //! let storage = storage_api::open(
@@ -18,6 +19,7 @@
 //! )
 //! .await?;
 //! storage_api::migrate_up(&*storage).await?;
+//! # Ok(()) }
 //! ```
 //!
 //! `storage_api::open_from_env` opens `POSTGRESQL_CONNECTION_URI` when it is set.

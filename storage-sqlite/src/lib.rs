@@ -11,11 +11,13 @@
 //! Linking the crate registers the `sqlite` scheme with `storage_api::open`; reference
 //! it once so that the linker keeps it:
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use storage_sqlite as _; // makes sqlite:// available
 //!
 //! let storage = storage_api::open("sqlite://auth.db", Default::default()).await?;
 //! storage_api::migrate_up(&*storage).await?;
+//! # Ok(()) }
 //! ```
 //!
 //! [`open`] does the same without going through the scheme registry.

@@ -9,3 +9,4 @@
 pub mod backends;
 pub mod conformance;
 pub mod harness;
+pub mod reliability;

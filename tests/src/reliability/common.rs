@@ -1,0 +1,428 @@
+//! Helpers shared by the reliability tests: the race runner, the orphan-row check in
+//! plain SQL, a second storage on the test's database whose connections a test can
+//! kill, and the figures each test prints for `RELIABILITY.md`.
+
+use crate::conformance::fixtures::race_tx_options;
+use crate::harness::Ctx;
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use storage_api::*;
+
+/// Concurrent tasks per round of every race.
+pub const TASKS: usize = 64;
+/// Rounds of every race, each with fresh data.
+pub const ROUNDS: usize = 20;
+
+/// Runs `n` tasks made by `f`, released together by a barrier; their results in task
+/// order. A panicking task fails the test.
+pub async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let fut = f(i);
+            let b = barrier.clone();
+            tokio::spawn(async move {
+                b.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.await {
+            Ok(v) => out.push(v),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("racing task {i} failed: {e}"),
+        }
+    }
+    out
+}
+
+/// Transaction options of the races: many attempts with small jittered delays, so
+/// that a `Retryable` conflict is always retried to an outcome.
+pub fn tx_options() -> TxOptions {
+    race_tx_options()
+}
+
+/// A short name of an error variant, for outcome histograms.
+pub fn variant(e: &StorageError) -> &'static str {
+    match e {
+        StorageError::TenantOrAppNotFound(_) => "TenantOrAppNotFound",
+        StorageError::DuplicateTenant => "DuplicateTenant",
+        StorageError::DuplicateThirdPartyId => "DuplicateThirdPartyId",
+        StorageError::DuplicateClientType => "DuplicateClientType",
+        StorageError::DuplicateUserId => "DuplicateUserId",
+        StorageError::DuplicateEmail => "DuplicateEmail",
+        StorageError::DuplicatePhoneNumber => "DuplicatePhoneNumber",
+        StorageError::DuplicateThirdPartyUser => "DuplicateThirdPartyUser",
+        StorageError::UnknownUserId => "UnknownUserId",
+        StorageError::DuplicateDeviceIdHash => "DuplicateDeviceIdHash",
+        StorageError::DuplicateCodeId => "DuplicateCodeId",
+        StorageError::DuplicateLinkCodeHash => "DuplicateLinkCodeHash",
+        StorageError::UnknownDeviceIdHash => "UnknownDeviceIdHash",
+        StorageError::DuplicatePasswordResetToken => "DuplicatePasswordResetToken",
+        StorageError::DuplicateEmailVerificationToken => "DuplicateEmailVerificationToken",
+        StorageError::InvalidInput { .. } => "InvalidInput",
+        StorageError::Retryable { .. } => "Retryable",
+        StorageError::Unavailable { .. } => "Unavailable",
+        StorageError::Config(_) => "Config",
+        StorageError::Query { .. } => "Query",
+        _ => "other",
+    }
+}
+
+/// Prints one line of figures, picked up for `RELIABILITY.md` when the tests run with
+/// `--nocapture`: `[reliability] <backend> <test>: k=v ...`.
+pub fn figures(ctx_backend: &str, test: &str, pairs: &[(&str, String)]) {
+    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("[reliability] {ctx_backend} {test}: {}", body.join(" "));
+}
+
+/// A histogram of outcome names, printed as `name:count,...`.
+pub fn histogram<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in names {
+        *h.entry(n).or_default() += 1;
+    }
+    h.iter()
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+// ---------------------------------------------------------------- orphans
+
+/// Checks in plain SQL that the user tables agree with each other:
+///
+/// - every `all_auth_recipe_users` row has its `app_id_to_user_id` row, its recipe
+///   row (`<recipe>_users`) and its per-tenant recipe row (`<recipe>_user_to_tenant`);
+/// - every `app_id_to_user_id` row has its recipe row and at least one
+///   `all_auth_recipe_users` row (the reliability tests never take a user out of its
+///   last tenant);
+/// - every recipe row has its `app_id_to_user_id` row, every per-tenant recipe row its
+///   `all_auth_recipe_users` row;
+/// - every passwordless code has its device, and every device at least one code (the
+///   reliability tests never delete single codes).
+///
+/// Returns how many rows were checked; panics listing every violated rule.
+pub async fn assert_no_orphans(ctx: &Ctx) -> i64 {
+    let t = |b: &str| ctx.table(b);
+    let aaru = t("all_auth_recipe_users");
+    let a2u = t("app_id_to_user_id");
+    let mut rules: Vec<(String, String)> = vec![
+        (
+            "all_auth_recipe_users without app_id_to_user_id".into(),
+            format!(
+                "SELECT COUNT(*) FROM {aaru} a WHERE NOT EXISTS \
+                 (SELECT 1 FROM {a2u} m WHERE m.app_id = a.app_id AND m.user_id = a.user_id)"
+            ),
+        ),
+        (
+            "app_id_to_user_id without all_auth_recipe_users".into(),
+            format!(
+                "SELECT COUNT(*) FROM {a2u} m WHERE NOT EXISTS \
+                 (SELECT 1 FROM {aaru} a WHERE a.app_id = m.app_id AND a.user_id = m.user_id)"
+            ),
+        ),
+    ];
+    for recipe in ["emailpassword", "thirdparty", "passwordless"] {
+        let users = t(&format!("{recipe}_users"));
+        let u2t = t(&format!("{recipe}_user_to_tenant"));
+        rules.push((
+            format!("all_auth_recipe_users ({recipe}) without {recipe}_users"),
+            format!(
+                "SELECT COUNT(*) FROM {aaru} a WHERE a.recipe_id = '{recipe}' AND NOT EXISTS \
+                 (SELECT 1 FROM {users} r WHERE r.app_id = a.app_id AND r.user_id = a.user_id)"
+            ),
+        ));
+        rules.push((
+            format!("all_auth_recipe_users ({recipe}) without {recipe}_user_to_tenant"),
+            format!(
+                "SELECT COUNT(*) FROM {aaru} a WHERE a.recipe_id = '{recipe}' AND NOT EXISTS \
+                 (SELECT 1 FROM {u2t} r WHERE r.app_id = a.app_id AND r.tenant_id = a.tenant_id \
+                 AND r.user_id = a.user_id)"
+            ),
+        ));
+        rules.push((
+            format!("app_id_to_user_id ({recipe}) without {recipe}_users"),
+            format!(
+                "SELECT COUNT(*) FROM {a2u} m WHERE m.recipe_id = '{recipe}' AND NOT EXISTS \
+                 (SELECT 1 FROM {users} r WHERE r.app_id = m.app_id AND r.user_id = m.user_id)"
+            ),
+        ));
+        rules.push((
+            format!("{recipe}_users without app_id_to_user_id"),
+            format!(
+                "SELECT COUNT(*) FROM {users} r WHERE NOT EXISTS \
+                 (SELECT 1 FROM {a2u} m WHERE m.app_id = r.app_id AND m.user_id = r.user_id \
+                 AND m.recipe_id = '{recipe}')"
+            ),
+        ));
+        rules.push((
+            format!("{recipe}_user_to_tenant without all_auth_recipe_users"),
+            format!(
+                "SELECT COUNT(*) FROM {u2t} r WHERE NOT EXISTS \
+                 (SELECT 1 FROM {aaru} a WHERE a.app_id = r.app_id AND a.tenant_id = r.tenant_id \
+                 AND a.user_id = r.user_id AND a.recipe_id = '{recipe}')"
+            ),
+        ));
+    }
+    let devices = t("passwordless_devices");
+    let codes = t("passwordless_codes");
+    rules.push((
+        "passwordless_codes without device".into(),
+        format!(
+            "SELECT COUNT(*) FROM {codes} c WHERE NOT EXISTS \
+             (SELECT 1 FROM {devices} d WHERE d.app_id = c.app_id AND d.tenant_id = c.tenant_id \
+             AND d.device_id_hash = c.device_id_hash)"
+        ),
+    ));
+    rules.push((
+        "passwordless_devices without any code".into(),
+        format!(
+            "SELECT COUNT(*) FROM {devices} d WHERE NOT EXISTS \
+             (SELECT 1 FROM {codes} c WHERE d.app_id = c.app_id AND d.tenant_id = c.tenant_id \
+             AND d.device_id_hash = c.device_id_hash)"
+        ),
+    ));
+    let mut broken = Vec::new();
+    for (what, sql) in &rules {
+        let n = ctx.raw.count(sql).await;
+        if n != 0 {
+            broken.push(format!("{what}: {n} rows"));
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "orphan rows on {}:\n  {}",
+        ctx.backend,
+        broken.join("\n  ")
+    );
+    ctx.raw.count(&format!("SELECT COUNT(*) FROM {aaru}")).await
+}
+
+/// The first column of every row of a query, as a set of strings.
+pub async fn column_set(ctx: &Ctx, sql: &str) -> HashSet<String> {
+    ctx.raw
+        .query(sql)
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
+// ---------------------------------------------------------------- killable storage
+
+/// The server the PostgreSQL tests run on.
+fn postgres_uri() -> String {
+    crate::backends::postgres::base_uri()
+}
+
+/// The server the MariaDB/MySQL tests run on (`MYSQL_TEST_URI`, default
+/// `mysql://root@127.0.0.1:3306/test`).
+pub fn mysql_uri() -> String {
+    std::env::var("MYSQL_TEST_URI")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+fn with_param(uri: &str, param: &str) -> String {
+    if uri.contains('?') {
+        format!("{uri}&{param}")
+    } else {
+        format!("{uri}?{param}")
+    }
+}
+
+enum Killer {
+    /// SQLite: no server, nothing to kill.
+    None,
+    /// PostgreSQL: every backend whose `application_name` is the storage's.
+    Postgres {
+        admin: storage_postgres::tokio_postgres::Client,
+        app: String,
+    },
+    /// MariaDB/MySQL: every connection on the test's database that did not exist
+    /// before the storage was opened (the harness's own connections are spared).
+    Mysql {
+        admin: storage_mysql::RawClient,
+        database: String,
+        spare: HashSet<String>,
+    },
+}
+
+/// A second storage on the test's database, opened so that a test can kill every one
+/// of its server connections while it runs (the harness's connections are left alone).
+pub struct Killable {
+    /// The storage the load runs on.
+    pub storage: Arc<dyn Storage>,
+    killer: Killer,
+}
+
+impl Killable {
+    /// Opens a storage with `pool_size` connections on the database of `ctx`, with
+    /// its table prefix.
+    pub async fn open(ctx: &Ctx, pool_size: u32) -> Killable {
+        let prefix = ctx.prefix.trim_end_matches('_');
+        let options = OpenOptions {
+            table_prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            pool_size: Some(pool_size),
+            connect_timeout: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        match ctx.backend {
+            "sqlite" => Killable {
+                storage: ctx.storage.clone(),
+                killer: Killer::None,
+            },
+            "postgresql" => {
+                let schema = ctx.raw.query("SELECT current_schema()").await[0][0]
+                    .clone()
+                    .expect("current schema");
+                let app = format!("rel_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+                let uri = with_param(&postgres_uri(), &format!("application_name={app}"));
+                let storage = storage_api::open(
+                    &uri,
+                    OpenOptions {
+                        schema: Some(schema),
+                        ..options
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("open a second PostgreSQL storage: {e}"));
+                Killable {
+                    storage,
+                    killer: Killer::Postgres {
+                        admin: crate::backends::postgres::connect_admin().await,
+                        app,
+                    },
+                }
+            }
+            "mysql" => {
+                let database = ctx.raw.query("SELECT DATABASE()").await[0][0]
+                    .clone()
+                    .expect("current database");
+                let admin = storage_mysql::RawClient::connect(&mysql_uri(), 1)
+                    .await
+                    .unwrap_or_else(|e| panic!("MariaDB/MySQL admin connection: {e}"));
+                let spare = mysql_ids(&admin, &database).await;
+                let mut uri = ConnectionUri::parse(&mysql_uri()).expect("MYSQL_TEST_URI");
+                uri.path = database.clone();
+                let storage = storage_api::open(&uri.expose(), options)
+                    .await
+                    .unwrap_or_else(|e| panic!("open a second MariaDB/MySQL storage: {e}"));
+                Killable {
+                    storage,
+                    killer: Killer::Mysql {
+                        admin,
+                        database,
+                        spare,
+                    },
+                }
+            }
+            other => panic!("no killable storage for backend {other}"),
+        }
+    }
+
+    /// Whether [`Killable::kill_all`] can kill anything (false on SQLite).
+    pub fn has_server(&self) -> bool {
+        !matches!(self.killer, Killer::None)
+    }
+
+    /// Kills every server connection of the storage; returns how many.
+    pub async fn kill_all(&self) -> usize {
+        match &self.killer {
+            Killer::None => 0,
+            Killer::Postgres { admin, app } => {
+                let n: i64 = admin
+                    .query_one(
+                        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM \
+                         pg_stat_activity WHERE application_name = $1 \
+                         AND pid <> pg_backend_pid()) k",
+                        &[app],
+                    )
+                    .await
+                    .expect("pg_terminate_backend")
+                    .get(0);
+                n as usize
+            }
+            Killer::Mysql {
+                admin,
+                database,
+                spare,
+            } => {
+                let mut n = 0;
+                for id in mysql_ids(admin, database).await {
+                    if spare.contains(&id) {
+                        continue;
+                    }
+                    // The connection may have ended meanwhile (error 1094): fine.
+                    if admin
+                        .execute(&format!("KILL CONNECTION {id}"))
+                        .await
+                        .is_ok()
+                    {
+                        n += 1;
+                    }
+                }
+                n
+            }
+        }
+    }
+
+    /// Closes the storage (not the harness's).
+    pub async fn close(&self) {
+        if self.has_server() {
+            self.storage.close().await;
+        }
+    }
+}
+
+async fn mysql_ids(admin: &storage_mysql::RawClient, database: &str) -> HashSet<String> {
+    admin
+        .query(&format!(
+            "SELECT id FROM information_schema.processlist WHERE db = '{database}' \
+             AND id <> CONNECTION_ID()"
+        ))
+        .await
+        .expect("information_schema.processlist")
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
+/// A small deterministic generator (splitmix64), seeded per test, so that a failing
+/// run can be told apart from another by its seed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    /// A generator seeded from the clock and a counter.
+    pub fn from_entropy() -> Self {
+        Rng(uuid::Uuid::new_v4().as_u64_pair().0)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}

@@ -1,0 +1,384 @@
+//! The database stopped and started while a load runs on one storage, which is never
+//! reopened: PostgreSQL is restarted with `pg_ctlcluster`, MariaDB is shut down with
+//! `mysqladmin shutdown` and started again like `.ci/run` does; SQLite has no server,
+//! so another connection holds its write lock for two seconds instead (the nearest
+//! thing to an outage an embedded database has: writers wait, nothing may fail).
+//!
+//! The load may see errors only while the server is down (and while the pool
+//! flushes connections the restart killed, a short grace after it is back): every
+//! error is `Unavailable`, every operation started after the grace succeeds, every
+//! write that returned `Ok` is there afterwards, all or nothing of every sign-up.
+//!
+//! These tests stop a server shared by every test of the machine, so they run in
+//! their own test binary (`tests/tests/reliability_restart.rs`), one per backend; a
+//! guard starts the server again whatever happens.
+
+use super::common::*;
+use crate::conformance::fixtures::*;
+use crate::harness::{Ctx, RawSql};
+use async_trait::async_trait;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use storage_api::*;
+
+/// Load tasks.
+const WORKERS: usize = 6;
+/// After the server is back, errors may still come from connections the restart
+/// killed for this long.
+const GRACE: Duration = Duration::from_secs(3);
+/// How long the load keeps running after the server is back.
+const AFTER: Duration = Duration::from_secs(5);
+
+fn sh(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn postgres_version() -> String {
+    let mut v: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .expect("/etc/postgresql: the PostgreSQL cluster of this machine")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    v.sort();
+    v.pop().expect("a PostgreSQL cluster version")
+}
+
+fn postgres_up() -> bool {
+    sh("pg_isready", &["-q", "-h", "127.0.0.1", "-p", "5432"])
+}
+
+fn mariadb_up() -> bool {
+    sh(
+        "mysqladmin",
+        &[
+            "-h",
+            "127.0.0.1",
+            "-P",
+            "3306",
+            "-u",
+            "root",
+            "--connect-timeout=2",
+            "ping",
+        ],
+    )
+}
+
+fn mariadb_running() -> bool {
+    sh("pidof", &["mariadbd"])
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_postgres() {
+    if !postgres_up() {
+        let v = postgres_version();
+        sh(
+            "pg_ctlcluster",
+            &["--skip-systemctl-redirect", &v, "main", "start"],
+        );
+        wait_for("PostgreSQL starts", Duration::from_secs(60), postgres_up);
+    }
+}
+
+fn start_mariadb() {
+    if !mariadb_up() {
+        if !mariadb_running() {
+            sh(
+                "start-stop-daemon",
+                &[
+                    "--start",
+                    "--oknodo",
+                    "--background",
+                    "--exec",
+                    "/usr/sbin/mariadbd",
+                ],
+            );
+        }
+        wait_for("MariaDB starts", Duration::from_secs(60), mariadb_up);
+    }
+}
+
+/// Starts the server again when dropped, also when the test panicked.
+pub struct ServerGuard(&'static str);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        match self.0 {
+            "postgresql" => start_postgres(),
+            "mysql" => start_mariadb(),
+            _ => {}
+        }
+    }
+}
+
+/// Stops and starts the server of `backend` (blocking); returns when it was stopped
+/// and when it accepts connections again.
+fn outage(backend: &str, sqlite_file: Option<String>) -> (Instant, Instant) {
+    match backend {
+        "postgresql" => {
+            let v = postgres_version();
+            let down = Instant::now();
+            assert!(
+                sh(
+                    "pg_ctlcluster",
+                    &["--skip-systemctl-redirect", &v, "main", "restart"]
+                ),
+                "pg_ctlcluster {v} main restart failed"
+            );
+            wait_for("PostgreSQL restarts", Duration::from_secs(60), postgres_up);
+            (down, Instant::now())
+        }
+        "mysql" => {
+            let down = Instant::now();
+            sh(
+                "mysqladmin",
+                &["-h", "127.0.0.1", "-P", "3306", "-u", "root", "shutdown"],
+            );
+            wait_for("MariaDB stops", Duration::from_secs(60), || {
+                !mariadb_running()
+            });
+            // Stay down a moment, as a real outage would.
+            std::thread::sleep(Duration::from_millis(500));
+            start_mariadb();
+            (down, Instant::now())
+        }
+        _ => {
+            let path = sqlite_file.expect("the SQLite file");
+            let c = rusqlite::Connection::open(&path).expect("second SQLite connection");
+            let down = Instant::now();
+            c.execute_batch("BEGIN EXCLUSIVE")
+                .expect("take the write lock");
+            std::thread::sleep(Duration::from_secs(2));
+            c.execute_batch("ROLLBACK").unwrap();
+            (down, Instant::now())
+        }
+    }
+}
+
+/// Plain SQL over a fresh MariaDB/MySQL connection pool.
+struct MysqlRaw(storage_mysql::RawClient);
+
+#[async_trait]
+impl RawSql for MysqlRaw {
+    async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.0
+            .query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+    async fn execute(&self, sql: &str) {
+        self.0
+            .execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Where the test's data lives, read before the outage: PostgreSQL schema, MariaDB
+/// database or SQLite file.
+async fn location(ctx: &Ctx) -> String {
+    let sql = match ctx.backend {
+        "postgresql" => "SELECT current_schema()",
+        "mysql" => "SELECT DATABASE()",
+        _ => "SELECT file FROM pragma_database_list WHERE name = 'main'",
+    };
+    ctx.raw.query(sql).await[0][0].clone().expect("location")
+}
+
+/// A new plain-SQL connection to the test's data (the harness's own one did not
+/// survive the restart).
+async fn fresh_raw(ctx: &Ctx, location: &str) -> Arc<dyn RawSql> {
+    match ctx.backend {
+        "postgresql" => {
+            let c = crate::backends::postgres::connect_admin().await;
+            c.batch_execute(&format!("SET search_path TO {location}"))
+                .await
+                .unwrap();
+            Arc::new(crate::backends::postgres::Raw(c))
+        }
+        "mysql" => {
+            let mut u = ConnectionUri::parse(&mysql_uri()).unwrap();
+            u.path = location.to_owned();
+            Arc::new(MysqlRaw(
+                storage_mysql::RawClient::connect(&u.expose(), 1)
+                    .await
+                    .expect("MariaDB is back"),
+            ))
+        }
+        _ => ctx.raw.clone(),
+    }
+}
+
+#[derive(Debug)]
+struct Rec {
+    start: Instant,
+    end: Instant,
+    kind: &'static str,
+    id: String,
+    res: std::result::Result<(), &'static str>,
+}
+
+/// The load, the outage, then the checks.
+pub async fn rel_restart_under_load(ctx: Ctx) {
+    let _guard = ServerGuard(ctx.backend);
+    let where_ = location(&ctx).await;
+    let t = setup_public(&ctx).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (st, t, stop) = (ctx.storage.clone(), t.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let start = Instant::now();
+                    let (kind, id, r) = match n % 4 {
+                        0 => {
+                            let i = ep_input(&t, &email(), 1);
+                            let r = st.sign_up_email_password(&i).await.map(drop);
+                            ("sign_up", i.user_id, r)
+                        }
+                        1 => {
+                            let v = format!("{n}");
+                            let r = st.kv_set(&t, &format!("w{w}"), &kv(&v, 1)).await;
+                            ("kv_set", v, r)
+                        }
+                        2 => {
+                            let s = session(&t, &uid());
+                            let r = st.create_session(&s).await;
+                            ("session", s.handle, r)
+                        }
+                        _ => {
+                            let r = st.list_apps_and_tenants().await.map(drop);
+                            ("read", String::new(), r)
+                        }
+                    };
+                    let res = match r {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(variant(&e)),
+                    };
+                    out.push(Rec {
+                        start,
+                        end: Instant::now(),
+                        kind,
+                        id,
+                        res,
+                    });
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                out
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let backend = ctx.backend;
+    let file = (backend == "sqlite").then(|| where_.clone());
+    let (down, up) = tokio::task::spawn_blocking(move || outage(backend, file))
+        .await
+        .expect("the outage");
+    tokio::time::sleep(AFTER).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut recs = Vec::new();
+    for w in workers {
+        recs.extend(w.await.expect("a load task panicked"));
+    }
+
+    // Errors only while down (or within the grace after), and only `Unavailable`.
+    let mut errors = 0;
+    for r in &recs {
+        if let Err(e) = r.res {
+            errors += 1;
+            assert_eq!(
+                e, "Unavailable",
+                "{} failed with {e} under an outage",
+                r.kind
+            );
+            assert!(
+                r.end >= down,
+                "{} failed before the server went down",
+                r.kind
+            );
+            assert!(
+                r.start <= up + GRACE,
+                "{} started {:?} after the server was back and still failed",
+                r.kind,
+                r.start.saturating_duration_since(up)
+            );
+        }
+    }
+    let after: Vec<&Rec> = recs.iter().filter(|r| r.start > up + GRACE).collect();
+    assert!(
+        after.len() >= WORKERS,
+        "too few operations after recovery: {}",
+        after.len()
+    );
+    let first_ok_after_up = recs
+        .iter()
+        .filter(|r| r.res.is_ok() && r.start >= up)
+        .map(|r| r.end.saturating_duration_since(up))
+        .min()
+        .expect("no operation succeeded after the server was back");
+
+    // Every acknowledged write is there; sign-ups are all or nothing.
+    let raw = fresh_raw(&ctx, &where_).await;
+    let check = Ctx { raw, ..ctx.clone() };
+    let app = t.app.as_str();
+    let users_now = column_set(
+        &check,
+        &format!(
+            "SELECT user_id FROM {} WHERE app_id = '{app}'",
+            check.table("app_id_to_user_id")
+        ),
+    )
+    .await;
+    let sessions_now = column_set(
+        &check,
+        &format!(
+            "SELECT session_handle FROM {} WHERE app_id = '{app}'",
+            check.table("session_info")
+        ),
+    )
+    .await;
+    let lost = recs
+        .iter()
+        .filter(|r| r.res.is_ok())
+        .filter(|r| match r.kind {
+            "sign_up" => !users_now.contains(&r.id),
+            "session" => !sessions_now.contains(&r.id),
+            _ => false,
+        })
+        .count();
+    assert_eq!(lost, 0, "acknowledged writes lost across the restart");
+    let users = assert_no_orphans(&check).await;
+    let outage_ms = up.duration_since(down).as_millis();
+    figures(
+        ctx.backend,
+        "restart_under_load",
+        &[
+            ("ops", recs.len().to_string()),
+            ("errors_while_down", errors.to_string()),
+            ("outage_ms", outage_ms.to_string()),
+            (
+                "first_success_after_up_ms",
+                first_ok_after_up.as_millis().to_string(),
+            ),
+            ("ops_after_recovery", after.len().to_string()),
+            ("users_checked", users.to_string()),
+            ("rows_lost", lost.to_string()),
+        ],
+    );
+}
