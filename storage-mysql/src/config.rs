@@ -237,6 +237,9 @@ impl Health {
     }
 }
 
+/// Connections older than this are closed rather than reused.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 /// The pool options: size, minimum idle, idle timeout, acquire timeout from
 /// `options`; no ping on every checkout (idle connections are closed after the idle
 /// timeout, and checked only after a connection failure, see [`Health`]); session
@@ -248,7 +251,7 @@ pub fn pool_options(options: &OpenOptions, health: Arc<Health>) -> MySqlPoolOpti
         .min_connections(options.min_idle())
         .idle_timeout((!idle.is_zero()).then_some(idle))
         .acquire_timeout(options.connect_timeout())
-        .max_lifetime(Some(Duration::from_secs(30 * 60)))
+        .max_lifetime(Some(MAX_LIFETIME))
         .test_before_acquire(false)
         .after_connect(|conn, _meta| Box::pin(async move { init_session(conn).await }))
         .before_acquire(move |conn, meta| {

@@ -11,8 +11,10 @@ use sqlx::mysql::{MySql, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Decode, Row as _, TypeInfo, ValueRef};
 use std::sync::Arc;
+use std::time::Instant;
 use storage_api::{ConnectionUri, Isolation, StorageError};
 use storage_sql::{Cell, Conn, DbError, Row};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// How long `named_lock` waits for a `GET_LOCK` before giving up with `Retryable`.
 /// InnoDB cannot see a wait between a row lock and a user lock, so this bound is
@@ -30,6 +32,8 @@ pub struct Shared {
     pub prefix: String,
     /// Connection-failure marker of the pool.
     pub health: Arc<Health>,
+    /// Connections parked between operations, and the operation permits.
+    pub parking: crate::park::Parking,
 }
 
 impl Shared {
@@ -63,11 +67,16 @@ pub fn lock_name(database: &str, prefix: &str, name: &str) -> String {
 /// named locks (a cancelled future, a failed commit), it is closed instead of being
 /// returned, which rolls back and releases the locks on the server.
 pub struct MySqlConn {
-    conn: PoolConnection<MySql>,
+    /// Always `Some` until dropped.
+    conn: Option<PoolConnection<MySql>>,
+    /// When the connection was first taken from sqlx's pool.
+    born: Instant,
     shared: Arc<Shared>,
     in_tx: bool,
     locks: Vec<String>,
     broken: bool,
+    /// The operation permit; released after the connection is parked.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for MySqlConn {
@@ -82,8 +91,14 @@ impl std::fmt::Debug for MySqlConn {
 
 impl Drop for MySqlConn {
     fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if self.in_tx || !self.locks.is_empty() || self.broken {
-            self.conn.close_on_drop();
+            conn.close_on_drop();
+        } else {
+            // Parked rather than returned: sqlx would ping it on the way back.
+            self.shared.parking.park(conn, self.born);
         }
     }
 }
@@ -105,13 +120,32 @@ fn isolation_sql(isolation: Isolation) -> &'static str {
 impl MySqlConn {
     /// Wraps a pooled connection.
     pub fn new(conn: PoolConnection<MySql>, shared: Arc<Shared>) -> Self {
+        Self::pooled(conn, Instant::now(), None, shared)
+    }
+
+    /// Wraps a pooled connection taken with an operation permit.
+    pub(crate) fn pooled(
+        conn: PoolConnection<MySql>,
+        born: Instant,
+        permit: Option<OwnedSemaphorePermit>,
+        shared: Arc<Shared>,
+    ) -> Self {
         Self {
-            conn,
+            conn: Some(conn),
+            born,
             shared,
             in_tx: false,
             locks: Vec::new(),
             broken: false,
+            _permit: permit,
         }
+    }
+
+    /// The connection.
+    fn raw(&mut self) -> &mut sqlx::mysql::MySqlConnection {
+        self.conn
+            .as_mut()
+            .expect("the connection is present until drop")
     }
 
     /// Whether a transaction is open.
@@ -132,7 +166,7 @@ impl MySqlConn {
     }
 
     async fn simple(&mut self, sql: &'static str) -> Result<(), StorageError> {
-        match sqlx::raw_sql(sql).execute(&mut *self.conn).await {
+        match sqlx::raw_sql(sql).execute(self.raw()).await {
             Ok(_) => Ok(()),
             Err(e) => Err(self.fail(e).into_storage()),
         }
@@ -149,7 +183,7 @@ impl MySqlConn {
         for name in &self.locks {
             q = q.bind(name.clone());
         }
-        match q.execute(&mut *self.conn).await {
+        match q.execute(self.raw()).await {
             Ok(_) => self.locks.clear(),
             Err(e) => {
                 let e = self.fail(e).into_storage();
@@ -226,7 +260,7 @@ pub fn decode_row(row: &MySqlRow) -> Result<Row, StorageError> {
 impl Conn for MySqlConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
         let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values));
-        match q.execute(&mut *self.conn).await {
+        match q.execute(self.raw()).await {
             Ok(r) => Ok(r.rows_affected()),
             Err(e) => Err(self.fail(e)),
         }
@@ -234,7 +268,7 @@ impl Conn for MySqlConn {
 
     async fn fetch(&mut self, sql: &str, values: Values) -> Result<Vec<Row>, DbError> {
         let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values));
-        match q.fetch_all(&mut *self.conn).await {
+        match q.fetch_all(self.raw()).await {
             Ok(rows) => rows
                 .iter()
                 .map(decode_row)
@@ -296,7 +330,7 @@ impl Conn for MySqlConn {
         let got = sqlx::query(AssertSqlSafe("SELECT GET_LOCK(?, ?)"))
             .bind(full.clone())
             .bind(NAMED_LOCK_TIMEOUT_SECS)
-            .fetch_one(&mut *self.conn)
+            .fetch_one(self.raw())
             .await;
         let got = match got {
             Ok(row) => decode_row(&row).map(|r| r.0.into_iter().next()),

@@ -39,10 +39,12 @@
 //!   insert, 2 for an update that changed the row and 1 for one that set the same
 //!   values; `REPLACE` reports 2 when it replaced a row.
 //! - Prepared statements cached per connection (sqlx persistent statements).
-//! - No ping on every checkout: idle connections are closed after the idle timeout,
-//!   and after a connection-level failure every connection that went idle before it
-//!   is pinged before reuse, so one failed call flushes a pool of dead connections
-//!   (after a server restart or `KILL`).
+//! - No ping on every checkout, and none on every release either: a connection
+//!   that ends an operation cleanly is parked ([`park`]) rather than handed back to
+//!   sqlx's pool, which would ping it. Idle connections are closed after the idle
+//!   timeout, and after a connection-level failure every connection that went idle
+//!   before it is pinged before reuse, so one failed call flushes a pool of dead
+//!   connections (after a server restart or `KILL`).
 //! - On open, `SELECT VERSION()` must show MariaDB >= 10.6 or MySQL >= 8.0, else a
 //!   `Config` error.
 //!
@@ -81,6 +83,7 @@ pub mod config;
 pub mod conn;
 pub mod errors;
 pub mod migrate;
+pub mod park;
 pub mod raw;
 
 pub use conn::MySqlConn;
@@ -137,6 +140,11 @@ impl MySqlDriver {
             database: settings.database.clone(),
             prefix,
             health,
+            parking: park::Parking::new(
+                options.pool_size(),
+                options.idle_timeout(),
+                config::MAX_LIFETIME,
+            ),
         });
         Ok(Self {
             pool,
@@ -187,8 +195,43 @@ impl Driver for MySqlDriver {
     }
 
     async fn acquire(&self) -> Result<MySqlConn, StorageError> {
+        let parking = &self.shared.parking;
+        let permit = match parking.permit(self.connect_timeout).await {
+            Ok(p) => p,
+            Err(closed) => {
+                let e = if closed {
+                    sqlx::Error::PoolClosed
+                } else {
+                    sqlx::Error::PoolTimedOut
+                };
+                return Err(self.shared.classify(e).into_storage());
+            }
+        };
+        // A parked connection first (most recently used), pinged only if it went
+        // idle before a connection failure; else a new one from sqlx's pool.
+        while let Some(p) = parking.take() {
+            let p = if park::Parking::suspect(&self.shared.health, &p) {
+                match park::Parking::check(p).await {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                p
+            };
+            return Ok(MySqlConn::pooled(
+                p.conn,
+                p.born,
+                Some(permit),
+                self.shared.clone(),
+            ));
+        }
         match self.pool.acquire().await {
-            Ok(c) => Ok(MySqlConn::new(c, self.shared.clone())),
+            Ok(c) => Ok(MySqlConn::pooled(
+                c,
+                std::time::Instant::now(),
+                Some(permit),
+                self.shared.clone(),
+            )),
             Err(e) => Err(self.shared.classify(e).into_storage()),
         }
     }
@@ -198,6 +241,7 @@ impl Driver for MySqlDriver {
     }
 
     async fn close(&self) {
+        self.shared.parking.close();
         self.pool.close().await;
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Driver, Row};
-use crate::q::{Q, col, in_tx, no_app, no_tenant, with_conn};
+use crate::q::{Q, col, in_tx, no_app, no_tenant, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query, Value as V};
 use storage_api::validate;
 use storage_api::*;
 
@@ -14,6 +14,52 @@ fn tenant_cond(t: &TenantIdentifier) -> Condition {
     Cond::all()
         .add(Expr::col(col("app_id")).eq(t.app.as_str()))
         .add(Expr::col(col("tenant_id")).eq(t.tenant.as_str()))
+}
+
+/// `app_id = a[0] AND tenant_id = a[1]`.
+fn tenant_cond_v(a: &[V]) -> Condition {
+    Cond::all()
+        .add(Expr::col(col("app_id")).eq(a[0].clone()))
+        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
+}
+
+/// Which devices or codes a look-up or delete selects, besides the tenant.
+#[derive(Clone, Copy)]
+enum By {
+    /// `device_id_hash = value`.
+    DeviceHash,
+    /// `email = value`.
+    Email,
+    /// `phone_number = value`.
+    Phone,
+    /// `code_id = value`.
+    CodeId,
+    /// `link_code_hash = value`.
+    LinkHash,
+    /// `created_at < value`.
+    CreatedBefore,
+}
+
+impl By {
+    fn cond(self, value: V) -> Expr {
+        let column = match self {
+            By::DeviceHash => "device_id_hash",
+            By::Email => "email",
+            By::Phone => "phone_number",
+            By::CodeId => "code_id",
+            By::LinkHash => "link_code_hash",
+            By::CreatedBefore => "created_at",
+        };
+        let c = Expr::col(col(column));
+        match self {
+            By::CreatedBefore => c.lt(value),
+            _ => c.eq(value),
+        }
+    }
+}
+
+fn tenant_args(t: &TenantIdentifier, value: V) -> Vec<V> {
+    vec![v(t.app.as_str()), v(t.tenant.as_str()), value]
 }
 
 fn app_user_cond(app: &AppId, user_id: &str) -> Condition {
@@ -55,33 +101,42 @@ async fn devices<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    cond: Condition,
+    by: By,
+    value: V,
     lock: bool,
 ) -> Result<Vec<Device>> {
-    let mut s = Query::select();
-    s.from(q.t("passwordless_devices"))
-        .columns(DEVICE_COLS.map(col))
-        .column(col("failed_attempts"))
-        .cond_where(tenant_cond(t).add(cond))
-        .order_by(col("device_id_hash"), Order::Asc);
-    if lock {
-        s.lock_exclusive();
-    }
-    q.fetch(c, &s)
-        .await?
-        .iter()
-        .map(|r| device_from(t, r))
-        .collect()
+    q.fetch_t(
+        c,
+        "devices",
+        by as u64 * 2 + u64::from(lock),
+        tenant_args(t, value),
+        |a| {
+            let mut s = Query::select();
+            s.from(q.t("passwordless_devices"))
+                .columns(DEVICE_COLS.map(col))
+                .column(col("failed_attempts"))
+                .cond_where(tenant_cond_v(a).add(by.cond(a[2].clone())))
+                .order_by(col("device_id_hash"), Order::Asc);
+            if lock {
+                s.lock_exclusive();
+            }
+            s
+        },
+    )
+    .await?
+    .iter()
+    .map(|r| device_from(t, r))
+    .collect()
 }
 
 async fn codes<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    cond: Condition,
+    by: By,
+    value: V,
 ) -> Result<Vec<Code>> {
-    q.fetch(
-        c,
+    q.fetch_t(c, "codes", by as u64, tenant_args(t, value), |a| {
         Query::select()
             .from(q.t("passwordless_codes"))
             .columns([
@@ -90,10 +145,11 @@ async fn codes<C: Conn>(
                 col("link_code_hash"),
                 col("created_at"),
             ])
-            .cond_where(tenant_cond(t).add(cond))
+            .cond_where(tenant_cond_v(a).add(by.cond(a[2].clone())))
             .order_by(col("created_at"), Order::Asc)
-            .order_by(col("code_id"), Order::Asc),
-    )
+            .order_by(col("code_id"), Order::Asc)
+            .to_owned()
+    })
     .await?
     .iter()
     .map(|r| {
@@ -105,6 +161,24 @@ async fn codes<C: Conn>(
         })
     })
     .collect()
+}
+
+/// Deletes the tenant's rows of `table` (devices or codes) selected by `by`.
+async fn delete_by<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    table: &'static str,
+    by: By,
+    value: V,
+) -> Result<u64> {
+    q.run_t(c, table, by as u64, tenant_args(t, value), |a| {
+        Query::delete()
+            .from_table(q.t(table))
+            .cond_where(tenant_cond_v(a).add(by.cond(a[2].clone())))
+            .to_owned()
+    })
+    .await
 }
 
 fn check_code(code: &Code) -> Result<()> {
@@ -121,8 +195,15 @@ async fn insert_code<C: Conn>(
     code: &Code,
     fk: impl FnOnce() -> StorageError,
 ) -> Result<()> {
-    q.exec(
-        c,
+    let args = vec![
+        v(t.app.as_str()),
+        v(t.tenant.as_str()),
+        v(code.code_id.as_str()),
+        v(code.device_id_hash.as_str()),
+        v(code.link_code_hash.as_str()),
+        v(code.created_at),
+    ];
+    q.exec_t(c, "insert_code", 0, args, |a| {
         Query::insert()
             .into_table(q.t("passwordless_codes"))
             .columns([
@@ -133,15 +214,9 @@ async fn insert_code<C: Conn>(
                 col("link_code_hash"),
                 col("created_at"),
             ])
-            .values_panic([
-                t.app.as_str().into(),
-                t.tenant.as_str().into(),
-                code.code_id.as_str().into(),
-                code.device_id_hash.as_str().into(),
-                code.link_code_hash.as_str().into(),
-                code.created_at.into(),
-            ]),
-    )
+            .values_panic(a.iter().cloned().map(Into::into))
+            .to_owned()
+    })
     .await
     .map_err(|e| match e {
         DbError::Unique { key } if key == "link_code_hash" => StorageError::DuplicateLinkCodeHash,
@@ -296,8 +371,15 @@ impl<D: Driver> Codes for SqlStorage<D> {
         }
         let t = &d.tenant;
         in_tx!(self, |c, q| {
-            q.exec(
-                c,
+            let args = vec![
+                v(t.app.as_str()),
+                v(t.tenant.as_str()),
+                v(d.device_id_hash.as_str()),
+                v(d.email.clone()),
+                v(d.phone_number.clone()),
+                v(d.link_code_salt.as_str()),
+            ];
+            q.exec_t(c, "insert_device", 0, args, |a| {
                 Query::insert()
                     .into_table(q.t("passwordless_devices"))
                     .columns([
@@ -310,15 +392,16 @@ impl<D: Driver> Codes for SqlStorage<D> {
                         col("failed_attempts"),
                     ])
                     .values_panic([
-                        t.app.as_str().into(),
-                        t.tenant.as_str().into(),
-                        d.device_id_hash.as_str().into(),
-                        d.email.clone().into(),
-                        d.phone_number.clone().into(),
-                        d.link_code_salt.as_str().into(),
+                        a[0].clone().into(),
+                        a[1].clone().into(),
+                        a[2].clone().into(),
+                        a[3].clone().into(),
+                        a[4].clone().into(),
+                        a[5].clone().into(),
                         0i32.into(),
-                    ]),
-            )
+                    ])
+                    .to_owned()
+            })
             .await
             .map_err(|e| match e {
                 DbError::Unique { .. } => StorageError::DuplicateDeviceIdHash,
@@ -339,35 +422,39 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn get_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
-        let cond = Cond::all().add(Expr::col(col("device_id_hash")).eq(hash));
-        with_conn!(self, |c, q| Ok(devices(c, q, t, cond.clone(), false)
-            .await?
-            .into_iter()
-            .next()))
+        with_conn!(self, |c, q| Ok(devices(
+            c,
+            q,
+            t,
+            By::DeviceHash,
+            v(hash),
+            false
+        )
+        .await?
+        .into_iter()
+        .next()))
     }
 
     async fn devices_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<Device>> {
         validate::text("email", email, 256)?;
-        let cond = Cond::all().add(Expr::col(col("email")).eq(email));
-        with_conn!(self, |c, q| devices(c, q, t, cond.clone(), false).await)
+        with_conn!(self, |c, q| devices(c, q, t, By::Email, v(email), false)
+            .await)
     }
 
     async fn devices_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<Device>> {
         validate::text("phone_number", phone, 256)?;
-        let cond = Cond::all().add(Expr::col(col("phone_number")).eq(phone));
-        with_conn!(self, |c, q| devices(c, q, t, cond.clone(), false).await)
+        with_conn!(self, |c, q| devices(c, q, t, By::Phone, v(phone), false)
+            .await)
     }
 
     async fn codes_of_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
-        let cond = Cond::all().add(Expr::col(col("device_id_hash")).eq(hash));
-        with_conn!(self, |c, q| codes(c, q, t, cond.clone()).await)
+        with_conn!(self, |c, q| codes(c, q, t, By::DeviceHash, v(hash)).await)
     }
 
     async fn get_code(&self, t: &TenantIdentifier, code_id: &str) -> Result<Option<Code>> {
         validate::uuid("code_id", code_id)?;
-        let cond = Cond::all().add(Expr::col(col("code_id")).eq(code_id));
-        with_conn!(self, |c, q| Ok(codes(c, q, t, cond.clone())
+        with_conn!(self, |c, q| Ok(codes(c, q, t, By::CodeId, v(code_id))
             .await?
             .into_iter()
             .next()))
@@ -379,16 +466,15 @@ impl<D: Driver> Codes for SqlStorage<D> {
         hash: &str,
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
-        let cond = Cond::all().add(Expr::col(col("link_code_hash")).eq(hash));
-        with_conn!(self, |c, q| Ok(codes(c, q, t, cond.clone())
+        with_conn!(self, |c, q| Ok(codes(c, q, t, By::LinkHash, v(hash))
             .await?
             .into_iter()
             .next()))
     }
 
     async fn codes_created_before(&self, t: &TenantIdentifier, time: i64) -> Result<Vec<Code>> {
-        let cond = Cond::all().add(Expr::col(col("created_at")).lt(time));
-        with_conn!(self, |c, q| codes(c, q, t, cond.clone()).await)
+        with_conn!(self, |c, q| codes(c, q, t, By::CreatedBefore, v(time))
+            .await)
     }
 
     async fn add_password_reset_token(&self, tok: &PasswordResetToken) -> Result<()> {
@@ -593,20 +679,16 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     ) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        let cond = Cond::all().add(Expr::col(col("device_id_hash")).eq(hash));
-        Ok(devices(c, q, t, cond, true).await?.into_iter().next())
+        Ok(devices(c, q, t, By::DeviceHash, v(hash), true)
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn codes_of_device(&mut self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        codes(
-            c,
-            q,
-            t,
-            Cond::all().add(Expr::col(col("device_id_hash")).eq(hash)),
-        )
-        .await
+        codes(c, q, t, By::DeviceHash, v(hash)).await
     }
 
     async fn code_by_link_code_hash(
@@ -616,8 +698,10 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
         let (c, q) = self.parts();
-        let cond = Cond::all().add(Expr::col(col("link_code_hash")).eq(hash));
-        Ok(codes(c, q, t, cond).await?.into_iter().next())
+        Ok(codes(c, q, t, By::LinkHash, v(hash))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn increment_failed_attempts(&mut self, t: &TenantIdentifier, hash: &str) -> Result<u64> {
@@ -639,29 +723,25 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     async fn delete_code(&mut self, t: &TenantIdentifier, code_id: &str) -> Result<u64> {
         validate::uuid("code_id", code_id)?;
         let (c, q) = self.parts();
-        let cond = tenant_cond(t).add(Expr::col(col("code_id")).eq(code_id));
-        delete_where(c, q, "passwordless_codes", cond).await
+        delete_by(c, q, t, "passwordless_codes", By::CodeId, v(code_id)).await
     }
 
     async fn delete_device(&mut self, t: &TenantIdentifier, hash: &str) -> Result<u64> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        let cond = tenant_cond(t).add(Expr::col(col("device_id_hash")).eq(hash));
-        delete_where(c, q, "passwordless_devices", cond).await
+        delete_by(c, q, t, "passwordless_devices", By::DeviceHash, v(hash)).await
     }
 
     async fn delete_devices_by_email(&mut self, t: &TenantIdentifier, email: &str) -> Result<u64> {
         validate::text("email", email, 256)?;
         let (c, q) = self.parts();
-        let cond = tenant_cond(t).add(Expr::col(col("email")).eq(email));
-        delete_where(c, q, "passwordless_devices", cond).await
+        delete_by(c, q, t, "passwordless_devices", By::Email, v(email)).await
     }
 
     async fn delete_devices_by_phone(&mut self, t: &TenantIdentifier, phone: &str) -> Result<u64> {
         validate::text("phone_number", phone, 256)?;
         let (c, q) = self.parts();
-        let cond = tenant_cond(t).add(Expr::col(col("phone_number")).eq(phone));
-        delete_where(c, q, "passwordless_devices", cond).await
+        delete_by(c, q, t, "passwordless_devices", By::Phone, v(phone)).await
     }
 
     async fn password_reset_tokens_for_update(

@@ -27,6 +27,8 @@ use std::sync::Arc;
 /// A storage over any SQL [`Driver`]; implements every trait of the contract.
 pub struct SqlStorage<D: Driver> {
     pub(crate) driver: Arc<D>,
+    /// Statements rendered once, shared with this storage's transactions.
+    pub(crate) templates: Arc<q::Templates>,
 }
 
 impl<D: Driver> SqlStorage<D> {
@@ -34,6 +36,7 @@ impl<D: Driver> SqlStorage<D> {
     pub fn new(driver: D) -> Self {
         Self {
             driver: Arc::new(driver),
+            templates: Arc::default(),
         }
     }
 

@@ -2,14 +2,118 @@
 //! statement, and the retrying transaction wrapper for multi-statement writes.
 
 use crate::conn::{Conn, DbError, Dialect, Row};
-use sea_query::{Alias, QueryStatementWriter};
+use sea_query::{Alias, QueryStatementWriter, Value, Values};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use storage_api::{AppId, StorageError, TenantIdentifier};
 
-/// Statement context: dialect and table prefix.
+/// Statement context: dialect, table prefix and the storage's rendered statements.
 #[derive(Clone, Copy)]
 pub(crate) struct Q<'a> {
     pub d: Dialect,
     pub p: &'a str,
+    pub c: &'a Templates,
+}
+
+/// Where one value of a rendered statement comes from.
+enum Slot {
+    /// Argument `i` of the call; `last` when no later slot uses it (it can be moved).
+    Arg { i: usize, last: bool },
+    /// A value the statement builder put in itself (a `LIMIT`, a literal `1`).
+    Const(Value),
+}
+
+/// A statement rendered once: its SQL and where each of its values comes from.
+pub(crate) struct Tpl {
+    /// The SQL, with the dialect's placeholders.
+    pub sql: String,
+    slots: Vec<Slot>,
+}
+
+impl Tpl {
+    /// The values of one call, in placeholder order.
+    fn values(&self, mut args: Vec<Value>) -> Values {
+        let mut out = Vec::with_capacity(self.slots.len());
+        for s in &self.slots {
+            out.push(match s {
+                Slot::Arg { i, last: true } => std::mem::replace(&mut args[*i], Value::Bool(None)),
+                Slot::Arg { i, last: false } => args[*i].clone(),
+                Slot::Const(v) => v.clone(),
+            });
+        }
+        Values(out)
+    }
+}
+
+/// The statements of one storage, rendered once each (per shape) instead of being
+/// rebuilt with sea-query on every call.
+///
+/// A statement is rendered by its ordinary sea-query builder, called with *markers*
+/// in place of the call's arguments; the rendered values then tell, position by
+/// position, which argument (or which constant of the builder) each placeholder
+/// takes. Every later call only assembles its values. A builder must not branch on
+/// its arguments' values: whatever changes the SQL's shape goes into the key.
+#[derive(Default)]
+pub(crate) struct Templates {
+    map: RwLock<HashMap<(&'static str, u64), Arc<Tpl>>>,
+}
+
+const MARK: char = '\u{1}';
+
+fn marker(i: usize) -> Value {
+    Value::String(Some(format!("{MARK}{i}{MARK}")))
+}
+
+fn marked(v: &Value, n: usize) -> Option<usize> {
+    match v {
+        Value::String(Some(s)) if s.len() > 2 && s.starts_with(MARK) && s.ends_with(MARK) => {
+            s[1..s.len() - 1].parse().ok().filter(|i| *i < n)
+        }
+        _ => None,
+    }
+}
+
+impl Templates {
+    fn get<S: QueryStatementWriter>(
+        &self,
+        d: Dialect,
+        key: &'static str,
+        shape: u64,
+        n: usize,
+        build: impl FnOnce(&[Value]) -> S,
+    ) -> Arc<Tpl> {
+        if let Some(t) = self
+            .map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(key, shape))
+        {
+            return t.clone();
+        }
+        let marks: Vec<Value> = (0..n).map(marker).collect();
+        let (sql, values) = d.build(&build(&marks));
+        let mut slots: Vec<Slot> = values
+            .0
+            .into_iter()
+            .map(|v| match marked(&v, n) {
+                Some(i) => Slot::Arg { i, last: false },
+                None => Slot::Const(v),
+            })
+            .collect();
+        let mut seen = vec![false; n];
+        for s in slots.iter_mut().rev() {
+            if let Slot::Arg { i, last } = s {
+                *last = !seen[*i];
+                seen[*i] = true;
+            }
+        }
+        let t = Arc::new(Tpl { sql, slots });
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((key, shape), t.clone());
+        t
+    }
 }
 
 impl Q<'_> {
@@ -55,6 +159,82 @@ impl Q<'_> {
     ) -> Result<u64, StorageError> {
         self.exec(c, stmt).await.map_err(DbError::into_storage)
     }
+
+    /// The statement `key` (of shape `shape`) rendered once by `build`, with the
+    /// values of this call's `args` (see [`Templates`]).
+    pub fn tpl<S: QueryStatementWriter>(
+        &self,
+        key: &'static str,
+        shape: u64,
+        args: Vec<Value>,
+        build: impl FnOnce(&[Value]) -> S,
+    ) -> (Arc<Tpl>, Values) {
+        let t = self.c.get(self.d, key, shape, args.len(), build);
+        let values = t.values(args);
+        (t, values)
+    }
+
+    /// [`Q::exec`] of a rendered statement.
+    pub async fn exec_t<C: Conn, S: QueryStatementWriter>(
+        &self,
+        c: &mut C,
+        key: &'static str,
+        shape: u64,
+        args: Vec<Value>,
+        build: impl FnOnce(&[Value]) -> S,
+    ) -> Result<u64, DbError> {
+        let (t, values) = self.tpl(key, shape, args, build);
+        c.execute(&t.sql, values).await
+    }
+
+    /// [`Q::run`] of a rendered statement.
+    pub async fn run_t<C: Conn, S: QueryStatementWriter>(
+        &self,
+        c: &mut C,
+        key: &'static str,
+        shape: u64,
+        args: Vec<Value>,
+        build: impl FnOnce(&[Value]) -> S,
+    ) -> Result<u64, StorageError> {
+        self.exec_t(c, key, shape, args, build)
+            .await
+            .map_err(DbError::into_storage)
+    }
+
+    /// [`Q::fetch`] of a rendered statement.
+    pub async fn fetch_t<C: Conn, S: QueryStatementWriter>(
+        &self,
+        c: &mut C,
+        key: &'static str,
+        shape: u64,
+        args: Vec<Value>,
+        build: impl FnOnce(&[Value]) -> S,
+    ) -> Result<Vec<Row>, StorageError> {
+        let (t, values) = self.tpl(key, shape, args, build);
+        c.fetch(&t.sql, values).await.map_err(DbError::into_storage)
+    }
+
+    /// [`Q::fetch_opt`] of a rendered statement.
+    pub async fn fetch_opt_t<C: Conn, S: QueryStatementWriter>(
+        &self,
+        c: &mut C,
+        key: &'static str,
+        shape: u64,
+        args: Vec<Value>,
+        build: impl FnOnce(&[Value]) -> S,
+    ) -> Result<Option<Row>, StorageError> {
+        Ok(self
+            .fetch_t(c, key, shape, args, build)
+            .await?
+            .into_iter()
+            .next())
+    }
+}
+
+/// A sea-query value from anything that converts to one (shorthand for argument
+/// lists).
+pub(crate) fn v<T: Into<Value>>(x: T) -> Value {
+    x.into()
 }
 
 /// Column name.
@@ -81,6 +261,7 @@ macro_rules! with_conn {
         let $q = $crate::q::Q {
             d: $self.driver.dialect(),
             p: $self.driver.table_prefix(),
+            c: &$self.templates,
         };
         $body
     }};
@@ -100,6 +281,7 @@ macro_rules! in_tx {
                 let $q = $crate::q::Q {
                     d: $self.driver.dialect(),
                     p: $self.driver.table_prefix(),
+                    c: &$self.templates,
                 };
                 let out = {
                     let $c = &mut conn;

@@ -2,10 +2,10 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Dialect, Driver, Row};
-use crate::q::{Q, col, no_app, no_tenant, with_conn};
+use crate::q::{Q, col, no_app, no_tenant, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Cond, Condition, Expr, ExprTrait, Order, Query};
+use sea_query::{Cond, Condition, Expr, ExprTrait, Order, Query, Value as V};
 use serde_json::Value;
 use storage_api::validate;
 use storage_api::*;
@@ -21,6 +21,18 @@ fn tenant_cond(t: &TenantIdentifier) -> Condition {
 
 fn key_cond(t: &TenantIdentifier, handle: &str) -> Condition {
     tenant_cond(t).add(Expr::col(col("session_handle")).eq(handle))
+}
+
+/// `app_id = a[0] AND tenant_id = a[1] AND session_handle = a[2]`.
+fn key_cond_v(a: &[V]) -> Condition {
+    Cond::all()
+        .add(Expr::col(col("app_id")).eq(a[0].clone()))
+        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
+        .add(Expr::col(col("session_handle")).eq(a[2].clone()))
+}
+
+fn key_args(t: &TenantIdentifier, handle: &str) -> Vec<V> {
+    vec![v(t.app.as_str()), v(t.tenant.as_str()), v(handle)]
 }
 
 fn check_handle(h: &str) -> Result<()> {
@@ -64,17 +76,25 @@ pub(crate) async fn get_session<C: Conn>(
     lock: bool,
 ) -> Result<Option<Session>> {
     check_handle(handle)?;
-    let mut s = Query::select();
-    s.from(q.t("session_info"))
-        .columns(SESSION_COLS.map(col))
-        .cond_where(key_cond(t, handle));
-    if lock {
-        s.lock_exclusive();
-    }
-    q.fetch_opt(c, &s)
-        .await?
-        .map(|r| session_from(t, &r))
-        .transpose()
+    q.fetch_opt_t(
+        c,
+        "get_session",
+        u64::from(lock),
+        key_args(t, handle),
+        |a| {
+            let mut s = Query::select();
+            s.from(q.t("session_info"))
+                .columns(SESSION_COLS.map(col))
+                .cond_where(key_cond_v(a));
+            if lock {
+                s.lock_exclusive();
+            }
+            s
+        },
+    )
+    .await?
+    .map(|r| session_from(t, &r))
+    .transpose()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -160,9 +180,20 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         let payload = validate::json("jwt_payload", &s.jwt_payload)?;
         validate::time("expires_at", s.expires_at)?;
         validate::time("created_at", s.created_at)?;
+        let args = vec![
+            v(s.tenant.app.as_str()),
+            v(s.tenant.tenant.as_str()),
+            v(s.handle.as_str()),
+            v(s.user_id.as_str()),
+            v(s.refresh_token_hash.as_str()),
+            v(data),
+            v(s.expires_at),
+            v(s.created_at),
+            v(payload),
+            v(s.use_static_key),
+        ];
         with_conn!(self, |c, q| {
-            q.exec(
-                c,
+            q.exec_t(c, "create_session", 0, args, |a| {
                 Query::insert()
                     .into_table(q.t("session_info"))
                     .columns(
@@ -180,19 +211,9 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                         ]
                         .map(col),
                     )
-                    .values_panic([
-                        s.tenant.app.as_str().into(),
-                        s.tenant.tenant.as_str().into(),
-                        s.handle.as_str().into(),
-                        s.user_id.as_str().into(),
-                        s.refresh_token_hash.as_str().into(),
-                        data.into(),
-                        s.expires_at.into(),
-                        s.created_at.into(),
-                        payload.into(),
-                        s.use_static_key.into(),
-                    ]),
-            )
+                    .values_panic(a.iter().cloned().map(Into::into))
+                    .to_owned()
+            })
             .await
             .map_err(|e| match e {
                 DbError::ForeignKey => no_tenant(&s.tenant),
@@ -225,23 +246,26 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         validate::time("now", now)?;
         with_conn!(self, |c, q| {
             // One conditional UPDATE: race-free without a transaction.
+            // Arguments: app, tenant, handle, new hash, expected hash, now, new expiry.
+            let mut args = key_args(t, handle);
+            args.extend([v(new_hash), v(expected), v(now), v(new_expiry)]);
             let n = q
-                .run(
-                    c,
+                .run_t(c, "rotate_refresh_token", 0, args, |a| {
                     Query::update()
                         .table(q.t("session_info"))
                         .values([
-                            (col("refresh_token_hash_2"), new_hash.into()),
-                            (col("prev_refresh_token_hash_2"), expected.into()),
-                            (col("refresh_token_rotated_at"), now.into()),
-                            (col("expires_at"), new_expiry.into()),
+                            (col("refresh_token_hash_2"), a[3].clone().into()),
+                            (col("prev_refresh_token_hash_2"), a[4].clone().into()),
+                            (col("refresh_token_rotated_at"), a[5].clone().into()),
+                            (col("expires_at"), a[6].clone().into()),
                         ])
                         .cond_where(
-                            key_cond(t, handle)
-                                .add(Expr::col(col("refresh_token_hash_2")).eq(expected))
-                                .add(Expr::col(col("expires_at")).gte(now)),
-                        ),
-                )
+                            key_cond_v(a)
+                                .add(Expr::col(col("refresh_token_hash_2")).eq(a[4].clone()))
+                                .add(Expr::col(col("expires_at")).gte(a[5].clone())),
+                        )
+                        .to_owned()
+                })
                 .await?;
             if n > 0 {
                 return Ok(RotateOutcome::Rotated);
@@ -389,37 +413,39 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         loop {
             // Each batch is its own statement, so no lock is held for long.
             let n = with_conn!(self, |c, q| {
-                let expired = Expr::col(col("expires_at")).lt(now);
-                let stmt = match q.d {
-                    Dialect::MySql => Query::delete()
-                        .from_table(q.t("session_info"))
-                        .and_where(expired)
-                        .limit(EXPIRED_BATCH)
-                        .to_owned(),
-                    _ => Query::delete()
-                        .from_table(q.t("session_info"))
-                        .and_where(
-                            Expr::tuple([
-                                Expr::col(col("app_id")),
-                                Expr::col(col("tenant_id")),
-                                Expr::col(col("session_handle")),
-                            ])
-                            .in_subquery(
-                                Query::select()
-                                    .from(q.t("session_info"))
-                                    .columns([
-                                        col("app_id"),
-                                        col("tenant_id"),
-                                        col("session_handle"),
-                                    ])
-                                    .and_where(expired)
-                                    .limit(EXPIRED_BATCH)
-                                    .to_owned(),
-                            ),
-                        )
-                        .to_owned(),
-                };
-                q.run(c, &stmt).await
+                q.run_t(c, "delete_expired_sessions", 0, vec![v(now)], |a| {
+                    let expired = Expr::col(col("expires_at")).lt(a[0].clone());
+                    match q.d {
+                        Dialect::MySql => Query::delete()
+                            .from_table(q.t("session_info"))
+                            .and_where(expired)
+                            .limit(EXPIRED_BATCH)
+                            .to_owned(),
+                        _ => Query::delete()
+                            .from_table(q.t("session_info"))
+                            .and_where(
+                                Expr::tuple([
+                                    Expr::col(col("app_id")),
+                                    Expr::col(col("tenant_id")),
+                                    Expr::col(col("session_handle")),
+                                ])
+                                .in_subquery(
+                                    Query::select()
+                                        .from(q.t("session_info"))
+                                        .columns([
+                                            col("app_id"),
+                                            col("tenant_id"),
+                                            col("session_handle"),
+                                        ])
+                                        .and_where(expired)
+                                        .limit(EXPIRED_BATCH)
+                                        .to_owned(),
+                                ),
+                            )
+                            .to_owned(),
+                    }
+                })
+                .await
             })?;
             total += n;
             if n < EXPIRED_BATCH {

@@ -13,6 +13,7 @@ use storage_api::{MigrationDriver, Result, Storage, Transaction, TxOptions};
 pub struct SqlTx<D: Driver> {
     conn: D::Conn,
     driver: Arc<D>,
+    templates: Arc<crate::q::Templates>,
 }
 
 impl<D: Driver> SqlTx<D> {
@@ -23,6 +24,7 @@ impl<D: Driver> SqlTx<D> {
             Q {
                 d: self.driver.dialect(),
                 p: self.driver.table_prefix(),
+                c: &self.templates,
             },
         )
     }
@@ -51,6 +53,7 @@ impl<D: Driver> Storage for SqlStorage<D> {
         Ok(Box::new(SqlTx {
             conn,
             driver: self.driver.clone(),
+            templates: self.templates.clone(),
         }))
     }
 

@@ -3,10 +3,10 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Driver};
-use crate::q::{Q, col, in_tx, no_tenant, with_conn};
+use crate::q::{Q, col, in_tx, no_tenant, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, JoinType, Order, Query};
+use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, JoinType, Order, Query, Value as V};
 use std::collections::BTreeMap;
 use storage_api::validate;
 use storage_api::*;
@@ -19,6 +19,13 @@ fn tenant_cond(t: &TenantIdentifier) -> Condition {
     Cond::all()
         .add(Expr::col(col("app_id")).eq(t.app.as_str()))
         .add(Expr::col(col("tenant_id")).eq(t.tenant.as_str()))
+}
+
+/// `app_id = a[0] AND tenant_id = a[1]`.
+fn tenant_cond_v(a: &[V]) -> Condition {
+    Cond::all()
+        .add(Expr::col(col("app_id")).eq(a[0].clone()))
+        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
 }
 
 fn app_user_cond(app: &AppId, user_id: &str) -> Condition {
@@ -43,9 +50,12 @@ async fn load_users<C: Conn>(
             .add(Expr::col((a(t), col("app_id"))).equals((a("a"), col("app_id"))))
             .add(Expr::col((a(t), col("user_id"))).equals((a("a"), col("user_id"))))
     };
+    // Arguments: the app, then the ids.
+    let mut args = Vec::with_capacity(ids.len() + 1);
+    args.push(v(app.as_str()));
+    args.extend(ids.iter().map(|i| v(i.as_str())));
     let rows = q
-        .fetch(
-            c,
+        .fetch_t(c, "load_users", ids.len() as u64, args, |p| {
             Query::select()
                 .from_as(q.t("app_id_to_user_id"), a("a"))
                 .columns([
@@ -80,20 +90,19 @@ async fn load_users<C: Conn>(
                     a("pl"),
                     join("pl"),
                 )
-                .and_where(Expr::col((a("a"), col("app_id"))).eq(app.as_str()))
+                .and_where(Expr::col((a("a"), col("app_id"))).eq(p[0].clone()))
                 .and_where(
                     Expr::col((a("a"), col("primary_or_recipe_user_id"))).in_subquery(
                         Query::select()
                             .from(q.t("app_id_to_user_id"))
                             .column(col("primary_or_recipe_user_id"))
-                            .and_where(Expr::col(col("app_id")).eq(app.as_str()))
-                            .and_where(
-                                Expr::col(col("user_id")).is_in(ids.iter().map(String::as_str)),
-                            )
+                            .and_where(Expr::col(col("app_id")).eq(p[0].clone()))
+                            .and_where(Expr::col(col("user_id")).is_in(p[1..].iter().cloned()))
                             .to_owned(),
                     ),
-                ),
-        )
+                )
+                .to_owned()
+        })
         .await?;
     let mut methods: Vec<(String, bool, LoginMethod)> = Vec::with_capacity(rows.len());
     for r in rows {
@@ -138,26 +147,30 @@ async fn load_users<C: Conn>(
         .iter()
         .map(|(_, _, m)| m.recipe_user_id.as_str())
         .collect();
+    let mut args = Vec::with_capacity(recipe_ids.len() + 1);
+    args.push(v(app.as_str()));
+    args.extend(recipe_ids.iter().map(|i| v(*i)));
+    let n = recipe_ids.len() as u64;
     let tenants = q
-        .fetch(
-            c,
+        .fetch_t(c, "load_users_tenants", n, args.clone(), |p| {
             Query::select()
                 .from(q.t("all_auth_recipe_users"))
                 .columns([col("user_id"), col("tenant_id")])
-                .and_where(Expr::col(col("app_id")).eq(app.as_str()))
-                .and_where(Expr::col(col("user_id")).is_in(recipe_ids.iter().copied()))
-                .order_by(col("tenant_id"), Order::Asc),
-        )
+                .and_where(Expr::col(col("app_id")).eq(p[0].clone()))
+                .and_where(Expr::col(col("user_id")).is_in(p[1..].iter().cloned()))
+                .order_by(col("tenant_id"), Order::Asc)
+                .to_owned()
+        })
         .await?;
     let verified = q
-        .fetch(
-            c,
+        .fetch_t(c, "load_users_verified", n, args, |p| {
             Query::select()
                 .from(q.t("emailverification_verified_emails"))
                 .columns([col("user_id"), col("email")])
-                .and_where(Expr::col(col("app_id")).eq(app.as_str()))
-                .and_where(Expr::col(col("user_id")).is_in(recipe_ids.iter().copied())),
-        )
+                .and_where(Expr::col(col("app_id")).eq(p[0].clone()))
+                .and_where(Expr::col(col("user_id")).is_in(p[1..].iter().cloned()))
+                .to_owned()
+        })
         .await?;
     let mut tenant_map: BTreeMap<String, Vec<TenantId>> = BTreeMap::new();
     for r in tenants {
@@ -217,8 +230,13 @@ struct NewUser<'a> {
 
 async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()> {
     let t = u.tenant;
-    q.exec(
-        c,
+    let args = vec![
+        v(t.app.as_str()),
+        v(u.user_id),
+        v(u.recipe.as_str()),
+        v(u.time_joined),
+    ];
+    q.exec_t(c, "insert_app_user", 0, args, |a| {
         Query::insert()
             .into_table(q.t("app_id_to_user_id"))
             .columns([
@@ -231,15 +249,16 @@ async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()
                 col("primary_or_recipe_user_time_joined"),
             ])
             .values_panic([
-                t.app.as_str().into(),
-                u.user_id.into(),
-                u.recipe.as_str().into(),
-                u.user_id.into(),
+                a[0].clone().into(),
+                a[1].clone().into(),
+                a[2].clone().into(),
+                a[1].clone().into(),
                 false.into(),
-                u.time_joined.into(),
-                u.time_joined.into(),
-            ]),
-    )
+                a[3].clone().into(),
+                a[3].clone().into(),
+            ])
+            .to_owned()
+    })
     .await
     .map_err(|e| match e {
         DbError::Unique { .. } => StorageError::DuplicateUserId,
@@ -272,8 +291,17 @@ async fn insert_tenant_row<C: Conn>(
     time_joined: i64,
     primary_time_joined: i64,
 ) -> Result<()> {
-    q.exec(
-        c,
+    let args = vec![
+        v(t.app.as_str()),
+        v(t.tenant.as_str()),
+        v(user_id),
+        v(primary),
+        v(linked),
+        v(recipe.as_str()),
+        v(time_joined),
+        v(primary_time_joined),
+    ];
+    q.exec_t(c, "insert_tenant_user", 0, args, |a| {
         Query::insert()
             .into_table(q.t("all_auth_recipe_users"))
             .columns([
@@ -286,17 +314,9 @@ async fn insert_tenant_row<C: Conn>(
                 col("time_joined"),
                 col("primary_or_recipe_user_time_joined"),
             ])
-            .values_panic([
-                t.app.as_str().into(),
-                t.tenant.as_str().into(),
-                user_id.into(),
-                primary.into(),
-                linked.into(),
-                recipe.as_str().into(),
-                time_joined.into(),
-                primary_time_joined.into(),
-            ]),
-    )
+            .values_panic(a.iter().cloned().map(Into::into))
+            .to_owned()
+    })
     .await
     .map_err(|e| match e {
         // Already in the tenant: a concurrent add won; retrying sees it.
@@ -317,8 +337,13 @@ async fn insert_ep_tenant<C: Conn>(
     user_id: &str,
     email: &str,
 ) -> Result<()> {
-    q.exec(
-        c,
+    let args = vec![
+        v(t.app.as_str()),
+        v(t.tenant.as_str()),
+        v(user_id),
+        v(email),
+    ];
+    q.exec_t(c, "insert_ep_tenant", 0, args, |a| {
         Query::insert()
             .into_table(q.t("emailpassword_user_to_tenant"))
             .columns([
@@ -327,13 +352,9 @@ async fn insert_ep_tenant<C: Conn>(
                 col("user_id"),
                 col("email"),
             ])
-            .values_panic([
-                t.app.as_str().into(),
-                t.tenant.as_str().into(),
-                user_id.into(),
-                email.into(),
-            ]),
-    )
+            .values_panic(a.iter().cloned().map(Into::into))
+            .to_owned()
+    })
     .await
     .map_err(|e| match e {
         DbError::Unique { .. } => StorageError::DuplicateEmail,
@@ -665,8 +686,14 @@ impl<D: Driver> Users for SqlStorage<D> {
         };
         in_tx!(self, |c, q| {
             insert_base(c, q, &u).await?;
-            q.run(
-                c,
+            let args = vec![
+                v(i.tenant.app.as_str()),
+                v(i.user_id.as_str()),
+                v(i.email.as_str()),
+                v(i.password_hash.expose()),
+                v(i.time_joined),
+            ];
+            q.run_t(c, "insert_ep_user", 0, args, |a| {
                 Query::insert()
                     .into_table(q.t("emailpassword_users"))
                     .columns([
@@ -676,14 +703,9 @@ impl<D: Driver> Users for SqlStorage<D> {
                         col("password_hash"),
                         col("time_joined"),
                     ])
-                    .values_panic([
-                        i.tenant.app.as_str().into(),
-                        i.user_id.as_str().into(),
-                        i.email.as_str().into(),
-                        i.password_hash.expose().into(),
-                        i.time_joined.into(),
-                    ]),
-            )
+                    .values_panic(a.iter().cloned().map(Into::into))
+                    .to_owned()
+            })
             .await?;
             insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
         })?;
@@ -833,45 +855,51 @@ impl<D: Driver> Users for SqlStorage<D> {
 
     async fn list_users_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<User>> {
         check_email(email)?;
+        // Arguments of the three look-ups: app, tenant, email.
+        let args = vec![v(t.app.as_str()), v(t.tenant.as_str()), v(email)];
         with_conn!(self, |c, q| {
             let mut ids = Vec::new();
-            for table in [
-                "emailpassword_user_to_tenant",
-                "passwordless_user_to_tenant",
+            for (key, table) in [
+                ("ids_by_email_ep", "emailpassword_user_to_tenant"),
+                ("ids_by_email_pl", "passwordless_user_to_tenant"),
             ] {
-                ids.extend(
-                    ids_of(
-                        c,
-                        q,
+                let rows = q
+                    .fetch_t(c, key, 0, args.clone(), |a| {
                         Query::select()
                             .from(q.t(table))
                             .column(col("user_id"))
-                            .cond_where(tenant_cond(t).add(Expr::col(col("email")).eq(email))),
-                    )
-                    .await?,
-                );
+                            .cond_where(
+                                tenant_cond_v(a).add(Expr::col(col("email")).eq(a[2].clone())),
+                            )
+                            .to_owned()
+                    })
+                    .await?;
+                for r in rows {
+                    ids.push(r.text(0)?);
+                }
             }
-            ids.extend(
-                ids_of(
-                    c,
-                    q,
+            let rows = q
+                .fetch_t(c, "ids_by_email_tp", 0, args.clone(), |a| {
                     Query::select()
                         .from(q.t("thirdparty_users"))
                         .column(col("user_id"))
-                        .and_where(Expr::col(col("app_id")).eq(t.app.as_str()))
-                        .and_where(Expr::col(col("email")).eq(email))
+                        .and_where(Expr::col(col("app_id")).eq(a[0].clone()))
+                        .and_where(Expr::col(col("email")).eq(a[2].clone()))
                         .and_where(
                             Expr::col(col("user_id")).in_subquery(
                                 Query::select()
                                     .from(q.t("thirdparty_user_to_tenant"))
                                     .column(col("user_id"))
-                                    .cond_where(tenant_cond(t))
+                                    .cond_where(tenant_cond_v(a))
                                     .to_owned(),
                             ),
-                        ),
-                )
-                .await?,
-            );
+                        )
+                        .to_owned()
+                })
+                .await?;
+            for r in rows {
+                ids.push(r.text(0)?);
+            }
             load_users(c, q, &t.app, &ids).await
         })
     }
@@ -921,39 +949,57 @@ impl<D: Driver> Users for SqlStorage<D> {
             return Err(StorageError::invalid("limit", "must be between 1 and 1000"));
         }
         let t = &r.tenant;
-        let (order, cmp_after): (Order, fn(Expr, i64) -> Expr) = match r.order {
+        let (order, cmp_after): (Order, fn(Expr, V) -> Expr) = match r.order {
             TimeJoinedOrder::Asc => (Order::Asc, |e, v| e.gt(v)),
             TimeJoinedOrder::Desc => (Order::Desc, |e, v| e.lt(v)),
         };
-        let mut s = Query::select();
-        s.distinct()
-            .from(q_table(self, "all_auth_recipe_users"))
-            .columns([
-                col("primary_or_recipe_user_id"),
-                col("primary_or_recipe_user_time_joined"),
-            ])
-            .cond_where(tenant_cond(t));
-        if let Some(rc) = recipe_cond(&r.recipes) {
-            s.and_where(rc);
-        }
+        // Arguments: app, tenant, [time joined and id after], recipes.
+        let mut args = vec![v(t.app.as_str()), v(t.tenant.as_str())];
         if let Some(after) = &r.after {
-            let tj = || Expr::col(col("primary_or_recipe_user_time_joined"));
-            let id = Expr::col(col("primary_or_recipe_user_id"));
-            let id_after = match r.order {
-                TimeJoinedOrder::Asc => id.gt(after.user_id.as_str()),
-                TimeJoinedOrder::Desc => id.lt(after.user_id.as_str()),
-            };
-            s.cond_where(
-                Cond::any()
-                    .add(cmp_after(tj(), after.time_joined))
-                    .add(Cond::all().add(tj().eq(after.time_joined)).add(id_after)),
-            );
+            args.extend([v(after.time_joined), v(after.user_id.as_str())]);
         }
-        s.order_by(col("primary_or_recipe_user_time_joined"), order.clone())
-            .order_by(col("primary_or_recipe_user_id"), order)
-            .limit(r.limit as u64 + 1);
+        let recipes_at = args.len();
+        args.extend(r.recipes.iter().map(|x| v(x.as_str())));
+        let shape = u64::from(r.order == TimeJoinedOrder::Desc)
+            | (u64::from(r.after.is_some()) << 1)
+            | ((r.recipes.len() as u64) << 2)
+            | (u64::from(r.limit) << 16);
+        let build = |a: &[V]| {
+            let mut s = Query::select();
+            s.distinct()
+                .from(q_table(self, "all_auth_recipe_users"))
+                .columns([
+                    col("primary_or_recipe_user_id"),
+                    col("primary_or_recipe_user_time_joined"),
+                ])
+                .cond_where(tenant_cond_v(a));
+            if !r.recipes.is_empty() {
+                s.and_where(Expr::col(col("recipe_id")).is_in(a[recipes_at..].iter().cloned()));
+            }
+            if r.after.is_some() {
+                let tj = || Expr::col(col("primary_or_recipe_user_time_joined"));
+                let id = Expr::col(col("primary_or_recipe_user_id"));
+                let (id_after, bound) = match r.order {
+                    TimeJoinedOrder::Asc => (id.gt(a[3].clone()), tj().gte(a[2].clone())),
+                    TimeJoinedOrder::Desc => (id.lt(a[3].clone()), tj().lte(a[2].clone())),
+                };
+                // Implied by the keyset condition below, but unlike it a plain range
+                // on the index's first ordered column: the scan starts at the page
+                // instead of filtering every row before it.
+                s.and_where(bound);
+                s.cond_where(
+                    Cond::any()
+                        .add(cmp_after(tj(), a[2].clone()))
+                        .add(Cond::all().add(tj().eq(a[2].clone())).add(id_after)),
+                );
+            }
+            s.order_by(col("primary_or_recipe_user_time_joined"), order.clone())
+                .order_by(col("primary_or_recipe_user_id"), order.clone())
+                .limit(r.limit as u64 + 1);
+            s
+        };
         with_conn!(self, |c, q| {
-            let rows = q.fetch(c, &s).await?;
+            let rows = q.fetch_t(c, "list_users", shape, args, build).await?;
             let more = rows.len() > r.limit as usize;
             let mut page: Vec<(String, i64)> = Vec::with_capacity(rows.len());
             for row in rows.iter().take(r.limit as usize) {

@@ -196,6 +196,12 @@ CREATE INDEX {prefix}all_auth_recipe_users_primary_user_id_index
 CREATE INDEX {prefix}all_auth_recipe_users_recipe_id_index
     ON {prefix}all_auth_recipe_users (app_id, recipe_id, tenant_id);
 
+-- Not in SuperTokens' PostgreSQL schema: the primary key leads with tenant_id, so
+-- without this index reading a user's tenants (every user look-up) and the ON DELETE
+-- CASCADE from app_id_to_user_id scan the whole table. MySQL has it already.
+CREATE INDEX {prefix}all_auth_recipe_users_app_id_user_id_index
+    ON {prefix}all_auth_recipe_users (app_id, user_id);
+
 CREATE TABLE {prefix}emailpassword_users (
     app_id TEXT NOT NULL DEFAULT 'public',
     user_id TEXT NOT NULL,

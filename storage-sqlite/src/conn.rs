@@ -179,6 +179,12 @@ fn prepare<'c>(
     params: &[SqlValue],
 ) -> rusqlite::Result<CachedStatement<'c>> {
     let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    Ok(stmt)
+}
+
+/// Binds every parameter of a prepared statement.
+fn bind(stmt: &mut CachedStatement<'_>, params: &[SqlValue]) -> rusqlite::Result<()> {
     let expected = stmt.parameter_count();
     if expected != params.len() {
         return Err(rusqlite::Error::InvalidParameterCount(
@@ -189,7 +195,7 @@ fn prepare<'c>(
     for (i, p) in params.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, p)?;
     }
-    Ok(stmt)
+    Ok(())
 }
 
 fn run_execute(conn: &Connection, sql: &str, params: &[SqlValue]) -> rusqlite::Result<u64> {
@@ -222,7 +228,11 @@ fn cell(i: usize, v: ValueRef<'_>) -> rusqlite::Result<Cell> {
 }
 
 fn run_fetch(conn: &Connection, sql: &str, params: &[SqlValue]) -> rusqlite::Result<Vec<Row>> {
-    let mut stmt = prepare(conn, sql, params)?;
+    rows(prepare(conn, sql, params)?)
+}
+
+/// Steps a bound statement and decodes every row.
+fn rows(mut stmt: CachedStatement<'_>) -> rusqlite::Result<Vec<Row>> {
     let n = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -246,10 +256,20 @@ impl Conn for SqliteConn {
 
     async fn fetch(&mut self, sql: &str, values: Values) -> Result<Vec<Row>, DbError> {
         let params = to_params(values)?;
+        if self.guard.is_some() {
+            // Inside a transaction, which already holds the write lock.
+            return run_fetch(self.raw()?, sql, &params).map_err(map_db);
+        }
+        {
+            // A read runs at once, on the statement just taken from the cache.
+            let mut stmt = self.raw()?.prepare_cached(sql).map_err(map_db)?;
+            if stmt.readonly() {
+                bind(&mut stmt, &params).map_err(map_db)?;
+                return rows(stmt).map_err(map_db);
+            }
+        }
         // A query that writes (`... RETURNING`) takes the write lock like `execute`.
-        let writes =
-            self.guard.is_none() && !self.raw()?.prepare_cached(sql).map_err(map_db)?.readonly();
-        let _guard = statement_guard(&self.shared, self.guard.is_some(), writes).await?;
+        let _guard = statement_guard(&self.shared, false, true).await?;
         run_fetch(self.raw()?, sql, &params).map_err(map_db)
     }
 

@@ -135,6 +135,7 @@ table all_auth_recipe_users
   fk tenant_id: app_id, tenant_id -> tenants(app_id, tenant_id)
   fk primary_or_recipe_user_id: app_id, primary_or_recipe_user_id -> app_id_to_user_id(app_id, user_id) update
   fk user_id: app_id, user_id -> app_id_to_user_id(app_id, user_id) update
+  idx all_auth_recipe_users_app_id_user_id_index: app_id, user_id
   idx all_auth_recipe_users_pagination_index1: app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC
   idx all_auth_recipe_users_pagination_index2: app_id, tenant_id, primary_or_recipe_user_time_joined, primary_or_recipe_user_id DESC
   idx all_auth_recipe_users_pagination_index3: recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC
