@@ -479,9 +479,10 @@ impl Admin {
     pub async fn analyze_tables(&self, tables: &[&str]) -> R<()> {
         match self.kind() {
             Kind::Postgres => self.exec(&format!("ANALYZE {}", tables.join(", "))).await,
-            Kind::Mysql => self
-                .exec(&format!("ANALYZE TABLE {}", tables.join(", ")))
-                .await,
+            Kind::Mysql => {
+                self.exec(&format!("ANALYZE TABLE {}", tables.join(", ")))
+                    .await
+            }
             Kind::Sqlite => {
                 for t in tables {
                     self.exec(&format!("ANALYZE {t}")).await?;
