@@ -3,25 +3,14 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Driver, Row};
-use crate::q::{Q, col, in_tx, no_app, no_tenant, v, with_conn};
+use crate::q::{
+    Q, app_user_cond, col, in_tx, no_app, no_tenant, tenant_cond, tenant_cond_v, v, with_conn,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query, Value as V};
 use storage_api::validate;
 use storage_api::*;
-
-fn tenant_cond(t: &TenantIdentifier) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(t.app.as_str()))
-        .add(Expr::col(col("tenant_id")).eq(t.tenant.as_str()))
-}
-
-/// `app_id = a[0] AND tenant_id = a[1]`.
-fn tenant_cond_v(a: &[V]) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(a[0].clone()))
-        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
-}
 
 /// Which devices or codes a look-up or delete selects, besides the tenant.
 #[derive(Clone, Copy)]
@@ -60,12 +49,6 @@ impl By {
 
 fn tenant_args(t: &TenantIdentifier, value: V) -> Vec<V> {
     vec![v(t.app.as_str()), v(t.tenant.as_str()), value]
-}
-
-fn app_user_cond(app: &AppId, user_id: &str) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(app.as_str()))
-        .add(Expr::col(col("user_id")).eq(user_id))
 }
 
 fn check_hash(field: &'static str, h: &str) -> Result<()> {

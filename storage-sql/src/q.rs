@@ -2,7 +2,7 @@
 //! statement, and the retrying transaction wrapper for multi-statement writes.
 
 use crate::conn::{Conn, DbError, Dialect, Row};
-use sea_query::{Alias, QueryStatementWriter, Value, Values};
+use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, QueryStatementWriter, Value, Values};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use storage_api::{AppId, StorageError, TenantIdentifier};
@@ -310,3 +310,24 @@ macro_rules! in_tx {
 }
 
 pub(crate) use {in_tx, with_conn};
+
+/// `app_id = <app> AND tenant_id = <tenant>`.
+pub(crate) fn tenant_cond(t: &TenantIdentifier) -> Condition {
+    Cond::all()
+        .add(Expr::col(col("app_id")).eq(t.app.as_str()))
+        .add(Expr::col(col("tenant_id")).eq(t.tenant.as_str()))
+}
+
+/// `app_id = a[0] AND tenant_id = a[1]`, for rendered statements.
+pub(crate) fn tenant_cond_v(a: &[Value]) -> Condition {
+    Cond::all()
+        .add(Expr::col(col("app_id")).eq(a[0].clone()))
+        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
+}
+
+/// `app_id = <app> AND user_id = <user_id>`.
+pub(crate) fn app_user_cond(app: &AppId, user_id: &str) -> Condition {
+    Cond::all()
+        .add(Expr::col(col("app_id")).eq(app.as_str()))
+        .add(Expr::col(col("user_id")).eq(user_id))
+}

@@ -2,7 +2,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Dialect, Driver, Row};
-use crate::q::{Q, col, no_app, no_tenant, v, with_conn};
+use crate::q::{Q, col, no_app, no_tenant, tenant_cond, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, Order, Query, Value as V};
@@ -12,12 +12,6 @@ use storage_api::*;
 
 /// Rows deleted per statement by [`Sessions::delete_expired_sessions`].
 pub const EXPIRED_BATCH: u64 = 1000;
-
-fn tenant_cond(t: &TenantIdentifier) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(t.app.as_str()))
-        .add(Expr::col(col("tenant_id")).eq(t.tenant.as_str()))
-}
 
 fn key_cond(t: &TenantIdentifier, handle: &str) -> Condition {
     tenant_cond(t).add(Expr::col(col("session_handle")).eq(handle))

@@ -3,35 +3,16 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Driver};
-use crate::q::{Q, col, in_tx, no_tenant, v, with_conn};
+use crate::q::{Q, app_user_cond, col, in_tx, no_tenant, tenant_cond, tenant_cond_v, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, JoinType, Order, Query, Value as V};
+use sea_query::{Alias, Cond, Expr, ExprTrait, JoinType, Order, Query, Value as V};
 use std::collections::BTreeMap;
 use storage_api::validate;
 use storage_api::*;
 
 fn a(name: &'static str) -> Alias {
     Alias::new(name)
-}
-
-fn tenant_cond(t: &TenantIdentifier) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(t.app.as_str()))
-        .add(Expr::col(col("tenant_id")).eq(t.tenant.as_str()))
-}
-
-/// `app_id = a[0] AND tenant_id = a[1]`.
-fn tenant_cond_v(a: &[V]) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(a[0].clone()))
-        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
-}
-
-fn app_user_cond(app: &AppId, user_id: &str) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(app.as_str()))
-        .add(Expr::col(col("user_id")).eq(user_id))
 }
 
 /// Loads the users owning the given recipe user ids, with every login method, sorted
