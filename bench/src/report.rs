@@ -11,6 +11,18 @@ pub const END: &str = "<!-- END GENERATED -->";
 
 const BACKENDS: [&str; 3] = ["sqlite", "postgresql", "mariadb"];
 
+/// The operations of the main table, in order.
+const OPS: [&str; 8] = [
+    "get_session",
+    "rotate_refresh_token",
+    "create_session",
+    "sign_up_email_password",
+    "list_users_by_email",
+    "create_device_with_code",
+    "consume_code",
+    "delete_10k_expired_sessions",
+];
+
 /// Merges one backend's output into the results file (other backends' results stay).
 pub fn merge(doc: &mut Value, backend: &str, out: Value, run: Value) {
     if !doc.is_object() {
@@ -20,6 +32,50 @@ pub fn merge(doc: &mut Value, backend: &str, out: Value, run: Value) {
         doc["backends"] = json!({});
     }
     let mut out = out;
+    // Sections a partial run (`--phases`) did not produce keep their earlier values.
+    let old = doc["backends"][backend].take();
+    for section in ["results", "scale", "plans", "round_trips", "memory"] {
+        let empty = out[section].as_array().is_none_or(|a| a.is_empty());
+        if empty && old[section].as_array().is_some_and(|a| !a.is_empty()) {
+            out[section] = old[section].clone();
+            let from = format!("{section}_from_run");
+            out[&from] = if old[&from].is_null() {
+                old["run"].clone()
+            } else {
+                old[&from].clone()
+            };
+        }
+    }
+    // A run of some operations (`--ops`) replaces only those rows of the main table.
+    if let (Some(new), Some(prev)) = (out["results"].as_array(), old["results"].as_array()) {
+        let key = |r: &Value| {
+            (
+                r["operation"].clone().to_string(),
+                r["concurrency"].to_string(),
+            )
+        };
+        let mut rows: Vec<Value> = prev
+            .iter()
+            .filter(|r| !new.iter().any(|n| key(n) == key(r)))
+            .cloned()
+            .collect();
+        if rows.len() < prev.len() || rows.is_empty() {
+            rows.extend(new.iter().cloned());
+            let order = |r: &Value| {
+                (
+                    OPS.iter()
+                        .position(|o| r["operation"] == *o)
+                        .unwrap_or(usize::MAX),
+                    r["concurrency"].as_u64().unwrap_or(0),
+                )
+            };
+            rows.sort_by_key(order);
+            if rows.len() > new.len() {
+                out["results_partly_from_run"] = old["run"].clone();
+            }
+            out["results"] = Value::Array(rows);
+        }
+    }
     out["run"] = run;
     doc["backends"][backend] = out;
     // The flat sections, over every backend present.
@@ -91,6 +147,14 @@ fn targets(doc: &Value) -> String {
             _ => continue,
         };
         let Some(v) = value else { continue };
+        let errors = r["errors"].as_u64().unwrap_or(0) + r["floor_errors"].as_u64().unwrap_or(0);
+        if errors > 0 {
+            let _ = writeln!(
+                s,
+                "| {b} | {op} | {c} | {what} {v:.2} | ≥ {target} | not measured: {errors} failed calls |"
+            );
+            continue;
+        }
         let _ = writeln!(
             s,
             "| {b} | {op} | {c} | {what} {v:.2} | ≥ {target} | {} |",
@@ -137,6 +201,17 @@ pub fn markdown(doc: &Value) -> String {
             r["loadavg_after"].as_str().unwrap_or("?"),
             f(&r["seconds"], 0)
         );
+        let earlier = &doc["backends"][b]["results_from_run"];
+        if !earlier.is_null() {
+            let _ = writeln!(
+                s,
+                "  - {b}: the main table comes from an earlier run, `{}` at {} (UTC), load average before {} / after {}",
+                earlier["command"].as_str().unwrap_or(""),
+                earlier["started"].as_str().unwrap_or(""),
+                earlier["loadavg_before"].as_str().unwrap_or("?"),
+                earlier["loadavg_after"].as_str().unwrap_or("?"),
+            );
+        }
         let ss = &doc["backends"][b]["server_settings"];
         if let Some(before) = ss["restored_to"].as_u64() {
             let _ = writeln!(
