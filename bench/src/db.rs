@@ -50,10 +50,17 @@ impl Targets {
     pub fn uri(&self, k: Kind) -> String {
         match k {
             Kind::Sqlite => format!("sqlite://{}", self.sqlite.display()),
-            Kind::Postgres => format!(
-                "postgres://postgres@{}/{DB}",
-                self.pg_host.replace('/', "%2F")
-            ),
+            // STORAGE_BENCH_PG_PARAMS adds URI parameters (`pipeline_depth=1`, say).
+            Kind::Postgres => match std::env::var("STORAGE_BENCH_PG_PARAMS") {
+                Ok(p) if !p.is_empty() => format!(
+                    "postgres://postgres@{}/{DB}?{p}",
+                    self.pg_host.replace('/', "%2F")
+                ),
+                _ => format!(
+                    "postgres://postgres@{}/{DB}",
+                    self.pg_host.replace('/', "%2F")
+                ),
+            },
             Kind::Mysql => format!("mysql://root@{}/{DB}?ssl-mode=DISABLED", self.my_tcp),
         }
     }

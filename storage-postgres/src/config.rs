@@ -22,7 +22,11 @@ const KNOWN_PARAMS: &[&str] = &[
     "user",
     "password",
     "dbname",
+    "pipeline_depth",
 ];
+
+/// Readers sharing one connection by default (see `share.rs`).
+pub(crate) const DEFAULT_PIPELINE_DEPTH: usize = 4;
 
 /// Everything `open` needs, validated.
 #[derive(Clone, Debug)]
@@ -42,6 +46,9 @@ pub(crate) struct Settings {
     pub idle_timeout: Duration,
     /// Connect and acquire timeout.
     pub connect_timeout: Duration,
+    /// Short reads sharing one connection (pipelined); 1 gives every read a
+    /// connection of its own.
+    pub pipeline_depth: usize,
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -250,6 +257,20 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
     let prefix = options.table_prefix()?;
     check_prefix_length(&prefix)?;
 
+    let pipeline_depth = match param(uri, "pipeline_depth") {
+        None => DEFAULT_PIPELINE_DEPTH,
+        Some(d) => d
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| {
+                StorageError::Config(format!(
+                    "the URI's pipeline_depth `{}` is not a number between 1 and 64",
+                    d.chars().take(16).collect::<String>()
+                ))
+            })?,
+    };
+
     Ok(Settings {
         pg,
         schema,
@@ -258,6 +279,7 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         min_idle: options.min_idle() as usize,
         idle_timeout: options.idle_timeout(),
         connect_timeout,
+        pipeline_depth,
     })
 }
 
@@ -287,6 +309,9 @@ mod tests {
         assert_eq!(s.schema.as_deref(), Some("auth"));
         assert_eq!(s.prefix, "st_");
         assert_eq!(s.pool_size, 10);
+        assert_eq!(s.pipeline_depth, DEFAULT_PIPELINE_DEPTH);
+        let s = parse("postgres://u@h/db?pipeline_depth=1", OpenOptions::default()).unwrap();
+        assert_eq!(s.pipeline_depth, 1);
         assert!(!format!("{:?}", s.pg).contains("s3cr"));
     }
 

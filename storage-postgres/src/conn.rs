@@ -253,10 +253,33 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StorageError> {
 
 // ---------------------------------------------------------------- the connection
 
+/// The pooled connection behind a [`PgConn`].
+// One per operation in flight, never stored in bulk: boxing `Own` would cost an
+// allocation per operation to save stack space nobody needs.
+#[allow(clippy::large_enum_variant)]
+enum Handle {
+    /// Taken for this caller alone.
+    Own(Object),
+    /// Shared with other readers (see `share.rs`); never in a transaction.
+    Shared(Arc<Object>),
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        match self {
+            Handle::Own(o) => o,
+            Handle::Shared(o) => o,
+        }
+    }
+}
+
 /// A connection taken from the pool. Dropped inside a transaction, it is rolled back
-/// before it goes back to the pool (or discarded when that cannot be done).
+/// before it goes back to the pool (or discarded when that cannot be done). A
+/// connection taken for reads may be shared with other readers; it refuses to open a
+/// transaction.
 pub struct PgConn {
-    obj: Option<Object>,
+    obj: Option<Handle>,
     shared: Arc<Shared>,
     in_tx: bool,
     tx_failed: bool,
@@ -265,6 +288,7 @@ pub struct PgConn {
 impl std::fmt::Debug for PgConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgConn")
+            .field("shared", &matches!(self.obj, Some(Handle::Shared(_))))
             .field("in_tx", &self.in_tx)
             .field("tx_failed", &self.tx_failed)
             .finish_non_exhaustive()
@@ -289,6 +313,15 @@ fn stale_statement(e: &tokio_postgres::Error) -> bool {
 
 impl PgConn {
     pub(crate) fn new(obj: Object, shared: Arc<Shared>) -> Self {
+        Self::with(Handle::Own(obj), shared)
+    }
+
+    /// A connection shared with other readers.
+    pub(crate) fn shared_read(obj: Arc<Object>, shared: Arc<Shared>) -> Self {
+        Self::with(Handle::Shared(obj), shared)
+    }
+
+    fn with(obj: Handle, shared: Arc<Shared>) -> Self {
         Self {
             obj: Some(obj),
             shared,
@@ -298,7 +331,7 @@ impl PgConn {
     }
 
     fn client(&self) -> Result<&Object, StorageError> {
-        self.obj.as_ref().ok_or_else(gone)
+        self.obj.as_deref().ok_or_else(gone)
     }
 
     fn forget(&self, sql: &str) {
@@ -402,6 +435,11 @@ impl Conn for PgConn {
                 "a transaction is already open on this connection",
             ));
         }
+        if matches!(self.obj, Some(Handle::Shared(_))) {
+            return Err(StorageError::query(
+                "a connection taken for reads is shared and cannot open a transaction",
+            ));
+        }
         let sql = match isolation {
             Isolation::Default | Isolation::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
             Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
@@ -474,7 +512,9 @@ impl Drop for PgConn {
         if !self.in_tx {
             return;
         }
-        let Some(obj) = self.obj.take() else { return };
+        let Some(Handle::Own(obj)) = self.obj.take() else {
+            return;
+        };
         if obj.is_closed() {
             drop(Object::take(obj));
             return;

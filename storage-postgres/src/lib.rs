@@ -43,8 +43,12 @@
 //!   the server is remote.
 //! - `application_name`, `connect_timeout` (seconds; the option wins), `options`
 //!   (passed to the server, e.g. `-c statement_timeout=5000`), and `host`, `port`,
-//!   `user`, `password`, `dbname` overriding the URI's parts. Any other parameter is a
-//!   `Config` error.
+//!   `user`, `password`, `dbname` overriding the URI's parts.
+//! - `pipeline_depth=N` (1 to 64, default 4): how many short reads outside a
+//!   transaction may share one pooled connection at once, their statements pipelined
+//!   (see Behaviour); 1 gives every read a connection of its own.
+//!
+//! Any other parameter is a `Config` error.
 //!
 //! The server must be PostgreSQL 12 or newer (checked when opening).
 //!
@@ -55,6 +59,17 @@
 //!   checkout: only one whose socket is already closed is discarded. Idle connections
 //!   unused for longer than the idle timeout are closed (down to the minimum idle
 //!   count), and the pool is topped up to the minimum idle count in the background.
+//! - Short reads outside a transaction (get session, get user, the look-ups by email,
+//!   phone or third-party id, devices, codes and tokens) share pooled connections: a
+//!   reader joins a connection already serving fewer than `pipeline_depth` readers,
+//!   and their statements are pipelined on it (tokio-postgres queues them and writes
+//!   them together; each keeps its own `Sync`, so one reader's error never touches
+//!   another's). Under concurrency this costs the client and the server fewer
+//!   system calls and wake-ups per statement. At most half the pool is shared, and
+//!   while anyone waits for the pool shared connections take no new readers, so
+//!   transactions and writes are never starved. Listing and counting (unbounded
+//!   scans) and every write keep a connection of their own: a commit waits for its
+//!   WAL flush, which would hold up the statements queued behind it.
 //! - Values are bound by the parameter types the server inferred: an `i64` binds to an
 //!   `INTEGER` parameter if it fits, and a JSON array text (`["a","b"]`) binds to a
 //!   `VARCHAR[]` parameter, so the shared SQL needs no PostgreSQL-only value types.
@@ -77,6 +92,7 @@ mod config;
 mod conn;
 mod errors;
 mod migrate;
+mod share;
 
 pub use conn::PgConn;
 pub use migrate::PgMigrationDriver;
@@ -131,7 +147,7 @@ impl Shared {
     }
 
     /// Whether a connection created at `created` predates the last fatal failure.
-    fn is_stale(&self, created: Instant) -> bool {
+    pub(crate) fn is_stale(&self, created: Instant) -> bool {
         let purge = self.purge.load(Ordering::Relaxed);
         purge != 0
             && u64::try_from(created.saturating_duration_since(self.epoch).as_nanos())
@@ -199,6 +215,7 @@ pub struct PostgresDriver {
     pool: Pool,
     settings: Settings,
     shared: Arc<Shared>,
+    reads: share::ReadShare,
     maintenance: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -267,6 +284,7 @@ impl PostgresDriver {
             settings.min_idle,
         ));
         Ok(Self {
+            reads: share::ReadShare::new(settings.pipeline_depth, settings.pool_size),
             pool,
             settings,
             shared,
@@ -283,6 +301,14 @@ impl PostgresDriver {
     pub fn pool_status(&self) -> (usize, usize) {
         let s = self.pool.status();
         (s.size, s.available)
+    }
+
+    /// Takes a connection of its own from the pool.
+    async fn take(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| pool_error(e, self.settings.connect_timeout, &self.shared.scrub))
     }
 
     fn stop_maintenance(&self) {
@@ -421,12 +447,18 @@ impl Driver for PostgresDriver {
     }
 
     async fn acquire(&self) -> Result<PgConn, StorageError> {
-        let obj = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| pool_error(e, self.settings.connect_timeout, &self.shared.scrub))?;
-        Ok(PgConn::new(obj, self.shared.clone()))
+        Ok(PgConn::new(self.take().await?, self.shared.clone()))
+    }
+
+    async fn acquire_read(&self) -> Result<PgConn, StorageError> {
+        match self
+            .reads
+            .acquire(&self.pool, &self.shared, self.take())
+            .await?
+        {
+            Some(obj) => Ok(PgConn::shared_read(obj, self.shared.clone())),
+            None => self.acquire().await,
+        }
     }
 
     async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>, StorageError> {

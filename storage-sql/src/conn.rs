@@ -204,6 +204,14 @@ pub trait Driver: Send + Sync + 'static {
     fn table_prefix(&self) -> &str;
     /// Takes a connection from the pool (`Unavailable` after the pool's timeout).
     async fn acquire(&self) -> Result<Self::Conn, StorageError>;
+    /// Takes a connection for a short read outside any transaction: a few point
+    /// look-ups, each statement on its own. A backend may serve several such
+    /// callers over one connection at once (pipelining their statements); the
+    /// connection must therefore never be asked to `begin` or to take a named lock
+    /// (it answers with an error). The default takes an ordinary connection.
+    async fn acquire_read(&self) -> Result<Self::Conn, StorageError> {
+        self.acquire().await
+    }
     /// A migration driver on a dedicated connection.
     async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>, StorageError>;
     /// Closes the pool.

@@ -267,6 +267,22 @@ macro_rules! with_conn {
     }};
 }
 
+/// Like `with_conn!`, for short point reads (no transaction, no writes, no
+/// unbounded scans) on a connection from `Driver::acquire_read`, which the backend
+/// may share with other readers at the same time (PostgreSQL pipelines them).
+macro_rules! with_read_conn {
+    ($self:ident, |$c:ident, $q:ident| $body:expr) => {{
+        let mut conn = $self.driver.acquire_read().await?;
+        let $c = &mut conn;
+        let $q = $crate::q::Q {
+            d: $self.driver.dialect(),
+            p: $self.driver.table_prefix(),
+            c: &$self.templates,
+        };
+        $body
+    }};
+}
+
 /// Runs `$body` in a write transaction on a pooled connection, retrying the whole
 /// transaction with jittered backoff on `Retryable` errors.
 macro_rules! in_tx {
@@ -309,7 +325,7 @@ macro_rules! in_tx {
     }};
 }
 
-pub(crate) use {in_tx, with_conn};
+pub(crate) use {in_tx, with_conn, with_read_conn};
 
 /// `app_id = <app> AND tenant_id = <tenant>`.
 pub(crate) fn tenant_cond(t: &TenantIdentifier) -> Condition {

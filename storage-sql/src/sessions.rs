@@ -2,7 +2,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Dialect, Driver, Row};
-use crate::q::{Q, col, no_app, no_tenant, tenant_cond, v, with_conn};
+use crate::q::{Q, col, no_app, no_tenant, tenant_cond, v, with_conn, with_read_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, Order, Query, Value as V};
@@ -221,7 +221,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn get_session(&self, t: &TenantIdentifier, handle: &str) -> Result<Option<Session>> {
-        with_conn!(self, |c, q| get_session(c, q, t, handle, false).await)
+        with_read_conn!(self, |c, q| get_session(c, q, t, handle, false).await)
     }
 
     async fn rotate_refresh_token(
@@ -367,7 +367,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         now: i64,
     ) -> Result<Vec<String>> {
         check_user_id(user_id)?;
-        with_conn!(self, |c, q| {
+        with_read_conn!(self, |c, q| {
             q.fetch(
                 c,
                 Query::select()
@@ -449,7 +449,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn signing_keys(&self, app: &AppId) -> Result<Vec<SigningKey>> {
-        with_conn!(self, |c, q| signing_keys(c, q, app, false).await)
+        with_read_conn!(self, |c, q| signing_keys(c, q, app, false).await)
     }
 }
 
