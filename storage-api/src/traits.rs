@@ -199,7 +199,12 @@ pub trait Sessions: Send + Sync {
     ) -> Result<Vec<String>>;
     /// Number of sessions of a tenant.
     async fn count_sessions(&self, tenant: &TenantIdentifier) -> Result<u64>;
-    /// Deletes sessions expired at `now` across the whole database, in bounded batches.
+    /// Deletes sessions expired at `now` across the whole database, in bounded batches;
+    /// returns how many this call deleted. Concurrent calls (one cleanup job per core
+    /// instance) share the work without failing on each other: when they have all
+    /// returned, every session expired at `now` is gone and each was counted once.
+    /// A session that an unrelated transaction holds locked at that moment may be
+    /// left for the next run.
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
     /// Signing keys of an app, newest first.
     async fn signing_keys(&self, app: &AppId) -> Result<Vec<SigningKey>>;

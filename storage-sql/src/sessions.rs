@@ -5,7 +5,9 @@ use crate::conn::{Conn, DbError, Dialect, Driver, Row};
 use crate::q::{Q, col, no_app, no_tenant, tenant_cond, v, with_conn, with_read_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Cond, Condition, Expr, ExprTrait, Order, Query, Value as V};
+use sea_query::{
+    Cond, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query, Value as V,
+};
 use serde_json::Value;
 use storage_api::validate;
 use storage_api::*;
@@ -403,44 +405,75 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
+        // A batch that loses a deadlock to a concurrent cleanup (InnoDB: the range
+        // deletes lock index records in different orders) was rolled back whole, so
+        // it is simply run again, as a transaction would be.
+        let retry = TxOptions::default();
+        let mut attempt = 0u32;
         let mut total = 0;
         loop {
             // Each batch is its own statement, so no lock is held for long.
-            let n = with_conn!(self, |c, q| {
-                q.run_t(c, "delete_expired_sessions", 0, vec![v(now)], |a| {
-                    let expired = Expr::col(col("expires_at")).lt(a[0].clone());
-                    match q.d {
-                        Dialect::MySql => Query::delete()
-                            .from_table(q.t("session_info"))
-                            .and_where(expired)
-                            .limit(EXPIRED_BATCH)
-                            .to_owned(),
-                        _ => Query::delete()
-                            .from_table(q.t("session_info"))
-                            .and_where(
-                                Expr::tuple([
-                                    Expr::col(col("app_id")),
-                                    Expr::col(col("tenant_id")),
-                                    Expr::col(col("session_handle")),
-                                ])
-                                .in_subquery(
-                                    Query::select()
-                                        .from(q.t("session_info"))
-                                        .columns([
-                                            col("app_id"),
-                                            col("tenant_id"),
-                                            col("session_handle"),
+            let batch: Result<u64> = async {
+                with_conn!(self, |c, q| {
+                    q.run_t(c, "delete_expired_sessions", 0, vec![v(now)], |a| {
+                        let expired = Expr::col(col("expires_at")).lt(a[0].clone());
+                        match q.d {
+                            Dialect::MySql => Query::delete()
+                                .from_table(q.t("session_info"))
+                                .and_where(expired)
+                                .limit(EXPIRED_BATCH)
+                                .to_owned(),
+                            _ => {
+                                let mut batch = Query::select();
+                                batch
+                                    .from(q.t("session_info"))
+                                    .columns([
+                                        col("app_id"),
+                                        col("tenant_id"),
+                                        col("session_handle"),
+                                    ])
+                                    .and_where(expired)
+                                    .limit(EXPIRED_BATCH);
+                                // PostgreSQL: concurrent cleanups (one per core instance)
+                                // would otherwise pick overlapping batches and lock their
+                                // rows in different orders, which deadlocks; each now
+                                // locks its batch as it picks it and skips rows another
+                                // cleanup holds (that one deletes them). SQLite has one
+                                // writer at a time.
+                                if q.d == Dialect::Postgres {
+                                    batch.lock_with_behavior(
+                                        LockType::Update,
+                                        LockBehavior::SkipLocked,
+                                    );
+                                }
+                                Query::delete()
+                                    .from_table(q.t("session_info"))
+                                    .and_where(
+                                        Expr::tuple([
+                                            Expr::col(col("app_id")),
+                                            Expr::col(col("tenant_id")),
+                                            Expr::col(col("session_handle")),
                                         ])
-                                        .and_where(expired)
-                                        .limit(EXPIRED_BATCH)
-                                        .to_owned(),
-                                ),
-                            )
-                            .to_owned(),
-                    }
+                                        .in_subquery(batch),
+                                    )
+                                    .to_owned()
+                            }
+                        }
+                    })
+                    .await
                 })
-                .await
-            })?;
+            }
+            .await;
+            let n = match batch {
+                Ok(n) => n,
+                Err(e) if e.is_retryable() && attempt + 1 < retry.max_attempts => {
+                    attempt += 1;
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            attempt = 0;
             total += n;
             if n < EXPIRED_BATCH {
                 return Ok(total);

@@ -135,6 +135,7 @@ macro_rules! conformance_suite {
             (races, race_signing_key_rotation),
             (races, race_kv_counter),
             (races, race_add_tenant),
+            (races, race_delete_expired_sessions),
             (bad_input, bad_email_too_long),
             (bad_input, bad_session_fields_too_long),
             (bad_input, bad_third_party_fields_too_long),

@@ -530,3 +530,48 @@ pub async fn race_add_tenant(ctx: Ctx) {
     assert_eq!(app_rows(&ctx, "apps", &t.app).await, 1);
     assert_eq!(tenant_rows(&ctx, "tenants", &t).await, 1);
 }
+
+/// N concurrent `delete_expired_sessions` over several batches of expired sessions
+/// (as every core instance runs the cleanup job): none fails (no deadlock between
+/// the batches), together they delete each expired session exactly once, and no
+/// live session.
+pub async fn race_delete_expired_sessions(ctx: Ctx) {
+    const EXPIRED: usize = 2_500;
+    const LIVE: usize = 40;
+    let t = setup_public(&ctx).await;
+    let st = shared(&ctx);
+    // Created by RACERS tasks at once, to keep the setup short.
+    race(RACERS, |i| {
+        let (st, t) = (st.clone(), t.clone());
+        async move {
+            for j in (i..EXPIRED + LIVE).step_by(RACERS) {
+                let mut s = session(&t, "cleanup");
+                s.expires_at = if j < EXPIRED {
+                    NOW - 1 - j as i64
+                } else {
+                    NOW + HOUR
+                };
+                st.create_session(&s)
+                    .await
+                    .unwrap_or_else(|e| panic!("create session {j}: {e:?}"));
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        ctx.storage.count_sessions(&t).await.unwrap(),
+        (EXPIRED + LIVE) as u64
+    );
+    let deleted = race(RACERS, |_| {
+        let st = st.clone();
+        async move { st.delete_expired_sessions(NOW).await }
+    })
+    .await;
+    let mut total = 0;
+    for (i, r) in deleted.into_iter().enumerate() {
+        total += r.unwrap_or_else(|e| panic!("cleanup {i} failed: {e:?}"));
+    }
+    assert_eq!(total, EXPIRED as u64, "expired sessions deleted in all");
+    assert_eq!(ctx.storage.count_sessions(&t).await.unwrap(), LIVE as u64);
+    assert_eq!(ctx.storage.delete_expired_sessions(NOW).await.unwrap(), 0);
+}
