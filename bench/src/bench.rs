@@ -817,6 +817,48 @@ impl Bench {
         }
     }
 
+    /// Two calls of `op` (ours or the floor's), uncounted, to warm the statement
+    /// caches before round trips are counted.
+    async fn rt_warm<C: Raw>(
+        &mut self,
+        st: &dyn Storage,
+        raw: &mut C,
+        op: Op,
+        ours: bool,
+    ) -> R<()> {
+        let n = self.rt_prepare(op, 2).await?;
+        self.rt_run(st, raw, op, ours, n, 2, 1_000_000).await
+    }
+
+    /// `k` sequential calls of `op` (ours or the floor's) on data prepared from `n`;
+    /// `j0` numbers the calls apart from every other phase's.
+    #[allow(clippy::too_many_arguments)]
+    async fn rt_run<C: Raw>(
+        &self,
+        st: &dyn Storage,
+        raw: &mut C,
+        op: Op,
+        ours: bool,
+        n: u64,
+        k: u64,
+        j0: u64,
+    ) -> R<()> {
+        for j in 0..k {
+            let c = Call {
+                n: n + j,
+                task: 0,
+                conc: 1,
+                j: j0 + j,
+            };
+            if ours {
+                ops::ours(st, op, &self.sh, c).await?;
+            } else {
+                ops::floor(raw, op, &self.sh, c).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn rt_calls(op: Op) -> u64 {
         if op == Op::DeleteExpired { 1 } else { 5 }
     }
@@ -850,46 +892,19 @@ impl Bench {
             .dbname(DB)
             .options("-c log_statement=all");
         let mut raw = PgRaw::connect(&cfg, &self.cap.reg).await?;
-        let sh = self.sh.clone();
         for op in ALL_OPS {
             let k = Self::rt_calls(op);
             let mut row = json!({ "backend": self.kind.name(), "operation": op.name(),
                 "counted": "statements: server log (log_statement = all); round trips: turns seen by a TCP proxy" });
             for ours in [true, false] {
                 // Warm the statement caches.
-                {
-                    let s = self.rt_prepare(op, 2).await?;
-                    for j in 0..2 {
-                        let c = Call {
-                            n: s + j,
-                            task: 0,
-                            conc: 1,
-                            j: 1_000_000 + j,
-                        };
-                        if ours {
-                            ops::ours(&*st, op, &sh, c).await?;
-                        } else {
-                            ops::floor(&mut raw, op, &sh, c).await?;
-                        }
-                    }
-                }
+                self.rt_warm(&*st, &mut raw, op, ours).await?;
                 let s = self.rt_prepare(op, k).await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 log.mark();
                 let t0 = proxy.turns();
-                for j in 0..k {
-                    let c = Call {
-                        n: s + j,
-                        task: 0,
-                        conc: 1,
-                        j: 2_000_000 + j,
-                    };
-                    if ours {
-                        ops::ours(&*st, op, &sh, c).await?;
-                    } else {
-                        ops::floor(&mut raw, op, &sh, c).await?;
-                    }
-                }
+                self.rt_run(&*st, &mut raw, op, ours, s, k, 2_000_000)
+                    .await?;
                 let turns = proxy.turns() - t0;
                 tokio::time::sleep(Duration::from_millis(400)).await;
                 let stmts = log.statements_since(DB);
@@ -932,7 +947,6 @@ impl Bench {
         let s = Arc::new(SqlStorage::new(drv));
         let st: Arc<dyn Storage> = s.clone();
         let mut raw = MyRaw::connect(&uri, self.cap.reg.clone()).await?;
-        let sh = self.sh.clone();
         // What reading the counters itself adds.
         let a = rt::my_status_storage(s.driver()).await?;
         let b = rt::my_status_storage(s.driver()).await?;
@@ -942,22 +956,7 @@ impl Bench {
             let mut row = json!({ "backend": self.kind.name(), "operation": op.name(),
                 "counted": "statements: the session's Questions counter; round trips: turns seen by a TCP proxy" });
             for ours in [true, false] {
-                {
-                    let n = self.rt_prepare(op, 2).await?;
-                    for j in 0..2 {
-                        let c = Call {
-                            n: n + j,
-                            task: 0,
-                            conc: 1,
-                            j: 1_000_000 + j,
-                        };
-                        if ours {
-                            ops::ours(&*st, op, &sh, c).await?;
-                        } else {
-                            ops::floor(&mut raw, op, &sh, c).await?;
-                        }
-                    }
-                }
+                self.rt_warm(&*st, &mut raw, op, ours).await?;
                 let n = self.rt_prepare(op, k).await?;
                 let before = if ours {
                     rt::my_status_storage(s.driver()).await?
@@ -965,19 +964,8 @@ impl Bench {
                     rt::my_status(raw.conn()).await?
                 };
                 let t0 = proxy.turns();
-                for j in 0..k {
-                    let c = Call {
-                        n: n + j,
-                        task: 0,
-                        conc: 1,
-                        j: 2_000_000 + j,
-                    };
-                    if ours {
-                        ops::ours(&*st, op, &sh, c).await?;
-                    } else {
-                        ops::floor(&mut raw, op, &sh, c).await?;
-                    }
-                }
+                self.rt_run(&*st, &mut raw, op, ours, n, k, 2_000_000)
+                    .await?;
                 let turns = proxy.turns() - t0;
                 let after = if ours {
                     rt::my_status_storage(s.driver()).await?

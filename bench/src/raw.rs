@@ -258,6 +258,15 @@ impl MyRaw {
     pub fn conn(&mut self) -> &mut MySqlConnection {
         &mut self.conn
     }
+
+    /// Runs fixed SQL through the text protocol.
+    async fn simple(&mut self, sql: &'static str) -> R<()> {
+        sqlx::raw_sql(sql)
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
 }
 
 type MyQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>;
@@ -294,25 +303,14 @@ fn my_cell(row: &sqlx::mysql::MySqlRow, i: usize, kind: u8) -> R<Fv> {
 
 impl Raw for MyRaw {
     async fn begin(&mut self) -> R<()> {
-        sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
-            .execute(&mut self.conn)
+        self.simple("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
             .await
-            .map(|_| ())
-            .map_err(err)
     }
     async fn commit(&mut self) -> R<()> {
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map(|_| ())
-            .map_err(err)
+        self.simple("COMMIT").await
     }
     async fn rollback(&mut self) -> R<()> {
-        sqlx::raw_sql("ROLLBACK")
-            .execute(&mut self.conn)
-            .await
-            .map(|_| ())
-            .map_err(err)
+        self.simple("ROLLBACK").await
     }
     async fn exec(&mut self, id: usize, p: &[P<'_>]) -> R<u64> {
         let q = my_bind(sqlx::query(AssertSqlSafe(self.sql[id].as_str())), p);

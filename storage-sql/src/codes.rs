@@ -5,7 +5,6 @@ use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Driver, Row};
 use crate::q::{
     Q, app_user_cond, col, in_tx, no_app, no_tenant, tenant_cond, tenant_cond_v, v, with_conn,
-    with_read_conn,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -406,7 +405,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn get_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
-        with_read_conn!(self, |c, q| Ok(devices(
+        with_conn!(read self, |c, q| Ok(devices(
             c,
             q,
             t,
@@ -421,24 +420,24 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn devices_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<Device>> {
         validate::text("email", email, 256)?;
-        with_read_conn!(self, |c, q| devices(c, q, t, By::Email, v(email), false)
+        with_conn!(read self, |c, q| devices(c, q, t, By::Email, v(email), false)
             .await)
     }
 
     async fn devices_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<Device>> {
         validate::text("phone_number", phone, 256)?;
-        with_read_conn!(self, |c, q| devices(c, q, t, By::Phone, v(phone), false)
+        with_conn!(read self, |c, q| devices(c, q, t, By::Phone, v(phone), false)
             .await)
     }
 
     async fn codes_of_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
-        with_read_conn!(self, |c, q| codes(c, q, t, By::DeviceHash, v(hash)).await)
+        with_conn!(read self, |c, q| codes(c, q, t, By::DeviceHash, v(hash)).await)
     }
 
     async fn get_code(&self, t: &TenantIdentifier, code_id: &str) -> Result<Option<Code>> {
         validate::uuid("code_id", code_id)?;
-        with_read_conn!(self, |c, q| Ok(codes(c, q, t, By::CodeId, v(code_id))
+        with_conn!(read self, |c, q| Ok(codes(c, q, t, By::CodeId, v(code_id))
             .await?
             .into_iter()
             .next()))
@@ -450,7 +449,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         hash: &str,
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
-        with_read_conn!(self, |c, q| Ok(codes(c, q, t, By::LinkHash, v(hash))
+        with_conn!(read self, |c, q| Ok(codes(c, q, t, By::LinkHash, v(hash))
             .await?
             .into_iter()
             .next()))
@@ -503,7 +502,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
     ) -> Result<Option<PasswordResetToken>> {
         validate::text("token", token, 128)?;
         let cond = Cond::all().add(Expr::col(col("token")).eq(token));
-        with_read_conn!(self, |c, q| Ok(reset_tokens(
+        with_conn!(read self, |c, q| Ok(reset_tokens(
             c,
             q,
             app,
@@ -522,7 +521,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
     ) -> Result<Vec<PasswordResetToken>> {
         validate::uuid("user_id", user_id)?;
         let cond = Cond::all().add(Expr::col(col("user_id")).eq(user_id));
-        with_read_conn!(self, |c, q| reset_tokens(c, q, app, cond.clone(), false)
+        with_conn!(read self, |c, q| reset_tokens(c, q, app, cond.clone(), false)
             .await)
     }
 
@@ -582,7 +581,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
     ) -> Result<Option<EmailVerificationToken>> {
         validate::text("token", token, 128)?;
         let cond = Cond::all().add(Expr::col(col("token")).eq(token));
-        with_read_conn!(self, |c, q| Ok(ev_tokens(c, q, t, cond.clone(), false)
+        with_conn!(read self, |c, q| Ok(ev_tokens(c, q, t, cond.clone(), false)
             .await?
             .into_iter()
             .next()))
@@ -595,7 +594,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         email: &str,
     ) -> Result<Vec<EmailVerificationToken>> {
         let cond = ev_cond(t, user_id, email)?;
-        with_read_conn!(self, |c, q| ev_tokens(c, q, t, cond.clone(), false).await)
+        with_conn!(read self, |c, q| ev_tokens(c, q, t, cond.clone(), false).await)
     }
 
     async fn revoke_email_verification_tokens(
@@ -641,7 +640,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
     async fn is_email_verified(&self, app: &AppId, user_id: &str, email: &str) -> Result<bool> {
         validate::text("user_id", user_id, 128)?;
         validate::text("email", email, 256)?;
-        with_read_conn!(self, |c, q| Ok(q
+        with_conn!(read self, |c, q| Ok(q
             .fetch_opt(
                 c,
                 Query::select()

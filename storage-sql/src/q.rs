@@ -1,7 +1,7 @@
 //! Small helpers every domain uses: prefixed table names, building and running a
 //! statement, and the retrying transaction wrapper for multi-statement writes.
 
-use crate::conn::{Conn, DbError, Dialect, Row};
+use crate::conn::{Conn, DbError, Dialect, Driver, Row};
 use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, QueryStatementWriter, Value, Values};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,6 +13,17 @@ pub(crate) struct Q<'a> {
     pub d: Dialect,
     pub p: &'a str,
     pub c: &'a Templates,
+}
+
+impl<'a> Q<'a> {
+    /// The context of `driver`'s statements, rendered into `templates`.
+    pub(crate) fn of<D: Driver>(driver: &'a D, templates: &'a Templates) -> Self {
+        Q {
+            d: driver.dialect(),
+            p: driver.table_prefix(),
+            c: templates,
+        }
+    }
 }
 
 /// Where one value of a rendered statement comes from.
@@ -253,68 +264,34 @@ pub(crate) fn no_app(a: &AppId) -> StorageError {
 }
 
 /// Runs `$body` (which uses `$c: &mut D::Conn` and `$q: Q`) on a pooled connection
-/// without a transaction.
+/// without a transaction; with `read`, on a connection from `Driver::acquire_read`
+/// (short point reads only: no writes, no unbounded scans), which the backend may
+/// share with other readers at the same time (PostgreSQL pipelines them).
 macro_rules! with_conn {
-    ($self:ident, |$c:ident, $q:ident| $body:expr) => {{
-        let mut conn = $self.driver.acquire().await?;
+    ($self:ident, |$c:ident, $q:ident| $body:expr) => {
+        $crate::q::with_conn!(@on acquire, $self, |$c, $q| $body)
+    };
+    (read $self:ident, |$c:ident, $q:ident| $body:expr) => {
+        $crate::q::with_conn!(@on acquire_read, $self, |$c, $q| $body)
+    };
+    (@on $acquire:ident, $self:ident, |$c:ident, $q:ident| $body:expr) => {{
+        let mut conn = $self.driver.$acquire().await?;
         let $c = &mut conn;
-        let $q = $crate::q::Q {
-            d: $self.driver.dialect(),
-            p: $self.driver.table_prefix(),
-            c: &$self.templates,
-        };
+        let $q = $crate::q::Q::of(&*$self.driver, &$self.templates);
         $body
     }};
 }
 
-/// Like `with_conn!`, for short point reads (no transaction, no writes, no
-/// unbounded scans) on a connection from `Driver::acquire_read`, which the backend
-/// may share with other readers at the same time (PostgreSQL pipelines them).
-macro_rules! with_read_conn {
-    ($self:ident, |$c:ident, $q:ident| $body:expr) => {{
-        let mut conn = $self.driver.acquire_read().await?;
-        let $c = &mut conn;
-        let $q = $crate::q::Q {
-            d: $self.driver.dialect(),
-            p: $self.driver.table_prefix(),
-            c: &$self.templates,
-        };
-        $body
-    }};
-}
-
-/// Runs `$body` in a write transaction on a pooled connection, retrying the whole
-/// transaction with jittered backoff on `Retryable` errors.
-macro_rules! in_tx {
-    ($self:ident, |$c:ident, $q:ident| $body:expr) => {{
+/// Evaluates the future `$attempt` until it is not a `Retryable` error, at most
+/// `TxOptions::default().max_attempts` times, with the transactions' jittered
+/// backoff between attempts.
+macro_rules! retrying {
+    ($attempt:expr) => {{
         let options = storage_api::TxOptions::default();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let result: Result<_, storage_api::StorageError> = async {
-                let mut conn = $self.driver.acquire().await?;
-                conn.begin(storage_api::Isolation::Default, true).await?;
-                let $q = $crate::q::Q {
-                    d: $self.driver.dialect(),
-                    p: $self.driver.table_prefix(),
-                    c: &$self.templates,
-                };
-                let out = {
-                    let $c = &mut conn;
-                    async { $body }.await
-                };
-                match out {
-                    Ok(v) => {
-                        conn.commit().await?;
-                        Ok(v)
-                    }
-                    Err(e) => {
-                        let _ = conn.rollback().await;
-                        Err(e)
-                    }
-                }
-            }
-            .await;
+            let result: Result<_, storage_api::StorageError> = $attempt.await;
             match result {
                 Err(e) if e.is_retryable() && attempt < options.max_attempts => {
                     tokio::time::sleep(options.backoff(attempt)).await;
@@ -325,7 +302,33 @@ macro_rules! in_tx {
     }};
 }
 
-pub(crate) use {in_tx, with_conn, with_read_conn};
+/// Runs `$body` in a write transaction on a pooled connection, retrying the whole
+/// transaction with jittered backoff on `Retryable` errors.
+macro_rules! in_tx {
+    ($self:ident, |$c:ident, $q:ident| $body:expr) => {
+        $crate::q::retrying!(async {
+            let mut conn = $self.driver.acquire().await?;
+            conn.begin(storage_api::Isolation::Default, true).await?;
+            let $q = $crate::q::Q::of(&*$self.driver, &$self.templates);
+            let out = {
+                let $c = &mut conn;
+                async { $body }.await
+            };
+            match out {
+                Ok(v) => {
+                    conn.commit().await?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = conn.rollback().await;
+                    Err(e)
+                }
+            }
+        })
+    };
+}
+
+pub(crate) use {in_tx, retrying, with_conn};
 
 /// `app_id = <app> AND tenant_id = <tenant>`.
 pub(crate) fn tenant_cond(t: &TenantIdentifier) -> Condition {

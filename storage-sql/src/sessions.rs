@@ -2,7 +2,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Dialect, Driver, Row};
-use crate::q::{Q, col, no_app, no_tenant, tenant_cond, v, with_conn, with_read_conn};
+use crate::q::{Q, col, no_app, no_tenant, retrying, tenant_cond, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{
@@ -223,7 +223,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn get_session(&self, t: &TenantIdentifier, handle: &str) -> Result<Option<Session>> {
-        with_read_conn!(self, |c, q| get_session(c, q, t, handle, false).await)
+        with_conn!(read self, |c, q| get_session(c, q, t, handle, false).await)
     }
 
     async fn rotate_refresh_token(
@@ -369,7 +369,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         now: i64,
     ) -> Result<Vec<String>> {
         check_user_id(user_id)?;
-        with_read_conn!(self, |c, q| {
+        with_conn!(read self, |c, q| {
             q.fetch(
                 c,
                 Query::select()
@@ -408,12 +408,10 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         // A batch that loses a deadlock to a concurrent cleanup (InnoDB: the range
         // deletes lock index records in different orders) was rolled back whole, so
         // it is simply run again, as a transaction would be.
-        let retry = TxOptions::default();
-        let mut attempt = 0u32;
         let mut total = 0;
         loop {
             // Each batch is its own statement, so no lock is held for long.
-            let batch: Result<u64> = async {
+            let n = retrying!(async {
                 with_conn!(self, |c, q| {
                     q.run_t(c, "delete_expired_sessions", 0, vec![v(now)], |a| {
                         let expired = Expr::col(col("expires_at")).lt(a[0].clone());
@@ -462,18 +460,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                     })
                     .await
                 })
-            }
-            .await;
-            let n = match batch {
-                Ok(n) => n,
-                Err(e) if e.is_retryable() && attempt + 1 < retry.max_attempts => {
-                    attempt += 1;
-                    tokio::time::sleep(retry.backoff(attempt)).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            attempt = 0;
+            })?;
             total += n;
             if n < EXPIRED_BATCH {
                 return Ok(total);
@@ -482,7 +469,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn signing_keys(&self, app: &AppId) -> Result<Vec<SigningKey>> {
-        with_read_conn!(self, |c, q| signing_keys(c, q, app, false).await)
+        with_conn!(read self, |c, q| signing_keys(c, q, app, false).await)
     }
 }
 

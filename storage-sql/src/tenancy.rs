@@ -2,7 +2,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Dialect, Driver, Row};
-use crate::q::{Q, col, in_tx, no_tenant, with_conn, with_read_conn};
+use crate::q::{Q, col, in_tx, no_tenant, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatement};
@@ -668,7 +668,7 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
 
     async fn get_tenant_config(&self, key: &TenantConfigKey) -> Result<Option<TenantConfig>> {
         key.validate()?;
-        with_read_conn!(self, |c, q| Ok(load_configs(c, q, Some(key))
+        with_conn!(read self, |c, q| Ok(load_configs(c, q, Some(key))
             .await?
             .into_iter()
             .next()))
@@ -684,7 +684,7 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
     }
 
     async fn kv_get(&self, tenant: &TenantIdentifier, name: &str) -> Result<Option<KeyValue>> {
-        with_read_conn!(self, |c, q| kv_get(c, q, tenant, name, false).await)
+        with_conn!(read self, |c, q| kv_get(c, q, tenant, name, false).await)
     }
 
     async fn kv_set(&self, tenant: &TenantIdentifier, name: &str, value: &KeyValue) -> Result<()> {

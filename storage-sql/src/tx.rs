@@ -19,14 +19,7 @@ pub struct SqlTx<D: Driver> {
 impl<D: Driver> SqlTx<D> {
     /// The connection and statement context.
     pub(crate) fn parts(&mut self) -> (&mut D::Conn, Q<'_>) {
-        (
-            &mut self.conn,
-            Q {
-                d: self.driver.dialect(),
-                p: self.driver.table_prefix(),
-                c: &self.templates,
-            },
-        )
+        (&mut self.conn, Q::of(&*self.driver, &self.templates))
     }
 }
 

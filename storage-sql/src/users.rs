@@ -3,10 +3,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, DbError, Driver};
-use crate::q::{
-    Q, app_user_cond, col, in_tx, no_tenant, tenant_cond, tenant_cond_v, v, with_conn,
-    with_read_conn,
-};
+use crate::q::{Q, app_user_cond, col, in_tx, no_tenant, tenant_cond, tenant_cond_v, v, with_conn};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Alias, Cond, Expr, ExprTrait, JoinType, Order, Query, Value as V};
@@ -834,14 +831,14 @@ impl<D: Driver> Users for SqlStorage<D> {
     }
 
     async fn get_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>> {
-        with_read_conn!(self, |c, q| get_user(c, q, app, user_id).await)
+        with_conn!(read self, |c, q| get_user(c, q, app, user_id).await)
     }
 
     async fn list_users_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<User>> {
         check_email(email)?;
         // Arguments of the three look-ups: app, tenant, email.
         let args = vec![v(t.app.as_str()), v(t.tenant.as_str()), v(email)];
-        with_read_conn!(self, |c, q| {
+        with_conn!(read self, |c, q| {
             let mut ids = Vec::new();
             for (key, table) in [
                 ("ids_by_email_ep", "emailpassword_user_to_tenant"),
@@ -890,7 +887,7 @@ impl<D: Driver> Users for SqlStorage<D> {
 
     async fn list_users_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<User>> {
         validate::text("phone_number", phone, 256)?;
-        with_read_conn!(self, |c, q| {
+        with_conn!(read self, |c, q| {
             let ids = ids_of(
                 c,
                 q,
@@ -910,7 +907,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         tp: &ThirdPartyInfo,
     ) -> Result<Vec<User>> {
         check_tp(tp)?;
-        with_read_conn!(self, |c, q| {
+        with_conn!(read self, |c, q| {
             let ids = ids_of(
                 c,
                 q,
@@ -1038,7 +1035,7 @@ impl<D: Driver> Users for SqlStorage<D> {
                 tenant_cond(t).add(Expr::col(col("user_id")).eq(user_id)),
             ),
         };
-        with_read_conn!(self, |c, q| Ok(q
+        with_conn!(read self, |c, q| Ok(q
             .fetch_opt(
                 c,
                 Query::select()

@@ -72,6 +72,24 @@ pub trait TestBackend: Send + Sync + 'static {
 }
 
 /// Runs one test on a fresh database of `B` and drops the database afterwards.
+/// Runs `test` on a task of its own, then `cleanup` whatever became of it; a panic in
+/// the test is raised again after the cleanup, so a failing test still leaves no
+/// database behind.
+pub async fn then_clean_up<T, C>(test: T, cleanup: C)
+where
+    T: Future<Output = ()> + Send + 'static,
+    C: Future<Output = ()>,
+{
+    let outcome = tokio::spawn(test).await;
+    cleanup.await;
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("test task failed: {e}");
+    }
+}
+
 pub async fn run<B, F>(prefix: Option<&str>, test: F)
 where
     B: TestBackend,
@@ -84,18 +102,14 @@ where
         prefix: db.prefix.clone(),
         backend: B::NAME,
     };
-    let outcome = tokio::spawn(test(ctx)).await;
-    db.storage.close().await;
-    drop(db.storage);
-    if let Some(c) = db.cleanup {
-        c.await;
-    }
-    if let Err(e) = outcome {
-        if e.is_panic() {
-            std::panic::resume_unwind(e.into_panic());
+    then_clean_up(test(ctx), async move {
+        db.storage.close().await;
+        drop(db.storage);
+        if let Some(c) = db.cleanup {
+            c.await;
         }
-        panic!("test task failed: {e}");
-    }
+    })
+    .await;
 }
 
 /// A unique lower-case name for a test database or schema.

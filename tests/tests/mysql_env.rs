@@ -4,7 +4,7 @@
 //! the environment is process-wide.
 
 use storage_api::{TenantIdentifier, open_from_env};
-use storage_tests::backends::mysql::{connect_admin, create_database, database_uri, drop_database};
+use storage_tests::backends::mysql::{database_uri, in_fresh_database};
 // Link every backend, as a core would.
 use storage_postgres as _;
 use storage_sqlite as _;
@@ -55,12 +55,5 @@ async fn scenario(db: String) {
 
 #[tokio::test]
 async fn mysql_connection_uri_alone_selects_mysql() {
-    let admin = connect_admin().await;
-    let db = create_database(&admin).await;
-    admin.close().await;
-    let result = tokio::spawn(scenario(db.clone())).await;
-    drop_database(&db).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    in_fresh_database(scenario).await;
 }

@@ -6,9 +6,7 @@
 use std::sync::Arc;
 use storage_api::{OpenOptions, Storage, StorageError, TenantIdentifier, TxOptions};
 use storage_mysql::RawClient;
-use storage_tests::backends::mysql::{
-    connect_admin, create_database, drop_database, open_in_database,
-};
+use storage_tests::backends::mysql::{connect_admin, in_fresh_database, open_in_database};
 
 const POOL: usize = 4;
 
@@ -145,23 +143,12 @@ async fn scenario(db: String) {
     admin.close().await;
 }
 
-async fn run_scenario() {
-    let admin = connect_admin().await;
-    let db = create_database(&admin).await;
-    admin.close().await;
-    let result = tokio::spawn(scenario(db.clone())).await;
-    drop_database(&db).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_pool_recovers_after_every_connection_is_killed() {
-    run_scenario().await;
+    in_fresh_database(scenario).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn mysql_pool_recovers_on_a_single_threaded_runtime() {
-    run_scenario().await;
+    in_fresh_database(scenario).await;
 }

@@ -7,9 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use storage_api::OpenOptions;
-use storage_tests::backends::mysql::{
-    Raw, connect_admin, create_database, database_uri, drop_database, open_in_database,
-};
+use storage_tests::backends::mysql::{Raw, database_uri, in_fresh_database, open_in_database};
 use storage_tests::harness::RawSql;
 
 /// The expected schema, from schema.md. One line per fact:
@@ -561,42 +559,32 @@ async fn keeps_desc(raw: &dyn RawSql) -> bool {
 }
 
 async fn check(prefix: Option<&str>) {
-    let admin = connect_admin().await;
-    let db = create_database(&admin).await;
-    admin.close().await;
-    let result = tokio::spawn({
-        let db = db.clone();
-        let prefix = prefix.map(str::to_owned);
-        async move {
-            let storage = open_in_database(&db, prefix.as_deref(), OpenOptions::default()).await;
-            storage.close().await;
-            let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
-                .await
-                .expect("raw connection"));
-            let desc = keeps_desc(&raw).await;
-            let p = prefix.map(|p| format!("{p}_")).unwrap_or_default();
-            let want = expected(&p, desc);
-            let got = actual(&raw, &db, desc).await;
-            let want_tables: BTreeSet<_> = want.keys().collect();
-            let got_tables: BTreeSet<_> = got.keys().collect();
-            assert_eq!(got_tables, want_tables, "tables");
-            for (name, w) in &want {
-                let g = &got[name];
-                assert_eq!(g.order, w.order, "column order of {name}");
-                for (c, wc) in &w.columns {
-                    assert_eq!(g.columns.get(c), Some(wc), "column {name}.{c}");
-                }
-                assert_eq!(g.indexes, w.indexes, "indexes of {name}");
-                assert_eq!(g.fks, w.fks, "foreign keys of {name}");
+    let prefix = prefix.map(str::to_owned);
+    in_fresh_database(|db| async move {
+        let storage = open_in_database(&db, prefix.as_deref(), OpenOptions::default()).await;
+        storage.close().await;
+        let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
+            .await
+            .expect("raw connection"));
+        let desc = keeps_desc(&raw).await;
+        let p = prefix.map(|p| format!("{p}_")).unwrap_or_default();
+        let want = expected(&p, desc);
+        let got = actual(&raw, &db, desc).await;
+        let want_tables: BTreeSet<_> = want.keys().collect();
+        let got_tables: BTreeSet<_> = got.keys().collect();
+        assert_eq!(got_tables, want_tables, "tables");
+        for (name, w) in &want {
+            let g = &got[name];
+            assert_eq!(g.order, w.order, "column order of {name}");
+            for (c, wc) in &w.columns {
+                assert_eq!(g.columns.get(c), Some(wc), "column {name}.{c}");
             }
-            raw.0.close().await;
+            assert_eq!(g.indexes, w.indexes, "indexes of {name}");
+            assert_eq!(g.fks, w.fks, "foreign keys of {name}");
         }
+        raw.0.close().await;
     })
     .await;
-    drop_database(&db).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 #[tokio::test]

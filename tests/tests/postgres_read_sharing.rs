@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use storage_api::{OpenOptions, Storage, StorageError, TenantIdentifier, TxOptions};
 use storage_postgres::tokio_postgres::Client;
-use storage_tests::backends::postgres::{base_uri, connect_admin, create_schema, drop_schema};
+use storage_tests::backends::postgres::{base_uri, connect_admin, in_fresh_schema};
 use storage_tests::conformance::fixtures::{kv, session};
 use tokio::task::JoinHandle;
 
@@ -218,44 +218,30 @@ async fn killed(schema: String) {
     storage.close().await;
 }
 
-async fn in_schema<F, Fut>(f: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let admin = connect_admin().await;
-    let schema = create_schema(&admin).await;
-    let result = tokio::spawn(f(schema.clone())).await;
-    drop_schema(&schema).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readers_share_connections_by_default() {
     // Default depth 4: eight readers on two connections.
-    in_schema(|s| sharing(s, None, 2)).await;
+    in_fresh_schema(|s| sharing(s, None, 2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn depth_eight_puts_every_reader_on_one_connection() {
-    in_schema(|s| sharing(s, Some(8), 1)).await;
+    in_fresh_schema(|s| sharing(s, Some(8), 1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn depth_one_gives_every_reader_its_own_connection() {
-    in_schema(|s| sharing(s, Some(1), READERS as i64)).await;
+    in_fresh_schema(|s| sharing(s, Some(1), READERS as i64)).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn sharing_on_a_single_threaded_runtime() {
-    in_schema(|s| sharing(s, None, 2)).await;
+    in_fresh_schema(|s| sharing(s, None, 2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_shared_connection_fails_its_readers_with_unavailable() {
-    in_schema(killed).await;
+    in_fresh_schema(killed).await;
 }
 
 #[tokio::test]

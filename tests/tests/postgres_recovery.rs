@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use storage_api::{OpenOptions, Storage, StorageError, TenantIdentifier, TxOptions};
-use storage_tests::backends::postgres::{base_uri, connect_admin, create_schema, drop_schema};
+use storage_tests::backends::postgres::{base_uri, connect_admin, in_fresh_schema};
 
 const POOL: usize = 4;
 
@@ -130,24 +130,12 @@ async fn scenario(schema: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pool_recovers_after_every_connection_is_killed() {
-    let admin = connect_admin().await;
-    let schema = create_schema(&admin).await;
-    let result = tokio::spawn(scenario(schema.clone())).await;
-    drop_schema(&schema).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    in_fresh_schema(scenario).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn pool_recovers_on_a_single_threaded_runtime() {
     // On one thread the connections' I/O tasks only notice the kill when the caller
     // yields, so stale connections are handed out: the backend must still recover.
-    let admin = connect_admin().await;
-    let schema = create_schema(&admin).await;
-    let result = tokio::spawn(scenario(schema.clone())).await;
-    drop_schema(&schema).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    in_fresh_schema(scenario).await;
 }

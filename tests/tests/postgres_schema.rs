@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use storage_api::OpenOptions;
 use storage_postgres::tokio_postgres::{self, NoTls};
-use storage_tests::backends::postgres::{base_uri, connect_admin, create_schema, drop_schema};
+use storage_tests::backends::postgres::{base_uri, connect_admin, drop_schema, in_fresh_schema};
+use storage_tests::harness::then_clean_up;
 
 /// The expected schema, written out from schema.md. Line forms:
 /// `table NAME`; `  COLUMN TYPE [NN] [=DEFAULT]`; `  pk COLS`;
@@ -591,7 +592,7 @@ async fn default_schema_of_a_fresh_database_without_prefix() {
         .unwrap();
     let mut uri = storage_api::ConnectionUri::parse(&base_uri()).unwrap();
     uri.path = db.clone();
-    let result = tokio::spawn({
+    let test = {
         let uri = uri.expose();
         async move {
             migrate(&uri, OpenOptions::default()).await;
@@ -600,42 +601,32 @@ async fn default_schema_of_a_fresh_database_without_prefix() {
             let got = actual(&c, "public").await;
             compare("public", &got, &expected(""));
         }
+    };
+    then_clean_up(test, async {
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await
+            .unwrap();
     })
     .await;
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefixed_tables_in_a_non_default_schema() {
-    let admin = connect_admin().await;
-    let schema = create_schema(&admin).await;
-    let result = tokio::spawn({
-        let schema = schema.clone();
-        async move {
-            migrate(
-                &base_uri(),
-                OpenOptions {
-                    table_prefix: Some("st".into()),
-                    schema: Some(schema.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
-            let c = connect_admin().await;
-            compare(&schema, &actual(&c, &schema).await, &expected("st_"));
-        }
+    in_fresh_schema(|schema| async move {
+        migrate(
+            &base_uri(),
+            OpenOptions {
+                table_prefix: Some("st".into()),
+                schema: Some(schema.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let c = connect_admin().await;
+        compare(&schema, &actual(&c, &schema).await, &expected("st_"));
     })
     .await;
-    drop_schema(&schema).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -643,7 +634,7 @@ async fn schema_from_the_uri_is_created_and_two_prefixes_share_it() {
     // Not created beforehand: the backend creates it. Upper case folds to lower.
     let schema = storage_tests::harness::unique_name("t");
     let uri = format!("{}?currentSchema={}", base_uri(), schema.to_uppercase());
-    let result = tokio::spawn({
+    let test = {
         let schema = schema.clone();
         async move {
             migrate(&uri, OpenOptions::default()).await;
@@ -664,10 +655,6 @@ async fn schema_from_the_uri_is_created_and_two_prefixes_share_it() {
             want.extend(expected("b_"));
             compare(&schema, &actual(&c, &schema).await, &want);
         }
-    })
-    .await;
-    drop_schema(&schema).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    };
+    then_clean_up(test, drop_schema(&schema)).await;
 }

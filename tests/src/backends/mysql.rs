@@ -2,7 +2,7 @@
 //! server named by `MYSQL_TEST_URI` (default `mysql://root@127.0.0.1:3306/test`),
 //! created through an admin connection and dropped afterwards.
 
-use crate::harness::{RawSql, TestBackend, TestDb, unique_name};
+use crate::harness::{RawSql, TestBackend, TestDb, then_clean_up, unique_name};
 use async_trait::async_trait;
 use std::sync::Arc;
 use storage_api::{ConnectionUri, OpenOptions};
@@ -67,6 +67,19 @@ pub async fn drop_database(db: &str) {
         .await
         .unwrap_or_else(|e| panic!("DROP DATABASE {db}: {e}"));
     admin.close().await;
+}
+
+/// Runs `test` with a fresh database (see [`create_database`]), dropped afterwards
+/// whatever the test did.
+pub async fn in_fresh_database<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let admin = connect_admin().await;
+    let db = create_database(&admin).await;
+    admin.close().await;
+    then_clean_up(test(db.clone()), drop_database(&db)).await;
 }
 
 /// Plain SQL on the test's database through the text protocol; every value as text

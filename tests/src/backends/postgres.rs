@@ -2,7 +2,7 @@
 //! `POSTGRES_TEST_URI` (default `postgres://postgres@127.0.0.1:5432/test`), dropped
 //! with everything in it afterwards.
 
-use crate::harness::{RawSql, TestBackend, TestDb, unique_name};
+use crate::harness::{RawSql, TestBackend, TestDb, then_clean_up, unique_name};
 use async_trait::async_trait;
 use std::sync::Arc;
 use storage_api::OpenOptions;
@@ -59,6 +59,17 @@ pub async fn drop_schema(schema: &str) {
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .await
         .unwrap_or_else(|e| panic!("DROP SCHEMA {schema}: {e}"));
+}
+
+/// Runs `test` with a fresh schema (see [`create_schema`]), dropped afterwards
+/// whatever the test did.
+pub async fn in_fresh_schema<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let schema = create_schema(&connect_admin().await).await;
+    then_clean_up(test(schema.clone()), drop_schema(&schema)).await;
 }
 
 /// Plain SQL through `simple_query`, with `search_path` set to the test's schema.

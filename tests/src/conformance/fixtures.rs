@@ -1,8 +1,10 @@
 //! Shared fixtures of the conformance suite: identifiers, tenants, users, sessions,
-//! devices and tokens with fixed times, plus assertion helpers for errors and raw SQL.
+//! devices and tokens with fixed times, assertion helpers for errors and raw SQL, and
+//! the race runner.
 
 use crate::harness::Ctx;
 use serde_json::json;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use storage_api::*;
@@ -668,4 +670,34 @@ pub async fn tenant_rows(ctx: &Ctx, table: &str, t: &TenantIdentifier) -> i64 {
         &format!("app_id = '{}' AND tenant_id = '{}'", t.app, t.tenant),
     )
     .await
+}
+
+/// Runs `n` tasks made by `f`, released together by a barrier; their results in task
+/// order. A panicking task fails the test.
+pub async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let fut = f(i);
+            let b = barrier.clone();
+            tokio::spawn(async move {
+                b.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.await {
+            Ok(v) => out.push(v),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("racing task {i} failed: {e}"),
+        }
+    }
+    out
 }

@@ -5,35 +5,7 @@
 
 use super::fixtures::*;
 use crate::harness::Ctx;
-use std::future::Future;
-use std::sync::Arc;
 use storage_api::*;
-
-/// Runs `n` tasks created by `f`, released together by a barrier; returns their
-/// results in task order.
-async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let fut = f(i);
-            let b = barrier.clone();
-            tokio::spawn(async move {
-                b.wait().await;
-                fut.await
-            })
-        })
-        .collect();
-    let mut out = Vec::with_capacity(n);
-    for h in handles {
-        out.push(h.await.expect("a racing task panicked"));
-    }
-    out
-}
 
 /// N concurrent rotations with one refresh token: exactly one `Rotated`, every other
 /// `Mismatch`; the stored hash is the winner's.

@@ -5,7 +5,6 @@
 use crate::conformance::fixtures::race_tx_options;
 use crate::harness::Ctx;
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use storage_api::*;
@@ -15,35 +14,7 @@ pub const TASKS: usize = 64;
 /// Rounds of every race, each with fresh data.
 pub const ROUNDS: usize = 20;
 
-/// Runs `n` tasks made by `f`, released together by a barrier; their results in task
-/// order. A panicking task fails the test.
-pub async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let fut = f(i);
-            let b = barrier.clone();
-            tokio::spawn(async move {
-                b.wait().await;
-                fut.await
-            })
-        })
-        .collect();
-    let mut out = Vec::with_capacity(n);
-    for (i, h) in handles.into_iter().enumerate() {
-        match h.await {
-            Ok(v) => out.push(v),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("racing task {i} failed: {e}"),
-        }
-    }
-    out
-}
+pub use crate::conformance::fixtures::race;
 
 /// Transaction options of the races: many attempts with small jittered delays, so
 /// that a `Retryable` conflict is always retried to an outcome.
