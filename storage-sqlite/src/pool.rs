@@ -178,9 +178,22 @@ fn connect(config: &PoolConfig) -> Result<Connection, StorageError> {
     };
     conn.busy_timeout(config.busy_timeout).map_err(setup)?;
     if what.is_some() {
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(setup)?;
+        // Switching a new file to WAL needs it exclusively, and SQLite answers BUSY
+        // at once, without its busy handler, while another process opens or switches
+        // the same file (two `migrate up` on a fresh database): retry until the busy
+        // timeout, as the handler would. Only a fresh file pays this; it is a no-op
+        // on a database already in WAL mode.
+        let deadline = Instant::now() + config.busy_timeout;
+        let mut pause = Duration::from_millis(1);
+        let mode: String = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                r => break r.map_err(setup)?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(journal_mode = %mode, "SQLite did not switch to WAL journal mode");
         }
