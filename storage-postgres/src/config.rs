@@ -1,7 +1,7 @@
 //! From a connection URI and [`OpenOptions`] to a `tokio_postgres::Config`, a
 //! validated schema and a validated table prefix.
 
-use crate::MIGRATIONS;
+use crate::migrations::MIGRATIONS;
 use std::time::Duration;
 use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
 use tokio_postgres::config::SslMode;

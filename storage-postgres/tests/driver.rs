@@ -572,7 +572,7 @@ async fn migration_driver_locks_applies_and_reverts() {
     let h = m1.history().await.unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].version, 1);
-    assert_eq!(h[0].checksum, storage_postgres::MIGRATIONS[0].checksum());
+    assert_eq!(h[0].checksum, storage_postgres::migrations()[0].checksum());
     assert_eq!(h[0].state, migrate::HistoryState::Applied);
     let tables = m1.existing_tables().await.unwrap();
     assert_eq!(tables.len(), 24, "{tables:?}");
@@ -593,7 +593,7 @@ async fn migration_driver_locks_applies_and_reverts() {
     assert!(m1.history().await.unwrap().is_empty());
 
     // A failing migration rolls back completely and names its statement.
-    let mut bad = migrate::step_for(&storage_postgres::MIGRATIONS[0], "mx_");
+    let mut bad = migrate::step_for(&storage_postgres::migrations()[0], "mx_");
     bad.statements.insert(3, "CREATE TABLE broken (".into());
     let f = m1.apply(&bad, 0).await.unwrap_err();
     assert_eq!(f.index, 3);

@@ -62,14 +62,26 @@ use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, Storag
 use storage_sql::{Dialect, Driver, SqlStorage};
 
 /// The embedded migrations, ascending; `{prefix}` stands for the table prefix.
-static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "phase1",
-    up: include_str!("../migrations/0001_phase1.up.sql"),
-    down: Some(include_str!("../migrations/0001_phase1.down.sql")),
-}];
+static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "phase1",
+        up: include_str!("../migrations/0001_phase1.up.sql"),
+        down: Some(include_str!("../migrations/0001_phase1.down.sql")),
+        // The pre-release version 1, which held migration 2's columns (CHANGELOG.md).
+        replaces: &["74c714eee70fc9b0ab2aa1b207ec0e558ad2bc3b22e845e3d22d957e7f03b2aa"],
+    },
+    Migration {
+        version: 2,
+        name: "project",
+        up: include_str!("../migrations/0002_project.up.sql"),
+        down: Some(include_str!("../migrations/0002_project.down.sql")),
+        replaces: &[],
+    },
+];
 
-/// The embedded SQLite migrations, ascending by version.
+/// The embedded SQLite migrations, ascending by version: 1 the tables in SuperTokens'
+/// layout, 2 the project's additions.
 pub fn migrations() -> &'static [Migration] {
     MIGRATIONS
 }

@@ -746,6 +746,7 @@ fn step(version: u32, statements: &[&str]) -> Step {
         name: format!("test{version}"),
         checksum: "x".into(),
         statements: statements.iter().map(|s| s.to_string()).collect(),
+        notes: Vec::new(),
     }
 }
 
