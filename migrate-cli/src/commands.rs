@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use storage_api::migrate::{
-    self, AppliedStep, BaselinePlan, HistoryRow, LiveColumn, MigrationStatus, StatementFailure, StatusReport,
-    Step, UpOptions,
+    self, AppliedStep, BaselinePlan, HistoryRow, LiveColumn, MigrationStatus, StatementFailure,
+    StatusReport, Step, UpOptions,
 };
 use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, StorageError};
 
@@ -373,7 +373,7 @@ fn print_steps(out: &mut Out<'_>, steps: &[Step], verb: &str) {
         ));
         for (i, s) in step.statements.iter().enumerate() {
             if let Some((_, note)) = step.notes.iter().find(|(n, _)| *n == i) {
-                out.info(&format!("-- {note}"));
+                out.info(note);
             }
             out.sql(&format!("{s};"));
         }
@@ -769,7 +769,11 @@ async fn baseline(
                 .map(|(v, n)| format!("{v} {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            if plan.left_pending.len() == 1 { "it" } else { "them" }
+            if plan.left_pending.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
         )
     };
     out.info(&format!(

@@ -3,9 +3,9 @@
 //! (a `started` row first, then the statements, then `applied`).
 
 use crate::config::Settings;
-use crate::migrations::MIGRATIONS;
 use crate::conn::{decode_row, lock_name};
 use crate::errors;
+use crate::migrations::MIGRATIONS;
 use async_trait::async_trait;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection};
@@ -15,7 +15,6 @@ use storage_api::migrate::{
 };
 use storage_api::{MigrationDriver, StorageError};
 use storage_sql::{Cell, Row};
-
 
 /// The migration driver on its own connection (not from the pool: the `GET_LOCK`
 /// lock belongs to the session).
@@ -183,23 +182,91 @@ impl MySqlMigrationDriver {
                 tables.push((name, collation));
             }
         }
-        if !tables.is_empty() {
-            // Tables referencing each other change one at a time: the checks of this
-            // connection are off while they do.
-            out.push(("SET foreign_key_checks = 0".into(), None));
-            for (name, collation) in tables {
-                out.push((
-                    format!(
-                        "ALTER TABLE `{}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {BINARY_COLLATION}",
-                        name.replace('`', "``")
-                    ),
-                    Some(format!("rebuild {name}: {collation} -> {BINARY_COLLATION}")),
-                ));
-            }
-            out.push(("SET foreign_key_checks = 1".into(), None));
+        if tables.is_empty() {
+            return Ok(out);
         }
+        // MariaDB refuses to change a column that a foreign key uses, even with the
+        // checks off: the foreign keys on either side of a rebuilt table are dropped
+        // first and added back, under their own names, once every table has the
+        // binary collation (the same bytes, so they still match; with the checks off
+        // the rows are not scanned again). Their indexes stay.
+        let names: Vec<&str> = tables.iter().map(|(n, _)| n.as_str()).collect();
+        let fks = self.foreign_keys_touching(&names).await?;
+        out.push(("SET foreign_key_checks = 0".into(), None));
+        for fk in &fks {
+            out.push((
+                format!(
+                    "ALTER TABLE {} DROP FOREIGN KEY {}",
+                    quoted(&fk.table),
+                    quoted(&fk.name)
+                ),
+                None,
+            ));
+        }
+        for (name, collation) in &tables {
+            out.push((
+                format!(
+                    "ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4 COLLATE {BINARY_COLLATION}",
+                    quoted(name)
+                ),
+                Some(format!("rebuild {name}: {collation} -> {BINARY_COLLATION}")),
+            ));
+        }
+        for fk in &fks {
+            out.push((fk.add_statement(), None));
+        }
+        out.push(("SET foreign_key_checks = 1".into(), None));
         Ok(out)
     }
+}
+
+/// One foreign key as `information_schema` describes it.
+struct ForeignKey {
+    table: String,
+    name: String,
+    columns: Vec<String>,
+    referenced_table: String,
+    referenced_columns: Vec<String>,
+    on_delete: String,
+    on_update: String,
+}
+
+impl ForeignKey {
+    /// The statement that adds it back as it was.
+    fn add_statement(&self) -> String {
+        let list = |cols: &[String]| {
+            cols.iter()
+                .map(|c| quoted(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
+            quoted(&self.table),
+            quoted(&self.name),
+            list(&self.columns),
+            quoted(&self.referenced_table),
+            list(&self.referenced_columns),
+            rule(&self.on_delete),
+            rule(&self.on_update),
+        )
+    }
+}
+
+/// A referential action as SQL accepts it back.
+fn rule(r: &str) -> &'static str {
+    match r {
+        "CASCADE" => "CASCADE",
+        "SET NULL" => "SET NULL",
+        "SET DEFAULT" => "SET DEFAULT",
+        "NO ACTION" => "NO ACTION",
+        _ => "RESTRICT",
+    }
+}
+
+/// `name` as a quoted identifier.
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 /// The collation of every table: bytes compared, as on PostgreSQL.
@@ -208,6 +275,53 @@ const BINARY_COLLATION: &str = "utf8mb4_bin";
 /// The statement of a migration template that [`MySqlMigrationDriver::expand`] replaces
 /// with the collation conversion.
 const BINARY_COLLATION_PLACEHOLDER: &str = "{binary_collation}";
+
+impl MySqlMigrationDriver {
+    /// The foreign keys of this database declared on, or referencing, one of `tables`.
+    async fn foreign_keys_touching(
+        &mut self,
+        tables: &[&str],
+    ) -> Result<Vec<ForeignKey>, StorageError> {
+        let rows = self
+            .fetch(
+                "SELECT rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.REFERENCED_TABLE_NAME, \
+                   rc.DELETE_RULE, rc.UPDATE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME \
+                 FROM information_schema.REFERENTIAL_CONSTRAINTS rc \
+                 JOIN information_schema.KEY_COLUMN_USAGE k \
+                   ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME \
+                  AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME \
+                 WHERE rc.CONSTRAINT_SCHEMA = DATABASE() \
+                 ORDER BY rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+                    .into(),
+                Vec::new(),
+            )
+            .await?;
+        let mut out: Vec<ForeignKey> = Vec::new();
+        for r in &rows {
+            let (table, name) = (r.text(0)?, r.text(1)?);
+            let referenced_table = r.text(2)?;
+            if !tables.contains(&table.as_str()) && !tables.contains(&referenced_table.as_str()) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(fk) if fk.table == table && fk.name == name => {
+                    fk.columns.push(r.text(5)?);
+                    fk.referenced_columns.push(r.text(6)?);
+                }
+                _ => out.push(ForeignKey {
+                    table,
+                    name,
+                    columns: vec![r.text(5)?],
+                    referenced_table,
+                    referenced_columns: vec![r.text(6)?],
+                    on_delete: r.text(3)?,
+                    on_update: r.text(4)?,
+                }),
+            }
+        }
+        Ok(out)
+    }
+}
 
 enum BindValue {
     Text(String),
@@ -321,11 +435,7 @@ impl MigrationDriver for MySqlMigrationDriver {
             .collect()
     }
 
-    async fn apply(
-        &mut self,
-        step: &Step,
-        now_ms: i64,
-    ) -> Result<Vec<Duration>, StatementFailure> {
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure> {
         let started = Instant::now();
         let mut row = HistoryRow {
             version: step.version,
@@ -493,8 +603,15 @@ mod tests {
             ("TEXT", "text"),
             ("BIGINT", "bigint(20)"),
         ] {
-            assert_eq!(super::canonical_type(a), super::canonical_type(b), "{a} / {b}");
+            assert_eq!(
+                super::canonical_type(a),
+                super::canonical_type(b),
+                "{a} / {b}"
+            );
         }
-        assert_ne!(super::canonical_type("TEXT"), super::canonical_type("varchar(64)"));
+        assert_ne!(
+            super::canonical_type("TEXT"),
+            super::canonical_type("varchar(64)")
+        );
     }
 }

@@ -80,7 +80,10 @@ async fn migrate_up_is_idempotent_and_recorded() {
         let history = m.history().await.unwrap();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].state, HistoryState::Applied);
-        assert_eq!(history[0].checksum, storage_mysql::migrations()[0].checksum());
+        assert_eq!(
+            history[0].checksum,
+            storage_mysql::migrations()[0].checksum()
+        );
         let tables = m.existing_tables().await.unwrap();
         let p = prefix.map(|p| format!("{p}_")).unwrap_or_default();
         assert!(tables.contains(&format!("{p}session_info")), "{tables:?}");

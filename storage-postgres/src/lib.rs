@@ -115,8 +115,6 @@ use storage_api::{ConnectionUri, MigrationDriver, OpenOptions, StorageError};
 use storage_sql::{Dialect, Driver};
 use tokio::task::JoinHandle;
 
-
-
 /// The lowest server version served (`server_version_num`).
 const MIN_SERVER_VERSION: i64 = 120_000;
 

@@ -2,9 +2,9 @@
 //! pool), a session advisory lock, and each migration applied in one transaction
 //! together with its history row (DDL is transactional on PostgreSQL).
 
-use crate::migrations::MIGRATIONS;
 use crate::config::quote_ident;
 use crate::errors::{Scrubber, connect_error, storage_error};
+use crate::migrations::MIGRATIONS;
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
 use storage_api::migrate::{HistoryRow, HistoryState, LiveColumn, StatementFailure, Step};
@@ -284,11 +284,7 @@ impl MigrationDriver for PostgresMigrationDriver {
             .map_err(|e| self.err(e))
     }
 
-    async fn apply(
-        &mut self,
-        step: &Step,
-        now_ms: i64,
-    ) -> Result<Vec<Duration>, StatementFailure> {
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure> {
         let start = Instant::now();
         // The statements run first; the history row is written last in the same
         // transaction, with the time measured so far.

@@ -219,11 +219,7 @@ impl MigrationDriver for SqliteMigrationDriver {
         rows.iter().map(history_row).collect()
     }
 
-    async fn apply(
-        &mut self,
-        step: &Step,
-        now_ms: i64,
-    ) -> Result<Vec<Duration>, StatementFailure> {
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure> {
         let sql = format!(
             "INSERT OR REPLACE INTO {} \
              (version, name, checksum, state, applied_at, execution_ms) \
@@ -353,7 +349,11 @@ fn added_column(sql: &str) -> Option<(String, String)> {
     if upper.len() < 5 || upper[0] != "ALTER" || upper[1] != "TABLE" || upper[3] != "ADD" {
         return None;
     }
-    let column = if upper[4] == "COLUMN" { words.get(5)? } else { words[4] };
+    let column = if upper[4] == "COLUMN" {
+        words.get(5)?
+    } else {
+        words[4]
+    };
     let unquote = |w: &str| w.trim_matches(|c| c == '"' || c == '`').to_owned();
     Some((unquote(words[2]), unquote(column)))
 }

@@ -508,7 +508,11 @@ async fn baseline_adopts_existing_database(kind: Kind) {
         "{}",
         o.stdout
     );
-    assert!(o.stdout.contains("1 migration pending (2 project)"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("1 migration pending (2 project)"),
+        "{}",
+        o.stdout
+    );
     assert_eq!(db.count("st_schema_migrations").await, 1);
     assert_eq!(
         db.scalar("SELECT checksum FROM st_schema_migrations WHERE version = 1")

@@ -291,7 +291,11 @@ async fn plugin_layout(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
                 .indexes
                 .into_iter()
                 .map(|(i, v)| {
-                    let i = if i.contains("_index") { format!("{prefix}{i}") } else { i };
+                    let i = if i.contains("_index") {
+                        format!("{prefix}{i}")
+                    } else {
+                        i
+                    };
                     (i, v)
                 })
                 .collect();
@@ -299,7 +303,10 @@ async fn plugin_layout(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
                 .fks
                 .into_iter()
                 .map(|(k, (cols, rt, rc, del, upd))| {
-                    (format!("{prefix}{k}"), (cols, format!("{prefix}{rt}"), rc, del, upd))
+                    (
+                        format!("{prefix}{k}"),
+                        (cols, format!("{prefix}{rt}"), rc, del, upd),
+                    )
                 })
                 .collect();
             (format!("{prefix}{name}"), t)
@@ -317,7 +324,13 @@ fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str, desc: boo
         );
         t.order.push(name.to_owned());
     };
-    column("app_id_to_user_id", "time_joined", "bigint-unsigned", true, Some("0"));
+    column(
+        "app_id_to_user_id",
+        "time_joined",
+        "bigint-unsigned",
+        true,
+        Some("0"),
+    );
     column(
         "app_id_to_user_id",
         "primary_or_recipe_user_time_joined",
@@ -325,15 +338,36 @@ fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str, desc: boo
         true,
         Some("0"),
     );
-    column("session_info", "prev_refresh_token_hash_2", "varchar(128)", false, None);
-    column("session_info", "refresh_token_rotated_at", "bigint-unsigned", false, None);
-    let last = if desc { "primary_or_recipe_user_id-" } else { "primary_or_recipe_user_id" };
+    column(
+        "session_info",
+        "prev_refresh_token_hash_2",
+        "varchar(128)",
+        false,
+        None,
+    );
+    column(
+        "session_info",
+        "refresh_token_rotated_at",
+        "bigint-unsigned",
+        false,
+        None,
+    );
+    let last = if desc {
+        "primary_or_recipe_user_id-"
+    } else {
+        "primary_or_recipe_user_id"
+    };
     let users = layout
         .get_mut(&format!("{prefix}all_auth_recipe_users"))
         .expect("all_auth_recipe_users");
     users.indexes.insert(
         format!("{prefix}all_auth_recipe_users_time_asc_idx"),
-        (false, split_cols(&format!("app_id,tenant_id,primary_or_recipe_user_time_joined,{last}"))),
+        (
+            false,
+            split_cols(&format!(
+                "app_id,tenant_id,primary_or_recipe_user_time_joined,{last}"
+            )),
+        ),
     );
     users.indexes.insert(
         format!("{prefix}all_auth_recipe_users_recipe_time_asc_idx"),

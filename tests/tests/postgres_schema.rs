@@ -172,7 +172,9 @@ async fn plugin_layout(prefix: &str) -> BTreeMap<String, Table> {
     let ddl = include_str!("../fixtures/supertokens-ddl/postgresql-phase1.sql");
     let schema = storage_tests::harness::unique_name("plugin");
     let c = connect_admin().await;
-    c.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
     admin_in(&c, &schema).await;
     let run = c.batch_execute(ddl).await;
     let layout = actual(&c, &schema).await;
@@ -210,9 +212,12 @@ fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str) {
         true,
         None,
     ));
-    sessions
-        .columns
-        .push(("refresh_token_rotated_at".into(), "bigint".into(), true, None));
+    sessions.columns.push((
+        "refresh_token_rotated_at".into(),
+        "bigint".into(),
+        true,
+        None,
+    ));
 }
 
 /// The whole layout after every migration: the plugin's, migration 2's additions,

@@ -190,7 +190,10 @@ fn differences(
         let name = format!("{prefix}{}.{}", d.table, d.column);
         let want = driver.canonical_type(&d.sql_type);
         match live.get(&name.to_ascii_lowercase()) {
-            None => out.push(format!("{name}: missing (migration {} creates {want})", m.version)),
+            None => out.push(format!(
+                "{name}: missing (migration {} creates {want})",
+                m.version
+            )),
             Some(c) if c.sql_type != want => out.push(format!(
                 "{name}: type {}, migration {} creates {want}",
                 c.sql_type, m.version

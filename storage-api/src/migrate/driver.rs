@@ -138,8 +138,7 @@ pub trait MigrationDriver: Send {
     /// driver measures): atomically where DDL is transactional; otherwise a `started`
     /// row first, then the statements, then `applied`. Returns how long each
     /// statement took, in order.
-    async fn apply(&mut self, step: &Step, now_ms: i64)
-    -> Result<Vec<Duration>, StatementFailure>;
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure>;
     /// Replaces statements of `step` that the driver computes from the database as it
     /// is (MySQL's collation conversion), just before the step runs or is shown by
     /// `--dry-run`. The default returns the step unchanged.

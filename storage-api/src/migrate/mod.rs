@@ -34,8 +34,8 @@ pub use script::{
 };
 pub use status::{MigrationStatus, StatusReport, status};
 pub use up_down::{
-    AppliedStep, StatementNote, UpOptions, UpReport, down, migrate_up, plan_down, plan_up, step_for,
-    up,
+    AppliedStep, StatementNote, UpOptions, UpReport, down, migrate_up, plan_down, plan_up,
+    step_for, up,
 };
 
 /// Milliseconds since the Unix epoch, 0 if the clock is before it.

@@ -98,13 +98,31 @@ pub struct DeclaredColumn {
 
 /// Words that end a column's type in a column definition.
 const TYPE_END: &[&str] = &[
-    "NOT", "NULL", "DEFAULT", "CONSTRAINT", "PRIMARY", "UNIQUE", "REFERENCES", "CHECK",
-    "COLLATE", "AUTO_INCREMENT", "GENERATED", "CHARACTER", "COMMENT",
+    "NOT",
+    "NULL",
+    "DEFAULT",
+    "CONSTRAINT",
+    "PRIMARY",
+    "UNIQUE",
+    "REFERENCES",
+    "CHECK",
+    "COLLATE",
+    "AUTO_INCREMENT",
+    "GENERATED",
+    "CHARACTER",
+    "COMMENT",
 ];
 
 /// Words that start a table constraint or index rather than a column.
 const NOT_A_COLUMN: &[&str] = &[
-    "CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FOREIGN", "CHECK", "FULLTEXT",
+    "CONSTRAINT",
+    "PRIMARY",
+    "UNIQUE",
+    "KEY",
+    "INDEX",
+    "FOREIGN",
+    "CHECK",
+    "FULLTEXT",
 ];
 
 /// The columns every `CREATE TABLE {prefix}name (...)` of `template` declares, in
@@ -202,7 +220,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            vec![("a", "VARCHAR(64)"), ("b", "BIGINT UNSIGNED"), ("c", "VARCHAR(128)[]")]
+            vec![
+                ("a", "VARCHAR(64)"),
+                ("b", "BIGINT UNSIGNED"),
+                ("c", "VARCHAR(128)[]")
+            ]
         );
         assert!(c.iter().all(|c| c.table == "t"));
     }
