@@ -1,12 +1,14 @@
 //! The embedded MySQL/MariaDB migrations (`migrations/NNNN_name.{up,down}.sql`).
 
 use storage_api::Migration;
+use storage_api::migrate::MigrationKind;
 
 /// The embedded migrations, ascending.
 pub(crate) static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "phase1",
+        kind: MigrationKind::SuperTokens,
         up: include_str!("../migrations/0001_phase1.up.sql"),
         down: Some(include_str!("../migrations/0001_phase1.down.sql")),
         // The pre-release version 1, which mixed the project's additions into the
@@ -16,6 +18,7 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "project",
+        kind: MigrationKind::Project,
         up: include_str!("../migrations/0002_project.up.sql"),
         down: Some(include_str!("../migrations/0002_project.down.sql")),
         replaces: &[],

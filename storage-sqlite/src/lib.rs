@@ -59,6 +59,7 @@ use pool::{BUSY_TIMEOUT, Pool, PoolConfig, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
 use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, Storage, StorageError};
+use storage_api::migrate::MigrationKind;
 use storage_sql::{Dialect, Driver, SqlStorage};
 
 /// The embedded migrations, ascending; `{prefix}` stands for the table prefix.
@@ -66,6 +67,7 @@ static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "phase1",
+        kind: MigrationKind::SuperTokens,
         up: include_str!("../migrations/0001_phase1.up.sql"),
         down: Some(include_str!("../migrations/0001_phase1.down.sql")),
         // The pre-release version 1, which held migration 2's columns (CHANGELOG.md).
@@ -74,6 +76,7 @@ static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "project",
+        kind: MigrationKind::Project,
         up: include_str!("../migrations/0002_project.up.sql"),
         down: Some(include_str!("../migrations/0002_project.down.sql")),
         replaces: &[],

@@ -1,7 +1,9 @@
 //! Adopting a database created by SuperTokens: checking that its tables are the
 //! layout of the migrations it holds, then recording those as applied.
 
-use super::driver::{HistoryRow, HistoryState, LiveColumn, Migration, MigrationDriver};
+use super::driver::{
+    HistoryRow, HistoryState, LiveColumn, Migration, MigrationDriver, MigrationKind,
+};
 use super::error::{BaselineError, MigrateError};
 use super::lock;
 use super::now_ms;
@@ -36,8 +38,7 @@ pub struct BaselinePlan {
     /// Migrations none of whose tables exist (pending after the baseline).
     pub not_found: Vec<BaselineFinding>,
     /// Known migrations left pending after the baseline (`up` applies them), ascending:
-    /// those of `not_found` and every migration that creates no table (the project's
-    /// additions, which baseline cannot recognise and `up` applies idempotently).
+    /// those of `not_found` and every project migration.
     pub left_pending: Vec<(u32, String)>,
     /// Tables with the prefix that no known migration creates (those of SuperTokens
     /// features this project does not manage yet): found and left untouched.
@@ -62,9 +63,9 @@ impl BaselinePlan {
 /// Detects which migrations the database already holds, from its tables, and checks
 /// the columns and types of every table of those migrations. Changes nothing.
 ///
-/// Migrations are taken in order while all their tables exist; the first migration
-/// that creates no table ends the detection (the project's own additions cannot be
-/// told apart from a partial upgrade, so they stay pending and `up` applies them).
+/// Only SuperTokens-layout migrations ([`MigrationKind::SuperTokens`]) are recorded,
+/// in order, while all their tables exist; the project's additions stay pending and
+/// `up` applies them afterwards (they tolerate what is already there).
 /// Refused: part of a migration's tables ([`BaselineError::Partial`]), a column
 /// missing or of another type ([`BaselineError::Mismatch`]), no table at all
 /// ([`BaselineError::NothingFound`]).
@@ -85,9 +86,12 @@ pub async fn plan_baseline(
         .map(|t| t.to_ascii_lowercase())
         .collect();
     for m in driver.migrations() {
+        if m.kind == MigrationKind::Project {
+            continue;
+        }
         let tables = tables_created(m.up);
         if tables.is_empty() {
-            break;
+            continue;
         }
         let (present, missing): (Vec<String>, Vec<String>) = tables
             .iter()

@@ -19,11 +19,27 @@ pub struct Migration {
     pub up: &'static str,
     /// The down script, if the migration can be reverted.
     pub down: Option<&'static str>,
+    /// Whose layout it creates, which decides how `baseline` and ordering treat it.
+    pub kind: MigrationKind,
     /// Checksums of pre-release scripts that this version replaced. A database whose
     /// history records one of them was built by a build that was never released;
     /// `status` and `up` stop with [`MigrateError::PreRelease`](super::MigrateError),
     /// which says what to do.
     pub replaces: &'static [&'static str],
+}
+
+/// Whose layout a migration creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationKind {
+    /// Tables exactly as SuperTokens' plugins create them: a database created by
+    /// SuperTokens already holds them, and `baseline` records the migration when all
+    /// its tables exist with the columns and types it creates.
+    SuperTokens,
+    /// The project's additions to those tables: `baseline` never records them, and
+    /// each statement tolerates what it adds being there already, so such a migration
+    /// may be applied after later SuperTokens-layout migrations that `baseline`
+    /// recorded (it is not out of order).
+    Project,
 }
 
 impl Migration {

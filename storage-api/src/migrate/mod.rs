@@ -25,7 +25,8 @@ mod up_down;
 
 pub use baseline::{BaselineFinding, BaselinePlan, baseline, plan_baseline};
 pub use driver::{
-    HistoryRow, HistoryState, LiveColumn, Migration, MigrationDriver, StatementFailure, Step,
+    HistoryRow, HistoryState, LiveColumn, Migration, MigrationDriver, MigrationKind, StatementFailure,
+    Step,
 };
 pub use error::{BaselineError, MigrateError};
 pub use repair::{RepairReport, plan_repair, repair};

@@ -1,6 +1,6 @@
 //! What each known migration's state is in one database.
 
-use super::driver::{HistoryRow, HistoryState, Migration, MigrationDriver};
+use super::driver::{HistoryRow, HistoryState, Migration, MigrationDriver, MigrationKind};
 use super::error::MigrateError;
 
 /// Status of one known migration.
@@ -78,7 +78,12 @@ impl StatusReport {
             return Err(MigrateError::UnknownVersion { version: u.version });
         }
         for (m, s) in &self.migrations {
-            if *s == MigrationStatus::Pending && m.version < newest_applied {
+            // A project migration left pending by `baseline` runs after the
+            // SuperTokens-layout migrations recorded above it.
+            if *s == MigrationStatus::Pending
+                && m.version < newest_applied
+                && m.kind == MigrationKind::SuperTokens
+            {
                 return Err(MigrateError::OutOfOrder {
                     version: m.version,
                     newest_applied,
@@ -125,5 +130,54 @@ fn build_status(known: &'static [Migration], history: Vec<HistoryRow>) -> Status
     StatusReport {
         migrations,
         unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn migration(version: u32, kind: MigrationKind) -> Migration {
+        Migration {
+            version,
+            name: "m",
+            kind,
+            up: "SELECT 1;",
+            down: None,
+            replaces: &[],
+        }
+    }
+
+    static KNOWN: &[Migration] = &[
+        migration(1, MigrationKind::SuperTokens),
+        migration(2, MigrationKind::Project),
+        migration(3, MigrationKind::SuperTokens),
+    ];
+
+    fn applied(version: u32) -> HistoryRow {
+        HistoryRow {
+            version,
+            name: "m".into(),
+            checksum: KNOWN[0].checksum(),
+            state: HistoryState::Applied,
+            applied_at: 0,
+            execution_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_pending_project_migration_below_an_applied_one_is_in_order() {
+        let report = build_status(KNOWN, vec![applied(1), applied(3)]);
+        assert_eq!(report.pending(), vec![2]);
+        report.check().expect("baseline leaves project migrations pending");
+    }
+
+    #[test]
+    fn a_pending_supertokens_migration_below_an_applied_one_is_out_of_order() {
+        let report = build_status(KNOWN, vec![applied(2), applied(3)]);
+        assert!(matches!(
+            report.check(),
+            Err(MigrateError::OutOfOrder { version: 1, .. })
+        ));
     }
 }
