@@ -128,12 +128,21 @@ impl std::fmt::Debug for MySqlDriver {
     }
 }
 
+/// The longest identifier MySQL and MariaDB accept.
+const MAX_IDENTIFIER: usize = 64;
+
 impl MySqlDriver {
     /// Validates the URI and options, checks the server version on one connection,
     /// and builds the pool (lazily: connections open on demand, plus the minimum
     /// idle ones in the background).
     pub async fn connect(uri: ConnectionUri, options: OpenOptions) -> Result<Self, StorageError> {
         let prefix = options.table_prefix()?;
+        storage_api::migrate::check_prefix_length(
+            migrations::MIGRATIONS,
+            &prefix,
+            MAX_IDENTIFIER,
+            "MySQL",
+        )?;
         let settings = Settings::from_uri(uri)?;
         let connect_timeout = options.connect_timeout();
         let mut first = config::connect_one(&settings, connect_timeout).await?;

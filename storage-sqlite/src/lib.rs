@@ -58,8 +58,8 @@ use async_trait::async_trait;
 use pool::{BUSY_TIMEOUT, Pool, PoolConfig, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
-use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, Storage, StorageError};
 use storage_api::migrate::MigrationKind;
+use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, Storage, StorageError};
 use storage_sql::{Dialect, Driver, SqlStorage};
 
 /// The embedded migrations, ascending; `{prefix}` stands for the table prefix.

@@ -567,7 +567,7 @@ async fn baseline_refuses_partial_or_empty(kind: Kind) {
 
     db.create_phase1_by_hand("st_").await;
     // The wrong prefix finds nothing.
-    let o = migrate(&db, Some("other"), &["baseline", "--format", "json"]).await;
+    let o = migrate(&db, Some("ot"), &["baseline", "--format", "json"]).await;
     assert_code(&o, exit::USAGE);
     assert_eq!(json(&o)["error"]["kind"], "nothing_to_baseline");
 

@@ -25,13 +25,14 @@ mod up_down;
 
 pub use baseline::{BaselineFinding, BaselinePlan, baseline, plan_baseline};
 pub use driver::{
-    HistoryRow, HistoryState, LiveColumn, Migration, MigrationDriver, MigrationKind, StatementFailure,
-    Step,
+    HistoryRow, HistoryState, LiveColumn, Migration, MigrationDriver, MigrationKind,
+    StatementFailure, Step,
 };
 pub use error::{BaselineError, MigrateError};
 pub use repair::{RepairReport, plan_repair, repair};
 pub use script::{
-    DeclaredColumn, checksum, columns_created, render, split_statements, tables_created,
+    DeclaredColumn, check_prefix_length, checksum, columns_created, longest_prefixed_name, render,
+    split_statements, tables_created,
 };
 pub use status::{MigrationStatus, StatusReport, status};
 pub use up_down::{

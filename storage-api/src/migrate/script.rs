@@ -1,6 +1,8 @@
 //! Migration scripts as text: checksums, the `{prefix}` template, splitting into
 //! statements, and reading which tables and columns a script creates.
 
+use super::driver::Migration;
+use crate::error::StorageError;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of `sql`, lower-case hex.
@@ -84,6 +86,49 @@ pub fn tables_created(template: &str) -> Vec<String> {
 }
 
 /// What [`plan_baseline`] found in the database for one known migration.
+
+/// The longest name (table, constraint or index) that `migrations` create with the
+/// prefix, without it; the history table's primary key counts too.
+pub fn longest_prefixed_name(migrations: &[Migration]) -> (usize, String) {
+    let mut best = (0, String::new());
+    for m in migrations {
+        for (i, _) in m.up.match_indices("{prefix}") {
+            let rest = &m.up[i + "{prefix}".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end > best.0 {
+                best = (end, rest[..end].to_owned());
+            }
+        }
+    }
+    let history = "schema_migrations_pkey";
+    if history.len() > best.0 {
+        best = (history.len(), history.to_owned());
+    }
+    best
+}
+
+/// A `Config` error when a name that `migrations` create with `prefix` (with its
+/// joiner) would be longer than the server's `max` identifier length: the server would
+/// refuse it (MySQL) or cut it silently (PostgreSQL), and the error mapping relies on
+/// the names.
+pub fn check_prefix_length(
+    migrations: &[Migration],
+    prefix: &str,
+    max: usize,
+    server: &str,
+) -> Result<(), StorageError> {
+    let (len, name) = longest_prefixed_name(migrations);
+    if prefix.len() + len > max {
+        return Err(StorageError::Config(format!(
+            "table prefix `{}` is too long for {server}: `{prefix}{name}` (a name of SuperTokens' layout) would exceed {max} characters; use a prefix of at most {} characters",
+            prefix.trim_end_matches('_'),
+            max.saturating_sub(len + 1)
+        )));
+    }
+    Ok(())
+}
 
 /// One column as a migration template declares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,6 +272,24 @@ mod tests {
             ]
         );
         assert!(c.iter().all(|c| c.table == "t"));
+    }
+
+    #[test]
+    fn prefix_length_is_checked_against_the_longest_name() {
+        static M: &[Migration] = &[Migration {
+            version: 1,
+            name: "m",
+            kind: super::super::MigrationKind::SuperTokens,
+            up: "CREATE TABLE {prefix}a_rather_long_table_name_x (x INT);",
+            down: None,
+            replaces: &[],
+        }];
+        assert_eq!(longest_prefixed_name(M).0, 26);
+        assert!(check_prefix_length(M, "st_", 29, "X").is_ok());
+        let e = check_prefix_length(M, "abc_", 29, "X")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 2 characters"), "{e}");
     }
 
     #[test]

@@ -169,7 +169,9 @@ mod tests {
     fn a_pending_project_migration_below_an_applied_one_is_in_order() {
         let report = build_status(KNOWN, vec![applied(1), applied(3)]);
         assert_eq!(report.pending(), vec![2]);
-        report.check().expect("baseline leaves project migrations pending");
+        report
+            .check()
+            .expect("baseline leaves project migrations pending");
     }
 
     #[test]
