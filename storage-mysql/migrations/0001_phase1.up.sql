@@ -11,8 +11,9 @@
 -- SuperTokens is adopted as version 1 (`migrate baseline`).
 --
 -- `{prefix}` is the table-name prefix with its joiner (`st_` or empty), applied to
--- tables and the plugin's named indexes (unique keys keep the plugin's bare names:
--- MySQL scopes key names to their table). The same SQL runs on MySQL 8.0+ and
+-- table names only: like the plugin's, index and key names stay bare (MySQL scopes
+-- them to their table), and the server names the foreign keys after the prefixed
+-- table. The same SQL runs on MySQL 8.0+ and
 -- MariaDB 10.6+. The plugin's `CREATE INDEX` statements are written as `KEY` clauses of
 -- their table (the same indexes): MySQL commits each DDL statement on its own, and one
 -- `CREATE TABLE IF NOT EXISTS` per table keeps a re-run after a failed, repaired
@@ -55,8 +56,8 @@ CREATE TABLE IF NOT EXISTS {prefix}app_id_to_user_id (
     PRIMARY KEY (app_id, user_id),
     FOREIGN KEY (app_id) REFERENCES {prefix}apps (app_id) ON DELETE CASCADE,
     FOREIGN KEY(app_id, primary_or_recipe_user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}app_id_to_user_id_primary_user_id_index (primary_or_recipe_user_id),
-    KEY {prefix}app_id_to_user_id_user_id_index (user_id)
+    KEY app_id_to_user_id_primary_user_id_index (primary_or_recipe_user_id),
+    KEY app_id_to_user_id_user_id_index (user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- all_auth_recipe_users
@@ -73,10 +74,10 @@ CREATE TABLE IF NOT EXISTS {prefix}all_auth_recipe_users (
     FOREIGN KEY(app_id, tenant_id) REFERENCES {prefix}tenants (app_id, tenant_id) ON DELETE CASCADE,
     FOREIGN KEY(app_id, user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE,
     FOREIGN KEY(app_id, primary_or_recipe_user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}all_auth_recipe_users_pagination_index1 (app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC),
-    KEY {prefix}all_auth_recipe_users_pagination_index3 (recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC),
-    KEY {prefix}all_auth_recipe_users_primary_user_id_index (primary_or_recipe_user_id, app_id),
-    KEY {prefix}all_auth_recipe_users_recipe_id_index (app_id, recipe_id, tenant_id)
+    KEY all_auth_recipe_users_pagination_index1 (app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC),
+    KEY all_auth_recipe_users_pagination_index3 (recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC),
+    KEY all_auth_recipe_users_primary_user_id_index (primary_or_recipe_user_id, app_id),
+    KEY all_auth_recipe_users_recipe_id_index (app_id, recipe_id, tenant_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- session_access_token_signing_keys
@@ -102,8 +103,8 @@ CREATE TABLE IF NOT EXISTS {prefix}session_info (
     use_static_key BOOLEAN NOT NULL,
     PRIMARY KEY(app_id, tenant_id, session_handle),
     FOREIGN KEY (app_id, tenant_id) REFERENCES {prefix}tenants (app_id, tenant_id) ON DELETE CASCADE,
-    KEY {prefix}session_expiry_index (expires_at),
-    KEY {prefix}session_info_user_id_app_id_index (user_id, app_id)
+    KEY session_expiry_index (expires_at),
+    KEY session_info_user_id_app_id_index (user_id, app_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- tenant_configs
@@ -191,7 +192,7 @@ CREATE TABLE IF NOT EXISTS {prefix}emailpassword_users (
     time_joined BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (app_id, user_id),
     FOREIGN KEY(app_id, user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}emailpassword_users_email_index (app_id, email)
+    KEY emailpassword_users_email_index (app_id, email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- emailpassword_user_to_tenant
@@ -203,7 +204,7 @@ CREATE TABLE IF NOT EXISTS {prefix}emailpassword_user_to_tenant (
     CONSTRAINT email UNIQUE (app_id, tenant_id, email),
     PRIMARY KEY (app_id, tenant_id, user_id),
     FOREIGN KEY (app_id, tenant_id, user_id) REFERENCES {prefix}all_auth_recipe_users (app_id, tenant_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}emailpassword_user_to_tenant_email_index (app_id, tenant_id, email)
+    KEY emailpassword_user_to_tenant_email_index (app_id, tenant_id, email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- emailpassword_pswd_reset_tokens
@@ -215,7 +216,7 @@ CREATE TABLE IF NOT EXISTS {prefix}emailpassword_pswd_reset_tokens (
     token_expiry BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (app_id, user_id, token),
     FOREIGN KEY (app_id, user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE ON UPDATE CASCADE,
-    KEY {prefix}emailpassword_password_reset_token_expiry_index (token_expiry)
+    KEY emailpassword_password_reset_token_expiry_index (token_expiry)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- emailverification_verified_emails
@@ -225,7 +226,7 @@ CREATE TABLE IF NOT EXISTS {prefix}emailverification_verified_emails (
     email VARCHAR(256) NOT NULL,
     PRIMARY KEY (app_id, user_id, email),
     FOREIGN KEY(app_id) REFERENCES {prefix}apps (app_id) ON DELETE CASCADE,
-    KEY {prefix}emailverification_verified_emails_verified_appid_emails_index (app_id, email)
+    KEY emailverification_verified_emails_verified_appid_emails_index (app_id, email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- emailverification_tokens
@@ -238,7 +239,7 @@ CREATE TABLE IF NOT EXISTS {prefix}emailverification_tokens (
     token_expiry BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (app_id, tenant_id, user_id, email, token),
     FOREIGN KEY(app_id, tenant_id) REFERENCES {prefix}tenants (app_id, tenant_id) ON DELETE CASCADE,
-    KEY {prefix}emailverification_tokens_index (token_expiry)
+    KEY emailverification_tokens_index (token_expiry)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- thirdparty_users
@@ -251,8 +252,8 @@ CREATE TABLE IF NOT EXISTS {prefix}thirdparty_users (
     time_joined BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (app_id, user_id),
     FOREIGN KEY(app_id, user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}thirdparty_users_email_index (app_id, email),
-    KEY {prefix}thirdparty_users_thirdparty_user_id_index (app_id, third_party_id, third_party_user_id)
+    KEY thirdparty_users_email_index (app_id, email),
+    KEY thirdparty_users_thirdparty_user_id_index (app_id, third_party_id, third_party_user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- thirdparty_user_to_tenant
@@ -265,7 +266,7 @@ CREATE TABLE IF NOT EXISTS {prefix}thirdparty_user_to_tenant (
     CONSTRAINT third_party_user_id UNIQUE (app_id, tenant_id, third_party_id, third_party_user_id),
     PRIMARY KEY (app_id, tenant_id, user_id),
     FOREIGN KEY (app_id, tenant_id, user_id) REFERENCES {prefix}all_auth_recipe_users (app_id, tenant_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}thirdparty_user_to_tenant_third_party_user_id_index (app_id, tenant_id, third_party_id, third_party_user_id)
+    KEY thirdparty_user_to_tenant_third_party_user_id_index (app_id, tenant_id, third_party_id, third_party_user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- jwt_signing_keys
@@ -288,8 +289,8 @@ CREATE TABLE IF NOT EXISTS {prefix}passwordless_users (
     time_joined BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (app_id, user_id),
     FOREIGN KEY(app_id, user_id) REFERENCES {prefix}app_id_to_user_id (app_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}passwordless_users_email_index (app_id, email),
-    KEY {prefix}passwordless_users_phone_number_index (app_id, phone_number)
+    KEY passwordless_users_email_index (app_id, email),
+    KEY passwordless_users_phone_number_index (app_id, phone_number)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- passwordless_user_to_tenant
@@ -303,8 +304,8 @@ CREATE TABLE IF NOT EXISTS {prefix}passwordless_user_to_tenant (
     CONSTRAINT phone_number UNIQUE (app_id, tenant_id, phone_number),
     PRIMARY KEY (app_id, tenant_id, user_id),
     FOREIGN KEY (app_id, tenant_id, user_id) REFERENCES {prefix}all_auth_recipe_users (app_id, tenant_id, user_id) ON DELETE CASCADE,
-    KEY {prefix}passwordless_user_to_tenant_email_index (app_id, tenant_id, email),
-    KEY {prefix}passwordless_user_to_tenant_phone_number_index (app_id, tenant_id, phone_number)
+    KEY passwordless_user_to_tenant_email_index (app_id, tenant_id, email),
+    KEY passwordless_user_to_tenant_phone_number_index (app_id, tenant_id, phone_number)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- passwordless_devices
@@ -318,8 +319,8 @@ CREATE TABLE IF NOT EXISTS {prefix}passwordless_devices (
     failed_attempts INT UNSIGNED NOT NULL,
     PRIMARY KEY (app_id, tenant_id, device_id_hash),
     FOREIGN KEY(app_id, tenant_id) REFERENCES {prefix}tenants (app_id, tenant_id) ON DELETE CASCADE,
-    KEY {prefix}passwordless_devices_email_index (app_id, tenant_id, email),
-    KEY {prefix}passwordless_devices_phone_number_index (app_id, tenant_id, phone_number)
+    KEY passwordless_devices_email_index (app_id, tenant_id, email),
+    KEY passwordless_devices_phone_number_index (app_id, tenant_id, phone_number)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- passwordless_codes
@@ -333,5 +334,5 @@ CREATE TABLE IF NOT EXISTS {prefix}passwordless_codes (
     PRIMARY KEY (app_id, tenant_id, code_id),
     CONSTRAINT link_code_hash UNIQUE (app_id, tenant_id, link_code_hash),
     FOREIGN KEY (app_id, tenant_id, device_id_hash) REFERENCES {prefix}passwordless_devices (app_id, tenant_id, device_id_hash) ON DELETE CASCADE ON UPDATE CASCADE,
-    KEY {prefix}passwordless_codes_created_at_index (app_id, tenant_id, created_at)
+    KEY passwordless_codes_created_at_index (app_id, tenant_id, created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -7,7 +7,8 @@
 -- skips what is already there.
 --
 -- Project indexes end in `_idx`: the plugins' names end in `_index`, `_index1`..
--- `_index4` or are key names, so they never collide.
+-- `_index4` or are key names, so they never collide. Like the plugin's, their names
+-- carry no prefix (MySQL scopes index names to their table).
 
 -- 1. Binary collation. The MySQL plugin names no collation, so an adopted database's
 -- tables compare text case-insensitively (`utf8mb4_general_ci` by default), and a
@@ -86,19 +87,19 @@ DEALLOCATE PREPARE ddl;
 -- 4. Listing users oldest first: the plugin has the newest-first pagination indexes
 -- only (PostgreSQL's plugin has both).
 SET @ddl = (SELECT IF(COUNT(*) = 0,
-    'CREATE INDEX {prefix}all_auth_recipe_users_time_asc_idx ON {prefix}all_auth_recipe_users (app_id, tenant_id, primary_or_recipe_user_time_joined ASC, primary_or_recipe_user_id DESC)',
+    'CREATE INDEX all_auth_recipe_users_time_asc_idx ON {prefix}all_auth_recipe_users (app_id, tenant_id, primary_or_recipe_user_time_joined ASC, primary_or_recipe_user_id DESC)',
     'DO 0')
   FROM information_schema.STATISTICS
-  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{prefix}all_auth_recipe_users' AND INDEX_NAME = '{prefix}all_auth_recipe_users_time_asc_idx');
+  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{prefix}all_auth_recipe_users' AND INDEX_NAME = 'all_auth_recipe_users_time_asc_idx');
 PREPARE ddl FROM @ddl;
 EXECUTE ddl;
 DEALLOCATE PREPARE ddl;
 
 SET @ddl = (SELECT IF(COUNT(*) = 0,
-    'CREATE INDEX {prefix}all_auth_recipe_users_recipe_time_asc_idx ON {prefix}all_auth_recipe_users (recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined ASC, primary_or_recipe_user_id DESC)',
+    'CREATE INDEX all_auth_recipe_users_recipe_time_asc_idx ON {prefix}all_auth_recipe_users (recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined ASC, primary_or_recipe_user_id DESC)',
     'DO 0')
   FROM information_schema.STATISTICS
-  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{prefix}all_auth_recipe_users' AND INDEX_NAME = '{prefix}all_auth_recipe_users_recipe_time_asc_idx');
+  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{prefix}all_auth_recipe_users' AND INDEX_NAME = 'all_auth_recipe_users_recipe_time_asc_idx');
 PREPARE ddl FROM @ddl;
 EXECUTE ddl;
 DEALLOCATE PREPARE ddl;

@@ -23,10 +23,18 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
         down: Some(include_str!("../migrations/0002_project.down.sql")),
         replaces: &[],
     },
+    Migration {
+        version: 3,
+        name: "phase2",
+        kind: MigrationKind::SuperTokens,
+        up: include_str!("../migrations/0003_phase2.up.sql"),
+        down: Some(include_str!("../migrations/0003_phase2.down.sql")),
+        replaces: &[],
+    },
 ];
 
-/// The embedded PostgreSQL migrations, ascending by version: 1 is SuperTokens' plugin
-/// layout, 2 the project's additions.
+/// The embedded PostgreSQL migrations, ascending by version: 1 and 3 are SuperTokens' plugin
+/// layout (phase 1, phase 2), 2 the project's additions.
 pub fn migrations() -> &'static [Migration] {
     MIGRATIONS
 }

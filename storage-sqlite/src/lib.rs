@@ -81,6 +81,14 @@ static MIGRATIONS: &[Migration] = &[
         down: Some(include_str!("../migrations/0002_project.down.sql")),
         replaces: &[],
     },
+    Migration {
+        version: 3,
+        name: "phase2",
+        kind: MigrationKind::SuperTokens,
+        up: include_str!("../migrations/0003_phase2.up.sql"),
+        down: Some(include_str!("../migrations/0003_phase2.down.sql")),
+        replaces: &[],
+    },
 ];
 
 /// The embedded SQLite migrations, ascending by version: 1 the tables in SuperTokens'

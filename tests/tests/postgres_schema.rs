@@ -169,21 +169,40 @@ fn history_table(prefix: &str) -> BTreeMap<String, Table> {
 /// The catalog of the plugin's own DDL, run in a scratch schema, with every name
 /// (tables, constraints, indexes) given `prefix` as the migrations do.
 async fn plugin_layout(prefix: &str) -> BTreeMap<String, Table> {
-    let ddl = include_str!("../fixtures/supertokens-ddl/postgresql-phase1.sql");
+    let mut layout = plugin_catalog(prefix, PHASE1).await;
+    layout.extend(plugin_catalog(prefix, PHASE2).await);
+    layout
+}
+
+/// The plugin's phase-1 DDL (migration 1).
+const PHASE1: &str = include_str!("../fixtures/supertokens-ddl/postgresql-phase1.sql");
+/// The plugin's phase-2 DDL (migration 3); run after phase 1, whose tables it references.
+const PHASE2: &str = include_str!("../fixtures/supertokens-ddl/postgresql-phase2.sql");
+
+/// The tables that `part` (PHASE1 or PHASE2) of the plugin's DDL creates, from the
+/// catalog of a scratch schema where phase 1 (and `part`) ran, with `prefix` given to
+/// every name.
+async fn plugin_catalog(prefix: &str, part: &str) -> BTreeMap<String, Table> {
+    let ddl = format!("{PHASE1}\n{}", if part == PHASE1 { "" } else { part });
     let schema = storage_tests::harness::unique_name("plugin");
     let c = connect_admin().await;
     c.batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
     admin_in(&c, &schema).await;
-    let run = c.batch_execute(ddl).await;
+    let run = c.batch_execute(&ddl).await;
     let layout = actual(&c, &schema).await;
     c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
     run.expect("the plugin's DDL runs");
+    let wanted = storage_api::migrate::tables_created(&part.replace(
+        "CREATE TABLE IF NOT EXISTS ",
+        "CREATE TABLE IF NOT EXISTS {prefix}",
+    ));
     layout
         .into_iter()
+        .filter(|(name, _)| wanted.contains(name))
         .map(|(name, mut t)| {
             for k in &mut t.constraints {
                 k.0 = format!("{prefix}{}", k.0);
@@ -358,14 +377,19 @@ async fn admin_in(client: &tokio_postgres::Client, schema: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_plugin_layout_has_every_table_of_migration_1() {
-    let e = plugin_layout("").await;
+async fn the_plugin_layout_has_every_table_of_migrations_1_and_3() {
+    let e = plugin_catalog("", PHASE1).await;
     assert_eq!(e.len(), 24, "23 phase-1 tables plus jwt_signing_keys");
     let fks: usize = e
         .values()
         .map(|t| t.constraints.iter().filter(|c| c.1 == "f").count())
         .sum();
     assert_eq!(fks, 25);
+    assert_eq!(
+        plugin_catalog("", PHASE2).await.len(),
+        11,
+        "the phase-2 tables"
+    );
 }
 
 /// `up --to 1` builds exactly the catalog the plugin's DDL builds: names of tables,
@@ -395,7 +419,7 @@ async fn version_1_is_the_plugin_layout() {
         let c = connect_admin().await;
         let mut got = actual(&c, &schema).await;
         got.remove("schema_migrations");
-        compare(&schema, &got, &plugin_layout("").await);
+        compare(&schema, &got, &plugin_catalog("", PHASE1).await);
     })
     .await;
 }

@@ -85,8 +85,6 @@ pub fn tables_created(template: &str) -> Vec<String> {
     out
 }
 
-/// What [`plan_baseline`] found in the database for one known migration.
-
 /// The longest name (table, constraint or index) that `migrations` create with the
 /// prefix, without it; the history table's primary key counts too.
 pub fn longest_prefixed_name(migrations: &[Migration]) -> (usize, String) {
