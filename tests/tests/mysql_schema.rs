@@ -306,18 +306,6 @@ async fn plugin_catalog(prefix: &str, desc: bool, part: &str) -> BTreeMap<String
         .into_iter()
         .filter(|(name, _)| wanted.contains(name))
         .map(|(name, mut t)| {
-            t.indexes = t
-                .indexes
-                .into_iter()
-                .map(|(i, v)| {
-                    let i = if i.contains("_index") {
-                        format!("{prefix}{i}")
-                    } else {
-                        i
-                    };
-                    (i, v)
-                })
-                .collect();
             t.fks = t
                 .fks
                 .into_iter()
