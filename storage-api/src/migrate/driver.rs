@@ -176,3 +176,27 @@ pub trait MigrationDriver: Send {
     /// [`existing_columns`](Self::existing_columns) reports the type it creates.
     fn canonical_type(&self, declared: &str) -> String;
 }
+
+/// The migrations a backend crate embeds from its `migrations/` folder, ascending:
+/// `version name kind "file_stem" [pre-release checksums];` per migration, each with
+/// `migrations/<file_stem>.up.sql` and `.down.sql` beside the crate's `src/`.
+///
+/// ```text
+/// static MIGRATIONS: &[storage_api::Migration] = storage_api::embedded_migrations![
+///     1 "phase1" SuperTokens "0001_phase1" [];
+///     2 "project" Project "0002_project" [];
+/// ];
+/// ```
+#[macro_export]
+macro_rules! embedded_migrations {
+    ($($version:literal $name:literal $kind:ident $file:literal [$($old:literal),*];)*) => {
+        &[$($crate::Migration {
+            version: $version,
+            name: $name,
+            kind: $crate::migrate::MigrationKind::$kind,
+            up: include_str!(concat!("../migrations/", $file, ".up.sql")),
+            down: Some(include_str!(concat!("../migrations/", $file, ".down.sql"))),
+            replaces: &[$($old),*],
+        }),*]
+    };
+}
