@@ -542,18 +542,15 @@ impl MigrationDriver for MySqlMigrationDriver {
                 Vec::new(),
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let table = r.text(0)?;
-            if table.starts_with(&self.prefix) {
-                out.push(LiveColumn {
-                    table,
-                    column: r.text(1)?,
-                    sql_type: canonical_type(&r.text(2)?),
-                });
-            }
-        }
-        Ok(out)
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(LiveColumn::of_prefixed_tables(
+            rows,
+            &self.prefix,
+            canonical_type,
+        ))
     }
 
     fn canonical_type(&self, declared: &str) -> String {

@@ -380,18 +380,14 @@ impl MigrationDriver for PostgresMigrationDriver {
             )
             .await
             .map_err(|e| self.err(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let table: String = r.try_get(0).map_err(|e| self.err(e))?;
-            if table.starts_with(&self.prefix) {
-                out.push(LiveColumn {
-                    table,
-                    column: r.try_get(1).map_err(|e| self.err(e))?,
-                    sql_type: r.try_get(2).map_err(|e| self.err(e))?,
-                });
-            }
-        }
-        Ok(out)
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(|e| self.err(e))?;
+        Ok(LiveColumn::of_prefixed_tables(rows, &self.prefix, |t| {
+            t.to_owned()
+        }))
     }
 
     fn canonical_type(&self, declared: &str) -> String {

@@ -451,15 +451,7 @@ async fn mysql_version_1_is_the_plugin_layout() {
         let storage = storage_api::open(&database_uri(&db), OpenOptions::default())
             .await
             .expect("open mysql");
-        let mut driver = storage.migration_driver().await.expect("driver");
-        let options = storage_api::migrate::UpOptions {
-            to: Some(1),
-            ..Default::default()
-        };
-        storage_api::migrate::up(&mut *driver, &options, &mut |_| {})
-            .await
-            .expect("up --to 1");
-        drop(driver);
+        storage_tests::harness::migrate_to(&*storage, 1).await;
         storage.close().await;
         let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
             .await

@@ -406,15 +406,7 @@ async fn version_1_is_the_plugin_layout() {
         )
         .await
         .expect("open postgres");
-        let mut driver = storage.migration_driver().await.expect("driver");
-        let options = storage_api::migrate::UpOptions {
-            to: Some(1),
-            ..Default::default()
-        };
-        storage_api::migrate::up(&mut *driver, &options, &mut |_| {})
-            .await
-            .expect("up --to 1");
-        drop(driver);
+        storage_tests::harness::migrate_to(&*storage, 1).await;
         storage.close().await;
         let c = connect_admin().await;
         let mut got = actual(&c, &schema).await;

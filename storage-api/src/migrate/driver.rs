@@ -129,6 +129,25 @@ pub struct LiveColumn {
     pub sql_type: String,
 }
 
+impl LiveColumn {
+    /// The columns of the tables whose names start with `prefix`, from catalog rows of
+    /// (table, column, type as the server prints it), types put in `canonical` form.
+    pub fn of_prefixed_tables(
+        rows: impl IntoIterator<Item = (String, String, String)>,
+        prefix: &str,
+        canonical: impl Fn(&str) -> String,
+    ) -> Vec<LiveColumn> {
+        rows.into_iter()
+            .filter(|(table, _, _)| table.starts_with(prefix))
+            .map(|(table, column, printed)| LiveColumn {
+                table,
+                column,
+                sql_type: canonical(&printed),
+            })
+            .collect()
+    }
+}
+
 /// What a backend provides to the runner, on one dedicated connection.
 #[async_trait]
 pub trait MigrationDriver: Send {

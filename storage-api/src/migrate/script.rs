@@ -43,17 +43,21 @@ pub fn split_statements(sql: &str) -> Vec<String> {
     out
 }
 
+/// `stmt` without its comment lines.
+fn without_comments(stmt: &str) -> String {
+    stmt.lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Base names (without prefix) of the tables that a migration template creates, in
 /// order: every `CREATE TABLE [IF NOT EXISTS] {prefix}name`, the name optionally
 /// quoted with backticks or double quotes. Baseline detection relies on it.
 pub fn tables_created(template: &str) -> Vec<String> {
     let mut out = Vec::new();
     for stmt in split_statements(template) {
-        let code: String = stmt
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let code = without_comments(&stmt);
         let words: Vec<&str> = code.split_whitespace().collect();
         if words.len() < 3
             || !words[0].eq_ignore_ascii_case("create")
@@ -173,11 +177,7 @@ const NOT_A_COLUMN: &[&str] = &[
 pub fn columns_created(template: &str) -> Vec<DeclaredColumn> {
     let mut out = Vec::new();
     for stmt in split_statements(template) {
-        let code: String = stmt
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let code = without_comments(&stmt);
         let Some(table) = tables_created(&code).into_iter().next() else {
             continue;
         };
