@@ -10,16 +10,23 @@
 //! `src/sessions.rs`, `src/codes.rs` (one file per domain, all backends); what differs
 //! per backend (driver, error codes, locks, DDL) lives in each backend crate.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod codes;
 pub mod conn;
+#[allow(dead_code)] // Until users.rs is on the new statement layer.
 mod q;
+mod run;
+#[allow(dead_code)] // Until users.rs is on the new statement layer.
+mod schema;
 mod sessions;
+#[allow(dead_code)] // Until users.rs is on the new statement layer.
+mod stmt;
 mod tenancy;
 mod tx;
 mod users;
 
-pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row};
+pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row, UniqueKey, Violation};
 pub use tx::SqlTx;
 
 use std::sync::Arc;
@@ -28,7 +35,9 @@ use std::sync::Arc;
 pub struct SqlStorage<D: Driver> {
     pub(crate) driver: Arc<D>,
     /// Statements rendered once, shared with this storage's transactions.
-    pub(crate) templates: Arc<q::Templates>,
+    pub(crate) templates: Arc<stmt::Templates>,
+    /// The rendered statements of the domains not yet on [`stmt`].
+    pub(crate) legacy: Arc<q::Templates>,
 }
 
 impl<D: Driver> SqlStorage<D> {
@@ -37,6 +46,7 @@ impl<D: Driver> SqlStorage<D> {
         Self {
             driver: Arc::new(driver),
             templates: Arc::default(),
+            legacy: Arc::default(),
         }
     }
 

@@ -277,7 +277,7 @@ macro_rules! with_conn {
     (@on $acquire:ident, $self:ident, |$c:ident, $q:ident| $body:expr) => {{
         let mut conn = $self.driver.$acquire().await?;
         let $c = &mut conn;
-        let $q = $crate::q::Q::of(&*$self.driver, &$self.templates);
+        let $q = $crate::q::Q::of(&*$self.driver, &$self.legacy);
         $body
     }};
 }
@@ -309,7 +309,7 @@ macro_rules! in_tx {
         $crate::q::retrying!(async {
             let mut conn = $self.driver.acquire().await?;
             conn.begin(storage_api::Isolation::Default, true).await?;
-            let $q = $crate::q::Q::of(&*$self.driver, &$self.templates);
+            let $q = $crate::q::Q::of(&*$self.driver, &$self.legacy);
             let out = {
                 let $c = &mut conn;
                 async { $body }.await

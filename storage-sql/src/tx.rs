@@ -13,13 +13,26 @@ use storage_api::{MigrationDriver, Result, Storage, Transaction, TxOptions};
 pub struct SqlTx<D: Driver> {
     conn: D::Conn,
     driver: Arc<D>,
-    templates: Arc<crate::q::Templates>,
+    templates: Arc<crate::stmt::Templates>,
+    legacy: Arc<crate::q::Templates>,
 }
 
 impl<D: Driver> SqlTx<D> {
     /// The connection and statement context.
     pub(crate) fn parts(&mut self) -> (&mut D::Conn, Q<'_>) {
-        (&mut self.conn, Q::of(&*self.driver, &self.templates))
+        (&mut self.conn, Q::of(&*self.driver, &self.legacy))
+    }
+
+    /// The connection and the statement context of the new statement layer.
+    pub(crate) fn stmt_parts(&mut self) -> (&mut D::Conn, crate::stmt::Q<'_>) {
+        (
+            &mut self.conn,
+            crate::stmt::Q::new(
+                self.driver.dialect(),
+                self.driver.table_prefix(),
+                &self.templates,
+            ),
+        )
     }
 }
 
@@ -47,6 +60,7 @@ impl<D: Driver> Storage for SqlStorage<D> {
             conn,
             driver: self.driver.clone(),
             templates: self.templates.clone(),
+            legacy: self.legacy.clone(),
         }))
     }
 

@@ -380,8 +380,8 @@ async fn insert_tp_tenant<C: Conn>(
     Ok(())
 }
 
-fn pl_dup(key: &str) -> StorageError {
-    if key == "phone_number" {
+fn pl_dup(key: &crate::conn::UniqueKey) -> StorageError {
+    if *key == crate::conn::UniqueKey::PhoneNumber {
         StorageError::DuplicatePhoneNumber
     } else {
         StorageError::DuplicateEmail
