@@ -3,10 +3,9 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
-use crate::q::{no_app, no_tenant};
 use crate::run::{Op, traced};
 use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, One, Q, Rec, Stmt, app_user_is, args, tenant_is};
+use crate::stmt::{Meaning, One, Q, Rec, Stmt, app_user_is, args, no_app, no_tenant, tenant_is};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query};
@@ -899,7 +898,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         hash: &str,
     ) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(D::NAME, Op::tenant("device_for_update", t), async {
             let found = devices(c, q, t, Devices::Hash, hash, true).await?;
             Ok(found.into_iter().next())
@@ -909,7 +908,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
 
     async fn codes_of_device(&mut self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let found = codes(c, q, t, CodesBy::OfDevice, hash);
         traced(D::NAME, Op::tenant("codes_of_device", t), found).await
     }
@@ -920,7 +919,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         hash: &str,
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(D::NAME, Op::tenant("code_by_link_code_hash", t), async {
             Ok(codes(c, q, t, CodesBy::LinkHash, hash)
                 .await?
@@ -932,7 +931,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
 
     async fn increment_failed_attempts(&mut self, t: &TenantIdentifier, hash: &str) -> Result<u64> {
         check_hash("device_id_hash", hash)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), hash: hash };
         let stmt = Stmt::fixed("codes.increment_failed_attempts");
         traced(D::NAME, Op::tenant("increment_failed_attempts", t), async {
@@ -954,7 +953,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
 
     async fn delete_code(&mut self, t: &TenantIdentifier, code_id: &str) -> Result<u64> {
         validate::uuid("code_id", code_id)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), code_id: code_id };
         traced(D::NAME, Op::tenant("delete_code", t), async {
             q.exec(c, Stmt::fixed("codes.delete_code"), args, |a| {
@@ -974,21 +973,21 @@ impl<D: Driver> CodesTx for SqlTx<D> {
 
     async fn delete_device(&mut self, t: &TenantIdentifier, hash: &str) -> Result<u64> {
         check_hash("device_id_hash", hash)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let deleted = delete_devices(c, q, t, Devices::Hash, hash);
         traced(D::NAME, Op::tenant("delete_device", t), deleted).await
     }
 
     async fn delete_devices_by_email(&mut self, t: &TenantIdentifier, email: &str) -> Result<u64> {
         validate::text("email", email, 256)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let deleted = delete_devices(c, q, t, Devices::Email, email);
         traced(D::NAME, Op::tenant("delete_devices_by_email", t), deleted).await
     }
 
     async fn delete_devices_by_phone(&mut self, t: &TenantIdentifier, phone: &str) -> Result<u64> {
         validate::text("phone_number", phone, 256)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let deleted = delete_devices(c, q, t, Devices::Phone, phone);
         traced(D::NAME, Op::tenant("delete_devices_by_phone", t), deleted).await
     }
@@ -999,7 +998,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         user_id: &str,
     ) -> Result<Vec<PasswordResetToken>> {
         validate::uuid("user_id", user_id)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let found = reset_tokens(c, q, app, Resets::OfUserForUpdate, user_id);
         traced(
             D::NAME,
@@ -1015,7 +1014,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         user_id: &str,
     ) -> Result<u64> {
         validate::uuid("user_id", user_id)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let deleted = delete_reset_tokens_of_user(c, q, app, user_id);
         traced(
             D::NAME,
@@ -1036,7 +1035,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
             email,
             lock: true,
         };
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let found = ev_tokens(c, q, t, by);
         traced(
             D::NAME,
@@ -1052,7 +1051,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         user_id: &str,
         email: &str,
     ) -> Result<u64> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let deleted = delete_ev_tokens(c, q, t, user_id, email);
         traced(
             D::NAME,
@@ -1069,7 +1068,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         email: &str,
         verified: bool,
     ) -> Result<()> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let done = set_email_verified(c, q, app, user_id, email, verified);
         traced(D::NAME, Op::app("set_email_verified", app), done).await
     }

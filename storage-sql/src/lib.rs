@@ -14,13 +14,9 @@
 
 mod codes;
 pub mod conn;
-#[allow(dead_code)] // Until users.rs is on the new statement layer.
-mod q;
 mod run;
-#[allow(dead_code)] // Until users.rs is on the new statement layer.
 mod schema;
 mod sessions;
-#[allow(dead_code)] // Until users.rs is on the new statement layer.
 mod stmt;
 mod tenancy;
 mod tx;
@@ -36,8 +32,6 @@ pub struct SqlStorage<D: Driver> {
     pub(crate) driver: Arc<D>,
     /// Statements rendered once, shared with this storage's transactions.
     pub(crate) templates: Arc<stmt::Templates>,
-    /// The rendered statements of the domains not yet on [`stmt`].
-    pub(crate) legacy: Arc<q::Templates>,
 }
 
 impl<D: Driver> SqlStorage<D> {
@@ -46,7 +40,6 @@ impl<D: Driver> SqlStorage<D> {
         Self {
             driver: Arc::new(driver),
             templates: Arc::default(),
-            legacy: Arc::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::SqlStorage;
 use crate::conn::{Conn, Dialect, Driver, Violation};
 use crate::run::{Op, named_lock, retrying, traced};
 use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, One, Q, Rec, Shape, Stmt, args, each, tenant_is};
+use crate::stmt::{Meaning, One, Q, Rec, Shape, Stmt, args, each, no_app, no_tenant, tenant_is};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
@@ -235,7 +235,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                 })
                 .await
                 .violations(|v| match v {
-                    Violation::ForeignKey => crate::q::no_tenant(&s.tenant),
+                    Violation::ForeignKey => no_tenant(&s.tenant),
                     Violation::Unique(_) => {
                         StorageError::query("a session with this handle already exists")
                     }
@@ -598,7 +598,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
         t: &TenantIdentifier,
         handle: &str,
     ) -> Result<Option<Session>> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(
             D::NAME,
             Op::tenant("get_session_for_update", t),
@@ -623,7 +623,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
             rotated_at,
             expires_at,
         };
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(
             D::NAME,
             Op::tenant("update_tokens", t),
@@ -633,7 +633,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
     }
 
     async fn signing_keys_for_update(&mut self, app: &AppId) -> Result<Vec<SigningKey>> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(
             D::NAME,
             Op::app("signing_keys_for_update", app),
@@ -645,7 +645,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
     async fn add_signing_key(&mut self, app: &AppId, key: &SigningKey) -> Result<()> {
         validate::free_text("value", &key.value)?;
         validate::time("created_at", key.created_at)?;
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let args = args! {
             app: app.as_str(),
             created_at: key.created_at,
@@ -661,7 +661,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
             })
             .await
             .violations(|v| match v {
-                Violation::ForeignKey => crate::q::no_app(app),
+                Violation::ForeignKey => no_app(app),
                 Violation::Unique(_) => {
                     StorageError::query("a signing key with this creation time already exists")
                 }
@@ -672,7 +672,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
     }
 
     async fn remove_signing_keys_before(&mut self, app: &AppId, before: i64) -> Result<u64> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         let args = args! { app: app.as_str(), before: before };
         traced(D::NAME, Op::app("remove_signing_keys_before", app), async {
             q.exec(

@@ -23,7 +23,7 @@ use sea_query::{Expr, QueryStatementWriter, Value, Values};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
-use storage_api::{Result, StorageError};
+use storage_api::{AppId, Result, StorageError, TenantIdentifier};
 
 /// The identity of a statement: the key its rendered SQL is cached under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,8 +50,6 @@ pub(crate) enum Shape {
         /// Rows fetched.
         limit: u64,
     },
-    /// Rendered on every call, never cached (rare statements of many shapes).
-    Fresh,
 }
 
 impl Stmt {
@@ -66,14 +64,6 @@ impl Stmt {
     /// A statement whose SQL depends on `shape`.
     pub(crate) const fn shaped(name: &'static str, shape: Shape) -> Self {
         Stmt { name, shape }
-    }
-
-    /// A statement rendered on every call (not cached).
-    pub(crate) const fn fresh(name: &'static str) -> Self {
-        Stmt {
-            name,
-            shape: Shape::Fresh,
-        }
     }
 }
 
@@ -302,15 +292,12 @@ impl Templates {
         args: P,
         build: impl FnOnce(&P) -> S,
     ) -> Result<(Arc<Tpl>, Values)> {
-        let cached = if stmt.shape == Shape::Fresh {
-            None
-        } else {
-            self.map
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&stmt)
-                .cloned()
-        };
+        let cached = self
+            .map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&stmt)
+            .cloned();
         if let Some(t) = &cached
             && !cfg!(debug_assertions)
         {
@@ -347,12 +334,10 @@ impl Templates {
             }
         }
         let t = Arc::new(Tpl { sql, sources });
-        if stmt.shape != Shape::Fresh {
-            self.map
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(stmt, t.clone());
-        }
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stmt, t.clone());
         let values = t.values(args.into_values())?;
         Ok((t, values))
     }
@@ -534,4 +519,14 @@ impl<T> Meaning<T> for Result<T, DbError> {
     fn no_violations(self) -> Result<T> {
         self.map_err(DbError::into_storage)
     }
+}
+
+/// The `TenantOrAppNotFound` error of a tenant.
+pub(crate) fn no_tenant(t: &TenantIdentifier) -> StorageError {
+    StorageError::TenantOrAppNotFound(storage_api::TenantOrApp::Tenant(t.clone()))
+}
+
+/// The `TenantOrAppNotFound` error of an app.
+pub(crate) fn no_app(a: &AppId) -> StorageError {
+    StorageError::TenantOrAppNotFound(storage_api::TenantOrApp::App(a.clone()))
 }

@@ -2,10 +2,9 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Dialect, Driver, Violation, unexpected};
-use crate::q::no_tenant;
 use crate::run::{Op, named_lock, traced};
 use crate::schema::{Col, Tbl};
-use crate::stmt::{IntoSlot, Meaning, One, Params, Q, Rec, Slot, Stmt, args, tenant_is};
+use crate::stmt::{IntoSlot, Meaning, One, Params, Q, Rec, Slot, Stmt, args, no_tenant, tenant_is};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Condition, Expr, ExprTrait, OnConflict, Order, Query};
@@ -949,7 +948,7 @@ impl<D: Driver> TenancyTx for SqlTx<D> {
         tenant: &TenantIdentifier,
         name: &str,
     ) -> Result<Option<KeyValue>> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(
             D::NAME,
             Op::tenant("kv_get_for_update", tenant),
@@ -964,7 +963,7 @@ impl<D: Driver> TenancyTx for SqlTx<D> {
         name: &str,
         value: &KeyValue,
     ) -> Result<()> {
-        let (c, q) = self.stmt_parts();
+        let (c, q) = self.parts();
         traced(
             D::NAME,
             Op::tenant("kv_set", tenant),

@@ -3,7 +3,6 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
-use crate::q::Q;
 use async_trait::async_trait;
 use std::sync::Arc;
 use storage_api::{MigrationDriver, Result, Storage, Transaction, TxOptions};
@@ -14,17 +13,11 @@ pub struct SqlTx<D: Driver> {
     conn: D::Conn,
     driver: Arc<D>,
     templates: Arc<crate::stmt::Templates>,
-    legacy: Arc<crate::q::Templates>,
 }
 
 impl<D: Driver> SqlTx<D> {
-    /// The connection and statement context.
-    pub(crate) fn parts(&mut self) -> (&mut D::Conn, Q<'_>) {
-        (&mut self.conn, Q::of(&*self.driver, &self.legacy))
-    }
-
-    /// The connection and the statement context of the new statement layer.
-    pub(crate) fn stmt_parts(&mut self) -> (&mut D::Conn, crate::stmt::Q<'_>) {
+    /// The connection and the statement context.
+    pub(crate) fn parts(&mut self) -> (&mut D::Conn, crate::stmt::Q<'_>) {
         (
             &mut self.conn,
             crate::stmt::Q::new(
@@ -60,7 +53,6 @@ impl<D: Driver> Storage for SqlStorage<D> {
             conn,
             driver: self.driver.clone(),
             templates: self.templates.clone(),
-            legacy: self.legacy.clone(),
         }))
     }
 
