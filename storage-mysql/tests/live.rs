@@ -5,7 +5,8 @@ use sea_query::Values;
 use std::time::{Duration, Instant};
 use storage_api::migrate::{self, HistoryState, UpOptions};
 use storage_api::{ConnectionUri, Isolation, MigrationDriver, OpenOptions, StorageError};
-use storage_mysql::{MySqlDriver, RawClient};
+use storage_mysql::MySqlDriver;
+use storage_mysql::test_support::RawClient;
 use storage_sql::{Cell, Conn, DbError, Driver, UniqueKey};
 
 fn base_uri() -> String {

@@ -544,7 +544,7 @@ async fn opens_by_uri_with_current_schema_and_idle_settings() {
     env.drop().await;
 }
 
-async fn futures_all(d: &PostgresDriver, n: usize) -> Vec<storage_postgres::PgConn> {
+async fn futures_all(d: &PostgresDriver, n: usize) -> Vec<storage_postgres::PostgresConn> {
     let mut v = Vec::new();
     for _ in 0..n {
         v.push(d.acquire().await.unwrap());

@@ -92,15 +92,6 @@ pub(crate) async fn get_session<C: Conn>(
     row.map(|r| session_from(t, &r.rec())).transpose()
 }
 
-/// New refresh-token state of a session ([`SessionsTx::update_tokens`]).
-pub(crate) struct TokenUpdate<'a> {
-    pub handle: &'a str,
-    pub new_hash: &'a str,
-    pub prev_hash: Option<&'a str>,
-    pub rotated_at: Option<i64>,
-    pub expires_at: i64,
-}
-
 async fn update_tokens<C: Conn>(
     c: &mut C,
     q: Q<'_>,
@@ -259,12 +250,10 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     async fn rotate_refresh_token(
         &self,
         t: &TenantIdentifier,
-        handle: &str,
-        expected: &str,
-        new_hash: &str,
-        new_expiry: i64,
-        now: i64,
+        r: &RefreshRotation<'_>,
     ) -> Result<RotateOutcome> {
+        let (handle, expected, new_hash, new_expiry, now) =
+            (r.handle, r.expected, r.new_hash, r.new_expiry, r.now);
         check_handle(handle)?;
         validate::text("expected", expected, 128)?;
         validate::text("refresh_token_hash", new_hash, 128)?;
@@ -607,27 +596,12 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
         .await
     }
 
-    async fn update_tokens(
-        &mut self,
-        t: &TenantIdentifier,
-        handle: &str,
-        new_hash: &str,
-        prev_hash: Option<&str>,
-        rotated_at: Option<i64>,
-        expires_at: i64,
-    ) -> Result<u64> {
-        let u = TokenUpdate {
-            handle,
-            new_hash,
-            prev_hash,
-            rotated_at,
-            expires_at,
-        };
+    async fn update_tokens(&mut self, t: &TenantIdentifier, u: &TokenUpdate<'_>) -> Result<u64> {
         let (c, q) = self.parts();
         traced(
             D::NAME,
             Op::tenant("update_tokens", t),
-            update_tokens(c, q, t, &u),
+            update_tokens(c, q, t, u),
         )
         .await
     }

@@ -563,9 +563,11 @@ async fn check(prefix: Option<&str>) {
     in_fresh_database(|db| async move {
         let storage = open_in_database(&db, prefix.as_deref(), OpenOptions::default()).await;
         storage.close().await;
-        let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
-            .await
-            .expect("raw connection"));
+        let raw = Raw(
+            storage_mysql::test_support::RawClient::connect(&database_uri(&db), 1)
+                .await
+                .expect("raw connection"),
+        );
         let desc = keeps_desc(&raw).await;
         let p = prefix.map(|p| format!("{p}_")).unwrap_or_default();
         let want = expected(&p, desc);

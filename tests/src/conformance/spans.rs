@@ -62,11 +62,13 @@ pub async fn trace_spans_per_operation_without_secrets(ctx: Ctx) {
     let rotated = s
         .rotate_refresh_token(
             &t,
-            &new.handle,
-            &new.refresh_token_hash,
-            &new_hash,
-            NOW + 2 * HOUR,
-            NOW,
+            &RefreshRotation {
+                handle: &new.handle,
+                expected: &new.refresh_token_hash,
+                new_hash: &new_hash,
+                new_expiry: NOW + 2 * HOUR,
+                now: NOW,
+            },
         )
         .with_subscriber(cap.clone())
         .await
