@@ -3,9 +3,11 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
-use crate::run::{Op, traced};
+use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, One, Q, Rec, Stmt, app_user_is, args, no_app, no_tenant, tenant_is};
+use crate::stmt::{
+    Meaning, One, Q, Rec, Stmt, app_user_is, args, insert_row, locked, no_app, no_tenant, tenant_is,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query};
@@ -103,14 +105,12 @@ async fn devices<C: Conn>(
     value: &str,
     lock: bool,
 ) -> Result<Vec<Device>> {
-    let stmt = Stmt::fixed(match (by, lock) {
-        (Devices::Hash, false) => "codes.device",
-        (Devices::Hash, true) => "codes.device_for_update",
-        (Devices::Email, false) => "codes.devices_by_email",
-        (Devices::Email, true) => "codes.devices_by_email_for_update",
-        (Devices::Phone, false) => "codes.devices_by_phone",
-        (Devices::Phone, true) => "codes.devices_by_phone_for_update",
-    });
+    let name = match by {
+        Devices::Hash => "codes.device",
+        Devices::Email => "codes.devices_by_email",
+        Devices::Phone => "codes.devices_by_phone",
+    };
+    let stmt = Stmt::locking(name, lock);
     let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
     let rows = q
         .fetch(c, stmt, &DEVICE, args, |a| {
@@ -121,10 +121,7 @@ async fn devices<C: Conn>(
                     tenant_is(&a.app, &a.tenant).add(Expr::col(by.column()).eq(a.value.expr())),
                 )
                 .order_by(Col::DeviceIdHash, Order::Asc);
-            if lock {
-                s.lock_exclusive();
-            }
-            s
+            locked(s, lock)
         })
         .await?;
     rows.iter().map(|r| device_from(t, &r)).collect()
@@ -222,25 +219,18 @@ async fn insert_code<C: Conn>(
         created_at: code.created_at,
     };
     q.exec(c, Stmt::fixed("codes.insert_code"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::PasswordlessCodes))
-            .columns([
-                Col::AppId,
-                Col::TenantId,
-                Col::CodeId,
-                Col::DeviceIdHash,
-                Col::LinkCodeHash,
-                Col::CreatedAt,
-            ])
-            .values_panic([
-                a.app.expr(),
-                a.tenant.expr(),
-                a.code_id.expr(),
-                a.device.expr(),
-                a.link_hash.expr(),
-                a.created_at.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::PasswordlessCodes),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::CodeId, a.code_id.expr()),
+                (Col::DeviceIdHash, a.device.expr()),
+                (Col::LinkCodeHash, a.link_hash.expr()),
+                (Col::CreatedAt, a.created_at.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -295,10 +285,7 @@ async fn reset_tokens<C: Conn>(
                         .add(Expr::col(column).eq(a.value.expr())),
                 )
                 .order_by(Col::Token, Order::Asc);
-            if lock {
-                s.lock_exclusive();
-            }
-            s
+            locked(s, lock)
         })
         .await?;
     rows.iter()
@@ -359,11 +346,7 @@ async fn ev_tokens<C: Conn>(
             lock,
         } => {
             check_user_email(user_id, email)?;
-            let stmt = if lock {
-                Stmt::fixed("codes.verification_tokens_for_update")
-            } else {
-                Stmt::fixed("codes.verification_tokens")
-            };
+            let stmt = Stmt::locking("codes.verification_tokens", lock);
             (stmt, None, Some(user_id), Some(email), lock)
         }
     };
@@ -388,10 +371,7 @@ async fn ev_tokens<C: Conn>(
                 .columns(TOKEN)
                 .cond_where(tenant_is(&a.app, &a.tenant).add(cond))
                 .order_by(Col::Token, Order::Asc);
-            if lock {
-                s.lock_exclusive();
-            }
-            s
+            locked(s, lock)
         })
         .await?;
     rows.iter()
@@ -500,16 +480,20 @@ pub(crate) async fn set_email_verified<C: Conn>(
         return Ok(());
     }
     q.exec(c, Stmt::fixed("codes.verify_email"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::EmailverificationVerifiedEmails))
-            .columns([Col::AppId, Col::UserId, Col::Email])
-            .values_panic([a.app.expr(), a.user_id.expr(), a.email.expr()])
-            .on_conflict(
-                OnConflict::columns([Col::AppId, Col::UserId, Col::Email])
-                    .do_nothing_on([Col::AppId])
-                    .to_owned(),
-            )
-            .to_owned()
+        insert_row(
+            q.t(Tbl::EmailverificationVerifiedEmails),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::Email, a.email.expr()),
+            ],
+        )
+        .on_conflict(
+            OnConflict::columns([Col::AppId, Col::UserId, Col::Email])
+                .do_nothing_on([Col::AppId])
+                .to_owned(),
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -545,19 +529,19 @@ impl<D: Driver> Codes for SqlStorage<D> {
                     salt: d.link_code_salt.as_str(),
                 };
                 q.exec(c, Stmt::fixed("codes.insert_device"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::PasswordlessDevices))
-                        .columns(DEVICE.iter().copied().chain([Col::AppId, Col::TenantId]))
-                        .values_panic([
-                            a.hash.expr(),
-                            a.email.expr(),
-                            a.phone.expr(),
-                            a.salt.expr(),
-                            Expr::val(0i32),
-                            a.app.expr(),
-                            a.tenant.expr(),
-                        ])
-                        .to_owned()
+                    insert_row(
+                        q.t(Tbl::PasswordlessDevices),
+                        [
+                            (Col::DeviceIdHash, a.hash.expr()),
+                            (Col::Email, a.email.expr()),
+                            (Col::PhoneNumber, a.phone.expr()),
+                            (Col::LinkCodeSalt, a.salt.expr()),
+                            (Col::FailedAttempts, Expr::val(0i32)),
+                            (Col::AppId, a.app.expr()),
+                            (Col::TenantId, a.tenant.expr()),
+                        ],
+                    )
+                    .to_owned()
                 })
                 .await
                 .violations(|v| match v {
@@ -572,7 +556,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn create_code(&self, t: &TenantIdentifier, code: &Code) -> Result<()> {
         check_code(code)?;
-        self.on_conn(Op::tenant("create_code", t), |cx| {
+        self.on(Via::Pool, Op::tenant("create_code", t), |cx| {
             let (c, q) = cx.parts();
             Box::pin(insert_code(c, q, t, code, || {
                 StorageError::UnknownDeviceIdHash
@@ -583,7 +567,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn get_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
-        self.on_read(Op::tenant("get_device", t), |cx| {
+        self.on(Via::Read, Op::tenant("get_device", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let found = devices(c, q, t, Devices::Hash, hash, false).await?;
@@ -595,7 +579,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn devices_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<Device>> {
         validate::text("email", email, 256)?;
-        self.on_read(Op::tenant("devices_by_email", t), |cx| {
+        self.on(Via::Read, Op::tenant("devices_by_email", t), |cx| {
             let (c, q) = cx.parts();
             Box::pin(devices(c, q, t, Devices::Email, email, false))
         })
@@ -604,7 +588,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn devices_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<Device>> {
         validate::text("phone_number", phone, 256)?;
-        self.on_read(Op::tenant("devices_by_phone", t), |cx| {
+        self.on(Via::Read, Op::tenant("devices_by_phone", t), |cx| {
             let (c, q) = cx.parts();
             Box::pin(devices(c, q, t, Devices::Phone, phone, false))
         })
@@ -613,7 +597,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn codes_of_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
-        self.on_read(Op::tenant("codes_of_device", t), |cx| {
+        self.on(Via::Read, Op::tenant("codes_of_device", t), |cx| {
             let (c, q) = cx.parts();
             Box::pin(codes(c, q, t, CodesBy::OfDevice, hash))
         })
@@ -622,7 +606,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn get_code(&self, t: &TenantIdentifier, code_id: &str) -> Result<Option<Code>> {
         validate::uuid("code_id", code_id)?;
-        self.on_read(Op::tenant("get_code", t), |cx| {
+        self.on(Via::Read, Op::tenant("get_code", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 Ok(codes(c, q, t, CodesBy::Id, code_id)
@@ -640,7 +624,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         hash: &str,
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
-        self.on_read(Op::tenant("code_by_link_code_hash", t), |cx| {
+        self.on(Via::Read, Op::tenant("code_by_link_code_hash", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 Ok(codes(c, q, t, CodesBy::LinkHash, hash)
@@ -653,7 +637,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
     }
 
     async fn codes_created_before(&self, t: &TenantIdentifier, time: i64) -> Result<Vec<Code>> {
-        self.on_conn(Op::tenant("codes_created_before", t), |cx| {
+        self.on(Via::Pool, Op::tenant("codes_created_before", t), |cx| {
             let (c, q) = cx.parts();
             Box::pin(codes(c, q, t, CodesBy::CreatedBefore, time))
         })
@@ -672,36 +656,34 @@ impl<D: Driver> Codes for SqlStorage<D> {
             email: tok.email.as_deref(),
             expiry: tok.token_expiry,
         };
-        self.on_conn(Op::app("add_password_reset_token", &tok.app), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                q.exec(c, Stmt::fixed("codes.add_reset_token"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::EmailpasswordPswdResetTokens))
-                        .columns([
-                            Col::AppId,
-                            Col::UserId,
-                            Col::Token,
-                            Col::Email,
-                            Col::TokenExpiry,
-                        ])
-                        .values_panic([
-                            a.app.expr(),
-                            a.user_id.expr(),
-                            a.token.expr(),
-                            a.email.expr(),
-                            a.expiry.expr(),
-                        ])
+        self.on(
+            Via::Pool,
+            Op::app("add_password_reset_token", &tok.app),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    q.exec(c, Stmt::fixed("codes.add_reset_token"), args, |a| {
+                        insert_row(
+                            q.t(Tbl::EmailpasswordPswdResetTokens),
+                            [
+                                (Col::AppId, a.app.expr()),
+                                (Col::UserId, a.user_id.expr()),
+                                (Col::Token, a.token.expr()),
+                                (Col::Email, a.email.expr()),
+                                (Col::TokenExpiry, a.expiry.expr()),
+                            ],
+                        )
                         .to_owned()
+                    })
+                    .await
+                    .violations(|v| match v {
+                        Violation::Unique(_) => StorageError::DuplicatePasswordResetToken,
+                        Violation::ForeignKey => StorageError::UnknownUserId,
+                    })?;
+                    Ok(())
                 })
-                .await
-                .violations(|v| match v {
-                    Violation::Unique(_) => StorageError::DuplicatePasswordResetToken,
-                    Violation::ForeignKey => StorageError::UnknownUserId,
-                })?;
-                Ok(())
-            })
-        })
+            },
+        )
         .await
     }
 
@@ -711,7 +693,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         token: &str,
     ) -> Result<Option<PasswordResetToken>> {
         validate::text("token", token, 128)?;
-        self.on_read(Op::app("get_password_reset_token", app), |cx| {
+        self.on(Via::Read, Op::app("get_password_reset_token", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let found = reset_tokens(c, q, app, Resets::Token, token).await?;
@@ -727,18 +709,26 @@ impl<D: Driver> Codes for SqlStorage<D> {
         user_id: &str,
     ) -> Result<Vec<PasswordResetToken>> {
         validate::uuid("user_id", user_id)?;
-        self.on_read(Op::app("password_reset_tokens_of_user", app), |cx| {
-            let (c, q) = cx.parts();
-            Box::pin(reset_tokens(c, q, app, Resets::OfUser, user_id))
-        })
+        self.on(
+            Via::Read,
+            Op::app("password_reset_tokens_of_user", app),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(reset_tokens(c, q, app, Resets::OfUser, user_id))
+            },
+        )
         .await
     }
 
     async fn delete_expired_password_reset_tokens(&self, now: i64) -> Result<u64> {
-        self.on_conn(Op::global("delete_expired_password_reset_tokens"), |cx| {
-            let (c, q) = cx.parts();
-            Box::pin(delete_expired(c, q, Tbl::EmailpasswordPswdResetTokens, now))
-        })
+        self.on(
+            Via::Pool,
+            Op::global("delete_expired_password_reset_tokens"),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(delete_expired(c, q, Tbl::EmailpasswordPswdResetTokens, now))
+            },
+        )
         .await
     }
 
@@ -755,38 +745,35 @@ impl<D: Driver> Codes for SqlStorage<D> {
             token: tok.token.as_str(),
             expiry: tok.token_expiry,
         };
-        self.on_conn(Op::tenant("add_email_verification_token", t), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                q.exec(c, Stmt::fixed("codes.add_verification_token"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::EmailverificationTokens))
-                        .columns([
-                            Col::AppId,
-                            Col::TenantId,
-                            Col::UserId,
-                            Col::Email,
-                            Col::Token,
-                            Col::TokenExpiry,
-                        ])
-                        .values_panic([
-                            a.app.expr(),
-                            a.tenant.expr(),
-                            a.user_id.expr(),
-                            a.email.expr(),
-                            a.token.expr(),
-                            a.expiry.expr(),
-                        ])
+        self.on(
+            Via::Pool,
+            Op::tenant("add_email_verification_token", t),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    q.exec(c, Stmt::fixed("codes.add_verification_token"), args, |a| {
+                        insert_row(
+                            q.t(Tbl::EmailverificationTokens),
+                            [
+                                (Col::AppId, a.app.expr()),
+                                (Col::TenantId, a.tenant.expr()),
+                                (Col::UserId, a.user_id.expr()),
+                                (Col::Email, a.email.expr()),
+                                (Col::Token, a.token.expr()),
+                                (Col::TokenExpiry, a.expiry.expr()),
+                            ],
+                        )
                         .to_owned()
+                    })
+                    .await
+                    .violations(|v| match v {
+                        Violation::Unique(_) => StorageError::DuplicateEmailVerificationToken,
+                        Violation::ForeignKey => no_tenant(t),
+                    })?;
+                    Ok(())
                 })
-                .await
-                .violations(|v| match v {
-                    Violation::Unique(_) => StorageError::DuplicateEmailVerificationToken,
-                    Violation::ForeignKey => no_tenant(t),
-                })?;
-                Ok(())
-            })
-        })
+            },
+        )
         .await
     }
 
@@ -796,13 +783,17 @@ impl<D: Driver> Codes for SqlStorage<D> {
         token: &str,
     ) -> Result<Option<EmailVerificationToken>> {
         validate::text("token", token, 128)?;
-        self.on_read(Op::tenant("get_email_verification_token", t), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let found = ev_tokens(c, q, t, Verifications::Token(token)).await?;
-                Ok(found.into_iter().next())
-            })
-        })
+        self.on(
+            Via::Read,
+            Op::tenant("get_email_verification_token", t),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    let found = ev_tokens(c, q, t, Verifications::Token(token)).await?;
+                    Ok(found.into_iter().next())
+                })
+            },
+        )
         .await
     }
 
@@ -818,10 +809,14 @@ impl<D: Driver> Codes for SqlStorage<D> {
             email,
             lock: false,
         };
-        self.on_read(Op::tenant("email_verification_tokens", t), |cx| {
-            let (c, q) = cx.parts();
-            Box::pin(ev_tokens(c, q, t, by))
-        })
+        self.on(
+            Via::Read,
+            Op::tenant("email_verification_tokens", t),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(ev_tokens(c, q, t, by))
+            },
+        )
         .await
     }
 
@@ -832,15 +827,20 @@ impl<D: Driver> Codes for SqlStorage<D> {
         email: &str,
     ) -> Result<u64> {
         check_user_email(user_id, email)?;
-        self.on_conn(Op::tenant("revoke_email_verification_tokens", t), |cx| {
-            let (c, q) = cx.parts();
-            Box::pin(delete_ev_tokens(c, q, t, user_id, email))
-        })
+        self.on(
+            Via::Pool,
+            Op::tenant("revoke_email_verification_tokens", t),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(delete_ev_tokens(c, q, t, user_id, email))
+            },
+        )
         .await
     }
 
     async fn delete_expired_email_verification_tokens(&self, now: i64) -> Result<u64> {
-        self.on_conn(
+        self.on(
+            Via::Pool,
             Op::global("delete_expired_email_verification_tokens"),
             |cx| {
                 let (c, q) = cx.parts();
@@ -857,7 +857,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
         email: &str,
         verified: bool,
     ) -> Result<()> {
-        self.on_conn(Op::app("set_email_verified", app), |cx| {
+        self.on(Via::Pool, Op::app("set_email_verified", app), |cx| {
             let (c, q) = cx.parts();
             Box::pin(set_email_verified(c, q, app, user_id, email, verified))
         })
@@ -866,13 +866,13 @@ impl<D: Driver> Codes for SqlStorage<D> {
 
     async fn is_email_verified(&self, app: &AppId, user_id: &str, email: &str) -> Result<bool> {
         check_user_email(user_id, email)?;
-        self.on_read(Op::app("is_email_verified", app), |cx| {
+        self.on(Via::Read, Op::app("is_email_verified", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const ONE: [As; 1] = [As::N];
                 let args = args! { app: app.as_str(), user_id: user_id, email: email };
                 let row = q
-                    .fetch_opt(c, Stmt::fixed("codes.is_email_verified"), &ONE, args, |a| {
+                    .fetch(c, Stmt::fixed("codes.is_email_verified"), &ONE, args, |a| {
                         Query::select()
                             .from(q.t(Tbl::EmailverificationVerifiedEmails))
                             .expr_as(Expr::val(1), As::N)
@@ -882,7 +882,8 @@ impl<D: Driver> Codes for SqlStorage<D> {
                             )
                             .to_owned()
                     })
-                    .await?;
+                    .await?
+                    .one();
                 Ok(row.is_some())
             })
         })

@@ -33,6 +33,16 @@ impl<'a, C: Conn> Cx<'a, C> {
     }
 }
 
+/// Which connection an operation outside a transaction runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// A pooled connection of its own.
+    Pool,
+    /// A connection for short point reads, which the backend may share with other
+    /// readers (no writes, no unbounded scans; see [`Driver::acquire_read`]).
+    Read,
+}
+
 /// What a span says about one storage operation: its name and whom it is for. Never
 /// a value of the call (no hash, token, session data or secret).
 #[derive(Clone, Copy)]
@@ -167,11 +177,7 @@ fn retry_after(e: &StorageError, attempt: u32, options: &TxOptions) -> Option<st
         return None;
     }
     let pause = options.backoff(attempt);
-    tracing::debug!(
-        attempt,
-        pause_ms = pause.as_millis() as u64,
-        "retry after a retryable conflict"
-    );
+    tracing::debug!(attempt, pause_ms = pause.as_millis() as u64, "retry");
     Some(pause)
 }
 
@@ -218,14 +224,12 @@ impl<D: Driver> SqlStorage<D> {
         )
     }
 
-    /// A pooled connection (`read`: one for short point reads, see
-    /// [`Driver::acquire_read`]); emits the `pool_wait` event.
-    pub(crate) async fn connection(&self, read: bool) -> Result<Cx<'_, D::Conn>> {
+    /// A connection taken `via`; emits the `pool_wait` event.
+    pub(crate) async fn connection(&self, via: Via) -> Result<Cx<'_, D::Conn>> {
         let start = Instant::now();
-        let conn = if read {
-            self.driver.acquire_read().await
-        } else {
-            self.driver.acquire().await
+        let conn = match via {
+            Via::Read => self.driver.acquire_read().await,
+            Via::Pool => self.driver.acquire().await,
         };
         tracing::debug!(
             wait_us = start.elapsed().as_micros() as u64,
@@ -238,29 +242,15 @@ impl<D: Driver> SqlStorage<D> {
         })
     }
 
-    /// Runs `body` on a pooled connection, without a transaction.
-    pub(crate) async fn on_conn<'a, R: Traced>(
+    /// Runs `body` outside a transaction, on a connection taken `via`.
+    pub(crate) async fn on<'a, R: Traced>(
         &'a self,
+        via: Via,
         op: Op<'_>,
         body: impl for<'c> FnOnce(&'c mut Cx<'a, D::Conn>) -> Body<'c, R> + Send + 'a,
     ) -> Result<R> {
         traced(D::NAME, op, async {
-            let mut cx = self.connection(false).await?;
-            body(&mut cx).await
-        })
-        .await
-    }
-
-    /// Runs `body` on a connection for short point reads, which the backend may share
-    /// with other readers (no writes, no unbounded scans; see
-    /// [`Driver::acquire_read`]).
-    pub(crate) async fn on_read<'a, R: Traced>(
-        &'a self,
-        op: Op<'_>,
-        body: impl for<'c> FnOnce(&'c mut Cx<'a, D::Conn>) -> Body<'c, R> + Send + 'a,
-    ) -> Result<R> {
-        traced(D::NAME, op, async {
-            let mut cx = self.connection(true).await?;
+            let mut cx = self.connection(via).await?;
             body(&mut cx).await
         })
         .await
@@ -280,7 +270,7 @@ impl<D: Driver> SqlStorage<D> {
             loop {
                 attempt += 1;
                 let out = async {
-                    let mut cx = self.connection(false).await?;
+                    let mut cx = self.connection(Via::Pool).await?;
                     cx.conn.begin(Isolation::Default, true).await?;
                     match body(&mut cx).await {
                         Ok(v) => {

@@ -6,9 +6,11 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Dialect, Driver, Violation};
-use crate::run::{Op, named_lock, retrying, traced};
+use crate::run::{Op, Via, named_lock, retrying, traced};
 use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, One, Q, Rec, Shape, Stmt, args, each, no_app, no_tenant, tenant_is};
+use crate::stmt::{
+    Meaning, One, Q, Rec, Shape, Stmt, args, each, insert_row, locked, no_app, no_tenant, tenant_is,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
@@ -71,24 +73,18 @@ pub(crate) async fn get_session<C: Conn>(
     lock: bool,
 ) -> Result<Option<Session>> {
     check_handle(handle)?;
-    let stmt = if lock {
-        Stmt::fixed("sessions.get_for_update")
-    } else {
-        Stmt::fixed("sessions.get")
-    };
+    let stmt = Stmt::locking("sessions.get", lock);
     let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), handle: handle };
     let row = q
-        .fetch_opt(c, stmt, &SESSION, args, |a| {
+        .fetch(c, stmt, &SESSION, args, |a| {
             let mut s = Query::select();
             s.from(q.t(Tbl::SessionInfo))
                 .columns(SESSION)
                 .cond_where(session_is(&a.app, &a.tenant, &a.handle));
-            if lock {
-                s.lock_exclusive();
-            }
-            s
+            locked(s, lock)
         })
-        .await?;
+        .await?
+        .one();
     row.map(|r| session_from(t, &r.rec())).transpose()
 }
 
@@ -141,11 +137,7 @@ async fn signing_keys<C: Conn>(
     if lock {
         named_lock(c, &format!("signing_keys/{app}")).await?;
     }
-    let stmt = if lock {
-        Stmt::fixed("sessions.signing_keys_for_update")
-    } else {
-        Stmt::fixed("sessions.signing_keys")
-    };
+    let stmt = Stmt::locking("sessions.signing_keys", lock);
     const KEY: [Col; 2] = [Col::CreatedAtTime, Col::Value];
     let rows = q
         .fetch(c, stmt, &KEY, args! { app: app.as_str() }, |a| {
@@ -154,10 +146,7 @@ async fn signing_keys<C: Conn>(
                 .columns(KEY)
                 .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
                 .order_by(Col::CreatedAtTime, Order::Desc);
-            if lock {
-                s.lock_exclusive();
-            }
-            s
+            locked(s, lock)
         })
         .await?;
     rows.iter()
@@ -192,37 +181,26 @@ impl<D: Driver> Sessions for SqlStorage<D> {
             payload: payload,
             use_static_key: s.use_static_key,
         };
-        self.on_conn(Op::tenant("create_session", &s.tenant), |cx| {
+        self.on(Via::Pool, Op::tenant("create_session", &s.tenant), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 q.exec(c, Stmt::fixed("sessions.create"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::SessionInfo))
-                        .columns([
-                            Col::AppId,
-                            Col::TenantId,
-                            Col::SessionHandle,
-                            Col::UserId,
-                            Col::RefreshTokenHash2,
-                            Col::SessionData,
-                            Col::ExpiresAt,
-                            Col::CreatedAtTime,
-                            Col::JwtUserPayload,
-                            Col::UseStaticKey,
-                        ])
-                        .values_panic([
-                            a.app.expr(),
-                            a.tenant.expr(),
-                            a.handle.expr(),
-                            a.user_id.expr(),
-                            a.hash.expr(),
-                            a.data.expr(),
-                            a.expires_at.expr(),
-                            a.created_at.expr(),
-                            a.payload.expr(),
-                            a.use_static_key.expr(),
-                        ])
-                        .to_owned()
+                    insert_row(
+                        q.t(Tbl::SessionInfo),
+                        [
+                            (Col::AppId, a.app.expr()),
+                            (Col::TenantId, a.tenant.expr()),
+                            (Col::SessionHandle, a.handle.expr()),
+                            (Col::UserId, a.user_id.expr()),
+                            (Col::RefreshTokenHash2, a.hash.expr()),
+                            (Col::SessionData, a.data.expr()),
+                            (Col::ExpiresAt, a.expires_at.expr()),
+                            (Col::CreatedAtTime, a.created_at.expr()),
+                            (Col::JwtUserPayload, a.payload.expr()),
+                            (Col::UseStaticKey, a.use_static_key.expr()),
+                        ],
+                    )
+                    .to_owned()
                 })
                 .await
                 .violations(|v| match v {
@@ -238,7 +216,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn get_session(&self, t: &TenantIdentifier, handle: &str) -> Result<Option<Session>> {
-        self.on_read(Op::tenant("get_session", t), |cx| {
+        self.on(Via::Read, Op::tenant("get_session", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 get_session(c, q, t, handle, false).await
@@ -259,7 +237,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         validate::text("refresh_token_hash", new_hash, 128)?;
         validate::time("expires_at", new_expiry)?;
         validate::time("now", now)?;
-        self.on_conn(Op::tenant("rotate_refresh_token", t), |cx| {
+        self.on(Via::Pool, Op::tenant("rotate_refresh_token", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 // One conditional UPDATE: race-free without a transaction. The old hash
@@ -300,14 +278,15 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                 const EXPIRY: [Col; 1] = [Col::ExpiresAt];
                 let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), handle: handle };
                 let row = q
-                    .fetch_opt(c, Stmt::fixed("sessions.expiry"), &EXPIRY, args, |a| {
+                    .fetch(c, Stmt::fixed("sessions.expiry"), &EXPIRY, args, |a| {
                         Query::select()
                             .from(q.t(Tbl::SessionInfo))
                             .columns(EXPIRY)
                             .cond_where(session_is(&a.app, &a.tenant, &a.handle))
                             .to_owned()
                     })
-                    .await?;
+                    .await?
+                    .one();
                 Ok(match row {
                     Some(r) if r.rec().int(Col::ExpiresAt)? >= now => RotateOutcome::Mismatch,
                     _ => RotateOutcome::NotFound,
@@ -331,7 +310,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         let payload = jwt_payload
             .map(|p| validate::json("jwt_payload", p))
             .transpose()?;
-        self.on_conn(Op::tenant("update_session", t), |cx| {
+        self.on(Via::Pool, Op::tenant("update_session", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let stmt = match (data.is_some(), payload.is_some()) {
@@ -376,7 +355,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         if handles.is_empty() {
             return Ok(0);
         }
-        self.on_conn(Op::tenant("delete_sessions", t), |cx| {
+        self.on(Via::Pool, Op::tenant("delete_sessions", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let mut n = 0;
@@ -409,33 +388,39 @@ impl<D: Driver> Sessions for SqlStorage<D> {
 
     async fn delete_sessions_of_user(&self, scope: &UserScope, user_id: &str) -> Result<u64> {
         check_user_id(user_id)?;
-        self.on_conn(Op::scope("delete_sessions_of_user", scope), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let (stmt, app, tenant) = match scope {
-                    UserScope::App(a) => (Stmt::fixed("sessions.delete_of_user_in_app"), a, None),
-                    UserScope::Tenant(t) => (
-                        Stmt::fixed("sessions.delete_of_user_in_tenant"),
-                        &t.app,
-                        Some(t.tenant.as_str()),
-                    ),
-                };
-                let in_tenant = tenant.is_some();
-                let args = args! { app: app.as_str(), tenant: tenant, user_id: user_id };
-                q.exec(c, stmt, args, |a| {
-                    let mut cond = Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr()));
-                    if in_tenant {
-                        cond = cond.add(Expr::col(Col::TenantId).eq(a.tenant.expr()));
-                    }
-                    Query::delete()
-                        .from_table(q.t(Tbl::SessionInfo))
-                        .cond_where(cond.add(Expr::col(Col::UserId).eq(a.user_id.expr())))
-                        .to_owned()
+        self.on(
+            Via::Pool,
+            Op::scope("delete_sessions_of_user", scope),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    let (stmt, app, tenant) = match scope {
+                        UserScope::App(a) => {
+                            (Stmt::fixed("sessions.delete_of_user_in_app"), a, None)
+                        }
+                        UserScope::Tenant(t) => (
+                            Stmt::fixed("sessions.delete_of_user_in_tenant"),
+                            &t.app,
+                            Some(t.tenant.as_str()),
+                        ),
+                    };
+                    let in_tenant = tenant.is_some();
+                    let args = args! { app: app.as_str(), tenant: tenant, user_id: user_id };
+                    q.exec(c, stmt, args, |a| {
+                        let mut cond = Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr()));
+                        if in_tenant {
+                            cond = cond.add(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                        }
+                        Query::delete()
+                            .from_table(q.t(Tbl::SessionInfo))
+                            .cond_where(cond.add(Expr::col(Col::UserId).eq(a.user_id.expr())))
+                            .to_owned()
+                    })
+                    .await
+                    .no_violations()
                 })
-                .await
-                .no_violations()
-            })
-        })
+            },
+        )
         .await
     }
 
@@ -446,7 +431,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         now: i64,
     ) -> Result<Vec<String>> {
         check_user_id(user_id)?;
-        self.on_read(Op::tenant("session_handles_of_user", t), |cx| {
+        self.on(Via::Read, Op::tenant("session_handles_of_user", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const HANDLE: [Col; 1] = [Col::SessionHandle];
@@ -483,20 +468,21 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn count_sessions(&self, t: &TenantIdentifier) -> Result<u64> {
-        self.on_conn(Op::tenant("count_sessions", t), |cx| {
+        self.on(Via::Pool, Op::tenant("count_sessions", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const N: [As; 1] = [As::N];
                 let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str() };
                 let row = q
-                    .fetch_opt(c, Stmt::fixed("sessions.count"), &N, args, |a| {
+                    .fetch(c, Stmt::fixed("sessions.count"), &N, args, |a| {
                         Query::select()
                             .from(q.t(Tbl::SessionInfo))
                             .expr_as(Expr::cust("COUNT(*)"), As::N)
                             .cond_where(tenant_is(&a.app, &a.tenant))
                             .to_owned()
                     })
-                    .await?;
+                    .await?
+                    .one();
                 Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
             })
         })
@@ -512,7 +498,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
             loop {
                 // Each batch is its own statement, so no lock is held for long.
                 let n = retrying(|| async {
-                    let mut cx = self.connection(false).await?;
+                    let mut cx = self.connection(Via::Pool).await?;
                     let (c, q) = cx.parts();
                     q.exec(
                         c,
@@ -534,7 +520,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
     }
 
     async fn signing_keys(&self, app: &AppId) -> Result<Vec<SigningKey>> {
-        self.on_read(Op::app("signing_keys", app), |cx| {
+        self.on(Via::Read, Op::app("signing_keys", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 signing_keys(c, q, app, false).await
@@ -627,11 +613,15 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
         };
         traced(D::NAME, Op::app("add_signing_key", app), async {
             q.exec(c, Stmt::fixed("sessions.add_signing_key"), args, |a| {
-                Query::insert()
-                    .into_table(q.t(Tbl::SessionAccessTokenSigningKeys))
-                    .columns([Col::AppId, Col::CreatedAtTime, Col::Value])
-                    .values_panic([a.app.expr(), a.created_at.expr(), a.value.expr()])
-                    .to_owned()
+                insert_row(
+                    q.t(Tbl::SessionAccessTokenSigningKeys),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::CreatedAtTime, a.created_at.expr()),
+                        (Col::Value, a.value.expr()),
+                    ],
+                )
+                .to_owned()
             })
             .await
             .violations(|v| match v {

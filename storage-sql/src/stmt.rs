@@ -19,7 +19,7 @@
 //! different SQL texts.
 
 use crate::conn::{Conn, DbError, Dialect, Row, Violation};
-use sea_query::{Expr, QueryStatementWriter, Value, Values};
+use sea_query::{Expr, Query, QueryStatementWriter, Value, Values};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
@@ -37,6 +37,8 @@ pub(crate) struct Stmt {
 pub(crate) enum Shape {
     /// Always the same SQL.
     Fixed,
+    /// Takes row locks (`FOR UPDATE`, inside a transaction).
+    ForUpdate,
     /// An `IN` list of this many values.
     Each(usize),
     /// A page of `list_users`.
@@ -58,6 +60,14 @@ impl Stmt {
         Stmt {
             name,
             shape: Shape::Fixed,
+        }
+    }
+
+    /// A query that takes row locks when `lock` (`FOR UPDATE`; see [`locked`]).
+    pub(crate) const fn locking(name: &'static str, lock: bool) -> Self {
+        Stmt {
+            name,
+            shape: if lock { Shape::ForUpdate } else { Shape::Fixed },
         }
     }
 
@@ -97,6 +107,29 @@ impl Each {
 /// A list value for [`args!`].
 pub(crate) fn each<V: Into<Value>>(values: impl IntoIterator<Item = V>) -> Each {
     Each(values.into_iter().map(Into::into).collect())
+}
+
+/// `INSERT INTO table (c, ...) VALUES (v, ...)` of one row, given as (column, value)
+/// pairs.
+pub(crate) fn insert_row<const N: usize>(
+    table: sea_query::Alias,
+    row: [(crate::schema::Col, Expr); N],
+) -> sea_query::InsertStatement {
+    let (cols, values): (Vec<_>, Vec<_>) = row.into_iter().unzip();
+    // One value per column by construction, so `values_panic` cannot panic.
+    Query::insert()
+        .into_table(table)
+        .columns(cols)
+        .values_panic(values)
+        .to_owned()
+}
+
+/// `s`, taking row locks when `lock` (see [`Stmt::locking`]).
+pub(crate) fn locked(mut s: sea_query::SelectStatement, lock: bool) -> sea_query::SelectStatement {
+    if lock {
+        s.lock_exclusive();
+    }
+    s
 }
 
 /// `app_id = app AND tenant_id = tenant`.
@@ -400,19 +433,6 @@ impl<'a> Q<'a> {
             .map_err(DbError::into_storage)?;
         Ok(Rows { rows, cols })
     }
-
-    /// [`Q::fetch`] of a query that returns at most one row.
-    pub(crate) async fn fetch_opt<C: Conn, K: Column, P: Params, S: QueryStatementWriter>(
-        &self,
-        c: &mut C,
-        stmt: Stmt,
-        cols: &'static [K],
-        args: P,
-        build: impl FnOnce(&P) -> S,
-    ) -> Result<Option<Row1<K>>> {
-        let rows = self.fetch(c, stmt, cols, args, build).await?;
-        Ok(rows.rows.into_iter().next().map(|row| Row1 { row, cols }))
-    }
 }
 
 /// What a select list is made of: columns, `(table alias, column)` pairs, names of
@@ -440,9 +460,15 @@ impl<K: Column> Rows<K> {
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
+
+    /// The first row (of a query that returns at most one).
+    pub(crate) fn one(self) -> Option<Row1<K>> {
+        let cols = self.cols;
+        self.rows.into_iter().next().map(|row| Row1 { row, cols })
+    }
 }
 
-/// The one row of [`Q::fetch_opt`].
+/// The one row of [`Rows::one`].
 pub(crate) struct Row1<K: 'static> {
     row: Row,
     cols: &'static [K],

@@ -2,9 +2,12 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Dialect, Driver, Violation, unexpected};
-use crate::run::{Op, named_lock, traced};
+use crate::run::{Op, Via, named_lock, traced};
 use crate::schema::{Col, Tbl};
-use crate::stmt::{IntoSlot, Meaning, One, Params, Q, Rec, Slot, Stmt, args, no_tenant, tenant_is};
+use crate::stmt::{
+    IntoSlot, Meaning, One, Params, Q, Rec, Slot, Stmt, args, insert_row, locked, no_tenant,
+    tenant_is,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Condition, Expr, ExprTrait, OnConflict, Order, Query};
@@ -24,16 +27,19 @@ pub(crate) async fn add_tenant<C: Conn>(
 ) -> Result<()> {
     let args = args! { app: t.app.as_str(), created_at: created_at };
     q.exec(c, Stmt::fixed("tenancy.add_app"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::Apps))
-            .columns([Col::AppId, Col::CreatedAtTime])
-            .values_panic([a.app.expr(), a.created_at.expr()])
-            .on_conflict(
-                OnConflict::column(Col::AppId)
-                    .do_nothing_on([Col::AppId])
-                    .to_owned(),
-            )
-            .to_owned()
+        insert_row(
+            q.t(Tbl::Apps),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::CreatedAtTime, a.created_at.expr()),
+            ],
+        )
+        .on_conflict(
+            OnConflict::column(Col::AppId)
+                .do_nothing_on([Col::AppId])
+                .to_owned(),
+        )
+        .to_owned()
     })
     .await
     .no_violations()?;
@@ -43,11 +49,15 @@ pub(crate) async fn add_tenant<C: Conn>(
         created_at: created_at,
     };
     q.exec(c, Stmt::fixed("tenancy.add_tenant"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::Tenants))
-            .columns([Col::AppId, Col::TenantId, Col::CreatedAtTime])
-            .values_panic([a.app.expr(), a.tenant.expr(), a.created_at.expr()])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::Tenants),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::CreatedAtTime, a.created_at.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -217,20 +227,20 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
         first_factors_null: cfg.first_factors.is_none(),
     };
     q.exec(c, Stmt::fixed("tenancy.insert_config"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::TenantConfigs))
-            .columns(CONFIG)
-            .values_panic([
-                a.domain.expr(),
-                a.app.expr(),
-                a.tenant.expr(),
-                a.core.expr(),
-                a.email_password.expr(),
-                a.passwordless.expr(),
-                a.third_party.expr(),
-                a.first_factors_null.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::TenantConfigs),
+            [
+                (Col::ConnectionUriDomain, a.domain.expr()),
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::CoreConfig, a.core.expr()),
+                (Col::EmailPasswordEnabled, a.email_password.expr()),
+                (Col::PasswordlessEnabled, a.passwordless.expr()),
+                (Col::ThirdPartyEnabled, a.third_party.expr()),
+                (Col::IsFirstFactorsNull, a.first_factors_null.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -265,33 +275,60 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
             uie_email_verified: uie.email_verified.clone(),
         };
         q.exec(c, Stmt::fixed("tenancy.insert_provider"), args, |a| {
-            Query::insert()
-                .into_table(q.t(Tbl::TenantThirdpartyProviders))
-                .columns(PROVIDER)
-                .values_panic([
-                    a.domain.expr(),
-                    a.app.expr(),
-                    a.tenant.expr(),
-                    a.third_party_id.expr(),
-                    a.name.expr(),
-                    a.authorization_endpoint.expr(),
-                    a.authorization_endpoint_query_params.expr(),
-                    a.token_endpoint.expr(),
-                    a.token_endpoint_body_params.expr(),
-                    a.user_info_endpoint.expr(),
-                    a.user_info_endpoint_query_params.expr(),
-                    a.user_info_endpoint_headers.expr(),
-                    a.jwks_uri.expr(),
-                    a.oidc_discovery_endpoint.expr(),
-                    a.require_email.expr(),
-                    a.idt_user_id.expr(),
-                    a.idt_email.expr(),
-                    a.idt_email_verified.expr(),
-                    a.uie_user_id.expr(),
-                    a.uie_email.expr(),
-                    a.uie_email_verified.expr(),
-                ])
-                .to_owned()
+            insert_row(
+                q.t(Tbl::TenantThirdpartyProviders),
+                [
+                    (Col::ConnectionUriDomain, a.domain.expr()),
+                    (Col::AppId, a.app.expr()),
+                    (Col::TenantId, a.tenant.expr()),
+                    (Col::ThirdPartyId, a.third_party_id.expr()),
+                    (Col::Name, a.name.expr()),
+                    (Col::AuthorizationEndpoint, a.authorization_endpoint.expr()),
+                    (
+                        Col::AuthorizationEndpointQueryParams,
+                        a.authorization_endpoint_query_params.expr(),
+                    ),
+                    (Col::TokenEndpoint, a.token_endpoint.expr()),
+                    (
+                        Col::TokenEndpointBodyParams,
+                        a.token_endpoint_body_params.expr(),
+                    ),
+                    (Col::UserInfoEndpoint, a.user_info_endpoint.expr()),
+                    (
+                        Col::UserInfoEndpointQueryParams,
+                        a.user_info_endpoint_query_params.expr(),
+                    ),
+                    (
+                        Col::UserInfoEndpointHeaders,
+                        a.user_info_endpoint_headers.expr(),
+                    ),
+                    (Col::JwksUri, a.jwks_uri.expr()),
+                    (Col::OidcDiscoveryEndpoint, a.oidc_discovery_endpoint.expr()),
+                    (Col::RequireEmail, a.require_email.expr()),
+                    (
+                        Col::UserInfoMapFromIdTokenPayloadUserId,
+                        a.idt_user_id.expr(),
+                    ),
+                    (Col::UserInfoMapFromIdTokenPayloadEmail, a.idt_email.expr()),
+                    (
+                        Col::UserInfoMapFromIdTokenPayloadEmailVerified,
+                        a.idt_email_verified.expr(),
+                    ),
+                    (
+                        Col::UserInfoMapFromUserInfoEndpointUserId,
+                        a.uie_user_id.expr(),
+                    ),
+                    (
+                        Col::UserInfoMapFromUserInfoEndpointEmail,
+                        a.uie_email.expr(),
+                    ),
+                    (
+                        Col::UserInfoMapFromUserInfoEndpointEmailVerified,
+                        a.uie_email_verified.expr(),
+                    ),
+                ],
+            )
+            .to_owned()
         })
         .await
         .violations(|v| match v {
@@ -326,26 +363,29 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
                 additional_config: json_opt(&cl.additional_config)?,
             };
             q.exec(c, stmt, args, |a| {
-                Query::insert()
-                    .into_table(q.t(Tbl::TenantThirdpartyProviderClients))
-                    .columns(CLIENT)
-                    .values_panic([
-                        a.domain.expr(),
-                        a.app.expr(),
-                        a.tenant.expr(),
-                        a.third_party_id.expr(),
-                        a.client_type.expr(),
-                        a.client_id.expr(),
-                        a.client_secret.expr(),
-                        if has_scope {
-                            scope_expr(q.dialect, &a.scope)
-                        } else {
-                            a.scope.expr()
-                        },
-                        a.force_pkce.expr(),
-                        a.additional_config.expr(),
-                    ])
-                    .to_owned()
+                insert_row(
+                    q.t(Tbl::TenantThirdpartyProviderClients),
+                    [
+                        (Col::ConnectionUriDomain, a.domain.expr()),
+                        (Col::AppId, a.app.expr()),
+                        (Col::TenantId, a.tenant.expr()),
+                        (Col::ThirdPartyId, a.third_party_id.expr()),
+                        (Col::ClientType, a.client_type.expr()),
+                        (Col::ClientId, a.client_id.expr()),
+                        (Col::ClientSecret, a.client_secret.expr()),
+                        (
+                            Col::Scope,
+                            if has_scope {
+                                scope_expr(q.dialect, &a.scope)
+                            } else {
+                                a.scope.expr()
+                            },
+                        ),
+                        (Col::ForcePkce, a.force_pkce.expr()),
+                        (Col::AdditionalConfig, a.additional_config.expr()),
+                    ],
+                )
+                .to_owned()
             })
             .await
             .violations(|v| match v {
@@ -377,16 +417,16 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
                 _ => Stmt::fixed("tenancy.insert_secondary_factor"),
             };
             q.exec(c, stmt, args, |a| {
-                Query::insert()
-                    .into_table(q.t(table))
-                    .columns(FACTOR)
-                    .values_panic([
-                        a.domain.expr(),
-                        a.app.expr(),
-                        a.tenant.expr(),
-                        a.factor.expr(),
-                    ])
-                    .to_owned()
+                insert_row(
+                    q.t(table),
+                    [
+                        (Col::ConnectionUriDomain, a.domain.expr()),
+                        (Col::AppId, a.app.expr()),
+                        (Col::TenantId, a.tenant.expr()),
+                        (Col::FactorId, a.factor.expr()),
+                    ],
+                )
+                .to_owned()
             })
             .await
             .no_violations()?;
@@ -637,25 +677,19 @@ pub(crate) async fn kv_get<C: Conn>(
     if lock {
         named_lock(c, &format!("kv/{}/{}/{}", t.app, t.tenant, name)).await?;
     }
-    let stmt = if lock {
-        Stmt::fixed("tenancy.kv_get_for_update")
-    } else {
-        Stmt::fixed("tenancy.kv_get")
-    };
+    let stmt = Stmt::locking("tenancy.kv_get", lock);
     const KV: [Col; 2] = [Col::Value, Col::CreatedAtTime];
     let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), name: name };
     let row = q
-        .fetch_opt(c, stmt, &KV, args, |a| {
+        .fetch(c, stmt, &KV, args, |a| {
             let mut s = Query::select();
             s.from(q.t(Tbl::KeyValue))
                 .columns(KV)
                 .cond_where(kv_is(&a.app, &a.tenant, &a.name));
-            if lock {
-                s.lock_exclusive();
-            }
-            s
+            locked(s, lock)
         })
-        .await?;
+        .await?
+        .one();
     let Some(row) = row else {
         return Ok(None);
     };
@@ -684,28 +718,22 @@ pub(crate) async fn kv_set<C: Conn>(
         created_at: v.created_at,
     };
     q.exec(c, Stmt::fixed("tenancy.kv_set"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::KeyValue))
-            .columns([
-                Col::AppId,
-                Col::TenantId,
-                Col::Name,
-                Col::Value,
-                Col::CreatedAtTime,
-            ])
-            .values_panic([
-                a.app.expr(),
-                a.tenant.expr(),
-                a.name.expr(),
-                a.value.expr(),
-                a.created_at.expr(),
-            ])
-            .on_conflict(
-                OnConflict::columns([Col::AppId, Col::TenantId, Col::Name])
-                    .update_columns([Col::Value, Col::CreatedAtTime])
-                    .to_owned(),
-            )
-            .to_owned()
+        insert_row(
+            q.t(Tbl::KeyValue),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::Name, a.name.expr()),
+                (Col::Value, a.value.expr()),
+                (Col::CreatedAtTime, a.created_at.expr()),
+            ],
+        )
+        .on_conflict(
+            OnConflict::columns([Col::AppId, Col::TenantId, Col::Name])
+                .update_columns([Col::Value, Col::CreatedAtTime])
+                .to_owned(),
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -805,7 +833,7 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
     }
 
     async fn list_apps_and_tenants(&self) -> Result<Vec<AppTenants>> {
-        self.on_conn(Op::global("list_apps_and_tenants"), |cx| {
+        self.on(Via::Pool, Op::global("list_apps_and_tenants"), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const APP: [Col; 1] = [Col::AppId];
@@ -890,17 +918,21 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
 
     async fn get_tenant_config(&self, key: &TenantConfigKey) -> Result<Option<TenantConfig>> {
         key.validate()?;
-        self.on_read(Op::tenant("get_tenant_config", &key.tenant), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                Ok(load_configs(c, q, Some(key)).await?.into_iter().next())
-            })
-        })
+        self.on(
+            Via::Read,
+            Op::tenant("get_tenant_config", &key.tenant),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    Ok(load_configs(c, q, Some(key)).await?.into_iter().next())
+                })
+            },
+        )
         .await
     }
 
     async fn list_tenant_configs(&self) -> Result<Vec<TenantConfig>> {
-        self.on_conn(Op::global("list_tenant_configs"), |cx| {
+        self.on(Via::Pool, Op::global("list_tenant_configs"), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 load_configs(c, q, None).await
@@ -911,17 +943,21 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
 
     async fn delete_tenant_config(&self, key: &TenantConfigKey) -> Result<bool> {
         key.validate()?;
-        self.on_conn(Op::tenant("delete_tenant_config", &key.tenant), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                Ok(delete_config(c, q, key).await? > 0)
-            })
-        })
+        self.on(
+            Via::Pool,
+            Op::tenant("delete_tenant_config", &key.tenant),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    Ok(delete_config(c, q, key).await? > 0)
+                })
+            },
+        )
         .await
     }
 
     async fn kv_get(&self, tenant: &TenantIdentifier, name: &str) -> Result<Option<KeyValue>> {
-        self.on_read(Op::tenant("kv_get", tenant), |cx| {
+        self.on(Via::Read, Op::tenant("kv_get", tenant), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 kv_get(c, q, tenant, name, false).await
@@ -931,7 +967,7 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
     }
 
     async fn kv_set(&self, tenant: &TenantIdentifier, name: &str, value: &KeyValue) -> Result<()> {
-        self.on_conn(Op::tenant("kv_set", tenant), |cx| {
+        self.on(Via::Pool, Op::tenant("kv_set", tenant), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 kv_set(c, q, tenant, name, value).await

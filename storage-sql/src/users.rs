@@ -3,9 +3,11 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
-use crate::run::{Op, traced};
+use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, no_tenant, tenant_is};
+use crate::stmt::{
+    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, insert_row, no_tenant, tenant_is,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
 use sea_query::{Cond, Expr, ExprTrait, Func, JoinType, Order, Query};
@@ -245,27 +247,19 @@ async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()
         time_joined: u.time_joined,
     };
     q.exec(c, Stmt::fixed("users.insert_app_user"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::AppIdToUserId))
-            .columns([
-                Col::AppId,
-                Col::UserId,
-                Col::RecipeId,
-                Col::PrimaryOrRecipeUserId,
-                Col::IsLinkedOrIsAPrimaryUser,
-                Col::TimeJoined,
-                Col::PrimaryOrRecipeUserTimeJoined,
-            ])
-            .values_panic([
-                a.app.expr(),
-                a.user_id.expr(),
-                a.recipe.expr(),
-                a.user_id.expr(),
-                Expr::val(false),
-                a.time_joined.expr(),
-                a.time_joined.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::AppIdToUserId),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::RecipeId, a.recipe.expr()),
+                (Col::PrimaryOrRecipeUserId, a.user_id.expr()),
+                (Col::IsLinkedOrIsAPrimaryUser, Expr::val(false)),
+                (Col::TimeJoined, a.time_joined.expr()),
+                (Col::PrimaryOrRecipeUserTimeJoined, a.time_joined.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -310,29 +304,23 @@ async fn insert_tenant_row<C: Conn>(
         primary_time_joined: row.primary_time_joined,
     };
     q.exec(c, Stmt::fixed("users.insert_tenant_user"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::AllAuthRecipeUsers))
-            .columns([
-                Col::AppId,
-                Col::TenantId,
-                Col::UserId,
-                Col::PrimaryOrRecipeUserId,
-                Col::IsLinkedOrIsAPrimaryUser,
-                Col::RecipeId,
-                Col::TimeJoined,
-                Col::PrimaryOrRecipeUserTimeJoined,
-            ])
-            .values_panic([
-                a.app.expr(),
-                a.tenant.expr(),
-                a.user_id.expr(),
-                a.primary.expr(),
-                a.linked.expr(),
-                a.recipe.expr(),
-                a.time_joined.expr(),
-                a.primary_time_joined.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::AllAuthRecipeUsers),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::PrimaryOrRecipeUserId, a.primary.expr()),
+                (Col::IsLinkedOrIsAPrimaryUser, a.linked.expr()),
+                (Col::RecipeId, a.recipe.expr()),
+                (Col::TimeJoined, a.time_joined.expr()),
+                (
+                    Col::PrimaryOrRecipeUserTimeJoined,
+                    a.primary_time_joined.expr(),
+                ),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -360,16 +348,16 @@ async fn insert_ep_tenant<C: Conn>(
         email: email,
     };
     q.exec(c, Stmt::fixed("users.insert_ep_tenant"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::EmailpasswordUserToTenant))
-            .columns([Col::AppId, Col::TenantId, Col::UserId, Col::Email])
-            .values_panic([
-                a.app.expr(),
-                a.tenant.expr(),
-                a.user_id.expr(),
-                a.email.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::EmailpasswordUserToTenant),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::Email, a.email.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -394,23 +382,17 @@ async fn insert_tp_tenant<C: Conn>(
         third_party_user_id: tp.third_party_user_id.as_str(),
     };
     q.exec(c, Stmt::fixed("users.insert_tp_tenant"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::ThirdpartyUserToTenant))
-            .columns([
-                Col::AppId,
-                Col::TenantId,
-                Col::UserId,
-                Col::ThirdPartyId,
-                Col::ThirdPartyUserId,
-            ])
-            .values_panic([
-                a.app.expr(),
-                a.tenant.expr(),
-                a.user_id.expr(),
-                a.third_party_id.expr(),
-                a.third_party_user_id.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::ThirdpartyUserToTenant),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::ThirdPartyId, a.third_party_id.expr()),
+                (Col::ThirdPartyUserId, a.third_party_user_id.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -445,23 +427,17 @@ async fn insert_pl_tenant<C: Conn>(
         phone: phone,
     };
     q.exec(c, Stmt::fixed("users.insert_pl_tenant"), args, |a| {
-        Query::insert()
-            .into_table(q.t(Tbl::PasswordlessUserToTenant))
-            .columns([
-                Col::AppId,
-                Col::TenantId,
-                Col::UserId,
-                Col::Email,
-                Col::PhoneNumber,
-            ])
-            .values_panic([
-                a.app.expr(),
-                a.tenant.expr(),
-                a.user_id.expr(),
-                a.email.expr(),
-                a.phone.expr(),
-            ])
-            .to_owned()
+        insert_row(
+            q.t(Tbl::PasswordlessUserToTenant),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::Email, a.email.expr()),
+                (Col::PhoneNumber, a.phone.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
     .violations(|v| match v {
@@ -649,14 +625,15 @@ pub(crate) async fn delete_user<C: Conn>(
     const CONTACT: [Col; 2] = [Col::Email, Col::PhoneNumber];
     let args = args! { app: app.as_str(), user_id: user_id };
     let contact = q
-        .fetch_opt(c, Stmt::fixed("users.pl_contact"), &CONTACT, args, |a| {
+        .fetch(c, Stmt::fixed("users.pl_contact"), &CONTACT, args, |a| {
             Query::select()
                 .from(q.t(Tbl::PasswordlessUsers))
                 .columns(CONTACT)
                 .cond_where(app_user_is(&a.app, &a.user_id))
                 .to_owned()
         })
-        .await?;
+        .await?
+        .one();
     if let Some(row) = contact {
         let r = row.rec();
         for (stmt, column) in [
@@ -766,6 +743,147 @@ fn scope_parts(scope: &UserScope) -> (&AppId, Option<&str>, Tbl) {
     }
 }
 
+/// A sign-up of one of the three recipes.
+#[derive(Clone, Copy)]
+enum SignUp<'a> {
+    EmailPassword(&'a EmailPasswordSignUp),
+    ThirdParty(&'a ThirdPartySignUp),
+    Passwordless(&'a PasswordlessSignUp),
+}
+
+/// A login method of `recipe` with nothing but its id and time joined.
+fn login_method(recipe: RecipeId, user_id: &str, time_joined: i64) -> LoginMethod {
+    LoginMethod {
+        recipe_id: recipe,
+        recipe_user_id: user_id.to_owned(),
+        email: None,
+        phone_number: None,
+        third_party: None,
+        password_hash: None,
+        time_joined,
+        tenant_ids: Vec::new(),
+        verified: false,
+    }
+}
+
+/// The rows of a sign-up: the user's `app_id_to_user_id` and `all_auth_recipe_users`
+/// rows, its recipe row, and its recipe's row in the tenant.
+async fn insert_sign_up<C: Conn>(c: &mut C, q: Q<'_>, s: SignUp<'_>) -> Result<()> {
+    let (tenant, user_id, recipe, time_joined) = match s {
+        SignUp::EmailPassword(i) => (
+            &i.tenant,
+            &i.user_id,
+            RecipeId::EmailPassword,
+            i.time_joined,
+        ),
+        SignUp::ThirdParty(i) => (&i.tenant, &i.user_id, RecipeId::ThirdParty, i.time_joined),
+        SignUp::Passwordless(i) => (&i.tenant, &i.user_id, RecipeId::Passwordless, i.time_joined),
+    };
+    let u = NewUser {
+        tenant,
+        user_id,
+        recipe,
+        time_joined,
+    };
+    insert_base(c, q, &u).await?;
+    match s {
+        SignUp::EmailPassword(i) => {
+            let args = args! {
+                app: i.tenant.app.as_str(),
+                user_id: i.user_id.as_str(),
+                email: i.email.as_str(),
+                hash: i.password_hash.expose(),
+                time_joined: i.time_joined,
+            };
+            q.exec(c, Stmt::fixed("users.insert_ep_user"), args, |a| {
+                insert_row(
+                    q.t(Tbl::EmailpasswordUsers),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::UserId, a.user_id.expr()),
+                        (Col::Email, a.email.expr()),
+                        (Col::PasswordHash, a.hash.expr()),
+                        (Col::TimeJoined, a.time_joined.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .no_violations()?;
+            insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
+        }
+        SignUp::ThirdParty(i) => {
+            let args = args! {
+                app: i.tenant.app.as_str(),
+                third_party_id: i.third_party.third_party_id.as_str(),
+                third_party_user_id: i.third_party.third_party_user_id.as_str(),
+                user_id: i.user_id.as_str(),
+                email: i.email.as_str(),
+                time_joined: i.time_joined,
+            };
+            q.exec(c, Stmt::fixed("users.insert_tp_user"), args, |a| {
+                insert_row(
+                    q.t(Tbl::ThirdpartyUsers),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::ThirdPartyId, a.third_party_id.expr()),
+                        (Col::ThirdPartyUserId, a.third_party_user_id.expr()),
+                        (Col::UserId, a.user_id.expr()),
+                        (Col::Email, a.email.expr()),
+                        (Col::TimeJoined, a.time_joined.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .no_violations()?;
+            insert_tp_tenant(c, q, &i.tenant, &i.user_id, &i.third_party).await
+        }
+        SignUp::Passwordless(i) => {
+            let (email, phone) = (i.email.as_deref(), i.phone_number.as_deref());
+            let args = args! {
+                app: i.tenant.app.as_str(),
+                user_id: i.user_id.as_str(),
+                email: email,
+                phone: phone,
+                time_joined: i.time_joined,
+            };
+            q.exec(c, Stmt::fixed("users.insert_pl_user"), args, |a| {
+                insert_row(
+                    q.t(Tbl::PasswordlessUsers),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::UserId, a.user_id.expr()),
+                        (Col::Email, a.email.expr()),
+                        (Col::PhoneNumber, a.phone.expr()),
+                        (Col::TimeJoined, a.time_joined.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .no_violations()?;
+            insert_pl_tenant(c, q, &i.tenant, &i.user_id, email, phone).await
+        }
+    }
+}
+
+impl<D: Driver> SqlStorage<D> {
+    /// Runs the sign-up `s` as the operation `op`, in one retried transaction.
+    async fn sign_up(&self, op: &'static str, s: SignUp<'_>) -> Result<()> {
+        let tenant = match s {
+            SignUp::EmailPassword(i) => &i.tenant,
+            SignUp::ThirdParty(i) => &i.tenant,
+            SignUp::Passwordless(i) => &i.tenant,
+        };
+        self.in_tx(Op::tenant(op, tenant), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(insert_sign_up(c, q, s))
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl<D: Driver> Users for SqlStorage<D> {
     async fn sign_up_email_password(&self, i: &EmailPasswordSignUp) -> Result<User> {
@@ -773,63 +891,16 @@ impl<D: Driver> Users for SqlStorage<D> {
         check_email(&i.email)?;
         validate::text("password_hash", i.password_hash.expose(), 256)?;
         validate::time("time_joined", i.time_joined)?;
-        let u = NewUser {
-            tenant: &i.tenant,
-            user_id: &i.user_id,
-            recipe: RecipeId::EmailPassword,
-            time_joined: i.time_joined,
-        };
-        let u = &u;
-        self.in_tx(Op::tenant("sign_up_email_password", &i.tenant), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                insert_base(c, q, u).await?;
-                let args = args! {
-                    app: i.tenant.app.as_str(),
-                    user_id: i.user_id.as_str(),
-                    email: i.email.as_str(),
-                    hash: i.password_hash.expose(),
-                    time_joined: i.time_joined,
-                };
-                q.exec(c, Stmt::fixed("users.insert_ep_user"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::EmailpasswordUsers))
-                        .columns([
-                            Col::AppId,
-                            Col::UserId,
-                            Col::Email,
-                            Col::PasswordHash,
-                            Col::TimeJoined,
-                        ])
-                        .values_panic([
-                            a.app.expr(),
-                            a.user_id.expr(),
-                            a.email.expr(),
-                            a.hash.expr(),
-                            a.time_joined.expr(),
-                        ])
-                        .to_owned()
-                })
-                .await
-                .no_violations()?;
-                insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
-            })
-        })
-        .await?;
+        self.sign_up("sign_up_email_password", SignUp::EmailPassword(i))
+            .await?;
         Ok(new_user(
             &i.tenant,
             &i.user_id,
             i.time_joined,
             LoginMethod {
-                recipe_id: RecipeId::EmailPassword,
-                recipe_user_id: i.user_id.clone(),
                 email: Some(i.email.clone()),
-                phone_number: None,
-                third_party: None,
                 password_hash: Some(i.password_hash.clone()),
-                time_joined: i.time_joined,
-                tenant_ids: Vec::new(),
-                verified: false,
+                ..login_method(RecipeId::EmailPassword, &i.user_id, i.time_joined)
             },
         ))
     }
@@ -839,66 +910,16 @@ impl<D: Driver> Users for SqlStorage<D> {
         check_email(&i.email)?;
         check_tp(&i.third_party)?;
         validate::time("time_joined", i.time_joined)?;
-        let u = NewUser {
-            tenant: &i.tenant,
-            user_id: &i.user_id,
-            recipe: RecipeId::ThirdParty,
-            time_joined: i.time_joined,
-        };
-        let u = &u;
-        self.in_tx(Op::tenant("sign_up_third_party", &i.tenant), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                insert_base(c, q, u).await?;
-                let args = args! {
-                    app: i.tenant.app.as_str(),
-                    third_party_id: i.third_party.third_party_id.as_str(),
-                    third_party_user_id: i.third_party.third_party_user_id.as_str(),
-                    user_id: i.user_id.as_str(),
-                    email: i.email.as_str(),
-                    time_joined: i.time_joined,
-                };
-                q.exec(c, Stmt::fixed("users.insert_tp_user"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::ThirdpartyUsers))
-                        .columns([
-                            Col::AppId,
-                            Col::ThirdPartyId,
-                            Col::ThirdPartyUserId,
-                            Col::UserId,
-                            Col::Email,
-                            Col::TimeJoined,
-                        ])
-                        .values_panic([
-                            a.app.expr(),
-                            a.third_party_id.expr(),
-                            a.third_party_user_id.expr(),
-                            a.user_id.expr(),
-                            a.email.expr(),
-                            a.time_joined.expr(),
-                        ])
-                        .to_owned()
-                })
-                .await
-                .no_violations()?;
-                insert_tp_tenant(c, q, &i.tenant, &i.user_id, &i.third_party).await
-            })
-        })
-        .await?;
+        self.sign_up("sign_up_third_party", SignUp::ThirdParty(i))
+            .await?;
         Ok(new_user(
             &i.tenant,
             &i.user_id,
             i.time_joined,
             LoginMethod {
-                recipe_id: RecipeId::ThirdParty,
-                recipe_user_id: i.user_id.clone(),
                 email: Some(i.email.clone()),
-                phone_number: None,
                 third_party: Some(i.third_party.clone()),
-                password_hash: None,
-                time_joined: i.time_joined,
-                tenant_ids: Vec::new(),
-                verified: false,
+                ..login_method(RecipeId::ThirdParty, &i.user_id, i.time_joined)
             },
         ))
     }
@@ -914,77 +935,22 @@ impl<D: Driver> Users for SqlStorage<D> {
                 "one of email and phone number is required",
             ));
         }
-        let u = NewUser {
-            tenant: &i.tenant,
-            user_id: &i.user_id,
-            recipe: RecipeId::Passwordless,
-            time_joined: i.time_joined,
-        };
-        let u = &u;
-        self.in_tx(Op::tenant("create_passwordless_user", &i.tenant), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                insert_base(c, q, u).await?;
-                let args = args! {
-                    app: i.tenant.app.as_str(),
-                    user_id: i.user_id.as_str(),
-                    email: i.email.as_deref(),
-                    phone: i.phone_number.as_deref(),
-                    time_joined: i.time_joined,
-                };
-                q.exec(c, Stmt::fixed("users.insert_pl_user"), args, |a| {
-                    Query::insert()
-                        .into_table(q.t(Tbl::PasswordlessUsers))
-                        .columns([
-                            Col::AppId,
-                            Col::UserId,
-                            Col::Email,
-                            Col::PhoneNumber,
-                            Col::TimeJoined,
-                        ])
-                        .values_panic([
-                            a.app.expr(),
-                            a.user_id.expr(),
-                            a.email.expr(),
-                            a.phone.expr(),
-                            a.time_joined.expr(),
-                        ])
-                        .to_owned()
-                })
-                .await
-                .no_violations()?;
-                insert_pl_tenant(
-                    c,
-                    q,
-                    &i.tenant,
-                    &i.user_id,
-                    i.email.as_deref(),
-                    i.phone_number.as_deref(),
-                )
-                .await
-            })
-        })
-        .await?;
+        self.sign_up("create_passwordless_user", SignUp::Passwordless(i))
+            .await?;
         Ok(new_user(
             &i.tenant,
             &i.user_id,
             i.time_joined,
             LoginMethod {
-                recipe_id: RecipeId::Passwordless,
-                recipe_user_id: i.user_id.clone(),
                 email: i.email.clone(),
                 phone_number: i.phone_number.clone(),
-                third_party: None,
-                password_hash: None,
-                time_joined: i.time_joined,
-                tenant_ids: Vec::new(),
-                verified: false,
+                ..login_method(RecipeId::Passwordless, &i.user_id, i.time_joined)
             },
         ))
     }
 
     async fn get_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>> {
-        self.on_read(Op::app("get_user", app), |cx| {
+        self.on(Via::Read, Op::app("get_user", app), |cx| {
             let (c, q) = cx.parts();
             Box::pin(get_user(c, q, app, user_id))
         })
@@ -993,7 +959,7 @@ impl<D: Driver> Users for SqlStorage<D> {
 
     async fn list_users_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<User>> {
         check_email(email)?;
-        self.on_read(Op::tenant("list_users_by_email", t), |cx| {
+        self.on(Via::Read, Op::tenant("list_users_by_email", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let mut ids = Vec::new();
@@ -1050,7 +1016,7 @@ impl<D: Driver> Users for SqlStorage<D> {
 
     async fn list_users_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<User>> {
         validate::text("phone_number", phone, 256)?;
-        self.on_read(Op::tenant("list_users_by_phone", t), |cx| {
+        self.on(Via::Read, Op::tenant("list_users_by_phone", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let stmt = Stmt::fixed("users.ids_by_phone");
@@ -1068,7 +1034,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         tp: &ThirdPartyInfo,
     ) -> Result<Vec<User>> {
         check_tp(tp)?;
-        self.on_read(Op::app("list_users_by_third_party", app), |cx| {
+        self.on(Via::Read, Op::app("list_users_by_third_party", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let args = args! {
@@ -1129,7 +1095,7 @@ impl<D: Driver> Users for SqlStorage<D> {
             after_id: r.after.as_ref().map(|a| a.user_id.as_str()),
             recipes: each(r.recipes.iter().map(|x| x.as_str())),
         };
-        self.on_conn(Op::tenant("list_users", t), |cx| {
+        self.on(Via::Pool, Op::tenant("list_users", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let rows = q
@@ -1214,12 +1180,12 @@ impl<D: Driver> Users for SqlStorage<D> {
             tenant: tenant,
             recipes: each(recipes.iter().map(|r| r.as_str())),
         };
-        self.on_conn(Op::scope("count_users", scope), |cx| {
+        self.on(Via::Pool, Op::scope("count_users", scope), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const N: [As; 1] = [As::N];
                 let row = q
-                    .fetch_opt(c, stmt, &N, args, |a| {
+                    .fetch(c, stmt, &N, args, |a| {
                         let mut s = Query::select();
                         s.from(q.t(table))
                             .expr_as(
@@ -1235,7 +1201,8 @@ impl<D: Driver> Users for SqlStorage<D> {
                         }
                         s
                     })
-                    .await?;
+                    .await?
+                    .one();
                 Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
             })
         })
@@ -1251,12 +1218,12 @@ impl<D: Driver> Users for SqlStorage<D> {
         };
         let in_tenant = tenant.is_some();
         let args = args! { app: app.as_str(), tenant: tenant, user_id: user_id };
-        self.on_read(Op::scope("user_exists", scope), |cx| {
+        self.on(Via::Read, Op::scope("user_exists", scope), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const ONE: [As; 1] = [As::N];
                 let row = q
-                    .fetch_opt(c, stmt, &ONE, args, |a| {
+                    .fetch(c, stmt, &ONE, args, |a| {
                         let mut s = Query::select();
                         s.from(q.t(table))
                             .expr_as(Expr::val(1), As::N)
@@ -1267,7 +1234,8 @@ impl<D: Driver> Users for SqlStorage<D> {
                         s.limit(1);
                         s
                     })
-                    .await?;
+                    .await?
+                    .one();
                 Ok(row.is_some())
             })
         })
@@ -1288,7 +1256,7 @@ impl<D: Driver> Users for SqlStorage<D> {
     }
 
     async fn update_password_hash(&self, app: &AppId, user_id: &str, hash: &Secret) -> Result<()> {
-        self.on_conn(Op::app("update_password_hash", app), |cx| {
+        self.on(Via::Pool, Op::app("update_password_hash", app), |cx| {
             let (c, q) = cx.parts();
             Box::pin(update_password(c, q, app, user_id, hash))
         })
@@ -1320,7 +1288,7 @@ impl<D: Driver> Users for SqlStorage<D> {
 
     async fn remove_user_from_tenant(&self, t: &TenantIdentifier, user_id: &str) -> Result<bool> {
         validate::uuid("user_id", user_id)?;
-        self.on_conn(Op::tenant("remove_user_from_tenant", t), |cx| {
+        self.on(Via::Pool, Op::tenant("remove_user_from_tenant", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let args = args! {
@@ -1373,7 +1341,7 @@ async fn add_user_to_tenant<C: Conn>(
     ];
     let args = args! { app: t.app.as_str(), user_id: user_id };
     let base = q
-        .fetch_opt(c, Stmt::fixed("users.app_user"), &BASE, args, |a| {
+        .fetch(c, Stmt::fixed("users.app_user"), &BASE, args, |a| {
             Query::select()
                 .from(q.t(Tbl::AppIdToUserId))
                 .columns(BASE)
@@ -1381,6 +1349,7 @@ async fn add_user_to_tenant<C: Conn>(
                 .to_owned()
         })
         .await?
+        .one()
         .ok_or(StorageError::UnknownUserId)?;
     let base = base.rec();
     let recipe = RecipeId::parse(&base.text(Col::RecipeId)?)
@@ -1392,7 +1361,7 @@ async fn add_user_to_tenant<C: Conn>(
         user_id: user_id,
     };
     let present = q
-        .fetch_opt(c, Stmt::fixed("users.in_tenant"), &ONE, args, |a| {
+        .fetch(c, Stmt::fixed("users.in_tenant"), &ONE, args, |a| {
             Query::select()
                 .from(q.t(Tbl::AllAuthRecipeUsers))
                 .expr_as(Expr::val(1), As::N)
@@ -1401,7 +1370,8 @@ async fn add_user_to_tenant<C: Conn>(
                 )
                 .to_owned()
         })
-        .await?;
+        .await?
+        .one();
     if present.is_some() {
         return Ok(false);
     }
@@ -1435,7 +1405,7 @@ async fn add_user_to_tenant<C: Conn>(
     };
     let args = args! { app: t.app.as_str(), user_id: user_id };
     let row = q
-        .fetch_opt(c, stmt, cols, args, |a| {
+        .fetch(c, stmt, cols, args, |a| {
             Query::select()
                 .from(q.t(table))
                 .columns(cols.iter().copied())
@@ -1443,6 +1413,7 @@ async fn add_user_to_tenant<C: Conn>(
                 .to_owned()
         })
         .await?
+        .one()
         .ok_or(StorageError::UnknownUserId)?;
     let r = row.rec();
     match recipe {
