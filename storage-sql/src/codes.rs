@@ -532,13 +532,13 @@ impl<D: Driver> Codes for SqlStorage<D> {
                     insert_row(
                         q.t(Tbl::PasswordlessDevices),
                         [
+                            (Col::AppId, a.app.expr()),
+                            (Col::TenantId, a.tenant.expr()),
                             (Col::DeviceIdHash, a.hash.expr()),
                             (Col::Email, a.email.expr()),
                             (Col::PhoneNumber, a.phone.expr()),
                             (Col::LinkCodeSalt, a.salt.expr()),
                             (Col::FailedAttempts, Expr::val(0i32)),
-                            (Col::AppId, a.app.expr()),
-                            (Col::TenantId, a.tenant.expr()),
                         ],
                     )
                     .to_owned()

@@ -556,3 +556,125 @@ pub(crate) fn no_tenant(t: &TenantIdentifier) -> StorageError {
 pub(crate) fn no_app(a: &AppId) -> StorageError {
     StorageError::TenantOrAppNotFound(storage_api::TenantOrApp::App(a.clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Col, Tbl};
+    use sea_query::{ExprTrait, SelectStatement};
+
+    /// `SELECT user_id FROM apps WHERE app_id = app AND user_id = user AND email = app
+    /// LIMIT 5`: one named value used twice, and a constant of the builder's own.
+    fn build(a: &(impl HasAppUser + ?Sized)) -> SelectStatement {
+        Query::select()
+            .column(Col::UserId)
+            .from(Tbl::Apps)
+            .and_where(Expr::col(Col::AppId).eq(a.app().expr()))
+            .and_where(Expr::col(Col::UserId).eq(a.user().expr()))
+            .and_where(Expr::col(Col::Email).eq(a.app().expr()))
+            .limit(5)
+            .to_owned()
+    }
+
+    trait HasAppUser {
+        fn app(&self) -> &One;
+        fn user(&self) -> &One;
+    }
+
+    struct AppUser {
+        app: One,
+        user: One,
+    }
+
+    impl HasAppUser for AppUser {
+        fn app(&self) -> &One {
+            &self.app
+        }
+        fn user(&self) -> &One {
+            &self.user
+        }
+    }
+
+    impl Params for AppUser {
+        fn marked(&self, next: &mut usize) -> Self {
+            AppUser {
+                app: self.app.mark(next),
+                user: self.user.mark(next),
+            }
+        }
+        fn into_values(self) -> Vec<Value> {
+            let mut out = Vec::new();
+            self.app.push(&mut out);
+            self.user.push(&mut out);
+            out
+        }
+    }
+
+    fn app_user(app: &str, user: &str) -> AppUser {
+        AppUser {
+            app: app.into_slot(),
+            user: user.into_slot(),
+        }
+    }
+
+    #[test]
+    fn named_values_bind_where_the_builder_used_them() {
+        let t = Templates::default();
+        let stmt = Stmt::fixed("test.select");
+        for (app, user) in [("a1", "u1"), ("a2", "u2")] {
+            let (tpl, values) = t
+                .render(Dialect::Postgres, stmt, app_user(app, user), build)
+                .unwrap();
+            assert!(tpl.sql.contains("$4"), "{}", tpl.sql);
+            assert_eq!(values.0.len(), 4);
+            assert_eq!(values.0[0], Value::from(app));
+            assert_eq!(values.0[1], Value::from(user));
+            assert_eq!(values.0[2], Value::from(app));
+            assert!(marked(&values.0[3], 2).is_none());
+        }
+        assert_eq!(t.map.read().unwrap().len(), 1, "rendered once");
+    }
+
+    #[test]
+    fn args_macro_names_values_and_lists() {
+        let t = Templates::default();
+        let ids = ["x", "y", "z"];
+        let args = args! { app: "a", ids: each(ids) };
+        let stmt = Stmt::shaped("test.in", Shape::Each(ids.len()));
+        let (tpl, values) = t
+            .render(Dialect::Sqlite, stmt, args, |a| {
+                Query::select()
+                    .column(Col::UserId)
+                    .from(Tbl::Apps)
+                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                    .to_owned()
+            })
+            .unwrap();
+        assert_eq!(tpl.sql.matches('?').count(), 4, "{}", tpl.sql);
+        let want: Vec<Value> = ["a", "x", "y", "z"].into_iter().map(Value::from).collect();
+        assert_eq!(values.0, want);
+    }
+
+    /// One identity that renders two different SQL texts (the builder depends on
+    /// something its key misses) is an error in debug builds and tests.
+    #[cfg(debug_assertions)]
+    #[test]
+    fn one_identity_always_renders_the_same_sql() {
+        let t = Templates::default();
+        let stmt = Stmt::fixed("test.shape");
+        for lock in [false, true] {
+            let r = t.render(Dialect::Postgres, stmt, app_user("a", "u"), |a| {
+                locked(build(a), lock)
+            });
+            assert_eq!(r.is_ok(), !lock, "lock {lock}");
+        }
+        let r = t.render(
+            Dialect::Postgres,
+            Stmt::locking("test.shape", true),
+            app_user("a", "u"),
+            |a| locked(build(a), true),
+        );
+        assert!(r.is_ok());
+    }
+}
