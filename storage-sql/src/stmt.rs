@@ -104,6 +104,28 @@ impl Each {
     }
 }
 
+/// One named value ([`Q::insert`] names it by its column).
+pub(crate) fn val(x: impl IntoSlot<Slot = One>) -> One {
+    x.into_slot()
+}
+
+/// The values of an [`Q::insert`]: one row, each value named by its column.
+pub(crate) struct InsertRow<const N: usize>([(crate::schema::Col, One); N]);
+
+impl<const N: usize> Params for InsertRow<N> {
+    fn marked(&self, next: &mut usize) -> Self {
+        InsertRow(self.0.each_ref().map(|(col, v)| (*col, v.mark(next))))
+    }
+
+    fn into_values(self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(N);
+        for (_, v) in self.0 {
+            v.push(&mut out);
+        }
+        out
+    }
+}
+
 /// A list value for [`args!`].
 pub(crate) fn each<V: Into<Value>>(values: impl IntoIterator<Item = V>) -> Each {
     Each(values.into_iter().map(Into::into).collect())
@@ -415,6 +437,24 @@ impl<'a> Q<'a> {
             .render(self.dialect, stmt, args, build)
             .map_err(DbError::Other)?;
         c.execute(&t.sql, values).await
+    }
+
+    /// Inserts one row into `table`, given as (column, value) pairs; returns the rows
+    /// it affected, and leaves a constraint violation for the caller to give a meaning.
+    pub(crate) async fn insert<C: Conn, const N: usize>(
+        &self,
+        c: &mut C,
+        stmt: Stmt,
+        table: crate::schema::Tbl,
+        row: [(crate::schema::Col, One); N],
+    ) -> Result<u64, DbError> {
+        self.exec(c, stmt, InsertRow(row), |r| {
+            insert_row(
+                self.t(table),
+                r.0.each_ref().map(|(col, v)| (*col, v.expr())),
+            )
+        })
+        .await
     }
 
     /// Runs a query whose select list is `cols`; its rows are read by those names.
