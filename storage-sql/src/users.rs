@@ -6,7 +6,7 @@ use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
-    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, no_tenant, tenant_is, val,
+    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, in_rows_of, no_tenant, tenant_is, val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -611,15 +611,12 @@ pub(crate) async fn delete_user<C: Conn>(
                     .from_table(q.t(Tbl::PasswordlessDevices))
                     .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
                     .and_where(Expr::col(column).eq(a.value.expr()))
-                    .and_where(
-                        Expr::col(Col::TenantId).in_subquery(
-                            Query::select()
-                                .from(q.t(Tbl::AllAuthRecipeUsers))
-                                .column(Col::TenantId)
-                                .cond_where(app_user_is(&a.app, &a.user_id))
-                                .to_owned(),
-                        ),
-                    )
+                    .and_where(in_rows_of(
+                        q,
+                        Col::TenantId,
+                        Tbl::AllAuthRecipeUsers,
+                        app_user_is(&a.app, &a.user_id),
+                    ))
                     .to_owned()
             })
             .await
@@ -745,65 +742,58 @@ async fn insert_sign_up<C: Conn>(c: &mut C, q: Q<'_>, s: SignUp<'_>) -> Result<(
         time_joined,
     };
     insert_base(c, q, &u).await?;
+    // The recipe's own row (columns in the order of the DDL).
+    let app = val(tenant.app.as_str());
+    let (stmt, table, row) = match s {
+        SignUp::EmailPassword(i) => (
+            Stmt::fixed("users.insert_ep_user"),
+            Tbl::EmailpasswordUsers,
+            vec![
+                (Col::AppId, app),
+                (Col::UserId, val(user_id.as_str())),
+                (Col::Email, val(i.email.as_str())),
+                (Col::PasswordHash, val(i.password_hash.expose())),
+                (Col::TimeJoined, val(time_joined)),
+            ],
+        ),
+        SignUp::ThirdParty(i) => (
+            Stmt::fixed("users.insert_tp_user"),
+            Tbl::ThirdpartyUsers,
+            vec![
+                (Col::AppId, app),
+                (
+                    Col::ThirdPartyId,
+                    val(i.third_party.third_party_id.as_str()),
+                ),
+                (
+                    Col::ThirdPartyUserId,
+                    val(i.third_party.third_party_user_id.as_str()),
+                ),
+                (Col::UserId, val(user_id.as_str())),
+                (Col::Email, val(i.email.as_str())),
+                (Col::TimeJoined, val(time_joined)),
+            ],
+        ),
+        SignUp::Passwordless(i) => (
+            Stmt::fixed("users.insert_pl_user"),
+            Tbl::PasswordlessUsers,
+            vec![
+                (Col::AppId, app),
+                (Col::UserId, val(user_id.as_str())),
+                (Col::Email, val(i.email.as_deref())),
+                (Col::PhoneNumber, val(i.phone_number.as_deref())),
+                (Col::TimeJoined, val(time_joined)),
+            ],
+        ),
+    };
+    q.insert(c, stmt, table, row).await.no_violations()?;
+    // Its row in the tenant, which checks the recipe's unique keys there.
     match s {
-        SignUp::EmailPassword(i) => {
-            q.insert(
-                c,
-                Stmt::fixed("users.insert_ep_user"),
-                Tbl::EmailpasswordUsers,
-                [
-                    (Col::AppId, val(i.tenant.app.as_str())),
-                    (Col::UserId, val(i.user_id.as_str())),
-                    (Col::Email, val(i.email.as_str())),
-                    (Col::PasswordHash, val(i.password_hash.expose())),
-                    (Col::TimeJoined, val(i.time_joined)),
-                ],
-            )
-            .await
-            .no_violations()?;
-            insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
-        }
-        SignUp::ThirdParty(i) => {
-            q.insert(
-                c,
-                Stmt::fixed("users.insert_tp_user"),
-                Tbl::ThirdpartyUsers,
-                [
-                    (Col::AppId, val(i.tenant.app.as_str())),
-                    (
-                        Col::ThirdPartyId,
-                        val(i.third_party.third_party_id.as_str()),
-                    ),
-                    (
-                        Col::ThirdPartyUserId,
-                        val(i.third_party.third_party_user_id.as_str()),
-                    ),
-                    (Col::UserId, val(i.user_id.as_str())),
-                    (Col::Email, val(i.email.as_str())),
-                    (Col::TimeJoined, val(i.time_joined)),
-                ],
-            )
-            .await
-            .no_violations()?;
-            insert_tp_tenant(c, q, &i.tenant, &i.user_id, &i.third_party).await
-        }
+        SignUp::EmailPassword(i) => insert_ep_tenant(c, q, tenant, user_id, &i.email).await,
+        SignUp::ThirdParty(i) => insert_tp_tenant(c, q, tenant, user_id, &i.third_party).await,
         SignUp::Passwordless(i) => {
             let (email, phone) = (i.email.as_deref(), i.phone_number.as_deref());
-            q.insert(
-                c,
-                Stmt::fixed("users.insert_pl_user"),
-                Tbl::PasswordlessUsers,
-                [
-                    (Col::AppId, val(i.tenant.app.as_str())),
-                    (Col::UserId, val(i.user_id.as_str())),
-                    (Col::Email, val(email)),
-                    (Col::PhoneNumber, val(phone)),
-                    (Col::TimeJoined, val(i.time_joined)),
-                ],
-            )
-            .await
-            .no_violations()?;
-            insert_pl_tenant(c, q, &i.tenant, &i.user_id, email, phone).await
+            insert_pl_tenant(c, q, tenant, user_id, email, phone).await
         }
     }
 }
@@ -932,15 +922,12 @@ impl<D: Driver> Users for SqlStorage<D> {
                                 .columns(USER_ID)
                                 .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
                                 .and_where(Expr::col(Col::Email).eq(a.email.expr()))
-                                .and_where(
-                                    Expr::col(Col::UserId).in_subquery(
-                                        Query::select()
-                                            .from(q.t(Tbl::ThirdpartyUserToTenant))
-                                            .column(Col::UserId)
-                                            .cond_where(tenant_is(&a.app, &a.tenant))
-                                            .to_owned(),
-                                    ),
-                                )
+                                .and_where(in_rows_of(
+                                    q,
+                                    Col::UserId,
+                                    Tbl::ThirdpartyUserToTenant,
+                                    tenant_is(&a.app, &a.tenant),
+                                ))
                                 .to_owned()
                         },
                     )
