@@ -111,6 +111,9 @@ struct RtCalls {
     j0: u64,
 }
 
+/// Where the numbering of the round-trip phase's calls starts.
+const RT_J0: u64 = 2_000_000;
+
 async fn floor_record<C: Raw>(
     conns: &mut Vec<C>,
     reg: &Arc<Vec<String>>,
@@ -920,18 +923,8 @@ impl Bench {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 log.mark();
                 let t0 = proxy.turns();
-                self.rt_run(
-                    &*st,
-                    &mut raw,
-                    op,
-                    ours,
-                    RtCalls {
-                        n: s,
-                        k,
-                        j0: 2_000_000,
-                    },
-                )
-                .await?;
+                self.rt_run(&*st, &mut raw, op, ours, RtCalls { n: s, k, j0: RT_J0 })
+                    .await?;
                 let turns = proxy.turns() - t0;
                 tokio::time::sleep(Duration::from_millis(400)).await;
                 let stmts = log.statements_since(DB);
@@ -991,18 +984,8 @@ impl Bench {
                     rt::my_status(raw.conn()).await?
                 };
                 let t0 = proxy.turns();
-                self.rt_run(
-                    &*st,
-                    &mut raw,
-                    op,
-                    ours,
-                    RtCalls {
-                        n,
-                        k,
-                        j0: 2_000_000,
-                    },
-                )
-                .await?;
+                self.rt_run(&*st, &mut raw, op, ours, RtCalls { n, k, j0: RT_J0 })
+                    .await?;
                 let turns = proxy.turns() - t0;
                 let after = if ours {
                     rt::my_status_storage(s.driver()).await?

@@ -6,7 +6,8 @@ use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
-    Meaning, One, Q, Rec, Stmt, app_user_is, args, insert_row, locked, no_app, no_tenant, tenant_is,
+    Meaning, One, Q, Rec, Stmt, app_user_is, args, insert_row, locked, no_app, no_tenant,
+    tenant_is, val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -210,28 +211,19 @@ async fn insert_code<C: Conn>(
     code: &Code,
     no_parent: impl FnOnce() -> StorageError,
 ) -> Result<()> {
-    let args = args! {
-        app: t.app.as_str(),
-        tenant: t.tenant.as_str(),
-        code_id: code.code_id.as_str(),
-        device: code.device_id_hash.as_str(),
-        link_hash: code.link_code_hash.as_str(),
-        created_at: code.created_at,
-    };
-    q.exec(c, Stmt::fixed("codes.insert_code"), args, |a| {
-        insert_row(
-            q.t(Tbl::PasswordlessCodes),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::CodeId, a.code_id.expr()),
-                (Col::DeviceIdHash, a.device.expr()),
-                (Col::LinkCodeHash, a.link_hash.expr()),
-                (Col::CreatedAt, a.created_at.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("codes.insert_code"),
+        Tbl::PasswordlessCodes,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::TenantId, val(t.tenant.as_str())),
+            (Col::CodeId, val(code.code_id.as_str())),
+            (Col::DeviceIdHash, val(code.device_id_hash.as_str())),
+            (Col::LinkCodeHash, val(code.link_code_hash.as_str())),
+            (Col::CreatedAt, val(code.created_at)),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::Unique(UniqueKey::LinkCodeHash) => StorageError::DuplicateLinkCodeHash,
@@ -520,29 +512,20 @@ impl<D: Driver> Codes for SqlStorage<D> {
         self.in_tx(Op::tenant("create_device_with_code", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let args = args! {
-                    app: t.app.as_str(),
-                    tenant: t.tenant.as_str(),
-                    hash: d.device_id_hash.as_str(),
-                    email: d.email.clone(),
-                    phone: d.phone_number.clone(),
-                    salt: d.link_code_salt.as_str(),
-                };
-                q.exec(c, Stmt::fixed("codes.insert_device"), args, |a| {
-                    insert_row(
-                        q.t(Tbl::PasswordlessDevices),
-                        [
-                            (Col::AppId, a.app.expr()),
-                            (Col::TenantId, a.tenant.expr()),
-                            (Col::DeviceIdHash, a.hash.expr()),
-                            (Col::Email, a.email.expr()),
-                            (Col::PhoneNumber, a.phone.expr()),
-                            (Col::LinkCodeSalt, a.salt.expr()),
-                            (Col::FailedAttempts, Expr::val(0i32)),
-                        ],
-                    )
-                    .to_owned()
-                })
+                q.insert(
+                    c,
+                    Stmt::fixed("codes.insert_device"),
+                    Tbl::PasswordlessDevices,
+                    [
+                        (Col::AppId, val(t.app.as_str())),
+                        (Col::TenantId, val(t.tenant.as_str())),
+                        (Col::DeviceIdHash, val(d.device_id_hash.as_str())),
+                        (Col::Email, val(d.email.clone())),
+                        (Col::PhoneNumber, val(d.phone_number.clone())),
+                        (Col::LinkCodeSalt, val(d.link_code_salt.as_str())),
+                        (Col::FailedAttempts, val(0i32)),
+                    ],
+                )
                 .await
                 .violations(|v| match v {
                     Violation::Unique(_) => StorageError::DuplicateDeviceIdHash,
@@ -649,32 +632,24 @@ impl<D: Driver> Codes for SqlStorage<D> {
         validate::text("token", &tok.token, 128)?;
         validate::opt_text("email", tok.email.as_deref(), 256)?;
         validate::time("token_expiry", tok.token_expiry)?;
-        let args = args! {
-            app: tok.app.as_str(),
-            user_id: tok.user_id.as_str(),
-            token: tok.token.as_str(),
-            email: tok.email.as_deref(),
-            expiry: tok.token_expiry,
-        };
         self.on(
             Via::Pool,
             Op::app("add_password_reset_token", &tok.app),
             |cx| {
                 Box::pin(async move {
                     let (c, q) = cx.parts();
-                    q.exec(c, Stmt::fixed("codes.add_reset_token"), args, |a| {
-                        insert_row(
-                            q.t(Tbl::EmailpasswordPswdResetTokens),
-                            [
-                                (Col::AppId, a.app.expr()),
-                                (Col::UserId, a.user_id.expr()),
-                                (Col::Token, a.token.expr()),
-                                (Col::Email, a.email.expr()),
-                                (Col::TokenExpiry, a.expiry.expr()),
-                            ],
-                        )
-                        .to_owned()
-                    })
+                    q.insert(
+                        c,
+                        Stmt::fixed("codes.add_reset_token"),
+                        Tbl::EmailpasswordPswdResetTokens,
+                        [
+                            (Col::AppId, val(tok.app.as_str())),
+                            (Col::UserId, val(tok.user_id.as_str())),
+                            (Col::Token, val(tok.token.as_str())),
+                            (Col::Email, val(tok.email.as_deref())),
+                            (Col::TokenExpiry, val(tok.token_expiry)),
+                        ],
+                    )
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DuplicatePasswordResetToken,
@@ -737,34 +712,25 @@ impl<D: Driver> Codes for SqlStorage<D> {
         validate::text("token", &tok.token, 128)?;
         validate::time("token_expiry", tok.token_expiry)?;
         let t = &tok.tenant;
-        let args = args! {
-            app: t.app.as_str(),
-            tenant: t.tenant.as_str(),
-            user_id: tok.user_id.as_str(),
-            email: tok.email.as_str(),
-            token: tok.token.as_str(),
-            expiry: tok.token_expiry,
-        };
         self.on(
             Via::Pool,
             Op::tenant("add_email_verification_token", t),
             |cx| {
                 Box::pin(async move {
                     let (c, q) = cx.parts();
-                    q.exec(c, Stmt::fixed("codes.add_verification_token"), args, |a| {
-                        insert_row(
-                            q.t(Tbl::EmailverificationTokens),
-                            [
-                                (Col::AppId, a.app.expr()),
-                                (Col::TenantId, a.tenant.expr()),
-                                (Col::UserId, a.user_id.expr()),
-                                (Col::Email, a.email.expr()),
-                                (Col::Token, a.token.expr()),
-                                (Col::TokenExpiry, a.expiry.expr()),
-                            ],
-                        )
-                        .to_owned()
-                    })
+                    q.insert(
+                        c,
+                        Stmt::fixed("codes.add_verification_token"),
+                        Tbl::EmailverificationTokens,
+                        [
+                            (Col::AppId, val(t.app.as_str())),
+                            (Col::TenantId, val(t.tenant.as_str())),
+                            (Col::UserId, val(tok.user_id.as_str())),
+                            (Col::Email, val(tok.email.as_str())),
+                            (Col::Token, val(tok.token.as_str())),
+                            (Col::TokenExpiry, val(tok.token_expiry)),
+                        ],
+                    )
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DuplicateEmailVerificationToken,

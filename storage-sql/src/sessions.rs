@@ -9,7 +9,7 @@ use crate::conn::{Conn, Dialect, Driver, Violation};
 use crate::run::{Op, Via, named_lock, retrying, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
-    Meaning, One, Q, Rec, Shape, Stmt, args, each, insert_row, locked, no_app, no_tenant, tenant_is,
+    Meaning, One, Q, Rec, Shape, Stmt, args, each, locked, no_app, no_tenant, tenant_is, val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -169,39 +169,26 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         let payload = validate::json("jwt_payload", &s.jwt_payload)?;
         validate::time("expires_at", s.expires_at)?;
         validate::time("created_at", s.created_at)?;
-        let args = args! {
-            app: s.tenant.app.as_str(),
-            tenant: s.tenant.tenant.as_str(),
-            handle: s.handle.as_str(),
-            user_id: s.user_id.as_str(),
-            hash: s.refresh_token_hash.as_str(),
-            data: data,
-            expires_at: s.expires_at,
-            created_at: s.created_at,
-            payload: payload,
-            use_static_key: s.use_static_key,
-        };
         self.on(Via::Pool, Op::tenant("create_session", &s.tenant), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                q.exec(c, Stmt::fixed("sessions.create"), args, |a| {
-                    insert_row(
-                        q.t(Tbl::SessionInfo),
-                        [
-                            (Col::AppId, a.app.expr()),
-                            (Col::TenantId, a.tenant.expr()),
-                            (Col::SessionHandle, a.handle.expr()),
-                            (Col::UserId, a.user_id.expr()),
-                            (Col::RefreshTokenHash2, a.hash.expr()),
-                            (Col::SessionData, a.data.expr()),
-                            (Col::ExpiresAt, a.expires_at.expr()),
-                            (Col::CreatedAtTime, a.created_at.expr()),
-                            (Col::JwtUserPayload, a.payload.expr()),
-                            (Col::UseStaticKey, a.use_static_key.expr()),
-                        ],
-                    )
-                    .to_owned()
-                })
+                q.insert(
+                    c,
+                    Stmt::fixed("sessions.create"),
+                    Tbl::SessionInfo,
+                    [
+                        (Col::AppId, val(s.tenant.app.as_str())),
+                        (Col::TenantId, val(s.tenant.tenant.as_str())),
+                        (Col::SessionHandle, val(s.handle.as_str())),
+                        (Col::UserId, val(s.user_id.as_str())),
+                        (Col::RefreshTokenHash2, val(s.refresh_token_hash.as_str())),
+                        (Col::SessionData, val(data)),
+                        (Col::ExpiresAt, val(s.expires_at)),
+                        (Col::CreatedAtTime, val(s.created_at)),
+                        (Col::JwtUserPayload, val(payload)),
+                        (Col::UseStaticKey, val(s.use_static_key)),
+                    ],
+                )
                 .await
                 .violations(|v| match v {
                     Violation::ForeignKey => no_tenant(&s.tenant),
@@ -606,23 +593,17 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
         validate::free_text("value", &key.value)?;
         validate::time("created_at", key.created_at)?;
         let (c, q) = self.parts();
-        let args = args! {
-            app: app.as_str(),
-            created_at: key.created_at,
-            value: key.value.as_str(),
-        };
         traced(D::NAME, Op::app("add_signing_key", app), async {
-            q.exec(c, Stmt::fixed("sessions.add_signing_key"), args, |a| {
-                insert_row(
-                    q.t(Tbl::SessionAccessTokenSigningKeys),
-                    [
-                        (Col::AppId, a.app.expr()),
-                        (Col::CreatedAtTime, a.created_at.expr()),
-                        (Col::Value, a.value.expr()),
-                    ],
-                )
-                .to_owned()
-            })
+            q.insert(
+                c,
+                Stmt::fixed("sessions.add_signing_key"),
+                Tbl::SessionAccessTokenSigningKeys,
+                [
+                    (Col::AppId, val(app.as_str())),
+                    (Col::CreatedAtTime, val(key.created_at)),
+                    (Col::Value, val(key.value.as_str())),
+                ],
+            )
             .await
             .violations(|v| match v {
                 Violation::ForeignKey => no_app(app),

@@ -104,6 +104,28 @@ impl Each {
     }
 }
 
+/// One named value ([`Q::insert`] names it by its column).
+pub(crate) fn val(x: impl IntoSlot<Slot = One>) -> One {
+    x.into_slot()
+}
+
+/// The values of an [`Q::insert`]: one row, each value named by its column.
+pub(crate) struct InsertRow(Vec<(crate::schema::Col, One)>);
+
+impl Params for InsertRow {
+    fn marked(&self, next: &mut usize) -> Self {
+        InsertRow(self.0.iter().map(|(col, v)| (*col, v.mark(next))).collect())
+    }
+
+    fn into_values(self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.0.len());
+        for (_, v) in self.0 {
+            v.push(&mut out);
+        }
+        out
+    }
+}
+
 /// A list value for [`args!`].
 pub(crate) fn each<V: Into<Value>>(values: impl IntoIterator<Item = V>) -> Each {
     Each(values.into_iter().map(Into::into).collect())
@@ -111,9 +133,9 @@ pub(crate) fn each<V: Into<Value>>(values: impl IntoIterator<Item = V>) -> Each 
 
 /// `INSERT INTO table (c, ...) VALUES (v, ...)` of one row, given as (column, value)
 /// pairs.
-pub(crate) fn insert_row<const N: usize>(
+pub(crate) fn insert_row(
     table: sea_query::Alias,
-    row: [(crate::schema::Col, Expr); N],
+    row: impl IntoIterator<Item = (crate::schema::Col, Expr)>,
 ) -> sea_query::InsertStatement {
     let (cols, values): (Vec<_>, Vec<_>) = row.into_iter().unzip();
     // One value per column by construction, so `values_panic` cannot panic.
@@ -130,6 +152,23 @@ pub(crate) fn locked(mut s: sea_query::SelectStatement, lock: bool) -> sea_query
         s.lock_exclusive();
     }
     s
+}
+
+/// `column IN (SELECT column FROM table WHERE cond)`.
+pub(crate) fn in_rows_of(
+    q: Q<'_>,
+    column: crate::schema::Col,
+    table: crate::schema::Tbl,
+    cond: sea_query::Condition,
+) -> Expr {
+    use sea_query::ExprTrait;
+    Expr::col(column).in_subquery(
+        Query::select()
+            .from(q.t(table))
+            .column(column)
+            .cond_where(cond)
+            .to_owned(),
+    )
 }
 
 /// `app_id = app AND tenant_id = tenant`.
@@ -415,6 +454,21 @@ impl<'a> Q<'a> {
             .render(self.dialect, stmt, args, build)
             .map_err(DbError::Other)?;
         c.execute(&t.sql, values).await
+    }
+
+    /// Inserts one row into `table`, given as (column, value) pairs; returns the rows
+    /// it affected, and leaves a constraint violation for the caller to give a meaning.
+    pub(crate) async fn insert<C: Conn>(
+        &self,
+        c: &mut C,
+        stmt: Stmt,
+        table: crate::schema::Tbl,
+        row: impl Into<Vec<(crate::schema::Col, One)>>,
+    ) -> Result<u64, DbError> {
+        self.exec(c, stmt, InsertRow(row.into()), |r| {
+            insert_row(self.t(table), r.0.iter().map(|(col, v)| (*col, v.expr())))
+        })
+        .await
     }
 
     /// Runs a query whose select list is `cols`; its rows are read by those names.

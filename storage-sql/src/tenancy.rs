@@ -6,7 +6,7 @@ use crate::run::{Op, Via, named_lock, traced};
 use crate::schema::{Col, Tbl};
 use crate::stmt::{
     IntoSlot, Meaning, One, Params, Q, Rec, Slot, Stmt, args, insert_row, locked, no_tenant,
-    tenant_is,
+    tenant_is, val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -43,22 +43,16 @@ pub(crate) async fn add_tenant<C: Conn>(
     })
     .await
     .no_violations()?;
-    let args = args! {
-        app: t.app.as_str(),
-        tenant: t.tenant.as_str(),
-        created_at: created_at,
-    };
-    q.exec(c, Stmt::fixed("tenancy.add_tenant"), args, |a| {
-        insert_row(
-            q.t(Tbl::Tenants),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::CreatedAtTime, a.created_at.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("tenancy.add_tenant"),
+        Tbl::Tenants,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::TenantId, val(t.tenant.as_str())),
+            (Col::CreatedAtTime, val(created_at)),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateTenant,
@@ -216,32 +210,27 @@ fn scope_expr(d: Dialect, scope: &One) -> Expr {
 
 async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Result<()> {
     let k = &cfg.key;
-    let args = args! {
-        domain: k.connection_uri_domain.as_str(),
-        app: k.tenant.app.as_str(),
-        tenant: k.tenant.tenant.as_str(),
-        core: validate::json("core_config", &cfg.core_config)?,
-        email_password: cfg.email_password_enabled,
-        passwordless: cfg.passwordless_enabled,
-        third_party: cfg.third_party_enabled,
-        first_factors_null: cfg.first_factors.is_none(),
-    };
-    q.exec(c, Stmt::fixed("tenancy.insert_config"), args, |a| {
-        insert_row(
-            q.t(Tbl::TenantConfigs),
-            [
-                (Col::ConnectionUriDomain, a.domain.expr()),
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::CoreConfig, a.core.expr()),
-                (Col::EmailPasswordEnabled, a.email_password.expr()),
-                (Col::PasswordlessEnabled, a.passwordless.expr()),
-                (Col::ThirdPartyEnabled, a.third_party.expr()),
-                (Col::IsFirstFactorsNull, a.first_factors_null.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("tenancy.insert_config"),
+        Tbl::TenantConfigs,
+        [
+            (
+                Col::ConnectionUriDomain,
+                val(k.connection_uri_domain.as_str()),
+            ),
+            (Col::AppId, val(k.tenant.app.as_str())),
+            (Col::TenantId, val(k.tenant.tenant.as_str())),
+            (
+                Col::CoreConfig,
+                val(validate::json("core_config", &cfg.core_config)?),
+            ),
+            (Col::EmailPasswordEnabled, val(cfg.email_password_enabled)),
+            (Col::PasswordlessEnabled, val(cfg.passwordless_enabled)),
+            (Col::ThirdPartyEnabled, val(cfg.third_party_enabled)),
+            (Col::IsFirstFactorsNull, val(cfg.first_factors.is_none())),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateTenant,
@@ -251,85 +240,73 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
     for p in &cfg.providers {
         let idt = &p.user_info_map_from_id_token_payload;
         let uie = &p.user_info_map_from_user_info_endpoint;
-        let args = args! {
-            domain: k.connection_uri_domain.as_str(),
-            app: k.tenant.app.as_str(),
-            tenant: k.tenant.tenant.as_str(),
-            third_party_id: p.third_party_id.as_str(),
-            name: p.name.clone(),
-            authorization_endpoint: p.authorization_endpoint.clone(),
-            authorization_endpoint_query_params: json_opt(&p.authorization_endpoint_query_params)?,
-            token_endpoint: p.token_endpoint.clone(),
-            token_endpoint_body_params: json_opt(&p.token_endpoint_body_params)?,
-            user_info_endpoint: p.user_info_endpoint.clone(),
-            user_info_endpoint_query_params: json_opt(&p.user_info_endpoint_query_params)?,
-            user_info_endpoint_headers: json_opt(&p.user_info_endpoint_headers)?,
-            jwks_uri: p.jwks_uri.clone(),
-            oidc_discovery_endpoint: p.oidc_discovery_endpoint.clone(),
-            require_email: p.require_email,
-            idt_user_id: idt.user_id.clone(),
-            idt_email: idt.email.clone(),
-            idt_email_verified: idt.email_verified.clone(),
-            uie_user_id: uie.user_id.clone(),
-            uie_email: uie.email.clone(),
-            uie_email_verified: uie.email_verified.clone(),
-        };
-        q.exec(c, Stmt::fixed("tenancy.insert_provider"), args, |a| {
-            insert_row(
-                q.t(Tbl::TenantThirdpartyProviders),
-                [
-                    (Col::ConnectionUriDomain, a.domain.expr()),
-                    (Col::AppId, a.app.expr()),
-                    (Col::TenantId, a.tenant.expr()),
-                    (Col::ThirdPartyId, a.third_party_id.expr()),
-                    (Col::Name, a.name.expr()),
-                    (Col::AuthorizationEndpoint, a.authorization_endpoint.expr()),
-                    (
-                        Col::AuthorizationEndpointQueryParams,
-                        a.authorization_endpoint_query_params.expr(),
-                    ),
-                    (Col::TokenEndpoint, a.token_endpoint.expr()),
-                    (
-                        Col::TokenEndpointBodyParams,
-                        a.token_endpoint_body_params.expr(),
-                    ),
-                    (Col::UserInfoEndpoint, a.user_info_endpoint.expr()),
-                    (
-                        Col::UserInfoEndpointQueryParams,
-                        a.user_info_endpoint_query_params.expr(),
-                    ),
-                    (
-                        Col::UserInfoEndpointHeaders,
-                        a.user_info_endpoint_headers.expr(),
-                    ),
-                    (Col::JwksUri, a.jwks_uri.expr()),
-                    (Col::OidcDiscoveryEndpoint, a.oidc_discovery_endpoint.expr()),
-                    (Col::RequireEmail, a.require_email.expr()),
-                    (
-                        Col::UserInfoMapFromIdTokenPayloadUserId,
-                        a.idt_user_id.expr(),
-                    ),
-                    (Col::UserInfoMapFromIdTokenPayloadEmail, a.idt_email.expr()),
-                    (
-                        Col::UserInfoMapFromIdTokenPayloadEmailVerified,
-                        a.idt_email_verified.expr(),
-                    ),
-                    (
-                        Col::UserInfoMapFromUserInfoEndpointUserId,
-                        a.uie_user_id.expr(),
-                    ),
-                    (
-                        Col::UserInfoMapFromUserInfoEndpointEmail,
-                        a.uie_email.expr(),
-                    ),
-                    (
-                        Col::UserInfoMapFromUserInfoEndpointEmailVerified,
-                        a.uie_email_verified.expr(),
-                    ),
-                ],
-            )
-            .to_owned()
-        })
+        q.insert(
+            c,
+            Stmt::fixed("tenancy.insert_provider"),
+            Tbl::TenantThirdpartyProviders,
+            [
+                (
+                    Col::ConnectionUriDomain,
+                    val(k.connection_uri_domain.as_str()),
+                ),
+                (Col::AppId, val(k.tenant.app.as_str())),
+                (Col::TenantId, val(k.tenant.tenant.as_str())),
+                (Col::ThirdPartyId, val(p.third_party_id.as_str())),
+                (Col::Name, val(p.name.clone())),
+                (
+                    Col::AuthorizationEndpoint,
+                    val(p.authorization_endpoint.clone()),
+                ),
+                (
+                    Col::AuthorizationEndpointQueryParams,
+                    val(json_opt(&p.authorization_endpoint_query_params)?),
+                ),
+                (Col::TokenEndpoint, val(p.token_endpoint.clone())),
+                (
+                    Col::TokenEndpointBodyParams,
+                    val(json_opt(&p.token_endpoint_body_params)?),
+                ),
+                (Col::UserInfoEndpoint, val(p.user_info_endpoint.clone())),
+                (
+                    Col::UserInfoEndpointQueryParams,
+                    val(json_opt(&p.user_info_endpoint_query_params)?),
+                ),
+                (
+                    Col::UserInfoEndpointHeaders,
+                    val(json_opt(&p.user_info_endpoint_headers)?),
+                ),
+                (Col::JwksUri, val(p.jwks_uri.clone())),
+                (
+                    Col::OidcDiscoveryEndpoint,
+                    val(p.oidc_discovery_endpoint.clone()),
+                ),
+                (Col::RequireEmail, val(p.require_email)),
+                (
+                    Col::UserInfoMapFromIdTokenPayloadUserId,
+                    val(idt.user_id.clone()),
+                ),
+                (
+                    Col::UserInfoMapFromIdTokenPayloadEmail,
+                    val(idt.email.clone()),
+                ),
+                (
+                    Col::UserInfoMapFromIdTokenPayloadEmailVerified,
+                    val(idt.email_verified.clone()),
+                ),
+                (
+                    Col::UserInfoMapFromUserInfoEndpointUserId,
+                    val(uie.user_id.clone()),
+                ),
+                (
+                    Col::UserInfoMapFromUserInfoEndpointEmail,
+                    val(uie.email.clone()),
+                ),
+                (
+                    Col::UserInfoMapFromUserInfoEndpointEmailVerified,
+                    val(uie.email_verified.clone()),
+                ),
+            ],
+        )
         .await
         .violations(|v| match v {
             Violation::Unique(_) => StorageError::DuplicateThirdPartyId,

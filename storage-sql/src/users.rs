@@ -6,7 +6,7 @@ use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
-    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, insert_row, no_tenant, tenant_is,
+    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, in_rows_of, no_tenant, tenant_is, val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -240,27 +240,20 @@ struct NewUser<'a> {
 
 async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()> {
     let t = u.tenant;
-    let args = args! {
-        app: t.app.as_str(),
-        user_id: u.user_id,
-        recipe: u.recipe.as_str(),
-        time_joined: u.time_joined,
-    };
-    q.exec(c, Stmt::fixed("users.insert_app_user"), args, |a| {
-        insert_row(
-            q.t(Tbl::AppIdToUserId),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::RecipeId, a.recipe.expr()),
-                (Col::PrimaryOrRecipeUserId, a.user_id.expr()),
-                (Col::IsLinkedOrIsAPrimaryUser, Expr::val(false)),
-                (Col::TimeJoined, a.time_joined.expr()),
-                (Col::PrimaryOrRecipeUserTimeJoined, a.time_joined.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("users.insert_app_user"),
+        Tbl::AppIdToUserId,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::UserId, val(u.user_id)),
+            (Col::RecipeId, val(u.recipe.as_str())),
+            (Col::PrimaryOrRecipeUserId, val(u.user_id)),
+            (Col::IsLinkedOrIsAPrimaryUser, val(false)),
+            (Col::TimeJoined, val(u.time_joined)),
+            (Col::PrimaryOrRecipeUserTimeJoined, val(u.time_joined)),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateUserId,
@@ -293,35 +286,24 @@ async fn insert_tenant_row<C: Conn>(
     t: &TenantIdentifier,
     row: &TenantRow<'_>,
 ) -> Result<()> {
-    let args = args! {
-        app: t.app.as_str(),
-        tenant: t.tenant.as_str(),
-        user_id: row.user_id,
-        primary: row.primary,
-        linked: row.linked,
-        recipe: row.recipe.as_str(),
-        time_joined: row.time_joined,
-        primary_time_joined: row.primary_time_joined,
-    };
-    q.exec(c, Stmt::fixed("users.insert_tenant_user"), args, |a| {
-        insert_row(
-            q.t(Tbl::AllAuthRecipeUsers),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::PrimaryOrRecipeUserId, a.primary.expr()),
-                (Col::IsLinkedOrIsAPrimaryUser, a.linked.expr()),
-                (Col::RecipeId, a.recipe.expr()),
-                (Col::TimeJoined, a.time_joined.expr()),
-                (
-                    Col::PrimaryOrRecipeUserTimeJoined,
-                    a.primary_time_joined.expr(),
-                ),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("users.insert_tenant_user"),
+        Tbl::AllAuthRecipeUsers,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::TenantId, val(t.tenant.as_str())),
+            (Col::UserId, val(row.user_id)),
+            (Col::PrimaryOrRecipeUserId, val(row.primary)),
+            (Col::IsLinkedOrIsAPrimaryUser, val(row.linked)),
+            (Col::RecipeId, val(row.recipe.as_str())),
+            (Col::TimeJoined, val(row.time_joined)),
+            (
+                Col::PrimaryOrRecipeUserTimeJoined,
+                val(row.primary_time_joined),
+            ),
+        ],
+    )
     .await
     .violations(|v| match v {
         // Already in the tenant: a concurrent add won; retrying sees it.
@@ -341,24 +323,17 @@ async fn insert_ep_tenant<C: Conn>(
     user_id: &str,
     email: &str,
 ) -> Result<()> {
-    let args = args! {
-        app: t.app.as_str(),
-        tenant: t.tenant.as_str(),
-        user_id: user_id,
-        email: email,
-    };
-    q.exec(c, Stmt::fixed("users.insert_ep_tenant"), args, |a| {
-        insert_row(
-            q.t(Tbl::EmailpasswordUserToTenant),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::Email, a.email.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("users.insert_ep_tenant"),
+        Tbl::EmailpasswordUserToTenant,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::TenantId, val(t.tenant.as_str())),
+            (Col::UserId, val(user_id)),
+            (Col::Email, val(email)),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateEmail,
@@ -374,26 +349,18 @@ async fn insert_tp_tenant<C: Conn>(
     user_id: &str,
     tp: &ThirdPartyInfo,
 ) -> Result<()> {
-    let args = args! {
-        app: t.app.as_str(),
-        tenant: t.tenant.as_str(),
-        user_id: user_id,
-        third_party_id: tp.third_party_id.as_str(),
-        third_party_user_id: tp.third_party_user_id.as_str(),
-    };
-    q.exec(c, Stmt::fixed("users.insert_tp_tenant"), args, |a| {
-        insert_row(
-            q.t(Tbl::ThirdpartyUserToTenant),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::ThirdPartyId, a.third_party_id.expr()),
-                (Col::ThirdPartyUserId, a.third_party_user_id.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("users.insert_tp_tenant"),
+        Tbl::ThirdpartyUserToTenant,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::TenantId, val(t.tenant.as_str())),
+            (Col::UserId, val(user_id)),
+            (Col::ThirdPartyId, val(tp.third_party_id.as_str())),
+            (Col::ThirdPartyUserId, val(tp.third_party_user_id.as_str())),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateThirdPartyUser,
@@ -419,26 +386,18 @@ async fn insert_pl_tenant<C: Conn>(
     email: Option<&str>,
     phone: Option<&str>,
 ) -> Result<()> {
-    let args = args! {
-        app: t.app.as_str(),
-        tenant: t.tenant.as_str(),
-        user_id: user_id,
-        email: email,
-        phone: phone,
-    };
-    q.exec(c, Stmt::fixed("users.insert_pl_tenant"), args, |a| {
-        insert_row(
-            q.t(Tbl::PasswordlessUserToTenant),
-            [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::Email, a.email.expr()),
-                (Col::PhoneNumber, a.phone.expr()),
-            ],
-        )
-        .to_owned()
-    })
+    q.insert(
+        c,
+        Stmt::fixed("users.insert_pl_tenant"),
+        Tbl::PasswordlessUserToTenant,
+        [
+            (Col::AppId, val(t.app.as_str())),
+            (Col::TenantId, val(t.tenant.as_str())),
+            (Col::UserId, val(user_id)),
+            (Col::Email, val(email)),
+            (Col::PhoneNumber, val(phone)),
+        ],
+    )
     .await
     .violations(|v| match v {
         Violation::ForeignKey => no_tenant(t),
@@ -652,15 +611,12 @@ pub(crate) async fn delete_user<C: Conn>(
                     .from_table(q.t(Tbl::PasswordlessDevices))
                     .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
                     .and_where(Expr::col(column).eq(a.value.expr()))
-                    .and_where(
-                        Expr::col(Col::TenantId).in_subquery(
-                            Query::select()
-                                .from(q.t(Tbl::AllAuthRecipeUsers))
-                                .column(Col::TenantId)
-                                .cond_where(app_user_is(&a.app, &a.user_id))
-                                .to_owned(),
-                        ),
-                    )
+                    .and_where(in_rows_of(
+                        q,
+                        Col::TenantId,
+                        Tbl::AllAuthRecipeUsers,
+                        app_user_is(&a.app, &a.user_id),
+                    ))
                     .to_owned()
             })
             .await
@@ -786,84 +742,58 @@ async fn insert_sign_up<C: Conn>(c: &mut C, q: Q<'_>, s: SignUp<'_>) -> Result<(
         time_joined,
     };
     insert_base(c, q, &u).await?;
+    // The recipe's own row (columns in the order of the DDL).
+    let app = val(tenant.app.as_str());
+    let (stmt, table, row) = match s {
+        SignUp::EmailPassword(i) => (
+            Stmt::fixed("users.insert_ep_user"),
+            Tbl::EmailpasswordUsers,
+            vec![
+                (Col::AppId, app),
+                (Col::UserId, val(user_id.as_str())),
+                (Col::Email, val(i.email.as_str())),
+                (Col::PasswordHash, val(i.password_hash.expose())),
+                (Col::TimeJoined, val(time_joined)),
+            ],
+        ),
+        SignUp::ThirdParty(i) => (
+            Stmt::fixed("users.insert_tp_user"),
+            Tbl::ThirdpartyUsers,
+            vec![
+                (Col::AppId, app),
+                (
+                    Col::ThirdPartyId,
+                    val(i.third_party.third_party_id.as_str()),
+                ),
+                (
+                    Col::ThirdPartyUserId,
+                    val(i.third_party.third_party_user_id.as_str()),
+                ),
+                (Col::UserId, val(user_id.as_str())),
+                (Col::Email, val(i.email.as_str())),
+                (Col::TimeJoined, val(time_joined)),
+            ],
+        ),
+        SignUp::Passwordless(i) => (
+            Stmt::fixed("users.insert_pl_user"),
+            Tbl::PasswordlessUsers,
+            vec![
+                (Col::AppId, app),
+                (Col::UserId, val(user_id.as_str())),
+                (Col::Email, val(i.email.as_deref())),
+                (Col::PhoneNumber, val(i.phone_number.as_deref())),
+                (Col::TimeJoined, val(time_joined)),
+            ],
+        ),
+    };
+    q.insert(c, stmt, table, row).await.no_violations()?;
+    // Its row in the tenant, which checks the recipe's unique keys there.
     match s {
-        SignUp::EmailPassword(i) => {
-            let args = args! {
-                app: i.tenant.app.as_str(),
-                user_id: i.user_id.as_str(),
-                email: i.email.as_str(),
-                hash: i.password_hash.expose(),
-                time_joined: i.time_joined,
-            };
-            q.exec(c, Stmt::fixed("users.insert_ep_user"), args, |a| {
-                insert_row(
-                    q.t(Tbl::EmailpasswordUsers),
-                    [
-                        (Col::AppId, a.app.expr()),
-                        (Col::UserId, a.user_id.expr()),
-                        (Col::Email, a.email.expr()),
-                        (Col::PasswordHash, a.hash.expr()),
-                        (Col::TimeJoined, a.time_joined.expr()),
-                    ],
-                )
-                .to_owned()
-            })
-            .await
-            .no_violations()?;
-            insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
-        }
-        SignUp::ThirdParty(i) => {
-            let args = args! {
-                app: i.tenant.app.as_str(),
-                third_party_id: i.third_party.third_party_id.as_str(),
-                third_party_user_id: i.third_party.third_party_user_id.as_str(),
-                user_id: i.user_id.as_str(),
-                email: i.email.as_str(),
-                time_joined: i.time_joined,
-            };
-            q.exec(c, Stmt::fixed("users.insert_tp_user"), args, |a| {
-                insert_row(
-                    q.t(Tbl::ThirdpartyUsers),
-                    [
-                        (Col::AppId, a.app.expr()),
-                        (Col::ThirdPartyId, a.third_party_id.expr()),
-                        (Col::ThirdPartyUserId, a.third_party_user_id.expr()),
-                        (Col::UserId, a.user_id.expr()),
-                        (Col::Email, a.email.expr()),
-                        (Col::TimeJoined, a.time_joined.expr()),
-                    ],
-                )
-                .to_owned()
-            })
-            .await
-            .no_violations()?;
-            insert_tp_tenant(c, q, &i.tenant, &i.user_id, &i.third_party).await
-        }
+        SignUp::EmailPassword(i) => insert_ep_tenant(c, q, tenant, user_id, &i.email).await,
+        SignUp::ThirdParty(i) => insert_tp_tenant(c, q, tenant, user_id, &i.third_party).await,
         SignUp::Passwordless(i) => {
             let (email, phone) = (i.email.as_deref(), i.phone_number.as_deref());
-            let args = args! {
-                app: i.tenant.app.as_str(),
-                user_id: i.user_id.as_str(),
-                email: email,
-                phone: phone,
-                time_joined: i.time_joined,
-            };
-            q.exec(c, Stmt::fixed("users.insert_pl_user"), args, |a| {
-                insert_row(
-                    q.t(Tbl::PasswordlessUsers),
-                    [
-                        (Col::AppId, a.app.expr()),
-                        (Col::UserId, a.user_id.expr()),
-                        (Col::Email, a.email.expr()),
-                        (Col::PhoneNumber, a.phone.expr()),
-                        (Col::TimeJoined, a.time_joined.expr()),
-                    ],
-                )
-                .to_owned()
-            })
-            .await
-            .no_violations()?;
-            insert_pl_tenant(c, q, &i.tenant, &i.user_id, email, phone).await
+            insert_pl_tenant(c, q, tenant, user_id, email, phone).await
         }
     }
 }
@@ -992,15 +922,12 @@ impl<D: Driver> Users for SqlStorage<D> {
                                 .columns(USER_ID)
                                 .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
                                 .and_where(Expr::col(Col::Email).eq(a.email.expr()))
-                                .and_where(
-                                    Expr::col(Col::UserId).in_subquery(
-                                        Query::select()
-                                            .from(q.t(Tbl::ThirdpartyUserToTenant))
-                                            .column(Col::UserId)
-                                            .cond_where(tenant_is(&a.app, &a.tenant))
-                                            .to_owned(),
-                                    ),
-                                )
+                                .and_where(in_rows_of(
+                                    q,
+                                    Col::UserId,
+                                    Tbl::ThirdpartyUserToTenant,
+                                    tenant_is(&a.app, &a.tenant),
+                                ))
                                 .to_owned()
                         },
                     )
