@@ -230,17 +230,6 @@ impl DbError {
     }
 }
 
-/// Kept only for the backends' migration drivers (`storage-sqlite/src/migrate.rs`
-/// runs its statements through [`Conn`] and converts with `?`), which belong to the
-/// migration-runner work; the shared operations never use it (they compile without
-/// it) and give every statement's violations a meaning through `crate::stmt::Meaning`.
-/// Remove it once the migration drivers call [`DbError::into_storage`].
-impl From<DbError> for StorageError {
-    fn from(e: DbError) -> Self {
-        e.into_storage()
-    }
-}
-
 /// The `Query` error of a violation a statement did not expect.
 pub fn unexpected(v: Violation) -> StorageError {
     match v {

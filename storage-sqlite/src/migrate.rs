@@ -13,7 +13,7 @@ use sea_query::{Value, Values};
 use std::time::{Duration, Instant};
 use storage_api::migrate::{HistoryRow, HistoryState, LiveColumn, StatementFailure, Step};
 use storage_api::{Migration, MigrationDriver, StorageError};
-use storage_sql::{Conn, Row};
+use storage_sql::{Conn, DbError, Row};
 
 const SAVEPOINT: &str = "storage_migration";
 
@@ -134,7 +134,7 @@ impl SqliteMigrationDriver {
         let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         if let Err(e) = self.conn.execute(finish_sql, finish_values(elapsed)).await {
             self.undo_unit().await;
-            return Err(failure(statements.len(), e));
+            return Err(failure(statements.len(), e.into_storage()));
         }
         self.close_unit()
             .await
@@ -205,7 +205,8 @@ impl MigrationDriver for SqliteMigrationDriver {
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
                 Values(vec![Value::String(Some(self.history_table()))]),
             )
-            .await?;
+            .await
+            .map_err(DbError::into_storage)?;
         Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0) > 0)
     }
 
@@ -215,7 +216,11 @@ impl MigrationDriver for SqliteMigrationDriver {
              FROM {} ORDER BY version",
             self.history_table()
         );
-        let rows = self.conn.fetch(&sql, no_values()).await?;
+        let rows = self
+            .conn
+            .fetch(&sql, no_values())
+            .await
+            .map_err(DbError::into_storage)?;
         rows.iter().map(history_row).collect()
     }
 
@@ -263,7 +268,10 @@ impl MigrationDriver for SqliteMigrationDriver {
             Value::BigInt(Some(row.applied_at)),
             Value::BigInt(Some(row.execution_ms)),
         ]);
-        self.conn.execute(&sql, values).await?;
+        self.conn
+            .execute(&sql, values)
+            .await
+            .map_err(DbError::into_storage)?;
         Ok(())
     }
 
@@ -271,7 +279,8 @@ impl MigrationDriver for SqliteMigrationDriver {
         let sql = format!("DELETE FROM {} WHERE version = ?", self.history_table());
         self.conn
             .execute(&sql, Values(vec![Value::BigInt(Some(version.into()))]))
-            .await?;
+            .await
+            .map_err(DbError::into_storage)?;
         Ok(())
     }
 
@@ -283,7 +292,8 @@ impl MigrationDriver for SqliteMigrationDriver {
                  AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
                 no_values(),
             )
-            .await?;
+            .await
+            .map_err(DbError::into_storage)?;
         rows.iter().map(|r| r.text(0)).collect()
     }
 
@@ -303,7 +313,8 @@ impl MigrationDriver for SqliteMigrationDriver {
                             Value::String(Some(column)),
                         ]),
                     )
-                    .await?;
+                    .await
+                    .map_err(DbError::into_storage)?;
                 if rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0) > 0 {
                     continue;
                 }
@@ -322,7 +333,8 @@ impl MigrationDriver for SqliteMigrationDriver {
                  ORDER BY m.name, p.cid",
                 no_values(),
             )
-            .await?;
+            .await
+            .map_err(DbError::into_storage)?;
         let rows = rows
             .iter()
             .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
