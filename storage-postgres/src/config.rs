@@ -2,9 +2,9 @@
 //! validated schema and a validated table prefix.
 
 use crate::MIGRATIONS;
+use crate::tls::{MakeRustls, TlsFiles, TlsMode};
 use std::time::Duration;
 use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
-use tokio_postgres::config::SslMode;
 
 /// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes.
 pub(crate) const MAX_IDENTIFIER: usize = 63;
@@ -13,6 +13,9 @@ pub(crate) const MAX_IDENTIFIER: usize = 63;
 const KNOWN_PARAMS: &[&str] = &[
     "sslmode",
     "ssl-mode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
     "currentSchema",
     "application_name",
     "connect_timeout",
@@ -33,6 +36,10 @@ pub(crate) const DEFAULT_PIPELINE_DEPTH: usize = 4;
 pub(crate) struct Settings {
     /// The driver configuration (its `Debug` hides the password).
     pub pg: tokio_postgres::Config,
+    /// The TLS mode (`sslmode`).
+    pub tls_mode: TlsMode,
+    /// Makes TLS connections as `sslmode` asks (unused with `disable`).
+    pub tls: MakeRustls,
     /// The schema, folded to lower case and validated; `None` keeps the server's
     /// default `search_path`.
     pub schema: Option<String>,
@@ -189,30 +196,14 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
     };
     pg.port(port);
 
-    let sslmode = param(uri, "sslmode").or_else(|| param(uri, "ssl-mode"));
-    match sslmode.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("prefer") | Some("preferred") | Some("allow") => {
-            // Without a TLS connector, `prefer` connects in plain text.
-            pg.ssl_mode(SslMode::Prefer);
-        }
-        Some("disable") | Some("disabled") => {
-            pg.ssl_mode(SslMode::Disable);
-        }
-        Some(
-            m @ ("require" | "required" | "verify-ca" | "verify_ca" | "verify-full"
-            | "verify_identity"),
-        ) => {
-            return Err(StorageError::Config(format!(
-                "sslmode={m} needs TLS, which this build of storage-postgres does not include; use sslmode=disable or sslmode=prefer (plain text), or terminate TLS in a local proxy"
-            )));
-        }
-        Some(other) => {
-            return Err(StorageError::Config(format!(
-                "unknown sslmode `{}`; use disable, allow, prefer, require, verify-ca or verify-full",
-                other.chars().take(32).collect::<String>()
-            )));
-        }
-    }
+    let tls_mode = TlsMode::parse(param(uri, "sslmode").or_else(|| param(uri, "ssl-mode")))?;
+    pg.ssl_mode(tls_mode.driver_mode());
+    let files = TlsFiles {
+        root_cert: param(uri, "sslrootcert").map(str::to_owned),
+        client_cert: param(uri, "sslcert").map(Into::into),
+        client_key: param(uri, "sslkey").map(Into::into),
+    };
+    let tls = MakeRustls::new(tls_mode, &files)?;
 
     pg.application_name(param(uri, "application_name").unwrap_or("auth-storage"));
     if let Some(o) = param(uri, "options") {
@@ -273,6 +264,8 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
 
     Ok(Settings {
         pg,
+        tls_mode,
+        tls,
         schema,
         prefix,
         pool_size: options.pool_size() as usize,
@@ -305,7 +298,24 @@ mod tests {
         assert_eq!(s.pg.get_password(), Some(&b"s3cr@t"[..]));
         assert_eq!(s.pg.get_dbname(), Some("auth"));
         assert_eq!(s.pg.get_ports(), &[6543]);
-        assert_eq!(s.pg.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(
+            s.pg.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+        for (mode, want) in [
+            ("require", TlsMode::Require),
+            ("verify-ca", TlsMode::VerifyCa),
+            ("verify-full", TlsMode::VerifyFull),
+            ("prefer", TlsMode::Prefer),
+            ("allow", TlsMode::Prefer),
+        ] {
+            let s = parse(
+                &format!("postgres://u@h/db?sslmode={mode}"),
+                OpenOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(s.tls_mode, want, "{mode}");
+        }
         assert_eq!(s.schema.as_deref(), Some("auth"));
         assert_eq!(s.prefix, "st_");
         assert_eq!(s.pool_size, 10);
@@ -319,8 +329,12 @@ mod tests {
     fn rejects_bad_parts_without_leaking() {
         for (uri, want) in [
             (
-                "postgres://u:hunter2@h/db?sslmode=require",
-                "sslmode=require",
+                "postgres://u:hunter2@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+                "/nonexistent/ca.pem",
+            ),
+            (
+                "postgres://u:hunter2@h/db?sslmode=require&sslcert=/x.pem",
+                "both sslcert and sslkey",
             ),
             ("postgres://u:hunter2@h/db?sslmode=bogus", "sslmode"),
             ("postgres://u:hunter2@h/db?foo=bar", "`foo`"),

@@ -164,6 +164,12 @@ pub(crate) fn storage_error(e: tokio_postgres::Error, s: &Scrubber) -> StorageEr
 /// are configuration errors; everything else means the server cannot be reached.
 /// The driver error is not kept as a source: only its scrubbed text is.
 pub(crate) fn connect_error(e: &tokio_postgres::Error, s: &Scrubber) -> StorageError {
+    if let Some(tls) = crate::tls::describe(e) {
+        return StorageError::Config(format!(
+            "cannot connect to PostgreSQL over TLS: {}",
+            s.scrub(&tls)
+        ));
+    }
     let msg = message(e, s);
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();

@@ -37,10 +37,18 @@
 //!   both with different values is an error). It is created if missing, and every
 //!   connection runs `SET search_path TO "NAME"`. Names are ASCII letters, digits and
 //!   `_`, folded to lower case as PostgreSQL folds an unquoted name.
-//! - `sslmode`: `disable`, `allow` and `prefer` connect without TLS (this build has no
-//!   TLS connector); `require`, `verify-ca` and `verify-full` are rejected with a
-//!   `Config` error rather than silently downgraded. Terminate TLS in a local proxy if
-//!   the server is remote.
+//! - `sslmode` (libpq's meaning, TLS by rustls, no system OpenSSL): `disable`
+//!   never uses TLS; `allow` and `prefer` use it when the server offers it, without
+//!   verifying; `require` always uses it and verifies the chain only when
+//!   `sslrootcert` is given; `verify-ca` verifies the chain, not the host name;
+//!   `verify-full` verifies both. `sslrootcert=FILE` (PEM CA certificates) is the
+//!   trust anchor; without it (or with `sslrootcert=system`) `verify-ca` and
+//!   `verify-full` trust the Mozilla roots bundled at build time (`webpki-roots`),
+//!   which is what managed services with public certificates need. `sslcert=FILE`
+//!   and `sslkey=FILE` (PEM) present a client certificate. A failed handshake is a
+//!   `Config` error naming the problem (unknown CA, wrong host name, server without
+//!   TLS); files are read when opening, and errors name them, never their
+//!   contents. SCRAM channel binding is not offered.
 //! - `application_name`, `connect_timeout` (seconds; the option wins), `options`
 //!   (passed to the server, e.g. `-c statement_timeout=5000`), and `host`, `port`,
 //!   `user`, `password`, `dbname` overriding the URI's parts.
@@ -93,6 +101,7 @@ mod conn;
 mod errors;
 mod migrate;
 mod share;
+mod tls;
 
 pub use conn::PgConn;
 pub use migrate::PgMigrationDriver;
@@ -159,15 +168,17 @@ impl Shared {
 /// Opens connections with the configured `search_path`.
 struct PgConnect {
     schema: Option<String>,
+    tls: tls::MakeRustls,
     scrub: Scrubber,
 }
 
 /// Opens one connection, spawns its I/O task and sets the `search_path`.
 async fn connect(
     pg: &tokio_postgres::Config,
+    tls: &tls::MakeRustls,
     schema: Option<&str>,
 ) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
-    let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+    let (client, connection) = pg.connect(tls.clone()).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(target: "storage_postgres", error = %e, "connection ended");
@@ -181,6 +192,23 @@ async fn connect(
         }
     }
     Ok((client, task))
+}
+
+/// [`connect`] within `timeout`, its errors as [`StorageError`]s.
+async fn connect_within(
+    pg: &tokio_postgres::Config,
+    tls: &tls::MakeRustls,
+    schema: Option<&str>,
+    timeout: Duration,
+    scrub: &Scrubber,
+) -> Result<(tokio_postgres::Client, JoinHandle<()>), StorageError> {
+    tokio::time::timeout(timeout, connect(pg, tls, schema))
+        .await
+        .map_err(|_| StorageError::Unavailable {
+            message: format!("cannot connect to PostgreSQL within {timeout:?}"),
+            source: None,
+        })?
+        .map_err(|e| connect_error(&e, scrub))
 }
 
 impl deadpool_postgres::Connect for PgConnect {
@@ -200,7 +228,7 @@ impl deadpool_postgres::Connect for PgConnect {
     > {
         let pg = pg_config.clone();
         Box::pin(async move {
-            let r = connect(&pg, self.schema.as_deref()).await;
+            let r = connect(&pg, &self.tls, self.schema.as_deref()).await;
             if let Err(e) = &r {
                 tracing::warn!(target: "storage_postgres", error = %self.scrub.scrub(&e.to_string()), "cannot open a connection");
             }
@@ -224,6 +252,7 @@ impl std::fmt::Debug for PostgresDriver {
         f.debug_struct("PostgresDriver")
             .field("schema", &self.settings.schema)
             .field("prefix", &self.settings.prefix)
+            .field("tls", &self.settings.tls_mode)
             .field("pool", &self.pool.status())
             .finish_non_exhaustive()
     }
@@ -251,6 +280,7 @@ impl PostgresDriver {
             settings.pg.clone(),
             PgConnect {
                 schema: settings.schema.clone(),
+                tls: settings.tls.clone(),
                 scrub,
             },
             ManagerConfig {
@@ -330,13 +360,7 @@ impl Drop for PostgresDriver {
 /// schema if it is missing.
 async fn prepare_server(settings: &Settings, scrub: &Scrubber) -> Result<(), StorageError> {
     let timeout = settings.connect_timeout;
-    let (client, task) = tokio::time::timeout(timeout, connect(&settings.pg, None))
-        .await
-        .map_err(|_| StorageError::Unavailable {
-            message: format!("cannot connect to PostgreSQL within {timeout:?}"),
-            source: None,
-        })?
-        .map_err(|e| connect_error(&e, scrub))?;
+    let (client, task) = connect_within(&settings.pg, &settings.tls, None, timeout, scrub).await?;
     let result = async {
         let row = client
             .query_one("SELECT current_setting('server_version_num')", &[])
@@ -470,6 +494,7 @@ impl Driver for PostgresDriver {
         }
         let d = PgMigrationDriver::connect(
             &self.settings.pg,
+            &self.settings.tls,
             self.settings.schema.clone(),
             self.settings.prefix.clone(),
             self.settings.connect_timeout,
@@ -483,6 +508,20 @@ impl Driver for PostgresDriver {
         self.stop_maintenance();
         self.pool.close();
     }
+}
+
+/// Opens one driver connection outside any pool, with the URI's settings (TLS
+/// included, no `search_path`), its I/O task spawned on the current runtime: for
+/// callers and tests that need plain SQL on the same server as a storage. Errors
+/// are those of opening a storage and never carry the password.
+pub async fn connect_client(uri: &str) -> Result<tokio_postgres::Client, StorageError> {
+    let uri = ConnectionUri::parse(uri)?;
+    let settings = config::settings(&uri, &OpenOptions::default())?;
+    let scrub = Scrubber::new(&uri);
+    let timeout = settings.connect_timeout;
+    let (client, _task) =
+        connect_within(&settings.pg, &settings.tls, None, timeout, &scrub).await?;
+    Ok(client)
 }
 
 /// Opens a PostgreSQL storage (the options already merged with the environment, as

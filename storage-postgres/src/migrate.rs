@@ -4,7 +4,7 @@
 
 use crate::MIGRATIONS;
 use crate::config::quote_ident;
-use crate::errors::{Scrubber, connect_error, storage_error};
+use crate::errors::{Scrubber, storage_error};
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
 use storage_api::migrate::{HistoryRow, HistoryState, StatementFailure, Step};
@@ -47,18 +47,14 @@ impl PgMigrationDriver {
     /// Opens the dedicated connection, with the storage's `search_path`.
     pub(crate) async fn connect(
         pg: &tokio_postgres::Config,
+        tls: &crate::tls::MakeRustls,
         schema: Option<String>,
         prefix: String,
         timeout: Duration,
         scrub: Scrubber,
     ) -> Result<Self, StorageError> {
-        let (client, task) = tokio::time::timeout(timeout, crate::connect(pg, schema.as_deref()))
-            .await
-            .map_err(|_| StorageError::Unavailable {
-                message: format!("cannot connect to PostgreSQL within {timeout:?}"),
-                source: None,
-            })?
-            .map_err(|e| connect_error(&e, &scrub))?;
+        let (client, task) =
+            crate::connect_within(pg, tls, schema.as_deref(), timeout, &scrub).await?;
         Ok(Self {
             client,
             task,

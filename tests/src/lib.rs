@@ -10,3 +10,4 @@ pub mod backends;
 pub mod conformance;
 pub mod harness;
 pub mod reliability;
+pub mod servers;
