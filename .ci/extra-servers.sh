@@ -134,8 +134,15 @@ start_mariadb_tls() {
   fi
   log "starting MariaDB (TLS) on 127.0.0.1:$MARIADB_TLS_PORT"
   rm -f "$sock"
+  # A copy of the binary under another name, so that `pidof mariadbd` and
+  # `start-stop-daemon --exec /usr/sbin/mariadbd` (how the main server is found and
+  # restarted, by .ci/run and the restart tests) never mistake this one for it.
+  mkdir -p "$DIR/bin"
+  cmp -s /usr/sbin/mariadbd "$DIR/bin/mariadbd-tls" || cp /usr/sbin/mariadbd "$DIR/bin/mariadbd-tls"
   start-stop-daemon --start --background --make-pidfile --pidfile "$DIR/mariadb.pid" \
-    --exec /usr/sbin/mariadbd -- --no-defaults --user=mysql --datadir="$d" \
+    --exec "$DIR/bin/mariadbd-tls" -- --no-defaults --basedir=/usr \
+    --lc-messages-dir=/usr/share/mysql --plugin-dir=/usr/lib/mysql/plugin \
+    --user=mysql --datadir="$d" \
     --port="$MARIADB_TLS_PORT" --bind-address=127.0.0.1 --socket="$sock" \
     --pid-file="$d/mariadbd.pid" --log-error="$d/error.log" --skip-name-resolve \
     --ssl-ca="$DIR/certs/ca.crt" --ssl-cert="$DIR/certs/server.crt" --ssl-key="$d/server.key" \

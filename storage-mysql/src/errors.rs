@@ -119,6 +119,28 @@ fn boxed(text: String) -> Option<storage_api::BoxError> {
     Some(Box::new(Scrubbed(text)))
 }
 
+/// What went wrong in a failed TLS connection, in words: the certificate's CA is
+/// unknown, the host name does not match, or the server offers no TLS. The driver
+/// reports certificate failures as I/O errors, so its text is read.
+fn tls_problem(err: &sqlx::Error, text: &str) -> Option<&'static str> {
+    if !matches!(err, sqlx::Error::Tls(_) | sqlx::Error::Io(_)) {
+        return None;
+    }
+    if text.contains("does not support TLS") {
+        Some("the server does not support TLS (server without TLS), but ssl-mode requires it")
+    } else if text.contains("UnknownIssuer") {
+        Some("the server's certificate is not signed by a trusted CA (unknown CA; check ssl-ca)")
+    } else if text.contains("not valid for name") || text.contains("NotValidForName") {
+        Some(
+            "the server's certificate is not valid for this host name (wrong host name; connect by a name the certificate lists, or use ssl-mode=VERIFY_CA)",
+        )
+    } else if text.contains("invalid peer certificate") || matches!(err, sqlx::Error::Tls(_)) {
+        Some("the TLS handshake failed")
+    } else {
+        None
+    }
+}
+
 /// Classifies a driver error for the shared operations.
 pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
     let text = storage_api::uri::scrub(&err.to_string(), uri);
@@ -165,6 +187,11 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
             message: format!("MySQL error {number}: {message}"),
             source: boxed(text),
         });
+    }
+    if let Some(problem) = tls_problem(&err, &text) {
+        return DbError::Other(StorageError::Config(format!(
+            "cannot connect to MySQL over TLS: {problem} ({text})"
+        )));
     }
     DbError::Other(match err {
         sqlx::Error::Configuration(_) | sqlx::Error::InvalidArgument(_) => {
