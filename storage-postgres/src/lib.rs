@@ -22,7 +22,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `storage_api::open_from_env` opens `POSTGRESQL_CONNECTION_URI` when it is set.
+//! `storage_api::open_from_env` opens `POSTGRESQL_CONNECTION_URI` when it is set;
+//! without any connection URI, SuperTokens' discrete settings `POSTGRESQL_HOST`,
+//! `POSTGRESQL_PORT`, `POSTGRESQL_USER`, `POSTGRESQL_PASSWORD` (or
+//! `POSTGRESQL_PASSWORD_FILE`) and `POSTGRESQL_DATABASE_NAME` make one (see
+//! `storage_api::resolve_uri`).
 //! Unset options come from `POSTGRESQL_TABLE_NAMES_PREFIX`, `POSTGRESQL_TABLE_SCHEMA`,
 //! `POSTGRESQL_CONNECTION_POOL_SIZE`, `POSTGRESQL_MINIMUM_IDLE_CONNECTIONS`,
 //! `POSTGRESQL_IDLE_CONNECTION_TIMEOUT` and `POSTGRESQL_CONNECTION_TIMEOUT` (ms).
