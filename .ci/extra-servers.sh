@@ -164,11 +164,12 @@ EOF
 }
 
 start_pgbouncer() {
-  if "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGBOUNCER_PORT"; then return; fi
-  log "starting PgBouncer (transaction mode) on 127.0.0.1:$PGBOUNCER_PORT"
   local b="$DIR/pgbouncer"
   mkdir -p "$b"
-  cat >"$b/pgbouncer.ini" <<EOF
+  # A small server pool per database: the storage's connections must share server
+  # connections, as behind a managed pooler, so that anything left on a server
+  # connection between transactions (named statements, session settings) shows.
+  cat >"$b/pgbouncer.ini.new" <<EOF
 [databases]
 * = host=127.0.0.1 port=5432
 [pgbouncer]
@@ -179,22 +180,33 @@ auth_type = trust
 auth_file = $b/users.txt
 pool_mode = transaction
 max_client_conn = 1000
-default_pool_size = 40
-max_db_connections = 60
+default_pool_size = 3
+max_db_connections = 3
 server_reset_query =
 ignore_startup_parameters = extra_float_digits
 logfile = $b/pgbouncer.log
 pidfile = $b/pgbouncer.pid
 EOF
   printf '"postgres" ""\n' >"$b/users.txt"
+  local changed=0
+  cmp -s "$b/pgbouncer.ini.new" "$b/pgbouncer.ini" || changed=1
+  mv "$b/pgbouncer.ini.new" "$b/pgbouncer.ini"
   chown -R postgres:postgres "$b"
+  if "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGBOUNCER_PORT"; then
+    if [ "$changed" = 1 ] && [ -f "$b/pgbouncer.pid" ]; then
+      log "reloading the PgBouncer configuration"
+      kill -HUP "$(cat "$b/pgbouncer.pid")"
+    fi
+    return
+  fi
+  log "starting PgBouncer (transaction mode) on 127.0.0.1:$PGBOUNCER_PORT"
   rm -f "$b/pgbouncer.pid"
   as_postgres pgbouncer -d "$b/pgbouncer.ini" 9>&-
   for _ in $(seq 1 60); do
     "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" && return
     sleep 0.5
   done
-  echo "PgBouncer did not start; see $DIR/pgbouncer/pgbouncer.log" >&2
+  echo "PgBouncer did not start; see $b/pgbouncer.log" >&2
   exit 1
 }
 

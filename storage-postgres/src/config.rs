@@ -26,6 +26,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "password",
     "dbname",
     "pipeline_depth",
+    "pooler",
 ];
 
 /// Readers sharing one connection by default (see `share.rs`).
@@ -56,6 +57,9 @@ pub(crate) struct Settings {
     /// Short reads sharing one connection (pipelined); 1 gives every read a
     /// connection of its own.
     pub pipeline_depth: usize,
+    /// Behind a transaction-mode pooler (`pooler=transaction`): no named
+    /// statements, no session state.
+    pub pooler: bool,
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -262,6 +266,25 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
             })?,
     };
 
+    let pooler = match param(uri, "pooler").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("none") | Some("session") => false,
+        Some("transaction") => true,
+        Some(other) => {
+            return Err(StorageError::Config(format!(
+                "the URI's pooler `{}` is not one of none, session, transaction",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    };
+    if pooler && schema.is_some() {
+        return Err(StorageError::Config(
+            "a schema (currentSchema or POSTGRESQL_TABLE_SCHEMA) is a session setting, which a transaction-mode pooler does not keep; leave it unset and give the role its search_path instead (ALTER ROLE ... IN DATABASE ... SET search_path = ...), or connect without the pooler".into(),
+        ));
+    }
+    // Readers sharing a connection pipeline their statements; through a pooler each
+    // takes a connection of its own.
+    let pipeline_depth = if pooler { 1 } else { pipeline_depth };
+
     Ok(Settings {
         pg,
         tls_mode,
@@ -273,6 +296,7 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         idle_timeout: options.idle_timeout(),
         connect_timeout,
         pipeline_depth,
+        pooler,
     })
 }
 
@@ -354,6 +378,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, StorageError::Config(_)));
+    }
+
+    #[test]
+    fn pooler_mode() {
+        let s = parse(
+            "postgres://u@h/db?pooler=transaction",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert!(s.pooler);
+        assert_eq!(s.pipeline_depth, 1);
+        assert!(
+            !parse("postgres://u@h/db", OpenOptions::default())
+                .unwrap()
+                .pooler
+        );
+        assert!(parse("postgres://u@h/db?pooler=statement", OpenOptions::default()).is_err());
+        let e = parse(
+            "postgres://u@h/db?pooler=transaction&currentSchema=a",
+            OpenOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, StorageError::Config(_)), "{e:?}");
     }
 
     #[test]

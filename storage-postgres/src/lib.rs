@@ -104,6 +104,7 @@ mod config;
 mod conn;
 mod errors;
 mod migrate;
+mod pooler;
 mod share;
 mod tls;
 
@@ -150,6 +151,9 @@ pub(crate) struct Shared {
     /// their I/O tasks may not have noticed yet.
     purge: AtomicU64,
     epoch: Instant,
+    /// Behind a transaction-mode pooler (`?pooler=transaction`): the parameter types
+    /// of the statements seen, which run unnamed (see `pooler.rs`).
+    pub(crate) pooler: Option<pooler::ParamTypes>,
 }
 
 impl Shared {
@@ -279,6 +283,7 @@ impl PostgresDriver {
             ),
             purge: AtomicU64::new(0),
             epoch: Instant::now(),
+            pooler: settings.pooler.then(pooler::ParamTypes::default),
         });
         let manager = Manager::from_connect(
             settings.pg.clone(),
@@ -366,13 +371,18 @@ async fn prepare_server(settings: &Settings, scrub: &Scrubber) -> Result<(), Sto
     let timeout = settings.connect_timeout;
     let (client, task) = connect_within(&settings.pg, &settings.tls, None, timeout, scrub).await?;
     let result = async {
-        let row = client
-            .query_one("SELECT current_setting('server_version_num')", &[])
+        // The simple protocol: no named statement (a transaction-mode pooler
+        // would not keep it).
+        let version = client
+            .simple_query("SELECT current_setting('server_version_num')")
             .await
-            .map_err(|e| errors::storage_error(e, scrub))?;
-        let version: String = row
-            .try_get(0)
-            .map_err(|e| errors::storage_error(e, scrub))?;
+            .map_err(|e| errors::storage_error(e, scrub))?
+            .into_iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .unwrap_or_default();
         let version: i64 = version.trim().parse().unwrap_or(0);
         if version < MIN_SERVER_VERSION {
             return Err(StorageError::Config(format!(
@@ -503,6 +513,7 @@ impl Driver for PostgresDriver {
             self.settings.prefix.clone(),
             self.settings.connect_timeout,
             self.shared.scrub.clone(),
+            self.settings.pooler,
         )
         .await?;
         Ok(Box::new(d))

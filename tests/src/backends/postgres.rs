@@ -13,6 +13,12 @@ use storage_postgres::tokio_postgres::{self, SimpleQueryMessage};
 /// The PostgreSQL backend of the suite.
 pub struct Postgres;
 
+/// The PostgreSQL backend through PgBouncer in transaction mode
+/// (`pooler=transaction`, [`crate::servers::pgbouncer_uri`]); every test gets a
+/// database of its own on the main server, since a schema is a session setting a
+/// transaction-mode pooler does not keep.
+pub struct PostgresPgBouncer;
+
 /// The PostgreSQL backend over TLS (`sslmode=verify-full`), on the TLS-only
 /// cluster of [`crate::servers::postgres_tls_uri`].
 pub struct PostgresTls;
@@ -173,5 +179,50 @@ impl TestBackend for PostgresTls {
 
     async fn create(prefix: Option<&str>) -> TestDb {
         create_at(crate::servers::postgres_tls_uri(), prefix).await
+    }
+}
+
+/// `uri` with its database replaced by `db`.
+fn with_database(uri: &str, db: &str) -> String {
+    let mut u = storage_api::ConnectionUri::parse(uri).expect("test URI");
+    u.path = db.to_owned();
+    u.expose()
+}
+
+#[async_trait]
+impl TestBackend for PostgresPgBouncer {
+    const NAME: &'static str = "postgresql";
+
+    async fn create(prefix: Option<&str>) -> TestDb {
+        let admin = connect_admin().await;
+        let db = unique_name("t");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {db}: {e}"));
+        let options = OpenOptions {
+            table_prefix: prefix.map(str::to_owned),
+            ..Default::default()
+        };
+        let uri = with_database(&crate::servers::pgbouncer_uri(), &db);
+        let storage = storage_api::open(&uri, options)
+            .await
+            .unwrap_or_else(|e| panic!("open through PgBouncer (database {db}): {e}"));
+        storage_api::migrate_up(&*storage)
+            .await
+            .unwrap_or_else(|e| panic!("migrate through PgBouncer (database {db}): {e}"));
+        let raw = connect_admin_to(&with_database(&base_uri(), &db)).await;
+        TestDb {
+            storage,
+            raw: Arc::new(Raw(raw)),
+            prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+            cleanup: Some(Box::pin(async move {
+                connect_admin()
+                    .await
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .await
+                    .unwrap_or_else(|e| panic!("DROP DATABASE {db}: {e}"));
+            })),
+        }
     }
 }
