@@ -40,6 +40,10 @@ pub const ER_LOCK_DEADLOCK: u16 = 1213;
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// Deadlock between user-level locks (`GET_LOCK`, MySQL 8).
 pub const ER_USER_LOCK_DEADLOCK: u16 = 3058;
+/// MariaDB: the statement ran longer than `max_statement_time`.
+pub const ER_STATEMENT_TIMEOUT: u16 = 1969;
+/// MySQL: the statement ran longer than `max_execution_time`.
+pub const ER_QUERY_TIMEOUT: u16 = 3024;
 /// CHECK constraint failed (MariaDB).
 pub const ER_CONSTRAINT_FAILED: u16 = 4025;
 /// CHECK constraint violated (MySQL 8).
@@ -157,7 +161,11 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
                 }
             }
             ER_NO_REFERENCED_ROW_2 | ER_NO_REFERENCED_ROW => return DbError::ForeignKey,
-            ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT | ER_USER_LOCK_DEADLOCK => {
+            ER_LOCK_DEADLOCK
+            | ER_LOCK_WAIT_TIMEOUT
+            | ER_USER_LOCK_DEADLOCK
+            | ER_STATEMENT_TIMEOUT
+            | ER_QUERY_TIMEOUT => {
                 return DbError::Other(StorageError::Retryable {
                     message: format!("MySQL error {number}: {message}"),
                     source: boxed(text),

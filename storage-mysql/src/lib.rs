@@ -133,8 +133,13 @@ impl MySqlDriver {
         let server = server?;
         tracing::debug!(server = %server.text, uri = %settings.uri, "connected to MySQL");
         let health = Arc::new(Health::default());
-        let pool = config::pool_options(&options, health.clone())
-            .connect_lazy_with(settings.connect.clone());
+        let pool = config::pool_options(
+            &options,
+            health.clone(),
+            settings.session_timeouts(server.mariadb),
+            settings.max_lifetime,
+        )
+        .connect_lazy_with(settings.connect.clone());
         let shared = Arc::new(Shared {
             uri: settings.uri.clone(),
             database: settings.database.clone(),
@@ -143,7 +148,7 @@ impl MySqlDriver {
             parking: park::Parking::new(
                 options.pool_size(),
                 options.idle_timeout(),
-                config::MAX_LIFETIME,
+                settings.max_lifetime,
             ),
         });
         Ok(Self {

@@ -27,6 +27,10 @@ const KNOWN_PARAMS: &[&str] = &[
     "dbname",
     "pipeline_depth",
     "pooler",
+    "statement_timeout",
+    "lock_timeout",
+    "lock_wait_timeout",
+    "max_lifetime",
 ];
 
 /// Readers sharing one connection by default (see `share.rs`).
@@ -60,6 +64,49 @@ pub(crate) struct Settings {
     /// Behind a transaction-mode pooler (`pooler=transaction`): no named
     /// statements, no session state.
     pub pooler: bool,
+    /// `statement_timeout` of the pooled connections (`None`: the server's).
+    pub statement_timeout: Option<Duration>,
+    /// `lock_timeout` of the pooled connections (`None`: the server's).
+    pub lock_timeout: Option<Duration>,
+    /// Pooled connections older than this are closed instead of reused.
+    pub max_lifetime: Option<Duration>,
+}
+
+impl Settings {
+    /// The session settings every pooled connection gets after connecting
+    /// (timeouts), as one batch; `None` when there are none.
+    pub(crate) fn session_sql(&self) -> Option<String> {
+        let mut sql = String::new();
+        if let Some(t) = self.statement_timeout {
+            sql.push_str(&format!("SET statement_timeout = {};", t.as_millis()));
+        }
+        if let Some(t) = self.lock_timeout {
+            sql.push_str(&format!("SET lock_timeout = {};", t.as_millis()));
+        }
+        (!sql.is_empty()).then_some(sql)
+    }
+}
+
+/// A duration parameter of the URI: a whole number of `unit`s; zero or absent is
+/// `None`.
+pub(crate) fn duration_param(
+    uri: &ConnectionUri,
+    name: &str,
+    unit: Duration,
+    unit_name: &str,
+) -> Result<Option<Duration>> {
+    match param(uri, name) {
+        None => Ok(None),
+        Some(v) => {
+            let n = v.parse::<u32>().map_err(|_| {
+                StorageError::Config(format!(
+                    "the URI's {name} `{}` is not a whole number of {unit_name}",
+                    v.chars().take(16).collect::<String>()
+                ))
+            })?;
+            Ok((n > 0).then(|| unit * n))
+        }
+    }
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -281,6 +328,32 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
             "a schema (currentSchema or POSTGRESQL_TABLE_SCHEMA) is a session setting, which a transaction-mode pooler does not keep; leave it unset and give the role its search_path instead (ALTER ROLE ... IN DATABASE ... SET search_path = ...), or connect without the pooler".into(),
         ));
     }
+    let statement_timeout = duration_param(
+        uri,
+        "statement_timeout",
+        Duration::from_millis(1),
+        "milliseconds",
+    )?;
+    let lock_timeout = match duration_param(
+        uri,
+        "lock_timeout",
+        Duration::from_millis(1),
+        "milliseconds",
+    )? {
+        Some(t) => Some(t),
+        None => duration_param(
+            uri,
+            "lock_wait_timeout",
+            Duration::from_millis(1),
+            "milliseconds",
+        )?,
+    };
+    let max_lifetime = duration_param(uri, "max_lifetime", Duration::from_secs(1), "seconds")?;
+    if pooler && (statement_timeout.is_some() || lock_timeout.is_some()) {
+        return Err(StorageError::Config(
+            "statement_timeout and lock_timeout are session settings, which a transaction-mode pooler does not keep; set them for the role instead (ALTER ROLE ... SET statement_timeout = ...)".into(),
+        ));
+    }
     // Readers sharing a connection pipeline their statements; through a pooler each
     // takes a connection of its own.
     let pipeline_depth = if pooler { 1 } else { pipeline_depth };
@@ -297,6 +370,9 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         connect_timeout,
         pipeline_depth,
         pooler,
+        statement_timeout,
+        lock_timeout,
+        max_lifetime,
     })
 }
 
@@ -378,6 +454,42 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, StorageError::Config(_)));
+    }
+
+    #[test]
+    fn timeouts_and_lifetime() {
+        let s = parse(
+            "postgres://u@h/db?statement_timeout=1500&lock_timeout=200&max_lifetime=60",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(s.statement_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(s.lock_timeout, Some(Duration::from_millis(200)));
+        assert_eq!(s.max_lifetime, Some(Duration::from_secs(60)));
+        assert_eq!(
+            s.session_sql().as_deref(),
+            Some("SET statement_timeout = 1500;SET lock_timeout = 200;")
+        );
+        let s = parse(
+            "postgres://u@h/db?statement_timeout=0",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(s.session_sql(), None);
+        assert!(
+            parse(
+                "postgres://u@h/db?lock_timeout=soon",
+                OpenOptions::default()
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                "postgres://u@h/db?pooler=transaction&statement_timeout=5",
+                OpenOptions::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -176,6 +176,8 @@ impl Shared {
 /// Opens connections with the configured `search_path`.
 struct PgConnect {
     schema: Option<String>,
+    /// Session settings (timeouts) run after connecting.
+    session: Option<String>,
     tls: tls::MakeRustls,
     scrub: Scrubber,
 }
@@ -236,7 +238,13 @@ impl deadpool_postgres::Connect for PgConnect {
     > {
         let pg = pg_config.clone();
         Box::pin(async move {
-            let r = connect(&pg, &self.tls, self.schema.as_deref()).await;
+            let mut r = connect(&pg, &self.tls, self.schema.as_deref()).await;
+            if let (Ok((client, task)), Some(sql)) = (&r, &self.session)
+                && let Err(e) = client.batch_execute(sql).await
+            {
+                task.abort();
+                r = Err(e);
+            }
             if let Err(e) = &r {
                 tracing::warn!(target: "storage_postgres", error = %self.scrub.scrub(&e.to_string()), "cannot open a connection");
             }
@@ -289,6 +297,7 @@ impl PostgresDriver {
             settings.pg.clone(),
             PgConnect {
                 schema: settings.schema.clone(),
+                session: settings.session_sql(),
                 tls: settings.tls.clone(),
                 scrub,
             },
@@ -297,6 +306,7 @@ impl PostgresDriver {
             },
         );
         let hook_shared = shared.clone();
+        let max_lifetime = settings.max_lifetime;
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .queue_mode(QueueMode::Lifo)
@@ -309,6 +319,8 @@ impl PostgresDriver {
                     Err(HookError::message(
                         "opened before a connection failure; replaced",
                     ))
+                } else if max_lifetime.is_some_and(|max| metrics.age() >= max) {
+                    Err(HookError::message("reached its maximum lifetime; replaced"))
                 } else {
                     Ok(())
                 }
@@ -321,6 +333,7 @@ impl PostgresDriver {
             pool.weak(),
             settings.idle_timeout,
             settings.min_idle,
+            settings.max_lifetime,
         ));
         Ok(Self {
             reads: share::ReadShare::new(settings.pipeline_depth, settings.pool_size),
@@ -440,7 +453,12 @@ async fn top_up(pool: &Pool, want: usize) {
 
 /// Background upkeep: closes connections idle for longer than `idle_timeout` (keeping
 /// `min_idle`), drops closed ones, and tops the pool up to `min_idle`.
-async fn maintain(pool: deadpool_postgres::WeakPool, idle_timeout: Duration, min_idle: usize) {
+async fn maintain(
+    pool: deadpool_postgres::WeakPool,
+    idle_timeout: Duration,
+    min_idle: usize,
+    max_lifetime: Option<Duration>,
+) {
     let period = if idle_timeout.is_zero() {
         Duration::from_secs(30)
     } else {
@@ -454,7 +472,7 @@ async fn maintain(pool: deadpool_postgres::WeakPool, idle_timeout: Duration, min
         }
         let mut kept = 0usize;
         let removed = pool.retain(|client, metrics| {
-            if client.is_closed() {
+            if client.is_closed() || max_lifetime.is_some_and(|max| metrics.age() >= max) {
                 return false;
             }
             if !idle_timeout.is_zero() && metrics.last_used() > idle_timeout && kept >= min_idle {
