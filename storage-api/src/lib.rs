@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod health;
 pub mod ids;
 pub mod migrate;
 pub mod open;
@@ -36,6 +37,7 @@ pub mod uri;
 pub mod validate;
 
 pub use error::{BoxError, Result, StorageError, TenantOrApp};
+pub use health::{PoolHealth, WaitMonitor};
 pub use ids::{AppId, TenantConfigKey, TenantId, TenantIdentifier};
 pub use migrate::{MigrateError, Migration, MigrationDriver, migrate_up};
 pub use open::inventory;

@@ -43,6 +43,9 @@ pub struct Settings {
     /// `max_lifetime` (URI, seconds): pooled connections older than this are
     /// closed instead of reused (default [`MAX_LIFETIME`]).
     pub max_lifetime: Duration,
+    /// `pool_wait_threshold` (URI, milliseconds): a caller waiting longer than
+    /// this for a connection is reported (default 100 ms).
+    pub wait_threshold: Duration,
 }
 
 impl Settings {
@@ -145,6 +148,7 @@ impl Settings {
         let mut statement_timeout = None;
         let mut lock_wait_timeout = None;
         let mut max_lifetime = MAX_LIFETIME;
+        let mut wait_threshold = storage_api::health::DEFAULT_WAIT_THRESHOLD;
         for (key, value) in &uri.query {
             match key.to_ascii_lowercase().as_str() {
                 "ssl-mode" | "sslmode" | "ssl_mode" => connect = connect.ssl_mode(ssl_mode(value)?),
@@ -160,6 +164,12 @@ impl Settings {
                     lock_wait_timeout =
                         duration(key, value, Duration::from_millis(1), "milliseconds")?
                 }
+                "pool_wait_threshold" => {
+                    if let Some(d) = duration(key, value, Duration::from_millis(1), "milliseconds")?
+                    {
+                        wait_threshold = d;
+                    }
+                }
                 "max_lifetime" => {
                     if let Some(d) = duration(key, value, Duration::from_secs(1), "seconds")? {
                         max_lifetime = d;
@@ -167,7 +177,7 @@ impl Settings {
                 }
                 _ => {
                     return Err(StorageError::Config(format!(
-                        "unknown parameter `{}` in the MySQL connection URI (known: ssl-mode, ssl-ca, ssl-cert, ssl-key, socket, statement_timeout, lock_wait_timeout, max_lifetime)",
+                        "unknown parameter `{}` in the MySQL connection URI (known: ssl-mode, ssl-ca, ssl-cert, ssl-key, socket, statement_timeout, lock_wait_timeout, max_lifetime, pool_wait_threshold)",
                         key.chars().take(40).collect::<String>()
                     )));
                 }
@@ -180,6 +190,7 @@ impl Settings {
             statement_timeout,
             lock_wait_timeout,
             max_lifetime,
+            wait_threshold,
         })
     }
 }

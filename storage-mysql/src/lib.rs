@@ -107,6 +107,8 @@ pub struct MySqlDriver {
     settings: Settings,
     connect_timeout: Duration,
     server: ServerVersion,
+    waits: storage_api::WaitMonitor,
+    max_size: usize,
 }
 
 impl std::fmt::Debug for MySqlDriver {
@@ -154,6 +156,8 @@ impl MySqlDriver {
         Ok(Self {
             pool,
             shared,
+            waits: storage_api::WaitMonitor::new("mysql", settings.wait_threshold),
+            max_size: options.pool_size() as usize,
             settings,
             connect_timeout,
             server,
@@ -200,6 +204,7 @@ impl Driver for MySqlDriver {
     }
 
     async fn acquire(&self) -> Result<MySqlConn, StorageError> {
+        let _waiting = self.waits.start();
         let parking = &self.shared.parking;
         let permit = match parking.permit(self.connect_timeout).await {
             Ok(p) => p,
@@ -248,6 +253,20 @@ impl Driver for MySqlDriver {
     async fn close(&self) {
         self.shared.parking.close();
         self.pool.close().await;
+    }
+
+    fn pool_health(&self) -> Option<storage_api::PoolHealth> {
+        let size = self.pool.size() as usize;
+        let idle = (self.pool.num_idle() + self.shared.parking.parked()).min(size);
+        let mut h = storage_api::PoolHealth {
+            max_size: self.max_size,
+            size,
+            in_use: size - idle,
+            idle,
+            ..Default::default()
+        };
+        self.waits.fill(&mut h);
+        Some(h)
     }
 }
 

@@ -31,6 +31,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "lock_timeout",
     "lock_wait_timeout",
     "max_lifetime",
+    "pool_wait_threshold",
 ];
 
 /// Readers sharing one connection by default (see `share.rs`).
@@ -70,6 +71,8 @@ pub(crate) struct Settings {
     pub lock_timeout: Option<Duration>,
     /// Pooled connections older than this are closed instead of reused.
     pub max_lifetime: Option<Duration>,
+    /// A caller waiting longer than this for a connection is reported.
+    pub wait_threshold: Duration,
 }
 
 impl Settings {
@@ -349,6 +352,13 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         )?,
     };
     let max_lifetime = duration_param(uri, "max_lifetime", Duration::from_secs(1), "seconds")?;
+    let wait_threshold = duration_param(
+        uri,
+        "pool_wait_threshold",
+        Duration::from_millis(1),
+        "milliseconds",
+    )?
+    .unwrap_or(storage_api::health::DEFAULT_WAIT_THRESHOLD);
     if pooler && (statement_timeout.is_some() || lock_timeout.is_some()) {
         return Err(StorageError::Config(
             "statement_timeout and lock_timeout are session settings, which a transaction-mode pooler does not keep; set them for the role instead (ALTER ROLE ... SET statement_timeout = ...)".into(),
@@ -373,6 +383,7 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         statement_timeout,
         lock_timeout,
         max_lifetime,
+        wait_threshold,
     })
 }
 

@@ -261,6 +261,7 @@ pub struct PostgresDriver {
     shared: Arc<Shared>,
     reads: share::ReadShare,
     maintenance: Mutex<Option<JoinHandle<()>>>,
+    waits: storage_api::WaitMonitor,
 }
 
 impl std::fmt::Debug for PostgresDriver {
@@ -337,6 +338,7 @@ impl PostgresDriver {
         ));
         Ok(Self {
             reads: share::ReadShare::new(settings.pipeline_depth, settings.pool_size),
+            waits: storage_api::WaitMonitor::new("postgresql", settings.wait_threshold),
             pool,
             settings,
             shared,
@@ -357,6 +359,7 @@ impl PostgresDriver {
 
     /// Takes a connection of its own from the pool.
     async fn take(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        let _waiting = self.waits.start();
         self.pool
             .get()
             .await
@@ -540,6 +543,19 @@ impl Driver for PostgresDriver {
     async fn close(&self) {
         self.stop_maintenance();
         self.pool.close();
+    }
+
+    fn pool_health(&self) -> Option<storage_api::PoolHealth> {
+        let s = self.pool.status();
+        let mut h = storage_api::PoolHealth {
+            max_size: s.max_size,
+            size: s.size,
+            in_use: s.size.saturating_sub(s.available),
+            idle: s.available,
+            ..Default::default()
+        };
+        self.waits.fill(&mut h);
+        Some(h)
     }
 }
 
