@@ -25,8 +25,15 @@
 //! `MYSQL_MINIMUM_IDLE_CONNECTIONS`, `MYSQL_IDLE_CONNECTION_TIMEOUT`,
 //! `MYSQL_CONNECTION_TIMEOUT`). URI parameters: `ssl-mode` (`DISABLED`, `PREFERRED`
 //! (default), `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`), `ssl-ca`, `ssl-cert`,
-//! `ssl-key`, `socket`; any other parameter is a `Config` error, so a misspelt TLS
-//! setting never silently turns TLS off.
+//! `ssl-key`, `socket`, `statement_timeout` (ms: MariaDB `max_statement_time`, MySQL
+//! `max_execution_time`), `lock_wait_timeout` (ms, rounded up to whole seconds:
+//! `innodb_lock_wait_timeout`), `max_lifetime` (s, default 30 min),
+//! `pool_wait_threshold` (ms, default 100: slower waits for a connection are
+//! reported on the `tracing` target `storage_pool`); any other parameter is a
+//! `Config` error, so a misspelt TLS setting never silently turns TLS off. A
+//! statement or lock wait that times out is `Retryable`; a TLS handshake that fails
+//! is a `Config` error naming the problem (unknown CA, wrong host name, server
+//! without TLS).
 //!
 //! ## What every connection gets
 //!

@@ -60,6 +60,22 @@
 //!   transaction may share one pooled connection at once, their statements pipelined
 //!   (see Behaviour); 1 gives every read a connection of its own.
 //!
+//! - `pooler=transaction`: behind a transaction-mode pooler such as PgBouncer (1.18
+//!   included, which keeps no prepared statements). Statements run unnamed in one
+//!   round trip, with parameter types learnt once per statement inside a
+//!   transaction; no session state is set (a schema, `statement_timeout` and
+//!   `lock_timeout` are refused: set them for the role); reads are not pipelined;
+//!   migrations hold a transaction-level advisory lock for one transaction in which
+//!   each migration runs in a savepoint.
+//! - `statement_timeout`, `lock_timeout` (alias `lock_wait_timeout`), in
+//!   milliseconds: set on every pooled connection (not on the migration
+//!   connection). A statement ended by either is `Retryable` (57014, 55P03).
+//! - `max_lifetime` (seconds): pooled connections older than this are replaced at
+//!   their next checkout or by the background upkeep.
+//! - `pool_wait_threshold` (milliseconds, default 100): a caller that waited longer
+//!   for a connection is reported by a WARN event on target `storage_pool`; see
+//!   `Storage::pool_health`.
+//!
 //! Any other parameter is a `Config` error.
 //!
 //! The server must be PostgreSQL 12 or newer (checked when opening).
