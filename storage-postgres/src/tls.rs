@@ -169,15 +169,18 @@ impl MakeRustls {
         let verifier: Arc<dyn ServerCertVerifier> = match mode {
             // libpq: `require` with a root certificate verifies the chain like
             // `verify-ca`; without one (and `prefer`) nothing is verified.
-            TlsMode::Disable | TlsMode::Prefer => Arc::new(NoVerification {
+            TlsMode::Disable | TlsMode::Prefer => Arc::new(Verifier {
+                check: Check::Nothing,
                 provider: provider.clone(),
             }),
-            TlsMode::Require if root.is_none() => Arc::new(NoVerification {
+            TlsMode::Require if root.is_none() => Arc::new(Verifier {
+                check: Check::Nothing,
                 provider: provider.clone(),
             }),
-            TlsMode::Require | TlsMode::VerifyCa => {
-                Arc::new(ChainOnly(webpki(roots(root)?, provider.clone())?))
-            }
+            TlsMode::Require | TlsMode::VerifyCa => Arc::new(Verifier {
+                check: Check::ChainOnly(webpki(roots(root)?, provider.clone())?),
+                provider: provider.clone(),
+            }),
             TlsMode::VerifyFull => webpki(roots(root)?, provider.clone())?,
         };
         let builder = ClientConfig::builder_with_provider(provider)
@@ -226,23 +229,44 @@ fn webpki(
         .map_err(|e| StorageError::Config(format!("cannot set up TLS verification: {e}")))
 }
 
-/// `prefer`, and `require` without a root certificate: the handshake's signatures
-/// are checked, the certificate is not (libpq does the same).
+/// What the server's certificate must satisfy; the handshake's signatures are
+/// always checked.
 #[derive(Debug)]
-struct NoVerification {
+enum Check {
+    /// `prefer`, and `require` without a root certificate: nothing (libpq does the
+    /// same).
+    Nothing,
+    /// `verify-ca` (and `require` with a root certificate): the chain must lead to
+    /// a trusted root; the host name is not checked.
+    ChainOnly(Arc<WebPkiServerVerifier>),
+}
+
+#[derive(Debug)]
+struct Verifier {
+    check: Check,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for NoVerification {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Check::ChainOnly(webpki) = &self.check else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -277,55 +301,6 @@ impl ServerCertVerifier for NoVerification {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root; the host name is not
-/// checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
 

@@ -95,3 +95,69 @@ pub fn with_parts(uri: &str, host: &str, port: u16, query: &str) -> String {
         .collect();
     u.expose()
 }
+
+/// `uri` with `params` added to its query.
+pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+    let mut u = storage_api::ConnectionUri::parse(uri).expect("test URI");
+    for (k, v) in params {
+        u.query.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    u.expose()
+}
+
+/// `uri` with its database replaced by `db`.
+pub fn with_database(uri: &str, db: &str) -> String {
+    let mut u = storage_api::ConnectionUri::parse(uri).expect("test URI");
+    u.path = db.to_owned();
+    u.expose()
+}
+
+/// Adds the public tenant and the key/value row `k` = `v`.
+pub async fn seed_kv(s: &dyn storage_api::Storage) {
+    let t = storage_api::TenantIdentifier::default_public();
+    s.add_tenant(&t, 1).await.expect("add tenant");
+    let v = storage_api::KeyValue {
+        value: "v".into(),
+        created_at: 1,
+    };
+    s.kv_set(&t, "k", &v).await.expect("kv_set");
+}
+
+/// Opening a storage with `uri` fails with a `Config` error whose text contains
+/// `want` and neither it nor its `Debug` shows the password `hunter2`.
+pub async fn assert_refused(uri: &str, want: &str) {
+    let err = match storage_api::open(uri, storage_api::OpenOptions::default()).await {
+        Ok(_) => panic!("{uri}: connected, expected `{want}`"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    assert!(
+        matches!(err, storage_api::StorageError::Config(_)),
+        "{uri}: {err:?}"
+    );
+    assert!(text.contains(want), "{uri}: `{text}` does not say `{want}`");
+    assert!(!text.contains("hunter2"), "password leaked: {text}");
+    assert!(!format!("{err:?}").contains("hunter2"), "password leaked");
+}
+
+/// Polls `ids` (the server's ids of a storage's connections) until none of
+/// `before` is left and at most `limit` passed; panics otherwise.
+pub async fn until_replaced<T, F, Fut>(before: &[T], limit: std::time::Duration, mut ids: F)
+where
+    T: PartialEq + std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let now = ids().await;
+        if before.iter().all(|id| !now.contains(id)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connections {before:?} outlived max_lifetime: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -6,7 +6,7 @@
 //! that name the TLS problem and never the password.
 
 use storage_api::{OpenOptions, StorageError};
-use storage_tests::servers::{cert, mysql_tls_uri, with_parts};
+use storage_tests::servers::{assert_refused as refused, cert, mysql_tls_uri, with_parts};
 
 /// The TLS server with `query` as its parameters, reached as `host`.
 fn tls(host: &str, query: &str) -> String {
@@ -29,19 +29,6 @@ async fn connects(uri: &str) {
         .await
         .unwrap_or_else(|e| panic!("{uri}: {e}"));
     storage.close().await;
-}
-
-/// Opening a storage with `uri` fails with a `Config` error containing `want`.
-async fn refused(uri: &str, want: &str) {
-    let err = match storage_api::open(uri, OpenOptions::default()).await {
-        Ok(_) => panic!("{uri}: connected, expected `{want}`"),
-        Err(e) => e,
-    };
-    let text = err.to_string();
-    assert!(matches!(err, StorageError::Config(_)), "{uri}: {err:?}");
-    assert!(text.contains(want), "{uri}: `{text}` does not say `{want}`");
-    assert!(!text.contains("hunter2"), "password leaked: {text}");
-    assert!(!format!("{err:?}").contains("hunter2"), "password leaked");
 }
 
 #[tokio::test]

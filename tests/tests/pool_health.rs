@@ -6,8 +6,9 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use storage_api::{ConnectionUri, KeyValue, OpenOptions, Storage, TenantIdentifier, TxOptions};
+use storage_api::{OpenOptions, Storage, TenantIdentifier, TxOptions};
 use storage_tests::backends::{mysql, postgres};
+use storage_tests::servers::{seed_kv, with_params};
 use tracing::subscriber::Interest;
 
 /// Records the fields of every `storage_pool` event.
@@ -44,14 +45,6 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    let mut u = ConnectionUri::parse(uri).unwrap();
-    for (k, v) in params {
-        u.query.push(((*k).to_owned(), (*v).to_owned()));
-    }
-    u.expose()
-}
-
 /// Two transactions hold the pool of two; a third caller waits 150 ms, past the
 /// 50 ms threshold.
 async fn scenario(uri: String, schema: Option<String>) {
@@ -69,13 +62,8 @@ async fn scenario(uri: String, schema: Option<String>) {
     .await
     .expect("open");
     storage_api::migrate_up(&*s).await.expect("migrate");
+    seed_kv(&*s).await;
     let t = TenantIdentifier::default_public();
-    s.add_tenant(&t, 1).await.unwrap();
-    let v = KeyValue {
-        value: "v".into(),
-        created_at: 1,
-    };
-    s.kv_set(&t, "k", &v).await.unwrap();
 
     let a = s.begin(&TxOptions::default()).await.unwrap();
     let b = s.begin(&TxOptions::default()).await.unwrap();

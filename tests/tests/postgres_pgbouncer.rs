@@ -10,12 +10,16 @@ use storage_api::{
 };
 use storage_tests::backends::postgres::{base_uri, connect_admin, connect_admin_to};
 use storage_tests::harness::{then_clean_up, unique_name};
-use storage_tests::servers::pgbouncer_uri;
+use storage_tests::servers::{pgbouncer_uri, with_database};
 
-fn with_database(uri: &str, db: &str) -> String {
-    let mut u = storage_api::ConnectionUri::parse(uri).unwrap();
-    u.path = db.to_owned();
-    u.expose()
+/// How many migrations database `db` records.
+async fn migrations_recorded(db: &str) -> i64 {
+    connect_admin_to(&with_database(&base_uri(), db))
+        .await
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 /// Runs `test` with a fresh database (its URI through PgBouncer), dropped after.
@@ -63,13 +67,7 @@ async fn concurrent_migrations_and_work_through_the_pooler() {
         let (ra, rb) = tokio::join!(storage_api::migrate_up(&*a), storage_api::migrate_up(&*b));
         ra.expect("migrate a");
         rb.expect("migrate b");
-        let raw = connect_admin_to(&with_database(&base_uri(), &db)).await;
-        let n: i64 = raw
-            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 1);
+        assert_eq!(migrations_recorded(&db).await, 1);
 
         let t = TenantIdentifier::default_public();
         a.add_tenant(&t, 1).await.unwrap();
@@ -147,13 +145,7 @@ async fn the_migrate_cli_says_what_it_does_behind_a_pooler() {
             "{}",
             out.stdout
         );
-        let raw = connect_admin_to(&with_database(&base_uri(), &db)).await;
-        let n: i64 = raw
-            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 1);
+        assert_eq!(migrations_recorded(&db).await, 1);
     })
     .await;
 }

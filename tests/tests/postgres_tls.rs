@@ -3,8 +3,8 @@
 //! TLS, and a client certificate. Failures are `Config` errors that name the TLS
 //! problem and never the password.
 
-use storage_api::{OpenOptions, StorageError};
-use storage_tests::servers::{cert, postgres_tls_uri, with_parts};
+use storage_api::OpenOptions;
+use storage_tests::servers::{assert_refused as refused, cert, postgres_tls_uri, with_parts};
 
 /// The TLS cluster with `query` as its parameters, reached as `host`.
 fn tls(host: &str, query: &str) -> String {
@@ -34,19 +34,6 @@ async fn session(uri: &str) -> (bool, String) {
         .await
         .unwrap();
     (row.get(0), row.get(1))
-}
-
-/// Opening a storage with `uri` fails with a `Config` error containing `want`.
-async fn refused(uri: &str, want: &str) {
-    let err = match storage_api::open(uri, OpenOptions::default()).await {
-        Ok(_) => panic!("{uri}: connected, expected `{want}`"),
-        Err(e) => e,
-    };
-    let text = err.to_string();
-    assert!(matches!(err, StorageError::Config(_)), "{uri}: {err:?}");
-    assert!(text.contains(want), "{uri}: `{text}` does not say `{want}`");
-    assert!(!text.contains("hunter2"), "password leaked: {text}");
-    assert!(!format!("{err:?}").contains("hunter2"), "password leaked");
 }
 
 #[tokio::test]

@@ -5,17 +5,9 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use storage_api::{ConnectionUri, KeyValue, OpenOptions, Storage, StorageError, TenantIdentifier};
+use storage_api::{KeyValue, OpenOptions, Storage, StorageError, TenantIdentifier};
 use storage_tests::backends::{mysql, postgres};
-
-/// `uri` with `params` added to its query.
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    let mut u = ConnectionUri::parse(uri).unwrap();
-    for (k, v) in params {
-        u.query.push(((*k).to_owned(), (*v).to_owned()));
-    }
-    u.expose()
-}
+use storage_tests::servers::{seed_kv, until_replaced, with_params};
 
 async fn open(uri: &str, schema: Option<&str>) -> Arc<dyn Storage> {
     let storage = storage_api::open(
@@ -30,16 +22,6 @@ async fn open(uri: &str, schema: Option<&str>) -> Arc<dyn Storage> {
     .unwrap_or_else(|e| panic!("open: {e}"));
     storage_api::migrate_up(&*storage).await.expect("migrate");
     storage
-}
-
-async fn seed(s: &dyn Storage) {
-    let t = TenantIdentifier::default_public();
-    s.add_tenant(&t, 1).await.unwrap();
-    let v = KeyValue {
-        value: "v".into(),
-        created_at: 1,
-    };
-    s.kv_set(&t, "k", &v).await.unwrap();
 }
 
 /// A write on the row another session holds locked fails `Retryable`, after
@@ -80,7 +62,7 @@ async fn postgres_lock_timeout() {
     postgres::in_fresh_schema(|schema| async move {
         let uri = with_params(&postgres::base_uri(), &[("lock_timeout", "300")]);
         let s = open(&uri, Some(&schema)).await;
-        seed(&*s).await;
+        seed_kv(&*s).await;
         let admin = pg_locked(&schema).await;
         blocked_write_is_retryable(&*s, Duration::from_millis(300), Duration::from_secs(10)).await;
         admin.batch_execute("ROLLBACK").await.unwrap();
@@ -94,7 +76,7 @@ async fn postgres_statement_timeout() {
     postgres::in_fresh_schema(|schema| async move {
         let uri = with_params(&postgres::base_uri(), &[("statement_timeout", "400")]);
         let s = open(&uri, Some(&schema)).await;
-        seed(&*s).await;
+        seed_kv(&*s).await;
         let admin = pg_locked(&schema).await;
         blocked_write_is_retryable(&*s, Duration::from_millis(400), Duration::from_secs(10)).await;
         admin.batch_execute("ROLLBACK").await.unwrap();
@@ -131,25 +113,14 @@ async fn postgres_max_lifetime() {
             &[("max_lifetime", "1"), ("application_name", &app)],
         );
         let s = open(&uri, Some(&schema)).await;
-        seed(&*s).await;
+        seed_kv(&*s).await;
         let before = pg_pids(&app).await;
         assert_eq!(before.len(), 1, "{before:?}");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         s.kv_get(&TenantIdentifier::default_public(), "k")
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let now = pg_pids(&app).await;
-            if !now.contains(&before[0]) && !now.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "connection {before:?} outlived max_lifetime: {now:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        until_replaced(&before, Duration::from_secs(5), || pg_pids(&app)).await;
         s.close().await;
     })
     .await;
@@ -181,7 +152,7 @@ async fn mariadb_lock_wait_timeout() {
     mysql::in_fresh_database(|db| async move {
         let uri = with_params(&mysql::database_uri(&db), &[("lock_wait_timeout", "1000")]);
         let s = open(&uri, None).await;
-        seed(&*s).await;
+        seed_kv(&*s).await;
         let lock = my_locked(&db).await;
         blocked_write_is_retryable(&*s, Duration::from_secs(1), Duration::from_secs(15)).await;
         my_release(lock).await;
@@ -195,7 +166,7 @@ async fn mariadb_statement_timeout() {
     mysql::in_fresh_database(|db| async move {
         let uri = with_params(&mysql::database_uri(&db), &[("statement_timeout", "500")]);
         let s = open(&uri, None).await;
-        seed(&*s).await;
+        seed_kv(&*s).await;
         let lock = my_locked(&db).await;
         blocked_write_is_retryable(&*s, Duration::from_millis(500), Duration::from_secs(15)).await;
         my_release(lock).await;
@@ -229,25 +200,14 @@ async fn mariadb_max_lifetime() {
     mysql::in_fresh_database(|db| async move {
         let uri = with_params(&mysql::database_uri(&db), &[("max_lifetime", "1")]);
         let s = open(&uri, None).await;
-        seed(&*s).await;
+        seed_kv(&*s).await;
         let before = my_ids(&db).await;
         assert!(!before.is_empty());
         tokio::time::sleep(Duration::from_millis(1500)).await;
         s.kv_get(&TenantIdentifier::default_public(), "k")
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let now = my_ids(&db).await;
-            if before.iter().all(|id| !now.contains(id)) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "connections {before:?} outlived max_lifetime: {now:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        until_replaced(&before, Duration::from_secs(5), || my_ids(&db)).await;
         s.close().await;
     })
     .await;

@@ -182,13 +182,6 @@ impl TestBackend for PostgresTls {
     }
 }
 
-/// `uri` with its database replaced by `db`.
-fn with_database(uri: &str, db: &str) -> String {
-    let mut u = storage_api::ConnectionUri::parse(uri).expect("test URI");
-    u.path = db.to_owned();
-    u.expose()
-}
-
 #[async_trait]
 impl TestBackend for PostgresPgBouncer {
     const NAME: &'static str = "postgresql";
@@ -204,14 +197,14 @@ impl TestBackend for PostgresPgBouncer {
             table_prefix: prefix.map(str::to_owned),
             ..Default::default()
         };
-        let uri = with_database(&crate::servers::pgbouncer_uri(), &db);
+        let uri = crate::servers::with_database(&crate::servers::pgbouncer_uri(), &db);
         let storage = storage_api::open(&uri, options)
             .await
             .unwrap_or_else(|e| panic!("open through PgBouncer (database {db}): {e}"));
         storage_api::migrate_up(&*storage)
             .await
             .unwrap_or_else(|e| panic!("migrate through PgBouncer (database {db}): {e}"));
-        let raw = connect_admin_to(&with_database(&base_uri(), &db)).await;
+        let raw = connect_admin_to(&crate::servers::with_database(&base_uri(), &db)).await;
         TestDb {
             storage,
             raw: Arc::new(Raw(raw)),
