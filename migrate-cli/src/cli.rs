@@ -56,12 +56,27 @@ Examples:
 
 const BASELINE_EXAMPLES: &str = "\
 For a database created by SuperTokens' PostgreSQL or MySQL plugin (tables but no
-history): finds which migrations its tables already contain and records them as
-applied without running them. Changes only the history table.
+history). Migration 1 is exactly the plugin's layout of the phase-1 tables and
+jwt_signing_keys; baseline:
+  1. finds which migrations the tables already contain (all of migration 1's
+     tables must exist, with the table prefix given);
+  2. checks every column of those tables: present, and of the type the migration
+     creates (VARCHAR(64), BIGINT UNSIGNED, ...);
+  3. records those migrations as applied without running them.
+Refused, with nothing written: part of a migration's tables (exit 4, the missing
+ones listed), a column missing or of another type (exit 4, each difference listed),
+no table at all (exit 2: check --table-prefix / --schema).
+Reported and left untouched: tables of SuperTokens features this project does not
+manage yet (user_metadata, roles, totp_*, ...), columns no migration creates.
+Migration 2 (the project's additions) stays pending: run `migrate up` next. On
+MySQL/MariaDB it also converts tables that compare text case-insensitively to
+utf8mb4_bin, printing each rebuild and its time (`up --dry-run` lists them first).
 
 Examples:
   migrate --table-prefix st baseline --dry-run
-  migrate --database-url mysql://st:secret@db/supertokens baseline";
+  migrate --database-url mysql://st:secret@db/supertokens baseline
+  migrate --database-url mysql://st:secret@db/supertokens up --dry-run
+  migrate --database-url mysql://st:secret@db/supertokens up";
 
 const REPAIR_EXAMPLES: &str = "\
 After a run that failed half-way (MySQL/MariaDB commit DDL as they go), fix the
@@ -166,7 +181,8 @@ pub enum Command {
         #[arg(long)]
         exit_code: bool,
     },
-    /// Adopt a database created by SuperTokens: record the migrations it contains.
+    /// Adopt a database created by SuperTokens: check its tables, record the
+    /// migrations it contains.
     #[command(after_help = BASELINE_EXAMPLES)]
     Baseline,
     /// After a failed run: forget the failed migration, or mark it applied.

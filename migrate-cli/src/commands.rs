@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use storage_api::migrate::{
-    self, AppliedStep, BaselinePlan, HistoryRow, MigrationStatus, StatementFailure, StatusReport,
-    Step, UpOptions,
+    self, AppliedStep, BaselinePlan, HistoryRow, LiveColumn, MigrationStatus, StatementFailure,
+    StatusReport, Step, UpOptions,
 };
 use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, StorageError};
 
@@ -195,7 +195,9 @@ fn current_version(report: &StatusReport) -> u32 {
         .filter(|(_, s)| {
             matches!(
                 s,
-                MigrationStatus::Applied(_) | MigrationStatus::Changed { .. }
+                MigrationStatus::Applied(_)
+                    | MigrationStatus::Changed { .. }
+                    | MigrationStatus::PreRelease(_)
             )
         })
         .map(|(m, _)| m.version)
@@ -250,6 +252,15 @@ async fn status(
                     utc_time(r.applied_at)
                 )),
             ),
+            MigrationStatus::PreRelease(row) => (
+                "PRE-RELEASE",
+                utc_time(row.applied_at),
+                human_duration(Duration::from_millis(row.execution_ms.max(0) as u64)),
+                Some(
+                    "applied by a pre-release build whose layout this release replaced: keep the rows you need, then `migrate down --to 0 --allow-data-loss` and `migrate up` (see below)"
+                        .to_owned(),
+                ),
+            ),
             MigrationStatus::Changed { row, current } => (
                 "CHANGED",
                 utc_time(row.applied_at),
@@ -263,6 +274,7 @@ async fn status(
         let obj = j.as_object_mut().expect("object");
         if let MigrationStatus::Applied(r)
         | MigrationStatus::Failed(r)
+        | MigrationStatus::PreRelease(r)
         | MigrationStatus::Changed { row: r, .. } = s
             && let Value::Object(extra) = row_json(r)
         {
@@ -274,6 +286,7 @@ async fn status(
                 MigrationStatus::Applied(_) => "applied",
                 MigrationStatus::Pending => "pending",
                 MigrationStatus::Failed(_) => "failed",
+                MigrationStatus::PreRelease(_) => "pre_release",
                 MigrationStatus::Changed { .. } => "changed",
             }),
         );
@@ -348,6 +361,11 @@ fn step_json(step: &Step) -> Value {
         "name": step.name,
         "checksum": step.checksum,
         "statements": step.statements,
+        "notes": step
+            .notes
+            .iter()
+            .map(|(i, n)| json!({ "statement_index": i + 1, "note": n }))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -364,7 +382,10 @@ fn print_steps(out: &mut Out<'_>, steps: &[Step], verb: &str) {
             step.name,
             plural(step.statements.len(), "statement"),
         ));
-        for s in &step.statements {
+        for (i, s) in step.statements.iter().enumerate() {
+            if let Some((_, note)) = step.notes.iter().find(|(n, _)| *n == i) {
+                out.info(note);
+            }
             out.sql(&format!("{s};"));
         }
     }
@@ -420,6 +441,14 @@ async fn up(
     let mut applied = Vec::new();
     let result = {
         let mut progress = |s: &AppliedStep| {
+            for n in &s.notes {
+                out.info(&format!(
+                    "          {:>4}  {}  ({})",
+                    s.version,
+                    n.note,
+                    human_duration(n.elapsed)
+                ));
+            }
             out.info(&format!(
                 "applied   {:>4}  {:<20}  {}",
                 s.version,
@@ -430,6 +459,10 @@ async fn up(
                 "version": s.version,
                 "name": s.name,
                 "elapsed_ms": s.elapsed.as_millis() as u64,
+                "notes": s.notes.iter().map(|n| json!({
+                    "note": n.note,
+                    "elapsed_ms": n.elapsed.as_millis() as u64,
+                })).collect::<Vec<_>>(),
             }));
         };
         migrate::up(driver, options, &mut progress).await
@@ -678,6 +711,15 @@ async fn baseline(
         plan.not_found.iter().map(finding_json).collect::<Vec<_>>(),
     );
     out.set("version", plan.level());
+    out.set(
+        "left_pending",
+        plan.left_pending
+            .iter()
+            .map(|(v, n)| json!({ "version": v, "name": n }))
+            .collect::<Vec<_>>(),
+    );
+    out.set("unmanaged_tables", plan.unmanaged_tables.clone());
+    out.set("extra_columns", plan.extra_columns.clone());
     if !plan.already_recorded.is_empty() {
         out.info(&format!(
             "nothing to do: the history table already records {} ({}); baseline is for databases without history. `migrate status` shows them",
@@ -700,6 +742,10 @@ async fn baseline(
             f.present.join(", ")
         ));
         out.info(&format!(
+            "checked the columns and types of its tables: they are what migration {} creates",
+            f.version
+        ));
+        out.info(&format!(
             "{verb} migration {} ({}) as applied, without running it",
             f.version, f.name
         ));
@@ -710,10 +756,36 @@ async fn baseline(
             f.version, f.name
         ));
     }
-    let next = if plan.not_found.is_empty() {
+    if !plan.extra_columns.is_empty() {
+        out.info(&format!(
+            "columns no migration creates, left untouched: {}",
+            plan.extra_columns.join(", ")
+        ));
+    }
+    if !plan.unmanaged_tables.is_empty() {
+        out.info(&format!(
+            "found {} of SuperTokens features this project does not manage (yet), left untouched: {}",
+            plural(plan.unmanaged_tables.len(), "table"),
+            plan.unmanaged_tables.join(", ")
+        ));
+    }
+    let next = if plan.left_pending.is_empty() {
         "nothing is pending".to_owned()
     } else {
-        "run `migrate up` for the rest".to_owned()
+        format!(
+            "{} pending ({}): run `migrate up` to apply {}",
+            plural(plan.left_pending.len(), "migration"),
+            plan.left_pending
+                .iter()
+                .map(|(v, n)| format!("{v} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if plan.left_pending.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        )
     };
     out.info(&format!(
         "{}: the database is at version {}; {next}",
@@ -826,7 +898,11 @@ impl MigrationDriver for EmptyDatabase {
     async fn history(&mut self) -> Result<Vec<HistoryRow>, StorageError> {
         Ok(Vec::new())
     }
-    async fn apply(&mut self, _step: &Step, _now_ms: i64) -> Result<(), StatementFailure> {
+    async fn apply(
+        &mut self,
+        _step: &Step,
+        _now_ms: i64,
+    ) -> Result<Vec<Duration>, StatementFailure> {
         Err(StatementFailure {
             index: 0,
             error: read_only_error(),
@@ -846,6 +922,12 @@ impl MigrationDriver for EmptyDatabase {
     }
     async fn existing_tables(&mut self) -> Result<Vec<String>, StorageError> {
         Ok(Vec::new())
+    }
+    async fn existing_columns(&mut self) -> Result<Vec<LiveColumn>, StorageError> {
+        Ok(Vec::new())
+    }
+    fn canonical_type(&self, declared: &str) -> String {
+        declared.to_owned()
     }
 }
 

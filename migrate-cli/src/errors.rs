@@ -172,6 +172,17 @@ impl From<MigrateError> for CliError {
             MigrateError::LockTimeout(d) => CliError::new(exit::FAILED, "lock_timeout", message)
                 .hint("another `migrate` may still be running: wait and retry, or raise --lock-timeout. If a connection pooler breaks session locks, use --no-lock and make sure only one migration runs at a time")
                 .detail("lock_timeout_secs", d.as_secs()),
+            MigrateError::PreRelease {
+                version,
+                name,
+                recorded,
+            } => CliError::new(exit::FAILED, "pre_release_layout", message)
+                .hint(
+                    "`migrate down --to 0 --allow-data-loss --dry-run` shows what the reset drops; keep the rows first",
+                )
+                .detail("version", version)
+                .detail("name", name)
+                .detail("recorded_checksum", recorded),
             MigrateError::NoDownScript { version, name } => {
                 CliError::new(exit::FAILED, "no_down_script", message)
                     .hint("this migration cannot be reverted automatically; restore a backup or revert it by hand")
@@ -210,6 +221,17 @@ impl From<BaselineError> for CliError {
                 .detail("name", name)
                 .detail("present", present)
                 .detail("missing", missing),
+            BaselineError::Mismatch {
+                version,
+                name,
+                differences,
+            } => CliError::new(exit::FAILED, "schema_mismatch", message)
+                .hint(
+                    "the tables are not the layout of SuperTokens' plugin that this migration records (another plugin version, or a hand-made change). Bring the listed columns to the types shown (or let the SuperTokens core that owns the database upgrade it), then run `migrate baseline` again",
+                )
+                .detail("version", version)
+                .detail("name", name)
+                .detail("differences", differences),
         }
     }
 }

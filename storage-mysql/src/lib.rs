@@ -80,6 +80,13 @@
 //! - `GET_LOCK(name, timeout)` / `RELEASE_LOCK(name)` (14.14, locking functions:
 //!   names at most 64 characters, several locks per session since 5.7.5).
 //! - `information_schema.TABLES` look-ups with `DATABASE()`.
+//! - Migration 2's guarded additions: `SET @v = (SELECT IF(...) FROM
+//!   information_schema.COLUMNS ...)`, `PREPARE ... FROM @v`, `EXECUTE`, `DEALLOCATE
+//!   PREPARE` (15.5.1-15.5.3), `ALTER TABLE ... ADD COLUMN`, `CREATE INDEX`, and a
+//!   multi-table `UPDATE ... JOIN (derived table)` (15.2.17).
+//! - The collation conversion: `ALTER DATABASE CHARACTER SET ... COLLATE ...`
+//!   (15.1.2, database name omitted: the default database), `ALTER TABLE ... CONVERT
+//!   TO CHARACTER SET ... COLLATE ...` (15.1.9) with `SET foreign_key_checks = 0`.
 //!
 //! Nothing here uses `RETURNING`, `INSERT ... AS alias`, functional indexes,
 //! `CREATE INDEX IF NOT EXISTS` or a MySQL-only collation. The data statements
@@ -90,11 +97,13 @@ pub mod config;
 pub mod conn;
 pub mod errors;
 pub mod migrate;
+mod migrations;
 pub mod park;
 pub mod raw;
 
 pub use conn::MySqlConn;
-pub use migrate::{MIGRATIONS, MySqlMigrator};
+pub use migrate::MySqlMigrationDriver;
+pub use migrations::migrations;
 pub use raw::RawClient;
 
 use async_trait::async_trait;
@@ -128,12 +137,21 @@ impl std::fmt::Debug for MySqlDriver {
     }
 }
 
+/// The longest identifier MySQL and MariaDB accept.
+const MAX_IDENTIFIER: usize = 64;
+
 impl MySqlDriver {
     /// Validates the URI and options, checks the server version on one connection,
     /// and builds the pool (lazily: connections open on demand, plus the minimum
     /// idle ones in the background).
     pub async fn connect(uri: ConnectionUri, options: OpenOptions) -> Result<Self, StorageError> {
         let prefix = options.table_prefix()?;
+        storage_api::migrate::check_prefix_length(
+            migrations::MIGRATIONS,
+            &prefix,
+            MAX_IDENTIFIER,
+            "MySQL",
+        )?;
         let settings = Settings::from_uri(uri)?;
         let connect_timeout = options.connect_timeout();
         let mut first = config::connect_one(&settings, connect_timeout).await?;
@@ -187,9 +205,9 @@ impl MySqlDriver {
     }
 
     /// A migration driver on a dedicated connection, as its concrete type.
-    pub async fn migrator(&self) -> Result<MySqlMigrator, StorageError> {
+    pub async fn migrator(&self) -> Result<MySqlMigrationDriver, StorageError> {
         let conn = config::connect_one(&self.settings, self.connect_timeout).await?;
-        Ok(MySqlMigrator::new(
+        Ok(MySqlMigrationDriver::new(
             conn,
             self.settings.clone(),
             self.shared.prefix.clone(),

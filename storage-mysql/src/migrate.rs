@@ -5,41 +5,36 @@
 use crate::config::Settings;
 use crate::conn::{decode_row, lock_name};
 use crate::errors;
+use crate::migrations::MIGRATIONS;
 use async_trait::async_trait;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection};
 use std::time::{Duration, Instant};
-use storage_api::migrate::{HistoryRow, HistoryState, Migration, StatementFailure, Step};
+use storage_api::migrate::{
+    HistoryRow, HistoryState, LiveColumn, Migration, StatementFailure, Step,
+};
 use storage_api::{MigrationDriver, StorageError};
 use storage_sql::{Cell, Row};
 
-/// The embedded migrations of this backend, ascending.
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "phase1",
-    up: include_str!("../migrations/0001_phase1.up.sql"),
-    down: Some(include_str!("../migrations/0001_phase1.down.sql")),
-}];
-
 /// The migration driver on its own connection (not from the pool: the `GET_LOCK`
 /// lock belongs to the session).
-pub struct MySqlMigrator {
+pub struct MySqlMigrationDriver {
     conn: Option<MySqlConnection>,
     settings: Settings,
     prefix: String,
     lock: String,
 }
 
-impl std::fmt::Debug for MySqlMigrator {
+impl std::fmt::Debug for MySqlMigrationDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlMigrator")
+        f.debug_struct("MySqlMigrationDriver")
             .field("uri", &self.settings.uri)
             .field("prefix", &self.prefix)
             .finish()
     }
 }
 
-impl MySqlMigrator {
+impl MySqlMigrationDriver {
     /// Wraps a dedicated connection.
     pub fn new(conn: MySqlConnection, settings: Settings, prefix: String) -> Self {
         let lock = lock_name(&settings.database, &prefix, "migrate");
@@ -129,13 +124,202 @@ impl MySqlMigrator {
         .map(|_| ())
     }
 
-    async fn run_statements(&mut self, step: &Step) -> Result<(), StatementFailure> {
+    /// Runs the statements of `step` in order, returning how long each took.
+    async fn run_statements(&mut self, step: &Step) -> Result<Vec<Duration>, StatementFailure> {
+        let mut times = Vec::with_capacity(step.statements.len());
         for (index, stmt) in step.statements.iter().enumerate() {
+            let started = Instant::now();
             self.run_text(stmt)
                 .await
                 .map_err(|error| StatementFailure { index, error })?;
+            times.push(started.elapsed());
         }
-        Ok(())
+        Ok(times)
+    }
+
+    /// The statements that give the database and every table with the prefix the
+    /// binary collation, each with its note; empty when they all have it.
+    async fn binary_collation(&mut self) -> Result<Vec<(String, Option<String>)>, StorageError> {
+        let mut out = Vec::new();
+        let rows = self
+            .fetch(
+                "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
+                 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()"
+                    .into(),
+                Vec::new(),
+            )
+            .await?;
+        if let Some(r) = rows.first() {
+            let collation = r.text(1)?;
+            if collation != BINARY_COLLATION {
+                out.push((
+                    format!("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {BINARY_COLLATION}"),
+                    Some(format!(
+                        "database default collation {collation} -> {BINARY_COLLATION}"
+                    )),
+                ));
+            }
+        }
+        // Tables whose own collation, or that of any of their text columns, differs.
+        let rows = self
+            .fetch(
+                "SELECT t.TABLE_NAME, t.TABLE_COLLATION, \
+                   (SELECT COUNT(*) FROM information_schema.COLUMNS c \
+                     WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME \
+                       AND c.COLLATION_NAME IS NOT NULL AND c.COLLATION_NAME <> ?) \
+                 FROM information_schema.TABLES t \
+                 WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
+                 ORDER BY t.TABLE_NAME"
+                    .into(),
+                vec![BindValue::Text(BINARY_COLLATION.into())],
+            )
+            .await?;
+        let mut tables = Vec::new();
+        for r in &rows {
+            let name = r.text(0)?;
+            let collation = r.opt_text(1)?.unwrap_or_default();
+            if name.starts_with(&self.prefix) && (collation != BINARY_COLLATION || r.int(2)? > 0) {
+                tables.push((name, collation));
+            }
+        }
+        if tables.is_empty() {
+            return Ok(out);
+        }
+        // MariaDB refuses to change a column that a foreign key uses, even with the
+        // checks off: the foreign keys on either side of a rebuilt table are dropped
+        // first and added back, under their own names, once every table has the
+        // binary collation (the same bytes, so they still match; with the checks off
+        // the rows are not scanned again). Their indexes stay.
+        let names: Vec<&str> = tables.iter().map(|(n, _)| n.as_str()).collect();
+        let fks = self.foreign_keys_touching(&names).await?;
+        out.push(("SET foreign_key_checks = 0".into(), None));
+        for fk in &fks {
+            out.push((
+                format!(
+                    "ALTER TABLE {} DROP FOREIGN KEY {}",
+                    quoted(&fk.table),
+                    quoted(&fk.name)
+                ),
+                None,
+            ));
+        }
+        for (name, collation) in &tables {
+            out.push((
+                format!(
+                    "ALTER TABLE {} CONVERT TO CHARACTER SET utf8mb4 COLLATE {BINARY_COLLATION}",
+                    quoted(name)
+                ),
+                Some(format!("rebuild {name}: {collation} -> {BINARY_COLLATION}")),
+            ));
+        }
+        for fk in &fks {
+            out.push((fk.add_statement(), None));
+        }
+        out.push(("SET foreign_key_checks = 1".into(), None));
+        Ok(out)
+    }
+}
+
+/// One foreign key as `information_schema` describes it.
+struct ForeignKey {
+    table: String,
+    name: String,
+    columns: Vec<String>,
+    referenced_table: String,
+    referenced_columns: Vec<String>,
+    on_delete: String,
+    on_update: String,
+}
+
+impl ForeignKey {
+    /// The statement that adds it back as it was.
+    fn add_statement(&self) -> String {
+        let list = |cols: &[String]| {
+            cols.iter()
+                .map(|c| quoted(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
+            quoted(&self.table),
+            quoted(&self.name),
+            list(&self.columns),
+            quoted(&self.referenced_table),
+            list(&self.referenced_columns),
+            rule(&self.on_delete),
+            rule(&self.on_update),
+        )
+    }
+}
+
+/// A referential action as SQL accepts it back.
+fn rule(r: &str) -> &'static str {
+    match r {
+        "CASCADE" => "CASCADE",
+        "SET NULL" => "SET NULL",
+        "SET DEFAULT" => "SET DEFAULT",
+        "NO ACTION" => "NO ACTION",
+        _ => "RESTRICT",
+    }
+}
+
+/// `name` as a quoted identifier.
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// The collation of every table: bytes compared, as on PostgreSQL.
+const BINARY_COLLATION: &str = "utf8mb4_bin";
+
+/// The statement of a migration template that [`MySqlMigrationDriver::expand`] replaces
+/// with the collation conversion.
+const BINARY_COLLATION_PLACEHOLDER: &str = "{binary_collation}";
+
+impl MySqlMigrationDriver {
+    /// The foreign keys of this database declared on, or referencing, one of `tables`.
+    async fn foreign_keys_touching(
+        &mut self,
+        tables: &[&str],
+    ) -> Result<Vec<ForeignKey>, StorageError> {
+        let rows = self
+            .fetch(
+                "SELECT rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.REFERENCED_TABLE_NAME, \
+                   rc.DELETE_RULE, rc.UPDATE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME \
+                 FROM information_schema.REFERENTIAL_CONSTRAINTS rc \
+                 JOIN information_schema.KEY_COLUMN_USAGE k \
+                   ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME \
+                  AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME \
+                 WHERE rc.CONSTRAINT_SCHEMA = DATABASE() \
+                 ORDER BY rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+                    .into(),
+                Vec::new(),
+            )
+            .await?;
+        let mut out: Vec<ForeignKey> = Vec::new();
+        for r in &rows {
+            let (table, name) = (r.text(0)?, r.text(1)?);
+            let referenced_table = r.text(2)?;
+            if !tables.contains(&table.as_str()) && !tables.contains(&referenced_table.as_str()) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(fk) if fk.table == table && fk.name == name => {
+                    fk.columns.push(r.text(5)?);
+                    fk.referenced_columns.push(r.text(6)?);
+                }
+                _ => out.push(ForeignKey {
+                    table,
+                    name,
+                    columns: vec![r.text(5)?],
+                    referenced_table,
+                    referenced_columns: vec![r.text(6)?],
+                    on_delete: r.text(3)?,
+                    on_update: r.text(4)?,
+                }),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -157,7 +341,7 @@ fn before_statements(error: StorageError) -> StatementFailure {
 }
 
 #[async_trait]
-impl MigrationDriver for MySqlMigrator {
+impl MigrationDriver for MySqlMigrationDriver {
     fn backend_name(&self) -> &'static str {
         "mysql"
     }
@@ -251,7 +435,7 @@ impl MigrationDriver for MySqlMigrator {
             .collect()
     }
 
-    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<(), StatementFailure> {
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure> {
         let started = Instant::now();
         let mut row = HistoryRow {
             version: step.version,
@@ -262,7 +446,7 @@ impl MigrationDriver for MySqlMigrator {
             execution_ms: 0,
         };
         self.write_row(&row).await.map_err(before_statements)?;
-        self.run_statements(step).await?;
+        let times = self.run_statements(step).await?;
         row.state = HistoryState::Applied;
         row.execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         self.write_row(&row)
@@ -270,7 +454,38 @@ impl MigrationDriver for MySqlMigrator {
             .map_err(|error| StatementFailure {
                 index: step.statements.len().saturating_sub(1),
                 error,
-            })
+            })?;
+        Ok(times)
+    }
+
+    async fn expand(&mut self, step: Step) -> Result<Step, StorageError> {
+        if !step
+            .statements
+            .iter()
+            .any(|s| s.trim() == BINARY_COLLATION_PLACEHOLDER)
+        {
+            return Ok(step);
+        }
+        let conversion = self.binary_collation().await?;
+        let mut statements = Vec::with_capacity(step.statements.len() + conversion.len());
+        let mut notes = Vec::new();
+        for s in step.statements {
+            if s.trim() == BINARY_COLLATION_PLACEHOLDER {
+                for (sql, note) in &conversion {
+                    if let Some(n) = note {
+                        notes.push((statements.len(), n.clone()));
+                    }
+                    statements.push(sql.clone());
+                }
+            } else {
+                statements.push(s);
+            }
+        }
+        Ok(Step {
+            statements,
+            notes,
+            ..step
+        })
     }
 
     async fn revert(&mut self, step: &Step) -> Result<(), StatementFailure> {
@@ -312,5 +527,88 @@ impl MigrationDriver for MySqlMigrator {
             }
         }
         Ok(out)
+    }
+
+    async fn existing_columns(&mut self) -> Result<Vec<LiveColumn>, StorageError> {
+        let rows = self
+            .fetch(
+                "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE \
+                 FROM information_schema.COLUMNS c \
+                 JOIN information_schema.TABLES t \
+                   ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+                 WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
+                 ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION"
+                    .into(),
+                Vec::new(),
+            )
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(LiveColumn::of_prefixed_tables(
+            rows,
+            &self.prefix,
+            canonical_type,
+        ))
+    }
+
+    fn canonical_type(&self, declared: &str) -> String {
+        canonical_type(declared)
+    }
+}
+
+/// A column type in one form for MySQL 8 and MariaDB, declared or as `COLUMN_TYPE`
+/// reports it: lower case, `BOOLEAN` as `tinyint(1)`, `INTEGER` as `int`, and no
+/// display width on the other integer types (MariaDB prints `bigint(20) unsigned`,
+/// MySQL 8 `bigint unsigned`).
+fn canonical_type(declared: &str) -> String {
+    let t = declared
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    if t == "boolean" || t == "bool" {
+        return "tinyint(1)".into();
+    }
+    let (head, tail) = match t.find(' ') {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t.as_str(), ""),
+    };
+    let (name, width) = match head.find('(') {
+        Some(i) => (&head[..i], &head[i..]),
+        None => (head, ""),
+    };
+    let name = if name == "integer" { "int" } else { name };
+    let keeps_width = !matches!(name, "bigint" | "int" | "smallint" | "mediumint")
+        || (name == "tinyint" && width == "(1)");
+    let width = if keeps_width { width } else { "" };
+    format!("{name}{width}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn declared_and_reported_types_meet() {
+        for (a, b) in [
+            ("BIGINT UNSIGNED", "bigint(20) unsigned"),
+            ("BIGINT UNSIGNED", "bigint unsigned"),
+            ("INT UNSIGNED", "int(10) unsigned"),
+            ("BOOLEAN", "tinyint(1)"),
+            ("VARCHAR(64)", "varchar(64)"),
+            ("CHAR(36)", "char(36)"),
+            ("TEXT", "text"),
+            ("BIGINT", "bigint(20)"),
+        ] {
+            assert_eq!(
+                super::canonical_type(a),
+                super::canonical_type(b),
+                "{a} / {b}"
+            );
+        }
+        assert_ne!(
+            super::canonical_type("TEXT"),
+            super::canonical_type("varchar(64)")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! From a connection URI and [`OpenOptions`] to a `tokio_postgres::Config`, a
 //! validated schema and a validated table prefix.
 
-use crate::MIGRATIONS;
+use crate::migrations::MIGRATIONS;
 use crate::tls::{MakeRustls, TlsFiles, TlsMode};
 use std::time::Duration;
 use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
@@ -135,41 +135,10 @@ pub(crate) fn validate_schema(name: &str) -> Result<String> {
     Ok(name.to_ascii_lowercase())
 }
 
-/// The longest identifier (table, constraint or index name) that the embedded
-/// migrations create, without the prefix.
-pub(crate) fn longest_identifier() -> (usize, String) {
-    let mut best = (0, String::new());
-    for m in MIGRATIONS {
-        for (i, _) in m.up.match_indices("{prefix}") {
-            let rest = &m.up[i + "{prefix}".len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            if end > best.0 {
-                best = (end, rest[..end].to_owned());
-            }
-        }
-    }
-    // The history table's primary key.
-    let history = "schema_migrations_pkey";
-    if history.len() > best.0 {
-        best = (history.len(), history.to_owned());
-    }
-    best
-}
-
 /// Checks that no name built from `prefix` exceeds PostgreSQL's 63-byte limit (it
 /// would be truncated silently, and the error mapping relies on the names).
 pub(crate) fn check_prefix_length(prefix: &str) -> Result<()> {
-    let (len, name) = longest_identifier();
-    if prefix.len() + len > MAX_IDENTIFIER {
-        return Err(StorageError::Config(format!(
-            "table prefix `{}` is too long for PostgreSQL: `{prefix}{name}` would exceed {MAX_IDENTIFIER} bytes; use a prefix of at most {} characters",
-            prefix.trim_end_matches('_'),
-            MAX_IDENTIFIER.saturating_sub(len + 1)
-        )));
-    }
-    Ok(())
+    storage_api::migrate::check_prefix_length(MIGRATIONS, prefix, MAX_IDENTIFIER, "PostgreSQL")
 }
 
 fn param<'a>(uri: &'a ConnectionUri, name: &str) -> Option<&'a str> {
@@ -528,7 +497,7 @@ mod tests {
 
     #[test]
     fn prefix_length_is_checked() {
-        let (len, name) = longest_identifier();
+        let (len, name) = storage_api::migrate::longest_prefixed_name(MIGRATIONS);
         assert!(len <= MAX_IDENTIFIER, "{name}");
         assert!(check_prefix_length("st_").is_ok());
         let long = format!("{}_", "p".repeat(30));

@@ -120,12 +120,14 @@ mod config;
 mod conn;
 mod errors;
 mod migrate;
+mod migrations;
 mod pooler;
 mod share;
 mod tls;
 
 pub use conn::PgConn;
-pub use migrate::PgMigrationDriver;
+pub use migrate::PostgresMigrationDriver;
+pub use migrations::migrations;
 /// The driver crate, re-exported for callers (and tests) that need plain SQL on the
 /// same server.
 pub use tokio_postgres;
@@ -139,17 +141,9 @@ use errors::{Scrubber, connect_error, pool_error};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, StorageError};
+use storage_api::{ConnectionUri, MigrationDriver, OpenOptions, StorageError};
 use storage_sql::{Dialect, Driver};
 use tokio::task::JoinHandle;
-
-/// The embedded migrations, ascending.
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "phase1",
-    up: include_str!("../migrations/0001_phase1.up.sql"),
-    down: Some(include_str!("../migrations/0001_phase1.down.sql")),
-}];
 
 /// The lowest server version served (`server_version_num`).
 const MIN_SERVER_VERSION: i64 = 120_000;
@@ -543,7 +537,7 @@ impl Driver for PostgresDriver {
                 source: None,
             });
         }
-        let d = PgMigrationDriver::connect(
+        let d = PostgresMigrationDriver::connect(
             &self.settings.pg,
             &self.settings.tls,
             self.settings.schema.clone(),

@@ -10,19 +10,19 @@
 //! run in short transactions of their own, so that no named statement outlives
 //! one.
 
-use crate::MIGRATIONS;
 use crate::config::quote_ident;
 use crate::errors::{Scrubber, storage_error};
+use crate::migrations::MIGRATIONS;
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
-use storage_api::migrate::{HistoryRow, HistoryState, StatementFailure, Step};
+use storage_api::migrate::{HistoryRow, HistoryState, LiveColumn, StatementFailure, Step};
 use storage_api::{Migration, MigrationDriver, StorageError};
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
 /// Runs migrations on one dedicated connection. Dropping it closes the connection,
 /// which also releases the migration lock.
-pub struct PgMigrationDriver {
+pub struct PostgresMigrationDriver {
     client: Client,
     task: JoinHandle<()>,
     schema: Option<String>,
@@ -35,9 +35,9 @@ pub struct PgMigrationDriver {
     open_tx: bool,
 }
 
-impl std::fmt::Debug for PgMigrationDriver {
+impl std::fmt::Debug for PostgresMigrationDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgMigrationDriver")
+        f.debug_struct("PostgresMigrationDriver")
             .field("schema", &self.schema)
             .field("prefix", &self.prefix)
             .field("locked", &self.locked)
@@ -46,7 +46,7 @@ impl std::fmt::Debug for PgMigrationDriver {
     }
 }
 
-impl Drop for PgMigrationDriver {
+impl Drop for PostgresMigrationDriver {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -56,7 +56,7 @@ fn elapsed_ms(start: Instant) -> i64 {
     i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-impl PgMigrationDriver {
+impl PostgresMigrationDriver {
     /// Opens the dedicated connection, with the storage's `search_path`.
     pub(crate) async fn connect(
         pg: &tokio_postgres::Config,
@@ -164,35 +164,51 @@ impl PgMigrationDriver {
         row.try_get(0).map_err(|e| self.err(e))
     }
 
-    /// Runs `statements` and then `finish` (the history change) in one transaction.
-    async fn in_transaction(
+    /// Opens a transaction and runs `statements` in it, returning how long each took;
+    /// on a failure the transaction is rolled back.
+    async fn begin_and_run(
         &mut self,
         statements: &[String],
-        finish: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<(), StatementFailure> {
+    ) -> Result<Vec<Duration>, StatementFailure> {
         let fail = |index: usize, error: StorageError| StatementFailure { index, error };
-        let [begin, commit, rollback] = self.step_sql();
+        let [begin, _, rollback] = self.step_sql();
         self.client
             .batch_execute(begin)
             .await
             .map_err(|e| fail(0, self.err(e)))?;
+        let mut times = Vec::with_capacity(statements.len());
         for (i, stmt) in statements.iter().enumerate() {
+            let started = Instant::now();
             if let Err(e) = self.client.batch_execute(stmt).await {
                 let error = self.err(e);
                 let _ = self.client.batch_execute(rollback).await;
                 return Err(fail(i, error));
             }
+            times.push(started.elapsed());
         }
+        Ok(times)
+    }
+
+    /// Runs `finish` (the history change) and commits the transaction that
+    /// [`begin_and_run`](Self::begin_and_run) opened; rolls back on a failure, which
+    /// is reported at statement `index`.
+    async fn finish_and_commit(
+        &mut self,
+        finish: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        index: usize,
+    ) -> Result<(), StatementFailure> {
+        let fail = |error: StorageError| StatementFailure { index, error };
+        let [_, commit, rollback] = self.step_sql();
         if let Err(e) = self.client.execute(finish, params).await {
             let error = self.err(e);
             let _ = self.client.batch_execute(rollback).await;
-            return Err(fail(statements.len(), error));
+            return Err(fail(error));
         }
         self.client
             .batch_execute(commit)
             .await
-            .map_err(|e| fail(statements.len(), self.err(e)))
+            .map_err(|e| fail(self.err(e)))
     }
 
     fn insert_history_sql(&self) -> String {
@@ -208,7 +224,7 @@ impl PgMigrationDriver {
 }
 
 #[async_trait]
-impl MigrationDriver for PgMigrationDriver {
+impl MigrationDriver for PostgresMigrationDriver {
     fn backend_name(&self) -> &'static str {
         "postgresql"
     }
@@ -359,43 +375,20 @@ impl MigrationDriver for PgMigrationDriver {
             .map_err(|e| self.err(e))
     }
 
-    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<(), StatementFailure> {
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure> {
         let start = Instant::now();
         // The statements run first; the history row is written last in the same
         // transaction, with the time measured so far.
-        let fail = |index: usize, error: StorageError| StatementFailure { index, error };
-        let [begin, commit, rollback] = self.step_sql();
-        self.client
-            .batch_execute(begin)
-            .await
-            .map_err(|e| fail(0, self.err(e)))?;
-        for (i, stmt) in step.statements.iter().enumerate() {
-            if let Err(e) = self.client.batch_execute(stmt).await {
-                let error = self.err(e);
-                let _ = self.client.batch_execute(rollback).await;
-                return Err(fail(i, error));
-            }
-        }
+        let times = self.begin_and_run(&step.statements).await?;
         let sql = self.insert_history_sql();
         let version = i64::from(step.version);
         let state = HistoryState::Applied.as_str();
         let ms = elapsed_ms(start);
-        let r = self
-            .client
-            .execute(
-                &sql,
-                &[&version, &step.name, &step.checksum, &state, &now_ms, &ms],
-            )
-            .await;
-        if let Err(e) = r {
-            let error = self.err(e);
-            let _ = self.client.batch_execute(rollback).await;
-            return Err(fail(step.statements.len(), error));
-        }
-        self.client
-            .batch_execute(commit)
-            .await
-            .map_err(|e| fail(step.statements.len(), self.err(e)))
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&version, &step.name, &step.checksum, &state, &now_ms, &ms];
+        self.finish_and_commit(&sql, &params, step.statements.len())
+            .await?;
+        Ok(times)
     }
 
     async fn revert(&mut self, step: &Step) -> Result<(), StatementFailure> {
@@ -404,7 +397,8 @@ impl MigrationDriver for PgMigrationDriver {
             quote_ident(&self.history_table())
         );
         let version = i64::from(step.version);
-        self.in_transaction(&step.statements, &sql, &[&version])
+        self.begin_and_run(&step.statements).await?;
+        self.finish_and_commit(&sql, &[&version], step.statements.len())
             .await
     }
 
@@ -451,5 +445,76 @@ impl MigrationDriver for PgMigrationDriver {
             }
         }
         Ok(out)
+    }
+
+    async fn existing_columns(&mut self) -> Result<Vec<LiveColumn>, StorageError> {
+        let schema = self.target_schema().await?;
+        let rows = self
+            .query(
+                "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                 FROM pg_catalog.pg_attribute a \
+                 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 \
+                   AND NOT a.attisdropped \
+                 ORDER BY c.relname, a.attnum",
+                &[&schema],
+            )
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(|e| self.err(e))?;
+        Ok(LiveColumn::of_prefixed_tables(rows, &self.prefix, |t| {
+            t.to_owned()
+        }))
+    }
+
+    fn canonical_type(&self, declared: &str) -> String {
+        canonical_type(declared)
+    }
+}
+
+/// A declared type as `format_type` prints it: `VARCHAR(64)` is
+/// `character varying(64)`, `CHAR(36)` `character(36)`, `INT` `integer`, `BOOL`
+/// `boolean`; arrays keep their `[]`.
+fn canonical_type(declared: &str) -> String {
+    let t = declared.trim().to_ascii_lowercase();
+    let (base, array) = match t.strip_suffix("[]") {
+        Some(b) => (b.trim().to_owned(), "[]"),
+        None => (t, ""),
+    };
+    let (name, args) = match base.find('(') {
+        Some(i) => (base[..i].trim().to_owned(), base[i..].replace(' ', "")),
+        None => (base.clone(), String::new()),
+    };
+    let name = match name.as_str() {
+        "varchar" => "character varying",
+        "char" => "character",
+        "int" | "int4" => "integer",
+        "int8" => "bigint",
+        "int2" => "smallint",
+        "bool" => "boolean",
+        other => other,
+    };
+    format!("{name}{args}{array}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn canonical_types_match_format_type() {
+        for (declared, printed) in [
+            ("VARCHAR(64)", "character varying(64)"),
+            ("CHAR(36)", "character(36)"),
+            ("VARCHAR(128)[]", "character varying(128)[]"),
+            ("BIGINT", "bigint"),
+            ("INT", "integer"),
+            ("BOOLEAN", "boolean"),
+            ("TEXT", "text"),
+        ] {
+            assert_eq!(super::canonical_type(declared), printed);
+        }
     }
 }

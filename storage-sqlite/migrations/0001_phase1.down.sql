@@ -1,5 +1,8 @@
 -- Reverts 0001_phase1: drops every index and table it created, in reverse order.
 
+DROP INDEX IF EXISTS {prefix}jwt_signing_keys_app_id_index;
+DROP TABLE IF EXISTS {prefix}jwt_signing_keys;
+
 DROP INDEX IF EXISTS {prefix}emailverification_verified_emails_email_index;
 DROP INDEX IF EXISTS {prefix}emailverification_verified_emails_app_id_index;
 DROP TABLE IF EXISTS {prefix}emailverification_verified_emails;

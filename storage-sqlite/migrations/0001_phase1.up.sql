@@ -1,5 +1,8 @@
--- Phase 1 schema for SQLite: the tables of shared/spec/schema.md with SQLite's
--- affinities (TEXT, INTEGER), BOOLEAN columns as INTEGER 0/1, arrays as JSON TEXT.
+-- Migration 1 for SQLite: the tables SuperTokens' plugins create in their migration-1
+-- layout (shared/spec/schema.md; the phase-1 tables and `jwt_signing_keys`), with
+-- SQLite's affinities (TEXT, INTEGER), BOOLEAN columns as INTEGER 0/1, arrays as JSON
+-- TEXT. SuperTokens has no SQLite plugin; like on PostgreSQL and MySQL, the project's
+-- own additions are migration 2.
 -- `{prefix}` is replaced by the configured table prefix (`st_` or nothing).
 --
 -- Conventions of this file:
@@ -301,8 +304,6 @@ CREATE TABLE {prefix}session_info (
     created_at_time INTEGER NOT NULL,
     jwt_user_payload TEXT,
     use_static_key INTEGER NOT NULL,
-    prev_refresh_token_hash_2 TEXT NULL,
-    refresh_token_rotated_at INTEGER NULL,
     CONSTRAINT {prefix}session_info_pkey PRIMARY KEY (app_id, tenant_id, session_handle),
     CONSTRAINT {prefix}session_info_tenant_id_fkey FOREIGN KEY (app_id, tenant_id)
         REFERENCES {prefix}tenants (app_id, tenant_id) ON DELETE CASCADE
@@ -420,3 +421,18 @@ CREATE INDEX {prefix}emailverification_verified_emails_app_id_index
 
 CREATE INDEX {prefix}emailverification_verified_emails_email_index
     ON {prefix}emailverification_verified_emails (app_id, email);
+
+-- JWT signing keys (SuperTokens creates this table with the phase-1 tables)
+
+CREATE TABLE {prefix}jwt_signing_keys (
+    app_id TEXT NOT NULL DEFAULT 'public',
+    key_id TEXT NOT NULL,
+    key_string TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    created_at INTEGER,
+    CONSTRAINT {prefix}jwt_signing_keys_pkey PRIMARY KEY (app_id, key_id),
+    CONSTRAINT {prefix}jwt_signing_keys_app_id_fkey FOREIGN KEY (app_id)
+        REFERENCES {prefix}apps (app_id) ON DELETE CASCADE
+);
+
+CREATE INDEX {prefix}jwt_signing_keys_app_id_index ON {prefix}jwt_signing_keys (app_id);

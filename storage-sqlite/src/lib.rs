@@ -62,14 +62,15 @@ use storage_api::{ConnectionUri, Migration, MigrationDriver, OpenOptions, Storag
 use storage_sql::{Dialect, Driver, SqlStorage};
 
 /// The embedded migrations, ascending; `{prefix}` stands for the table prefix.
-static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "phase1",
-    up: include_str!("../migrations/0001_phase1.up.sql"),
-    down: Some(include_str!("../migrations/0001_phase1.down.sql")),
-}];
+static MIGRATIONS: &[Migration] = storage_api::embedded_migrations![
+    1 "phase1" SuperTokens "0001_phase1"
+        ["74c714eee70fc9b0ab2aa1b207ec0e558ad2bc3b22e845e3d22d957e7f03b2aa"];
+    2 "project" Project "0002_project" [];
+    3 "phase2" SuperTokens "0003_phase2" [];
+];
 
-/// The embedded SQLite migrations, ascending by version.
+/// The embedded SQLite migrations, ascending by version: 1 the tables in SuperTokens'
+/// layout (phase 1, phase 2), 2 the project's additions.
 pub fn migrations() -> &'static [Migration] {
     MIGRATIONS
 }

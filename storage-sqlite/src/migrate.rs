@@ -10,8 +10,8 @@ use crate::conn::SqliteConn;
 use crate::migrations;
 use async_trait::async_trait;
 use sea_query::{Value, Values};
-use std::time::Instant;
-use storage_api::migrate::{HistoryRow, HistoryState, StatementFailure, Step};
+use std::time::{Duration, Instant};
+use storage_api::migrate::{HistoryRow, HistoryState, LiveColumn, StatementFailure, Step};
 use storage_api::{Migration, MigrationDriver, StorageError};
 use storage_sql::{Conn, Row};
 
@@ -113,20 +113,23 @@ impl SqliteMigrationDriver {
     /// Runs `statements`, then the history change `finish_sql` with the values that
     /// `finish_values` makes from the elapsed milliseconds, as one unit; on failure
     /// undoes the unit and reports the failing statement's index (`statements.len()`
-    /// for the history change).
+    /// for the history change). Returns how long each statement took.
     async fn run_unit(
         &mut self,
         statements: &[String],
         finish_sql: &str,
         finish_values: impl FnOnce(i64) -> Values,
-    ) -> Result<(), StatementFailure> {
+    ) -> Result<Vec<Duration>, StatementFailure> {
         let started = Instant::now();
         self.open_unit().await.map_err(|e| failure(0, e))?;
+        let mut times = Vec::with_capacity(statements.len());
         for (i, sql) in statements.iter().enumerate() {
+            let one = Instant::now();
             if let Err(e) = self.conn.batch(sql).await {
                 self.undo_unit().await;
                 return Err(failure(i, e));
             }
+            times.push(one.elapsed());
         }
         let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         if let Err(e) = self.conn.execute(finish_sql, finish_values(elapsed)).await {
@@ -135,7 +138,8 @@ impl SqliteMigrationDriver {
         }
         self.close_unit()
             .await
-            .map_err(|e| failure(statements.len(), e))
+            .map_err(|e| failure(statements.len(), e))?;
+        Ok(times)
     }
 }
 
@@ -215,7 +219,7 @@ impl MigrationDriver for SqliteMigrationDriver {
         rows.iter().map(history_row).collect()
     }
 
-    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<(), StatementFailure> {
+    async fn apply(&mut self, step: &Step, now_ms: i64) -> Result<Vec<Duration>, StatementFailure> {
         let sql = format!(
             "INSERT OR REPLACE INTO {} \
              (version, name, checksum, state, applied_at, execution_ms) \
@@ -241,6 +245,7 @@ impl MigrationDriver for SqliteMigrationDriver {
             Values(vec![Value::BigInt(Some(step.version.into()))])
         })
         .await
+        .map(|_| ())
     }
 
     async fn record(&mut self, row: &HistoryRow) -> Result<(), StorageError> {
@@ -281,6 +286,83 @@ impl MigrationDriver for SqliteMigrationDriver {
             .await?;
         rows.iter().map(|r| r.text(0)).collect()
     }
+
+    async fn expand(&mut self, step: Step) -> Result<Step, StorageError> {
+        // SQLite has no `ADD COLUMN IF NOT EXISTS`: an addition whose column exists
+        // already (a database whose history was lost, then baselined) is left out, as
+        // PostgreSQL's `IF NOT EXISTS` and MySQL's guarded statements skip it.
+        let mut statements = Vec::with_capacity(step.statements.len());
+        for sql in step.statements {
+            if let Some((table, column)) = added_column(&sql) {
+                let rows = self
+                    .conn
+                    .fetch(
+                        "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?",
+                        Values(vec![
+                            Value::String(Some(table)),
+                            Value::String(Some(column)),
+                        ]),
+                    )
+                    .await?;
+                if rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0) > 0 {
+                    continue;
+                }
+            }
+            statements.push(sql);
+        }
+        Ok(Step { statements, ..step })
+    }
+
+    async fn existing_columns(&mut self) -> Result<Vec<LiveColumn>, StorageError> {
+        let rows = self
+            .conn
+            .fetch(
+                "SELECT m.name, p.name, p.type FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                 ORDER BY m.name, p.cid",
+                no_values(),
+            )
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(LiveColumn::of_prefixed_tables(
+            rows,
+            &self.prefix,
+            canonical_type,
+        ))
+    }
+
+    fn canonical_type(&self, declared: &str) -> String {
+        canonical_type(declared)
+    }
+}
+
+/// The table and column of an `ALTER TABLE t ADD [COLUMN] c ...` statement.
+fn added_column(sql: &str) -> Option<(String, String)> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    if upper.len() < 5 || upper[0] != "ALTER" || upper[1] != "TABLE" || upper[3] != "ADD" {
+        return None;
+    }
+    let column = if upper[4] == "COLUMN" {
+        words.get(5)?
+    } else {
+        words[4]
+    };
+    let unquote = |w: &str| w.trim_matches(|c| c == '"' || c == '`').to_owned();
+    Some((unquote(words[2]), unquote(column)))
+}
+
+/// A declared type as SQLite keeps it (the text of the declaration), upper case with
+/// single spaces.
+fn canonical_type(declared: &str) -> String {
+    declared
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase()
 }
 
 impl Drop for SqliteMigrationDriver {

@@ -116,3 +116,16 @@ where
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
+
+/// Applies the migrations of `storage` up to and including `version` (`migrate up
+/// --to version`), nothing after it.
+pub async fn migrate_to(storage: &dyn storage_api::Storage, version: u32) {
+    let mut driver = storage.migration_driver().await.expect("migration driver");
+    let options = storage_api::migrate::UpOptions {
+        to: Some(version),
+        ..Default::default()
+    };
+    storage_api::migrate::up(&mut *driver, &options, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("up --to {version}: {e}"));
+}

@@ -39,9 +39,14 @@ fn phase1_tables(kind: Kind, prefix: &str) -> Vec<String> {
     t
 }
 
-/// The phase-1 tables plus the history table.
+/// The tables of every migration plus the history table.
 fn full_schema(kind: Kind, prefix: &str) -> Vec<String> {
-    let mut t = phase1_tables(kind, prefix);
+    let mut t: Vec<String> = kind
+        .migrations()
+        .iter()
+        .flat_map(|m| tables_created(m.up))
+        .map(|t| format!("{prefix}{t}"))
+        .collect();
     t.push(format!("{prefix}schema_migrations"));
     t.sort();
     t
@@ -53,6 +58,12 @@ fn assert_code(o: &Outcome, code: i32) {
         "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
         o.stdout, o.stderr
     );
+}
+
+/// How many migrations the backend has, and the newest version.
+fn known(kind: Kind) -> (i64, u32) {
+    let m = kind.migrations();
+    (m.len() as i64, m.last().expect("a migration").version)
 }
 
 const ZERO_CHECKSUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -74,8 +85,9 @@ async fn up_down_up(kind: Kind) {
         o.stdout
     );
     assert!(o.stdout.contains("database: "), "{}", o.stdout);
+    let (n, newest) = known(kind);
     assert_eq!(db.tables().await, full_schema(kind, "st_"));
-    assert_eq!(db.count("st_schema_migrations").await, 1);
+    assert_eq!(db.count("st_schema_migrations").await, n);
     assert_eq!(
         db.scalar("SELECT state FROM st_schema_migrations WHERE version = 1")
             .await
@@ -90,8 +102,8 @@ async fn up_down_up(kind: Kind) {
     assert_code(&o, exit::OK);
     let j = json(&o);
     assert_eq!(j["applied"], serde_json::json!([]));
-    assert_eq!(j["version"], 1);
-    assert_eq!(db.count("st_schema_migrations").await, 1);
+    assert_eq!(j["version"], newest);
+    assert_eq!(db.count("st_schema_migrations").await, n);
 
     // Phase 1's down script drops tables: refused without the flag, nothing dropped.
     let o = migrate(&db, Some(P), &["down", "--to", "0"]).await;
@@ -113,7 +125,7 @@ async fn up_down_up(kind: Kind) {
     let o = migrate(&db, Some(P), &["up"]).await;
     assert_code(&o, exit::OK);
     assert_eq!(db.tables().await, full_schema(kind, "st_"));
-    assert_eq!(db.count("st_schema_migrations").await, 1);
+    assert_eq!(db.count("st_schema_migrations").await, n);
 }
 
 /// Without a prefix the tables carry their base names.
@@ -137,7 +149,7 @@ async fn status_reports(kind: Kind) {
     let o = migrate(&db, Some(P), &["status", "--exit-code", "--format", "json"]).await;
     assert_code(&o, exit::PENDING);
     let j = json(&o);
-    assert_eq!(j["pending"], serde_json::json!([1]));
+    assert_eq!(j["pending"], serde_json::json!([1, 2, 3]));
     assert_eq!(j["up_to_date"], false);
     assert_eq!(j["ok"], true);
     assert_eq!(j["exit_code"], 1);
@@ -145,6 +157,13 @@ async fn status_reports(kind: Kind) {
 
     let o = migrate(&db, Some(P), &["up", "--to", "1"]).await;
     assert_code(&o, exit::OK);
+    let o = migrate(&db, Some(P), &["status", "--exit-code", "--format", "json"]).await;
+    assert_code(&o, exit::PENDING);
+    let j = json(&o);
+    assert_eq!(j["pending"], serde_json::json!([2, 3]));
+    assert_eq!(j["migrations"][0]["state"], "applied");
+    assert_eq!(j["migrations"][1]["state"], "pending");
+    assert_code(&migrate(&db, Some(P), &["up"]).await, exit::OK);
     let o = migrate(&db, Some(P), &["status", "--exit-code"]).await;
     assert_code(&o, exit::OK);
     assert!(o.stdout.contains("up to date"), "{}", o.stdout);
@@ -221,7 +240,7 @@ async fn dry_run_changes_nothing(kind: Kind) {
         assert_code(&migrate(&db, Some(P), &args).await, exit::OK);
     }
     assert_eq!(db.tables().await, full_schema(kind, "st_"));
-    assert_eq!(db.count("st_schema_migrations").await, 1);
+    assert_eq!(db.count("st_schema_migrations").await, known(kind).0);
 }
 
 /// An applied migration whose SQL changed (its recorded checksum differs) is shown
@@ -380,11 +399,23 @@ async fn started_row_repair(kind: Kind) {
     let o = migrate(&db, Some(P), &["repair", "--format", "json"]).await;
     assert_code(&o, exit::OK);
     assert_eq!(json(&o)["forgotten"][0]["version"], 1);
+    // Version 1 forgotten while 2 is applied: out of order until the history is
+    // rebuilt. With the history lost entirely, `baseline` recognises version 1 and
+    // `up` applies version 2 again over what is already there.
+    assert_code(&migrate(&db, Some(P), &["status"]).await, exit::FAILED);
+    db.exec("DELETE FROM st_schema_migrations").await;
     assert_code(
         &migrate(&db, Some(P), &["status", "--exit-code"]).await,
         exit::PENDING,
     );
-    assert_code(&migrate(&db, Some(P), &["baseline"]).await, exit::OK);
+    let o = migrate(&db, Some(P), &["baseline"]).await;
+    assert_code(&o, exit::OK);
+    assert!(o.stdout.contains("run `migrate up`"), "{}", o.stdout);
+    assert_code(
+        &migrate(&db, Some(P), &["status", "--exit-code"]).await,
+        exit::PENDING,
+    );
+    assert_code(&migrate(&db, Some(P), &["up"]).await, exit::OK);
     assert_code(
         &migrate(&db, Some(P), &["status", "--exit-code"]).await,
         exit::OK,
@@ -410,16 +441,31 @@ async fn unknown_version_is_reported(kind: Kind) {
     assert!(o.stderr.contains("newer binary"), "{}", o.stderr);
 }
 
-/// Rows as SuperTokens would have written them, for `baseline`.
-const SUPERTOKENS_ROWS: &str = "
+/// Rows as SuperTokens would have written them, for `baseline`. The MySQL plugin's
+/// `app_id_to_user_id` has no times joined: migration 2 adds and backfills them.
+fn supertokens_rows(kind: Kind) -> String {
+    let user = if kind == Kind::Mysql {
+        "INSERT INTO st_app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id,
+    is_linked_or_is_a_primary_user)
+    VALUES ('public', '6f1c2a4e-0000-4000-8000-000000000001', 'emailpassword',
+    '6f1c2a4e-0000-4000-8000-000000000001', FALSE);"
+    } else {
+        "INSERT INTO st_app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id,
+    is_linked_or_is_a_primary_user, time_joined, primary_or_recipe_user_time_joined)
+    VALUES ('public', '6f1c2a4e-0000-4000-8000-000000000001', 'emailpassword',
+    '6f1c2a4e-0000-4000-8000-000000000001', FALSE, 1000, 1000);"
+    };
+    format!("{SUPERTOKENS_TENANT}{user}{SUPERTOKENS_USER_ROWS}")
+}
+
+const SUPERTOKENS_TENANT: &str = "
 INSERT INTO st_apps (app_id, created_at_time) VALUES ('public', 1);
 INSERT INTO st_tenants (app_id, tenant_id, created_at_time) VALUES ('public', 'public', 1);
 INSERT INTO st_key_value (app_id, tenant_id, name, value, created_at_time)
     VALUES ('public', 'public', 'greeting', 'hello', 5);
-INSERT INTO st_app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id,
-    is_linked_or_is_a_primary_user, time_joined, primary_or_recipe_user_time_joined)
-    VALUES ('public', '6f1c2a4e-0000-4000-8000-000000000001', 'emailpassword',
-    '6f1c2a4e-0000-4000-8000-000000000001', FALSE, 1000, 1000);
+";
+
+const SUPERTOKENS_USER_ROWS: &str = "
 INSERT INTO st_all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id,
     is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined)
     VALUES ('public', 'public', '6f1c2a4e-0000-4000-8000-000000000001',
@@ -436,7 +482,7 @@ INSERT INTO st_emailpassword_user_to_tenant (app_id, tenant_id, user_id, email)
 async fn baseline_adopts_existing_database(kind: Kind) {
     let db = TestDb::new(kind).await;
     db.create_phase1_by_hand("st_").await;
-    db.exec(SUPERTOKENS_ROWS).await;
+    db.exec(&supertokens_rows(kind)).await;
     assert_eq!(db.tables().await, phase1_tables(kind, "st_"));
     assert_code(
         &migrate(&db, Some(P), &["status", "--exit-code"]).await,
@@ -467,6 +513,12 @@ async fn baseline_adopts_existing_database(kind: Kind) {
         "{}",
         o.stdout
     );
+    assert!(
+        o.stdout
+            .contains("2 migrations pending (2 project, 3 phase2)"),
+        "{}",
+        o.stdout
+    );
     assert_eq!(db.count("st_schema_migrations").await, 1);
     assert_eq!(
         db.scalar("SELECT checksum FROM st_schema_migrations WHERE version = 1")
@@ -475,10 +527,14 @@ async fn baseline_adopts_existing_database(kind: Kind) {
     );
 
     let o = migrate(&db, Some(P), &["status", "--exit-code", "--format", "json"]).await;
-    assert_code(&o, exit::OK);
+    assert_code(&o, exit::PENDING);
     let j = json(&o);
-    assert_eq!(j["pending"], serde_json::json!([]));
-    assert_eq!(j["up_to_date"], true);
+    assert_eq!(j["pending"], serde_json::json!([2, 3]));
+    let o = migrate(&db, Some(P), &["up"]).await;
+    assert_code(&o, exit::OK);
+    assert!(o.stdout.contains("project"), "{}", o.stdout);
+    let o = migrate(&db, Some(P), &["status", "--exit-code"]).await;
+    assert_code(&o, exit::OK);
     let o = migrate(&db, Some(P), &["up"]).await;
     assert_code(&o, exit::OK);
     assert!(o.stdout.contains("nothing to apply"), "{}", o.stdout);
@@ -517,7 +573,7 @@ async fn baseline_refuses_partial_or_empty(kind: Kind) {
 
     db.create_phase1_by_hand("st_").await;
     // The wrong prefix finds nothing.
-    let o = migrate(&db, Some("other"), &["baseline", "--format", "json"]).await;
+    let o = migrate(&db, Some("ot"), &["baseline", "--format", "json"]).await;
     assert_code(&o, exit::USAGE);
     assert_eq!(json(&o)["error"]["kind"], "nothing_to_baseline");
 

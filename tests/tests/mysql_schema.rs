@@ -1,16 +1,19 @@
-//! After migrating, `information_schema` matches `shared/spec/schema.md` on
-//! MySQL/MariaDB, with and without a table-name prefix: every table (InnoDB,
-//! `utf8mb4_bin`) and no other, every column with its type (unsigned where the spec
-//! says so), nullability, default and collation, the primary key, the unique keys
-//! named after their column, every index (prefixed names) and every foreign key
-//! with its cascades.
+//! Migration 1 must be exactly the layout SuperTokens' MySQL plugin creates
+//! (`tests/fixtures/supertokens-ddl/mysql-phase1.sql`, the plugin's own DDL): the
+//! `information_schema` of a database migrated to version 1 and that of one built
+//! from the plugin's DDL are compared (every table, column in order with type,
+//! unsigned, nullability and default, every key and index with name, uniqueness and
+//! parts, every foreign key with its server-given name, columns, target and rules).
+//! After all migrations the catalog must be that layout plus exactly migration 2's
+//! additions and the history table, every table InnoDB and `utf8mb4_bin`, with and
+//! without a table-name prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
 use storage_api::OpenOptions;
 use storage_tests::backends::mysql::{Raw, database_uri, in_fresh_database, open_in_database};
 use storage_tests::harness::RawSql;
 
-/// The expected schema, from schema.md. One line per fact:
+/// The history table, which is the project's own. One line per fact:
 /// `table NAME`;
 /// `col NAME TYPE NN|NULL [default=VALUE]` (TYPE without spaces: `bigint-unsigned`,
 /// `int-unsigned`, `boolean`, `text`, `varchar(64)`, `char(36)`; `''` is the empty
@@ -20,285 +23,6 @@ use storage_tests::harness::RawSql;
 /// `fk NAME COLS TABLE(COLS) DELETE UPDATE` (name and table get the prefix; `-` for
 /// no action).
 const SPEC: &str = r"
-table apps
-col app_id varchar(64) NN default=public
-col created_at_time bigint-unsigned NULL
-pk app_id
-
-table tenants
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col created_at_time bigint-unsigned NULL
-pk app_id,tenant_id
-idx tenants_app_id_index app_id
-fk tenants_app_id_fkey app_id apps(app_id) CASCADE -
-
-table key_value
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col name varchar(128) NN
-col value text NULL
-col created_at_time bigint-unsigned NULL
-pk app_id,tenant_id,name
-idx key_value_tenant_id_index app_id,tenant_id
-fk key_value_tenant_id_fkey app_id,tenant_id tenants(app_id,tenant_id) CASCADE -
-
-table tenant_configs
-col connection_uri_domain varchar(256) NN default=''
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col core_config text NULL
-col email_password_enabled boolean NULL
-col passwordless_enabled boolean NULL
-col third_party_enabled boolean NULL
-col is_first_factors_null boolean NULL
-pk connection_uri_domain,app_id,tenant_id
-
-table tenant_thirdparty_providers
-col connection_uri_domain varchar(256) NN default=''
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col third_party_id varchar(28) NN
-col name varchar(64) NULL
-col authorization_endpoint text NULL
-col authorization_endpoint_query_params text NULL
-col token_endpoint text NULL
-col token_endpoint_body_params text NULL
-col user_info_endpoint text NULL
-col user_info_endpoint_query_params text NULL
-col user_info_endpoint_headers text NULL
-col jwks_uri text NULL
-col oidc_discovery_endpoint text NULL
-col require_email boolean NULL
-col user_info_map_from_id_token_payload_user_id varchar(64) NULL
-col user_info_map_from_id_token_payload_email varchar(64) NULL
-col user_info_map_from_id_token_payload_email_verified varchar(64) NULL
-col user_info_map_from_user_info_endpoint_user_id varchar(64) NULL
-col user_info_map_from_user_info_endpoint_email varchar(64) NULL
-col user_info_map_from_user_info_endpoint_email_verified varchar(64) NULL
-pk connection_uri_domain,app_id,tenant_id,third_party_id
-idx tenant_thirdparty_providers_tenant_id_index connection_uri_domain,app_id,tenant_id
-fk tenant_thirdparty_providers_tenant_id_fkey connection_uri_domain,app_id,tenant_id tenant_configs(connection_uri_domain,app_id,tenant_id) CASCADE -
-
-table tenant_thirdparty_provider_clients
-col connection_uri_domain varchar(256) NN default=''
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col third_party_id varchar(28) NN
-col client_type varchar(64) NN default=''
-col client_id varchar(256) NN
-col client_secret text NULL
-col scope text NULL
-col force_pkce boolean NULL
-col additional_config text NULL
-pk connection_uri_domain,app_id,tenant_id,third_party_id,client_type
-fk tenant_thirdparty_provider_clients_third_party_id_fkey connection_uri_domain,app_id,tenant_id,third_party_id tenant_thirdparty_providers(connection_uri_domain,app_id,tenant_id,third_party_id) CASCADE -
-
-table tenant_first_factors
-col connection_uri_domain varchar(256) NN default=''
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col factor_id varchar(128) NN
-pk connection_uri_domain,app_id,tenant_id,factor_id
-fk tenant_first_factors_tenant_id_fkey connection_uri_domain,app_id,tenant_id tenant_configs(connection_uri_domain,app_id,tenant_id) CASCADE -
-
-table tenant_required_secondary_factors
-col connection_uri_domain varchar(256) NN default=''
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col factor_id varchar(128) NN
-pk connection_uri_domain,app_id,tenant_id,factor_id
-fk tenant_required_secondary_factors_tenant_id_fkey connection_uri_domain,app_id,tenant_id tenant_configs(connection_uri_domain,app_id,tenant_id) CASCADE -
-
-table app_id_to_user_id
-col app_id varchar(64) NN default=public
-col user_id char(36) NN
-col recipe_id varchar(128) NN
-col primary_or_recipe_user_id char(36) NN
-col is_linked_or_is_a_primary_user boolean NN default=0
-col time_joined bigint-unsigned NN default=0
-col primary_or_recipe_user_time_joined bigint-unsigned NN default=0
-pk app_id,user_id
-idx app_id_to_user_id_app_id_index app_id
-idx app_id_to_user_id_primary_user_id_index primary_or_recipe_user_id,app_id
-idx app_id_to_user_id_user_id_index user_id,app_id
-idx app_id_to_user_id_app_id_primary_user_id_index app_id,primary_or_recipe_user_id
-fk app_id_to_user_id_app_id_fkey app_id apps(app_id) CASCADE -
-fk app_id_to_user_id_primary_or_recipe_user_id_fkey app_id,primary_or_recipe_user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-
-table all_auth_recipe_users
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col user_id char(36) NN
-col primary_or_recipe_user_id char(36) NN
-col is_linked_or_is_a_primary_user boolean NN default=0
-col recipe_id varchar(128) NN
-col time_joined bigint-unsigned NN
-col primary_or_recipe_user_time_joined bigint-unsigned NN
-pk app_id,tenant_id,user_id
-idx all_auth_recipe_users_pagination_index1 app_id,tenant_id,primary_or_recipe_user_time_joined-,primary_or_recipe_user_id-
-idx all_auth_recipe_users_pagination_index2 app_id,tenant_id,primary_or_recipe_user_time_joined,primary_or_recipe_user_id-
-idx all_auth_recipe_users_pagination_index3 recipe_id,app_id,tenant_id,primary_or_recipe_user_time_joined-,primary_or_recipe_user_id-
-idx all_auth_recipe_users_pagination_index4 recipe_id,app_id,tenant_id,primary_or_recipe_user_time_joined,primary_or_recipe_user_id-
-idx all_auth_recipe_users_primary_user_id_index primary_or_recipe_user_id,app_id
-idx all_auth_recipe_users_recipe_id_index app_id,recipe_id,tenant_id
-idx all_auth_recipe_users_app_id_primary_user_id_index app_id,primary_or_recipe_user_id
-idx all_auth_recipe_users_app_id_user_id_index app_id,user_id
-fk all_auth_recipe_users_tenant_id_fkey app_id,tenant_id tenants(app_id,tenant_id) CASCADE -
-fk all_auth_recipe_users_primary_or_recipe_user_id_fkey app_id,primary_or_recipe_user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-fk all_auth_recipe_users_user_id_fkey app_id,user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-
-table emailpassword_users
-col app_id varchar(64) NN default=public
-col user_id char(36) NN
-col email varchar(256) NN
-col password_hash varchar(256) NN
-col time_joined bigint-unsigned NN
-pk app_id,user_id
-idx emailpassword_users_email_index app_id,email
-fk emailpassword_users_user_id_fkey app_id,user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-
-table emailpassword_user_to_tenant
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col user_id char(36) NN
-col email varchar(256) NN
-pk app_id,tenant_id,user_id
-uq email app_id,tenant_id,email
-fk emailpassword_user_to_tenant_user_id_fkey app_id,tenant_id,user_id all_auth_recipe_users(app_id,tenant_id,user_id) CASCADE -
-
-table thirdparty_users
-col app_id varchar(64) NN default=public
-col third_party_id varchar(28) NN
-col third_party_user_id varchar(256) NN
-col user_id char(36) NN
-col email varchar(256) NN
-col time_joined bigint-unsigned NN
-pk app_id,user_id
-idx thirdparty_users_email_index app_id,email
-idx thirdparty_users_thirdparty_user_id_index app_id,third_party_id,third_party_user_id
-fk thirdparty_users_user_id_fkey app_id,user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-
-table thirdparty_user_to_tenant
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col user_id char(36) NN
-col third_party_id varchar(28) NN
-col third_party_user_id varchar(256) NN
-pk app_id,tenant_id,user_id
-uq third_party_user_id app_id,tenant_id,third_party_id,third_party_user_id
-fk thirdparty_user_to_tenant_user_id_fkey app_id,tenant_id,user_id all_auth_recipe_users(app_id,tenant_id,user_id) CASCADE -
-
-table passwordless_users
-col app_id varchar(64) NN default=public
-col user_id char(36) NN
-col email varchar(256) NULL
-col phone_number varchar(256) NULL
-col time_joined bigint-unsigned NN
-pk app_id,user_id
-idx passwordless_users_email_index app_id,email
-idx passwordless_users_phone_number_index app_id,phone_number
-fk passwordless_users_user_id_fkey app_id,user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-
-table passwordless_user_to_tenant
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col user_id char(36) NN
-col email varchar(256) NULL
-col phone_number varchar(256) NULL
-pk app_id,tenant_id,user_id
-uq email app_id,tenant_id,email
-uq phone_number app_id,tenant_id,phone_number
-fk passwordless_user_to_tenant_user_id_fkey app_id,tenant_id,user_id all_auth_recipe_users(app_id,tenant_id,user_id) CASCADE -
-
-table session_info
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col session_handle varchar(255) NN
-col user_id varchar(128) NN
-col refresh_token_hash_2 varchar(128) NN
-col session_data text NULL
-col expires_at bigint-unsigned NN
-col created_at_time bigint-unsigned NN
-col jwt_user_payload text NULL
-col use_static_key boolean NN
-col prev_refresh_token_hash_2 varchar(128) NULL
-col refresh_token_rotated_at bigint-unsigned NULL
-pk app_id,tenant_id,session_handle
-idx session_expiry_index expires_at
-idx session_info_user_id_app_id_index user_id,app_id
-idx session_info_tenant_id_index app_id,tenant_id
-fk session_info_tenant_id_fkey app_id,tenant_id tenants(app_id,tenant_id) CASCADE -
-
-table session_access_token_signing_keys
-col app_id varchar(64) NN default=public
-col created_at_time bigint-unsigned NN
-col value text NULL
-pk app_id,created_at_time
-idx access_token_signing_keys_app_id_index app_id
-fk session_access_token_signing_keys_app_id_fkey app_id apps(app_id) CASCADE -
-
-table passwordless_devices
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col device_id_hash char(44) NN
-col email varchar(256) NULL
-col phone_number varchar(256) NULL
-col link_code_salt char(44) NN
-col failed_attempts int-unsigned NN
-pk app_id,tenant_id,device_id_hash
-idx passwordless_devices_email_index app_id,tenant_id,email
-idx passwordless_devices_phone_number_index app_id,tenant_id,phone_number
-idx passwordless_devices_tenant_id_index app_id,tenant_id
-fk passwordless_devices_tenant_id_fkey app_id,tenant_id tenants(app_id,tenant_id) CASCADE -
-
-table passwordless_codes
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col code_id char(36) NN
-col device_id_hash char(44) NN
-col link_code_hash char(44) NN
-col created_at bigint-unsigned NN
-pk app_id,tenant_id,code_id
-uq link_code_hash app_id,tenant_id,link_code_hash
-idx passwordless_codes_created_at_index app_id,tenant_id,created_at
-idx passwordless_codes_device_id_hash_index app_id,tenant_id,device_id_hash
-fk passwordless_codes_device_id_hash_fkey app_id,tenant_id,device_id_hash passwordless_devices(app_id,tenant_id,device_id_hash) CASCADE CASCADE
-
-table emailpassword_pswd_reset_tokens
-col app_id varchar(64) NN default=public
-col user_id char(36) NN
-col token varchar(128) NN
-col email varchar(256) NULL
-col token_expiry bigint-unsigned NN
-pk app_id,user_id,token
-uq token token
-idx emailpassword_password_reset_token_expiry_index token_expiry
-idx emailpassword_pswd_reset_tokens_user_id_index app_id,user_id
-fk emailpassword_pswd_reset_tokens_user_id_fkey app_id,user_id app_id_to_user_id(app_id,user_id) CASCADE CASCADE
-
-table emailverification_tokens
-col app_id varchar(64) NN default=public
-col tenant_id varchar(64) NN default=public
-col user_id varchar(128) NN
-col email varchar(256) NN
-col token varchar(128) NN
-col token_expiry bigint-unsigned NN
-pk app_id,tenant_id,user_id,email,token
-uq token token
-idx emailverification_tokens_index token_expiry
-idx emailverification_tokens_tenant_id_index app_id,tenant_id
-fk emailverification_tokens_tenant_id_fkey app_id,tenant_id tenants(app_id,tenant_id) CASCADE -
-
-table emailverification_verified_emails
-col app_id varchar(64) NN default=public
-col user_id varchar(128) NN
-col email varchar(256) NN
-pk app_id,user_id,email
-idx emailverification_verified_emails_app_id_index app_id
-idx emailverification_verified_emails_email_index app_id,email
-fk emailverification_verified_emails_app_id_fkey app_id apps(app_id) CASCADE -
-
 table schema_migrations
 col version bigint NN
 col name varchar(255) NN
@@ -331,7 +55,7 @@ fn split_cols(s: &str) -> Vec<String> {
 
 /// Parses SPEC with `prefix` applied; `desc` says whether descending index parts
 /// are kept by this server (else `col-` reads as `col`).
-fn expected(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
+fn history_table(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
     let mut out: BTreeMap<String, Table> = BTreeMap::new();
     let mut cur = String::new();
     for line in SPEC.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -542,6 +266,150 @@ async fn actual(raw: &dyn RawSql, db: &str, desc: bool) -> BTreeMap<String, Tabl
     out
 }
 
+/// The catalog of the plugin's own DDL, run in a scratch database (binary collation,
+/// like ours), with `prefix` given to table names as the migrations do (index and key
+/// names stay bare, as in the plugin; the foreign keys' server-given names follow the
+/// table's).
+async fn plugin_layout(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
+    let mut layout = plugin_catalog(prefix, desc, PHASE1).await;
+    layout.extend(plugin_catalog(prefix, desc, PHASE2).await);
+    layout
+}
+
+/// The plugin's phase-1 DDL (migration 1).
+const PHASE1: &str = include_str!("../fixtures/supertokens-ddl/mysql-phase1.sql");
+/// The plugin's phase-2 DDL (migration 3); run after phase 1, whose tables it references.
+const PHASE2: &str = include_str!("../fixtures/supertokens-ddl/mysql-phase2.sql");
+
+/// The tables that `part` (PHASE1 or PHASE2) of the plugin's DDL creates, from the
+/// catalog of a scratch database where phase 1 (and `part`) ran, with `prefix` given
+/// as the migrations give it.
+async fn plugin_catalog(prefix: &str, desc: bool, part: &str) -> BTreeMap<String, Table> {
+    let ddl = format!("{PHASE1}\n{}", if part == PHASE1 { "" } else { part });
+    let admin = storage_tests::backends::mysql::connect_admin().await;
+    let db = storage_tests::backends::mysql::create_database(&admin).await;
+    admin.close().await;
+    let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
+        .await
+        .expect("raw connection"));
+    for stmt in storage_api::migrate::split_statements(&ddl) {
+        raw.execute(&stmt).await;
+    }
+    let layout = actual(&raw, &db, desc).await;
+    raw.0.close().await;
+    storage_tests::backends::mysql::drop_database(&db).await;
+    let wanted = storage_api::migrate::tables_created(&part.replace(
+        "CREATE TABLE IF NOT EXISTS ",
+        "CREATE TABLE IF NOT EXISTS {prefix}",
+    ));
+    layout
+        .into_iter()
+        .filter(|(name, _)| wanted.contains(name))
+        .map(|(name, mut t)| {
+            t.fks = t
+                .fks
+                .into_iter()
+                .map(|(k, (cols, rt, rc, del, upd))| {
+                    (
+                        format!("{prefix}{k}"),
+                        (cols, format!("{prefix}{rt}"), rc, del, upd),
+                    )
+                })
+                .collect();
+            (format!("{prefix}{name}"), t)
+        })
+        .collect()
+}
+
+/// What migration 2 adds to the plugin's layout.
+fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str, desc: bool) {
+    let mut column = |table: &str, name: &str, ty: &str, not_null: bool, default: Option<&str>| {
+        let t = layout.get_mut(&format!("{prefix}{table}")).expect("table");
+        t.columns.insert(
+            name.to_owned(),
+            (ty.to_owned(), not_null, default.map(str::to_owned)),
+        );
+        t.order.push(name.to_owned());
+    };
+    column(
+        "app_id_to_user_id",
+        "time_joined",
+        "bigint-unsigned",
+        true,
+        Some("0"),
+    );
+    column(
+        "app_id_to_user_id",
+        "primary_or_recipe_user_time_joined",
+        "bigint-unsigned",
+        true,
+        Some("0"),
+    );
+    column(
+        "session_info",
+        "prev_refresh_token_hash_2",
+        "varchar(128)",
+        false,
+        None,
+    );
+    column(
+        "session_info",
+        "refresh_token_rotated_at",
+        "bigint-unsigned",
+        false,
+        None,
+    );
+    let last = if desc {
+        "primary_or_recipe_user_id-"
+    } else {
+        "primary_or_recipe_user_id"
+    };
+    let users = layout
+        .get_mut(&format!("{prefix}all_auth_recipe_users"))
+        .expect("all_auth_recipe_users");
+    users.indexes.insert(
+        "all_auth_recipe_users_time_asc_idx".to_owned(),
+        (
+            false,
+            split_cols(&format!(
+                "app_id,tenant_id,primary_or_recipe_user_time_joined,{last}"
+            )),
+        ),
+    );
+    users.indexes.insert(
+        "all_auth_recipe_users_recipe_time_asc_idx".to_owned(),
+        (
+            false,
+            split_cols(&format!(
+                "recipe_id,app_id,tenant_id,primary_or_recipe_user_time_joined,{last}"
+            )),
+        ),
+    );
+}
+
+/// The whole layout after every migration: the plugin's, migration 2's additions,
+/// the history table.
+async fn expected(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
+    let mut want = plugin_layout(prefix, desc).await;
+    add_migration_2(&mut want, prefix, desc);
+    want.extend(history_table(prefix, desc));
+    want
+}
+
+/// Compares two catalogs table by table.
+fn compare(got: &BTreeMap<String, Table>, want: &BTreeMap<String, Table>) {
+    let want_tables: BTreeSet<_> = want.keys().collect();
+    let got_tables: BTreeSet<_> = got.keys().collect();
+    assert_eq!(got_tables, want_tables, "tables");
+    for (name, w) in want {
+        let g = &got[name];
+        assert_eq!(g.order, w.order, "column order of {name}");
+        assert_eq!(g.columns, w.columns, "columns of {name}");
+        assert_eq!(g.indexes, w.indexes, "indexes of {name}");
+        assert_eq!(g.fks, w.fks, "foreign keys of {name}");
+    }
+}
+
 /// Whether the server keeps descending index parts (MySQL 8, MariaDB 10.8+).
 async fn keeps_desc(raw: &dyn RawSql) -> bool {
     let v = raw.query("SELECT VERSION()").await[0][0].clone().unwrap();
@@ -568,20 +436,30 @@ async fn check(prefix: Option<&str>) {
             .expect("raw connection"));
         let desc = keeps_desc(&raw).await;
         let p = prefix.map(|p| format!("{p}_")).unwrap_or_default();
-        let want = expected(&p, desc);
+        let want = expected(&p, desc).await;
         let got = actual(&raw, &db, desc).await;
-        let want_tables: BTreeSet<_> = want.keys().collect();
-        let got_tables: BTreeSet<_> = got.keys().collect();
-        assert_eq!(got_tables, want_tables, "tables");
-        for (name, w) in &want {
-            let g = &got[name];
-            assert_eq!(g.order, w.order, "column order of {name}");
-            for (c, wc) in &w.columns {
-                assert_eq!(g.columns.get(c), Some(wc), "column {name}.{c}");
-            }
-            assert_eq!(g.indexes, w.indexes, "indexes of {name}");
-            assert_eq!(g.fks, w.fks, "foreign keys of {name}");
-        }
+        compare(&got, &want);
+        raw.0.close().await;
+    })
+    .await;
+}
+
+/// `up --to 1` builds exactly the catalog the plugin's DDL builds.
+#[tokio::test]
+async fn mysql_version_1_is_the_plugin_layout() {
+    in_fresh_database(|db| async move {
+        let storage = storage_api::open(&database_uri(&db), OpenOptions::default())
+            .await
+            .expect("open mysql");
+        storage_tests::harness::migrate_to(&*storage, 1).await;
+        storage.close().await;
+        let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
+            .await
+            .expect("raw connection"));
+        let desc = keeps_desc(&raw).await;
+        let mut got = actual(&raw, &db, desc).await;
+        got.remove("schema_migrations");
+        compare(&got, &plugin_catalog("", desc, PHASE1).await);
         raw.0.close().await;
     })
     .await;

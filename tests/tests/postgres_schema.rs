@@ -1,9 +1,13 @@
-//! After migrating, the PostgreSQL catalog must hold exactly the phase-1 schema of
-//! `shared/spec/schema.md`: every table, column (in order), type, nullability,
-//! default, primary / unique / foreign key (name, columns, target, cascades) and
-//! index (name, columns), plus the history table. Checked without a prefix in the
-//! default schema of a fresh database, with a prefix in a non-default schema, with
-//! `currentSchema=` from the URI, and with two prefixes sharing one schema.
+//! Migration 1 must be exactly the layout SuperTokens' PostgreSQL plugin creates
+//! (`tests/fixtures/supertokens-ddl/postgresql-phase1.sql`, the plugin's own DDL): the
+//! catalog of a schema migrated to version 1 and that of a schema built from the
+//! plugin's DDL are compared as a whole (every table, column in order, type,
+//! nullability, default, primary / unique / foreign key with name, columns, target
+//! and cascades, and every index with name and columns). After all migrations the
+//! catalog must be that layout plus exactly migration 2's additions and the history
+//! table, checked without a prefix in the default schema of a fresh database, with a
+//! prefix in a non-default schema, with `currentSchema=` from the URI, and with two
+//! prefixes sharing one schema.
 
 use std::collections::BTreeMap;
 use storage_api::OpenOptions;
@@ -11,290 +15,9 @@ use storage_postgres::tokio_postgres::{self, NoTls};
 use storage_tests::backends::postgres::{base_uri, connect_admin, drop_schema, in_fresh_schema};
 use storage_tests::harness::then_clean_up;
 
-/// The expected schema, written out from schema.md. Line forms:
-/// `table NAME`; `  COLUMN TYPE [NN] [=DEFAULT]`; `  pk COLS`;
-/// `  uq COLUMN: COLS` (constraint `<table>_<COLUMN>_key`);
-/// `  fk COLUMN: COLS -> TABLE(COLS) [update]` (constraint `<table>_<COLUMN>_fkey`,
-/// always ON DELETE CASCADE, ON UPDATE CASCADE with `update`);
-/// `  idx NAME: COLS` (index `<prefix>NAME`).
+/// The history table, which is the project's own. Line forms:
+/// `table NAME`; `  COLUMN TYPE [NN] [=DEFAULT]`; `  pk COLS`.
 const EXPECTED: &str = r#"
-table apps
-  app_id varchar(64) NN ='public'
-  created_at_time bigint
-  pk app_id
-
-table tenants
-  app_id varchar(64) NN ='public'
-  tenant_id varchar(64) NN ='public'
-  created_at_time bigint
-  pk app_id, tenant_id
-  fk app_id: app_id -> apps(app_id)
-  idx tenants_app_id_index: app_id
-
-table key_value
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  name varchar(128)
-  value text
-  created_at_time bigint
-  pk app_id, tenant_id, name
-  fk tenant_id: app_id, tenant_id -> tenants(app_id, tenant_id)
-  idx key_value_tenant_id_index: app_id, tenant_id
-
-table tenant_configs
-  connection_uri_domain varchar(256) =''
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  core_config text
-  email_password_enabled boolean
-  passwordless_enabled boolean
-  third_party_enabled boolean
-  is_first_factors_null boolean
-  pk connection_uri_domain, app_id, tenant_id
-
-table tenant_thirdparty_providers
-  connection_uri_domain varchar(256) =''
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  third_party_id varchar(28) NN
-  name varchar(64)
-  authorization_endpoint text
-  authorization_endpoint_query_params text
-  token_endpoint text
-  token_endpoint_body_params text
-  user_info_endpoint text
-  user_info_endpoint_query_params text
-  user_info_endpoint_headers text
-  jwks_uri text
-  oidc_discovery_endpoint text
-  require_email boolean
-  user_info_map_from_id_token_payload_user_id varchar(64)
-  user_info_map_from_id_token_payload_email varchar(64)
-  user_info_map_from_id_token_payload_email_verified varchar(64)
-  user_info_map_from_user_info_endpoint_user_id varchar(64)
-  user_info_map_from_user_info_endpoint_email varchar(64)
-  user_info_map_from_user_info_endpoint_email_verified varchar(64)
-  pk connection_uri_domain, app_id, tenant_id, third_party_id
-  fk tenant_id: connection_uri_domain, app_id, tenant_id -> tenant_configs(connection_uri_domain, app_id, tenant_id)
-  idx tenant_thirdparty_providers_tenant_id_index: connection_uri_domain, app_id, tenant_id
-
-table tenant_thirdparty_provider_clients
-  connection_uri_domain varchar(256) =''
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  third_party_id varchar(28) NN
-  client_type varchar(64) NN =''
-  client_id varchar(256) NN
-  client_secret text
-  scope varchar(128)[]
-  force_pkce boolean
-  additional_config text
-  pk connection_uri_domain, app_id, tenant_id, third_party_id, client_type
-  fk third_party_id: connection_uri_domain, app_id, tenant_id, third_party_id -> tenant_thirdparty_providers(connection_uri_domain, app_id, tenant_id, third_party_id)
-
-table tenant_first_factors
-  connection_uri_domain varchar(256) =''
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  factor_id varchar(128)
-  pk connection_uri_domain, app_id, tenant_id, factor_id
-  fk tenant_id: connection_uri_domain, app_id, tenant_id -> tenant_configs(connection_uri_domain, app_id, tenant_id)
-
-table tenant_required_secondary_factors
-  connection_uri_domain varchar(256) =''
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  factor_id varchar(128)
-  pk connection_uri_domain, app_id, tenant_id, factor_id
-  fk tenant_id: connection_uri_domain, app_id, tenant_id -> tenant_configs(connection_uri_domain, app_id, tenant_id)
-
-table app_id_to_user_id
-  app_id varchar(64) NN ='public'
-  user_id char(36) NN
-  recipe_id varchar(128) NN
-  primary_or_recipe_user_id char(36) NN
-  is_linked_or_is_a_primary_user boolean NN =false
-  time_joined bigint NN =0
-  primary_or_recipe_user_time_joined bigint NN =0
-  pk app_id, user_id
-  fk primary_or_recipe_user_id: app_id, primary_or_recipe_user_id -> app_id_to_user_id(app_id, user_id) update
-  fk app_id: app_id -> apps(app_id)
-  idx app_id_to_user_id_app_id_index: app_id
-  idx app_id_to_user_id_primary_user_id_index: primary_or_recipe_user_id, app_id
-  idx app_id_to_user_id_user_id_index: user_id, app_id
-
-table all_auth_recipe_users
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  user_id char(36) NN
-  primary_or_recipe_user_id char(36) NN
-  is_linked_or_is_a_primary_user boolean NN =false
-  recipe_id varchar(128) NN
-  time_joined bigint NN
-  primary_or_recipe_user_time_joined bigint NN
-  pk app_id, tenant_id, user_id
-  fk tenant_id: app_id, tenant_id -> tenants(app_id, tenant_id)
-  fk primary_or_recipe_user_id: app_id, primary_or_recipe_user_id -> app_id_to_user_id(app_id, user_id) update
-  fk user_id: app_id, user_id -> app_id_to_user_id(app_id, user_id) update
-  idx all_auth_recipe_users_app_id_user_id_index: app_id, user_id
-  idx all_auth_recipe_users_pagination_index1: app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC
-  idx all_auth_recipe_users_pagination_index2: app_id, tenant_id, primary_or_recipe_user_time_joined, primary_or_recipe_user_id DESC
-  idx all_auth_recipe_users_pagination_index3: recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined DESC, primary_or_recipe_user_id DESC
-  idx all_auth_recipe_users_pagination_index4: recipe_id, app_id, tenant_id, primary_or_recipe_user_time_joined, primary_or_recipe_user_id DESC
-  idx all_auth_recipe_users_primary_user_id_index: primary_or_recipe_user_id, app_id
-  idx all_auth_recipe_users_recipe_id_index: app_id, recipe_id, tenant_id
-
-table emailpassword_users
-  app_id varchar(64) ='public'
-  user_id char(36) NN
-  email varchar(256) NN
-  password_hash varchar(256) NN
-  time_joined bigint NN
-  pk app_id, user_id
-  fk user_id: app_id, user_id -> app_id_to_user_id(app_id, user_id) update
-  idx emailpassword_users_email_index: app_id, email
-
-table emailpassword_user_to_tenant
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  user_id char(36) NN
-  email varchar(256) NN
-  pk app_id, tenant_id, user_id
-  uq email: app_id, tenant_id, email
-  fk user_id: app_id, tenant_id, user_id -> all_auth_recipe_users(app_id, tenant_id, user_id)
-
-table thirdparty_users
-  app_id varchar(64) ='public'
-  third_party_id varchar(28) NN
-  third_party_user_id varchar(256) NN
-  user_id char(36) NN
-  email varchar(256) NN
-  time_joined bigint NN
-  pk app_id, user_id
-  fk user_id: app_id, user_id -> app_id_to_user_id(app_id, user_id) update
-  idx thirdparty_users_email_index: app_id, email
-  idx thirdparty_users_thirdparty_user_id_index: app_id, third_party_id, third_party_user_id
-
-table thirdparty_user_to_tenant
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  user_id char(36) NN
-  third_party_id varchar(28) NN
-  third_party_user_id varchar(256) NN
-  pk app_id, tenant_id, user_id
-  uq third_party_user_id: app_id, tenant_id, third_party_id, third_party_user_id
-  fk user_id: app_id, tenant_id, user_id -> all_auth_recipe_users(app_id, tenant_id, user_id)
-
-table passwordless_users
-  app_id varchar(64) ='public'
-  user_id char(36) NN
-  email varchar(256)
-  phone_number varchar(256)
-  time_joined bigint NN
-  pk app_id, user_id
-  fk user_id: app_id, user_id -> app_id_to_user_id(app_id, user_id) update
-  idx passwordless_users_email_index: app_id, email
-  idx passwordless_users_phone_number_index: app_id, phone_number
-
-table passwordless_user_to_tenant
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  user_id char(36) NN
-  email varchar(256)
-  phone_number varchar(256)
-  pk app_id, tenant_id, user_id
-  uq email: app_id, tenant_id, email
-  uq phone_number: app_id, tenant_id, phone_number
-  fk user_id: app_id, tenant_id, user_id -> all_auth_recipe_users(app_id, tenant_id, user_id)
-
-table session_info
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  session_handle varchar(255) NN
-  user_id varchar(128) NN
-  refresh_token_hash_2 varchar(128) NN
-  session_data text
-  expires_at bigint NN
-  created_at_time bigint NN
-  jwt_user_payload text
-  use_static_key boolean NN
-  prev_refresh_token_hash_2 varchar(128)
-  refresh_token_rotated_at bigint
-  pk app_id, tenant_id, session_handle
-  fk tenant_id: app_id, tenant_id -> tenants(app_id, tenant_id)
-  idx session_info_expires_at_index: expires_at
-  idx session_info_user_id_app_id_index: user_id, app_id
-  idx session_info_tenant_id_index: app_id, tenant_id
-
-table session_access_token_signing_keys
-  app_id varchar(64) ='public'
-  created_at_time bigint NN
-  value text
-  pk app_id, created_at_time
-  fk app_id: app_id -> apps(app_id)
-  idx session_access_token_signing_keys_app_id_index: app_id
-
-table passwordless_devices
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  device_id_hash char(44) NN
-  email varchar(256)
-  phone_number varchar(256)
-  link_code_salt char(44) NN
-  failed_attempts integer NN
-  pk app_id, tenant_id, device_id_hash
-  fk tenant_id: app_id, tenant_id -> tenants(app_id, tenant_id)
-  idx passwordless_devices_email_index: app_id, tenant_id, email
-  idx passwordless_devices_phone_number_index: app_id, tenant_id, phone_number
-  idx passwordless_devices_tenant_id_index: app_id, tenant_id
-
-table passwordless_codes
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  code_id char(36) NN
-  device_id_hash char(44) NN
-  link_code_hash char(44) NN
-  created_at bigint NN
-  pk app_id, tenant_id, code_id
-  uq link_code_hash: app_id, tenant_id, link_code_hash
-  fk device_id_hash: app_id, tenant_id, device_id_hash -> passwordless_devices(app_id, tenant_id, device_id_hash) update
-  idx passwordless_codes_created_at_index: app_id, tenant_id, created_at
-  idx passwordless_codes_device_id_hash_index: app_id, tenant_id, device_id_hash
-
-table emailpassword_pswd_reset_tokens
-  app_id varchar(64) ='public'
-  user_id char(36) NN
-  token varchar(128) NN
-  email varchar(256)
-  token_expiry bigint NN
-  pk app_id, user_id, token
-  uq token: token
-  fk user_id: app_id, user_id -> app_id_to_user_id(app_id, user_id) update
-  idx emailpassword_pswd_reset_tokens_token_expiry_index: token_expiry
-  idx emailpassword_pswd_reset_tokens_user_id_index: app_id, user_id
-
-table emailverification_tokens
-  app_id varchar(64) ='public'
-  tenant_id varchar(64) ='public'
-  user_id varchar(128) NN
-  email varchar(256) NN
-  token varchar(128) NN
-  token_expiry bigint NN
-  pk app_id, tenant_id, user_id, email, token
-  uq token: token
-  fk tenant_id: app_id, tenant_id -> tenants(app_id, tenant_id)
-  idx emailverification_tokens_token_expiry_index: token_expiry
-  idx emailverification_tokens_tenant_id_index: app_id, tenant_id
-
-table emailverification_verified_emails
-  app_id varchar(64) ='public'
-  user_id varchar(128) NN
-  email varchar(256) NN
-  pk app_id, user_id, email
-  fk app_id: app_id -> apps(app_id)
-  idx emailverification_verified_emails_app_id_index: app_id
-  idx emailverification_verified_emails_app_id_email_index: app_id, email
-
 table schema_migrations
   version bigint NN
   name varchar(255) NN
@@ -352,7 +75,7 @@ fn pg_default(short: &str, ty: &str) -> String {
 }
 
 /// Parses [`EXPECTED`] for `prefix`.
-fn expected(prefix: &str) -> BTreeMap<String, Table> {
+fn history_table(prefix: &str) -> BTreeMap<String, Table> {
     let mut out = BTreeMap::new();
     let mut name = String::new();
     let mut t = Table::default();
@@ -441,6 +164,88 @@ fn expected(prefix: &str) -> BTreeMap<String, Table> {
     }
     flush(&name, t, &pk);
     out
+}
+
+/// The catalog of the plugin's own DDL, run in a scratch schema, with every name
+/// (tables, constraints, indexes) given `prefix` as the migrations do.
+async fn plugin_layout(prefix: &str) -> BTreeMap<String, Table> {
+    let mut layout = plugin_catalog(prefix, PHASE1).await;
+    layout.extend(plugin_catalog(prefix, PHASE2).await);
+    layout
+}
+
+/// The plugin's phase-1 DDL (migration 1).
+const PHASE1: &str = include_str!("../fixtures/supertokens-ddl/postgresql-phase1.sql");
+/// The plugin's phase-2 DDL (migration 3); run after phase 1, whose tables it references.
+const PHASE2: &str = include_str!("../fixtures/supertokens-ddl/postgresql-phase2.sql");
+
+/// The tables that `part` (PHASE1 or PHASE2) of the plugin's DDL creates, from the
+/// catalog of a scratch schema where phase 1 (and `part`) ran, with `prefix` given to
+/// every name.
+async fn plugin_catalog(prefix: &str, part: &str) -> BTreeMap<String, Table> {
+    let ddl = format!("{PHASE1}\n{}", if part == PHASE1 { "" } else { part });
+    let schema = storage_tests::harness::unique_name("plugin");
+    let c = connect_admin().await;
+    c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    admin_in(&c, &schema).await;
+    let run = c.batch_execute(&ddl).await;
+    let layout = actual(&c, &schema).await;
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    run.expect("the plugin's DDL runs");
+    let wanted = storage_api::migrate::tables_created(&part.replace(
+        "CREATE TABLE IF NOT EXISTS ",
+        "CREATE TABLE IF NOT EXISTS {prefix}",
+    ));
+    layout
+        .into_iter()
+        .filter(|(name, _)| wanted.contains(name))
+        .map(|(name, mut t)| {
+            for k in &mut t.constraints {
+                k.0 = format!("{prefix}{}", k.0);
+                if !k.3.is_empty() {
+                    k.3 = format!("{prefix}{}", k.3);
+                }
+            }
+            for i in &mut t.indexes {
+                i.0 = format!("{prefix}{}", i.0);
+            }
+            t.constraints.sort();
+            t.indexes.sort();
+            (format!("{prefix}{name}"), t)
+        })
+        .collect()
+}
+
+/// What migration 2 adds to the plugin's layout.
+fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    let sessions = layout
+        .get_mut(&format!("{prefix}session_info"))
+        .expect("session_info");
+    sessions.columns.push((
+        "prev_refresh_token_hash_2".into(),
+        "character varying(128)".into(),
+        true,
+        None,
+    ));
+    sessions.columns.push((
+        "refresh_token_rotated_at".into(),
+        "bigint".into(),
+        true,
+        None,
+    ));
+}
+
+/// The whole layout after every migration: the plugin's, migration 2's additions,
+/// the history table.
+async fn expected(prefix: &str) -> BTreeMap<String, Table> {
+    let mut want = plugin_layout(prefix).await;
+    add_migration_2(&mut want, prefix);
+    want.extend(history_table(prefix));
+    want
 }
 
 /// Reads every table of `schema` from the catalog.
@@ -571,15 +376,44 @@ async fn admin_in(client: &tokio_postgres::Client, schema: &str) {
         .unwrap();
 }
 
-#[test]
-fn the_expectation_covers_every_phase1_table() {
-    let e = expected("");
-    assert_eq!(e.len(), 24, "23 phase-1 tables plus the history table");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_layout_has_every_table_of_migrations_1_and_3() {
+    let e = plugin_catalog("", PHASE1).await;
+    assert_eq!(e.len(), 24, "23 phase-1 tables plus jwt_signing_keys");
     let fks: usize = e
         .values()
         .map(|t| t.constraints.iter().filter(|c| c.1 == "f").count())
         .sum();
-    assert_eq!(fks, 24);
+    assert_eq!(fks, 25);
+    assert_eq!(
+        plugin_catalog("", PHASE2).await.len(),
+        11,
+        "the phase-2 tables"
+    );
+}
+
+/// `up --to 1` builds exactly the catalog the plugin's DDL builds: names of tables,
+/// columns, constraints and indexes, types, defaults, key columns and cascades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_1_is_the_plugin_layout() {
+    in_fresh_schema(|schema| async move {
+        let storage = storage_api::open(
+            &base_uri(),
+            OpenOptions {
+                schema: Some(schema.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("open postgres");
+        storage_tests::harness::migrate_to(&*storage, 1).await;
+        storage.close().await;
+        let c = connect_admin().await;
+        let mut got = actual(&c, &schema).await;
+        got.remove("schema_migrations");
+        compare(&schema, &got, &plugin_catalog("", PHASE1).await);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,7 +433,7 @@ async fn default_schema_of_a_fresh_database_without_prefix() {
             let (c, conn) = tokio_postgres::connect(&uri, NoTls).await.unwrap();
             tokio::spawn(conn);
             let got = actual(&c, "public").await;
-            compare("public", &got, &expected(""));
+            compare("public", &got, &expected("").await);
         }
     };
     then_clean_up(test, async {
@@ -624,7 +458,8 @@ async fn prefixed_tables_in_a_non_default_schema() {
         )
         .await;
         let c = connect_admin().await;
-        compare(&schema, &actual(&c, &schema).await, &expected("st_"));
+        let want = expected("st_").await;
+        compare(&schema, &actual(&c, &schema).await, &want);
     })
     .await;
 }
@@ -650,9 +485,9 @@ async fn schema_from_the_uri_is_created_and_two_prefixes_share_it() {
             }
             let c = connect_admin().await;
             admin_in(&c, &schema).await;
-            let mut want = expected("");
-            want.extend(expected("a_"));
-            want.extend(expected("b_"));
+            let mut want = expected("").await;
+            want.extend(expected("a_").await);
+            want.extend(expected("b_").await);
             compare(&schema, &actual(&c, &schema).await, &want);
         }
     };

@@ -32,8 +32,8 @@ impl Kind {
     pub fn migrations(self) -> &'static [storage_api::Migration] {
         match self {
             Kind::Sqlite => storage_sqlite::migrations(),
-            Kind::Postgres => storage_postgres::MIGRATIONS,
-            Kind::Mysql => storage_mysql::MIGRATIONS,
+            Kind::Postgres => storage_postgres::migrations(),
+            Kind::Mysql => storage_mysql::migrations(),
         }
     }
 
