@@ -80,7 +80,6 @@ fn floor_call<C: Raw>(s: &mut FloorState<C>, c: Call) -> BoxFut<'_> {
     Box::pin(ops::floor(&mut s.raw, s.op, &s.sh, c))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn floor_run<C: Raw>(
     conns: &mut Vec<C>,
     conc: usize,
@@ -101,6 +100,15 @@ async fn floor_run<C: Raw>(
     let (s, states) = run(states, floor_call::<C>, dur, start, limit).await;
     conns.extend(states.into_iter().map(|s| s.raw));
     s
+}
+
+/// The sequential calls of a round-trip count: `k` calls on data prepared from `n`,
+/// numbered from `j0`.
+#[derive(Clone, Copy)]
+struct RtCalls {
+    n: u64,
+    k: u64,
+    j0: u64,
 }
 
 async fn floor_record<C: Raw>(
@@ -827,22 +835,31 @@ impl Bench {
         ours: bool,
     ) -> R<()> {
         let n = self.rt_prepare(op, 2).await?;
-        self.rt_run(st, raw, op, ours, n, 2, 1_000_000).await
+        self.rt_run(
+            st,
+            raw,
+            op,
+            ours,
+            RtCalls {
+                n,
+                k: 2,
+                j0: 1_000_000,
+            },
+        )
+        .await
     }
 
-    /// `k` sequential calls of `op` (ours or the floor's) on data prepared from `n`;
-    /// `j0` numbers the calls apart from every other phase's.
-    #[allow(clippy::too_many_arguments)]
+    /// `calls.k` sequential calls of `op` (ours or the floor's) on data prepared from
+    /// `calls.n`; `calls.j0` numbers the calls apart from every other phase's.
     async fn rt_run<C: Raw>(
         &self,
         st: &dyn Storage,
         raw: &mut C,
         op: Op,
         ours: bool,
-        n: u64,
-        k: u64,
-        j0: u64,
+        calls: RtCalls,
     ) -> R<()> {
+        let RtCalls { n, k, j0 } = calls;
         for j in 0..k {
             let c = Call {
                 n: n + j,
@@ -903,8 +920,18 @@ impl Bench {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 log.mark();
                 let t0 = proxy.turns();
-                self.rt_run(&*st, &mut raw, op, ours, s, k, 2_000_000)
-                    .await?;
+                self.rt_run(
+                    &*st,
+                    &mut raw,
+                    op,
+                    ours,
+                    RtCalls {
+                        n: s,
+                        k,
+                        j0: 2_000_000,
+                    },
+                )
+                .await?;
                 let turns = proxy.turns() - t0;
                 tokio::time::sleep(Duration::from_millis(400)).await;
                 let stmts = log.statements_since(DB);
@@ -964,8 +991,18 @@ impl Bench {
                     rt::my_status(raw.conn()).await?
                 };
                 let t0 = proxy.turns();
-                self.rt_run(&*st, &mut raw, op, ours, n, k, 2_000_000)
-                    .await?;
+                self.rt_run(
+                    &*st,
+                    &mut raw,
+                    op,
+                    ours,
+                    RtCalls {
+                        n,
+                        k,
+                        j0: 2_000_000,
+                    },
+                )
+                .await?;
                 let turns = proxy.turns() - t0;
                 let after = if ours {
                     rt::my_status_storage(s.driver()).await?

@@ -81,7 +81,7 @@ pub enum Admin {
     /// tokio-postgres.
     Pg(tokio_postgres::Client),
     /// sqlx text protocol.
-    My(storage_mysql::RawClient),
+    My(storage_mysql::test_support::RawClient),
     /// rusqlite.
     Lite(Mutex<rusqlite::Connection>),
 }
@@ -122,7 +122,7 @@ impl Admin {
                 Ok(Admin::Pg(pg_connect(&t.pg_host, DB).await?))
             }
             Kind::Mysql => {
-                let c = storage_mysql::RawClient::connect(
+                let c = storage_mysql::test_support::RawClient::connect(
                     &format!("mysql://root@{}/mysql?ssl-mode=DISABLED", t.my_tcp),
                     1,
                 )
@@ -134,7 +134,7 @@ impl Admin {
                 .await
                 .map_err(err)?;
                 c.close().await;
-                let c = storage_mysql::RawClient::connect(&t.uri(Kind::Mysql), 1)
+                let c = storage_mysql::test_support::RawClient::connect(&t.uri(Kind::Mysql), 1)
                     .await
                     .map_err(err)?;
                 Ok(Admin::My(c))
@@ -168,7 +168,7 @@ impl Admin {
                     .map_err(err)
             }
             Kind::Mysql => {
-                let c = storage_mysql::RawClient::connect(
+                let c = storage_mysql::test_support::RawClient::connect(
                     &format!("mysql://root@{}/mysql?ssl-mode=DISABLED", t.my_tcp),
                     1,
                 )

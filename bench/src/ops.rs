@@ -248,11 +248,13 @@ pub async fn ours_rotate(st: &dyn Storage, sh: &Shared, s: u64, g: u32) -> R<()>
     let out = st
         .rotate_refresh_token(
             &sh.t,
-            &handle(s),
-            &rt_hash(g),
-            &rt_hash(g + 1),
-            FAR + i64::from(g) + 1,
-            NOW,
+            &RefreshRotation {
+                handle: &handle(s),
+                expected: &rt_hash(g),
+                new_hash: &rt_hash(g + 1),
+                new_expiry: FAR + i64::from(g) + 1,
+                now: NOW,
+            },
         )
         .await
         .map_err(e)?;

@@ -238,12 +238,12 @@ pub struct MyRaw {
 impl MyRaw {
     /// Connects to `uri` (session initialised as the storage does).
     pub async fn connect(uri: &str, sql: Arc<Vec<String>>) -> R<Self> {
-        let settings = storage_mysql::config::Settings::from_uri(
+        let settings = storage_mysql::test_support::Settings::from_uri(
             storage_api::ConnectionUri::parse(uri).map_err(err)?,
         )
         .map_err(err)?;
         let conn =
-            storage_mysql::config::connect_one(&settings, std::time::Duration::from_secs(10))
+            storage_mysql::test_support::connect_one(&settings, std::time::Duration::from_secs(10))
                 .await
                 .map_err(err)?;
         Ok(Self { conn, sql })

@@ -24,6 +24,7 @@
 //! `DATABASE_URL` in that order and falls back to [`DEFAULT_SQLITE_URI`]. An unknown
 //! scheme is a [`StorageError::Config`] listing the linked schemes.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod error;
 pub mod health;

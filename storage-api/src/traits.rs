@@ -167,16 +167,11 @@ pub trait Sessions: Send + Sync {
     async fn get_session(&self, tenant: &TenantIdentifier, handle: &str)
     -> Result<Option<Session>>;
     /// Rotates the refresh token in one conditional UPDATE: the current hash must be
-    /// `expected` and the session not expired at `now`.
-    #[allow(clippy::too_many_arguments)]
+    /// `rotation.expected` and the session not expired at `rotation.now`.
     async fn rotate_refresh_token(
         &self,
         tenant: &TenantIdentifier,
-        handle: &str,
-        expected: &str,
-        new_hash: &str,
-        new_expiry: i64,
-        now: i64,
+        rotation: &RefreshRotation<'_>,
     ) -> Result<RotateOutcome>;
     /// Replaces session data and/or the JWT payload; returns rows touched.
     async fn update_session(
@@ -220,15 +215,10 @@ pub trait SessionsTx: Send {
         handle: &str,
     ) -> Result<Option<Session>>;
     /// Stores a new refresh-token hash; returns rows touched.
-    #[allow(clippy::too_many_arguments)]
     async fn update_tokens(
         &mut self,
         tenant: &TenantIdentifier,
-        handle: &str,
-        new_hash: &str,
-        prev_hash: Option<&str>,
-        rotated_at: Option<i64>,
-        expires_at: i64,
+        update: &TokenUpdate<'_>,
     ) -> Result<u64>;
     /// Signing keys of an app, newest first, under a named lock on the app so that
     /// concurrent get-or-create calls create one key.

@@ -401,6 +401,60 @@ pub struct Session {
     pub use_static_key: bool,
 }
 
+/// A refresh-token rotation ([`crate::Sessions::rotate_refresh_token`]): the session,
+/// the hash the caller presents, the new hash and expiry, and the time of the call.
+/// Its `Debug` shows no hash.
+#[derive(Clone, Copy)]
+pub struct RefreshRotation<'a> {
+    /// The session handle.
+    pub handle: &'a str,
+    /// The refresh-token hash the caller presents; must be the current one.
+    pub expected: &'a str,
+    /// The new refresh-token hash.
+    pub new_hash: &'a str,
+    /// The session's new expiry (ms).
+    pub new_expiry: i64,
+    /// The time of the call (ms): the rotation time, and the session must not have
+    /// expired before it.
+    pub now: i64,
+}
+
+impl std::fmt::Debug for RefreshRotation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRotation")
+            .field("handle", &"***")
+            .field("new_expiry", &self.new_expiry)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// New refresh-token state of a session ([`crate::SessionsTx::update_tokens`]). Its
+/// `Debug` shows no hash.
+#[derive(Clone, Copy)]
+pub struct TokenUpdate<'a> {
+    /// The session handle.
+    pub handle: &'a str,
+    /// The new refresh-token hash.
+    pub new_hash: &'a str,
+    /// The previous refresh-token hash, if kept.
+    pub prev_hash: Option<&'a str>,
+    /// When the token was rotated (ms), if it was.
+    pub rotated_at: Option<i64>,
+    /// The session's expiry (ms).
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for TokenUpdate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenUpdate")
+            .field("handle", &"***")
+            .field("rotated_at", &self.rotated_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Outcome of [`crate::Sessions::rotate_refresh_token`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RotateOutcome {

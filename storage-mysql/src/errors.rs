@@ -20,7 +20,7 @@
 
 use sqlx::mysql::MySqlDatabaseError;
 use storage_api::{ConnectionUri, StorageError};
-use storage_sql::DbError;
+use storage_sql::{DbError, UniqueKey};
 
 /// Duplicate entry for a key.
 pub const ER_DUP_ENTRY: u16 = 1062;
@@ -157,7 +157,9 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
         match number {
             ER_DUP_ENTRY | ER_DUP_ENTRY_WITH_KEY_NAME => {
                 if let Some(key) = duplicate_key_name(db.message()) {
-                    return DbError::Unique { key };
+                    return DbError::Unique {
+                        key: UniqueKey::from_name(&key),
+                    };
                 }
             }
             ER_NO_REFERENCED_ROW_2 | ER_NO_REFERENCED_ROW => return DbError::ForeignKey,

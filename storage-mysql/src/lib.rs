@@ -92,19 +92,34 @@
 //! `CREATE INDEX IF NOT EXISTS` or a MySQL-only collation. The data statements
 //! themselves are built by sea-query's MySQL builder in `storage-sql`.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub mod config;
-pub mod conn;
-pub mod errors;
-pub mod migrate;
+// Some constants stay for their documentation (`SQL_MODE`, the table of MySQL error
+// numbers), now that these modules are private.
+#[allow(dead_code)]
+mod config;
+mod conn;
+#[allow(dead_code)]
+mod errors;
+mod migrate;
 mod migrations;
-pub mod park;
-pub mod raw;
+mod park;
+#[cfg(feature = "test-support")]
+mod raw;
 
 pub use conn::MySqlConn;
 pub use migrate::MySqlMigrationDriver;
 pub use migrations::migrations;
-pub use raw::RawClient;
+
+/// Plain SQL and single connections with the storage's session settings, for the
+/// test suite and the benchmarks only (feature `test-support`, off by default): not
+/// part of the storage's API.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod test_support {
+    pub use crate::config::{Settings, connect_one};
+    pub use crate::raw::RawClient;
+}
 
 use async_trait::async_trait;
 use config::{Health, ServerVersion, Settings};

@@ -5,8 +5,9 @@ use sea_query::Values;
 use std::time::{Duration, Instant};
 use storage_api::migrate::{self, HistoryState, UpOptions};
 use storage_api::{ConnectionUri, Isolation, MigrationDriver, OpenOptions, StorageError};
-use storage_mysql::{MySqlDriver, RawClient};
-use storage_sql::{Cell, Conn, DbError, Driver};
+use storage_mysql::MySqlDriver;
+use storage_mysql::test_support::RawClient;
+use storage_sql::{Cell, Conn, DbError, Driver, UniqueKey};
 
 fn base_uri() -> String {
     std::env::var("MYSQL_TEST_URI").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
@@ -306,7 +307,7 @@ async fn constraint_errors_by_number() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, DbError::Unique { key } if key == "PRIMARY"),
+        matches!(&e, DbError::Unique { key } if *key == UniqueKey::Primary),
         "{e:?}"
     );
     let e = c
@@ -343,7 +344,7 @@ async fn constraint_errors_by_number() {
         if uid == "u2" {
             let e = r.unwrap_err();
             assert!(
-                matches!(&e, DbError::Unique { key } if key == "email"),
+                matches!(&e, DbError::Unique { key } if *key == UniqueKey::Email),
                 "{e:?}"
             );
         } else {
@@ -370,7 +371,7 @@ async fn constraint_errors_by_number() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, DbError::Unique { key } if key == "link_code_hash"),
+        matches!(&e, DbError::Unique { key } if *key == UniqueKey::LinkCodeHash),
         "{e:?}"
     );
     let e = c

@@ -253,7 +253,7 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StorageError> {
 
 // ---------------------------------------------------------------- the connection
 
-/// The pooled connection behind a [`PgConn`].
+/// The pooled connection behind a [`PostgresConn`].
 // One per operation in flight, never stored in bulk: boxing `Own` would cost an
 // allocation per operation to save stack space nobody needs.
 #[allow(clippy::large_enum_variant)]
@@ -278,16 +278,16 @@ impl std::ops::Deref for Handle {
 /// before it goes back to the pool (or discarded when that cannot be done). A
 /// connection taken for reads may be shared with other readers; it refuses to open a
 /// transaction.
-pub struct PgConn {
+pub struct PostgresConn {
     obj: Option<Handle>,
     shared: Arc<Shared>,
     in_tx: bool,
     tx_failed: bool,
 }
 
-impl std::fmt::Debug for PgConn {
+impl std::fmt::Debug for PostgresConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgConn")
+        f.debug_struct("PostgresConn")
             .field("shared", &matches!(self.obj, Some(Handle::Shared(_))))
             .field("in_tx", &self.in_tx)
             .field("tx_failed", &self.tx_failed)
@@ -311,7 +311,7 @@ fn stale_statement(e: &tokio_postgres::Error) -> bool {
     )
 }
 
-impl PgConn {
+impl PostgresConn {
     pub(crate) fn new(obj: Object, shared: Arc<Shared>) -> Self {
         Self::with(Handle::Own(obj), shared)
     }
@@ -402,7 +402,7 @@ impl PgConn {
 }
 
 #[async_trait]
-impl Conn for PgConn {
+impl Conn for PostgresConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
         if self.shared.pooler.is_some() {
             return self.pooled(sql, &values).await.map(|(_, n)| n);
@@ -535,7 +535,7 @@ impl Conn for PgConn {
     }
 }
 
-impl Drop for PgConn {
+impl Drop for PostgresConn {
     fn drop(&mut self) {
         if !self.in_tx {
             return;

@@ -7,7 +7,7 @@
 use deadpool_postgres::PoolError;
 use std::time::Duration;
 use storage_api::{ConnectionUri, StorageError};
-use storage_sql::DbError;
+use storage_sql::{DbError, UniqueKey};
 use tokio_postgres::error::SqlState;
 
 /// Removes the connection's password from driver messages.
@@ -125,7 +125,9 @@ fn message(e: &tokio_postgres::Error, s: &Scrubber) -> String {
 /// A failed statement as a [`DbError`].
 pub(crate) fn db_error(e: tokio_postgres::Error, s: &Scrubber) -> DbError {
     match classify(&e) {
-        Class::Unique(key) => DbError::Unique { key },
+        Class::Unique(key) => DbError::Unique {
+            key: UniqueKey::from_name(&key),
+        },
         Class::ForeignKey => DbError::ForeignKey,
         _ => DbError::Other(storage_error(e, s)),
     }

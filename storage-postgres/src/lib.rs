@@ -115,6 +115,7 @@
 //! - Migrations run on a dedicated connection under a session advisory lock, each in
 //!   one transaction with its history row (`{prefix}schema_migrations`).
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod config;
 mod conn;
@@ -125,7 +126,7 @@ mod pooler;
 mod share;
 mod tls;
 
-pub use conn::PgConn;
+pub use conn::PostgresConn;
 pub use migrate::PostgresMigrationDriver;
 pub use migrations::migrations;
 /// The driver crate, re-exported for callers (and tests) that need plain SQL on the
@@ -264,7 +265,7 @@ impl deadpool_postgres::Connect for PgConnect {
 }
 
 /// The PostgreSQL [`Driver`] for `storage_sql::SqlStorage`: a pool of
-/// [`PgConn`]s plus the settings they share.
+/// [`PostgresConn`]s plus the settings they share.
 pub struct PostgresDriver {
     pool: Pool,
     settings: Settings,
@@ -504,7 +505,7 @@ async fn maintain(
 
 #[async_trait]
 impl Driver for PostgresDriver {
-    type Conn = PgConn;
+    type Conn = PostgresConn;
     const NAME: &'static str = "postgresql";
 
     fn dialect(&self) -> Dialect {
@@ -515,17 +516,17 @@ impl Driver for PostgresDriver {
         &self.settings.prefix
     }
 
-    async fn acquire(&self) -> Result<PgConn, StorageError> {
-        Ok(PgConn::new(self.take().await?, self.shared.clone()))
+    async fn acquire(&self) -> Result<PostgresConn, StorageError> {
+        Ok(PostgresConn::new(self.take().await?, self.shared.clone()))
     }
 
-    async fn acquire_read(&self) -> Result<PgConn, StorageError> {
+    async fn acquire_read(&self) -> Result<PostgresConn, StorageError> {
         match self
             .reads
             .acquire(&self.pool, &self.shared, self.take())
             .await?
         {
-            Some(obj) => Ok(PgConn::shared_read(obj, self.shared.clone())),
+            Some(obj) => Ok(PostgresConn::shared_read(obj, self.shared.clone())),
             None => self.acquire().await,
         }
     }

@@ -9,7 +9,7 @@ use storage_api::migrate::{self, UpOptions};
 use storage_api::{ConnectionUri, Isolation, OpenOptions, StorageError};
 use storage_postgres::PostgresDriver;
 use storage_postgres::tokio_postgres::{self, NoTls};
-use storage_sql::{Cell, Conn, DbError, Driver};
+use storage_sql::{Cell, Conn, DbError, Driver, UniqueKey};
 
 fn base_uri() -> String {
     std::env::var("POSTGRES_TEST_URI")
@@ -224,7 +224,7 @@ async fn maps_constraint_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, DbError::Unique { key } if key == "PRIMARY"),
+        matches!(&e, DbError::Unique { key } if *key == UniqueKey::Primary),
         "{e:?}"
     );
     c.execute(
@@ -260,7 +260,7 @@ async fn maps_constraint_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, DbError::Unique { key } if key == "email"),
+        matches!(&e, DbError::Unique { key } if *key == UniqueKey::Email),
         "{e:?}"
     );
     let ins = "INSERT INTO st_passwordless_user_to_tenant (app_id, tenant_id, user_id, phone_number) \
@@ -273,7 +273,7 @@ async fn maps_constraint_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, DbError::Unique { key } if key == "phone_number"),
+        matches!(&e, DbError::Unique { key } if *key == UniqueKey::PhoneNumber),
         "{e:?}"
     );
     // NOT NULL is InvalidInput.
@@ -548,7 +548,7 @@ async fn opens_by_uri_with_current_schema_and_idle_settings() {
     env.drop().await;
 }
 
-async fn futures_all(d: &PostgresDriver, n: usize) -> Vec<storage_postgres::PgConn> {
+async fn futures_all(d: &PostgresDriver, n: usize) -> Vec<storage_postgres::PostgresConn> {
     let mut v = Vec::new();
     for _ in 0..n {
         v.push(d.acquire().await.unwrap());

@@ -2,53 +2,61 @@
 //! verified emails (contract 5.4).
 
 use crate::SqlStorage;
-use crate::conn::{Conn, DbError, Driver, Row};
-use crate::q::{
-    Q, app_user_cond, col, in_tx, no_app, no_tenant, tenant_cond, tenant_cond_v, v, with_conn,
+use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
+use crate::run::{Op, Via, traced};
+use crate::schema::{As, Col, Tbl};
+use crate::stmt::{
+    Meaning, One, Q, Rec, Stmt, app_user_is, args, insert_row, locked, no_app, no_tenant, tenant_is,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query, Value as V};
+use sea_query::{Cond, Condition, Expr, ExprTrait, OnConflict, Order, Query};
 use storage_api::validate;
 use storage_api::*;
 
-/// Which devices or codes a look-up or delete selects, besides the tenant.
+/// Which devices a look-up or delete selects, besides the tenant.
 #[derive(Clone, Copy)]
-enum By {
+enum Devices {
     /// `device_id_hash = value`.
-    DeviceHash,
+    Hash,
     /// `email = value`.
     Email,
     /// `phone_number = value`.
     Phone,
+}
+
+impl Devices {
+    fn column(self) -> Col {
+        match self {
+            Devices::Hash => Col::DeviceIdHash,
+            Devices::Email => Col::Email,
+            Devices::Phone => Col::PhoneNumber,
+        }
+    }
+}
+
+/// Which codes a look-up selects, besides the tenant.
+#[derive(Clone, Copy)]
+enum CodesBy {
+    /// `device_id_hash = value`.
+    OfDevice,
     /// `code_id = value`.
-    CodeId,
+    Id,
     /// `link_code_hash = value`.
     LinkHash,
     /// `created_at < value`.
     CreatedBefore,
 }
 
-impl By {
-    fn cond(self, value: V) -> Expr {
-        let column = match self {
-            By::DeviceHash => "device_id_hash",
-            By::Email => "email",
-            By::Phone => "phone_number",
-            By::CodeId => "code_id",
-            By::LinkHash => "link_code_hash",
-            By::CreatedBefore => "created_at",
-        };
-        let c = Expr::col(col(column));
+impl CodesBy {
+    fn cond(self, value: &One) -> Expr {
         match self {
-            By::CreatedBefore => c.lt(value),
-            _ => c.eq(value),
+            CodesBy::OfDevice => Expr::col(Col::DeviceIdHash).eq(value.expr()),
+            CodesBy::Id => Expr::col(Col::CodeId).eq(value.expr()),
+            CodesBy::LinkHash => Expr::col(Col::LinkCodeHash).eq(value.expr()),
+            CodesBy::CreatedBefore => Expr::col(Col::CreatedAt).lt(value.expr()),
         }
     }
-}
-
-fn tenant_args(t: &TenantIdentifier, value: V) -> Vec<V> {
-    vec![v(t.app.as_str()), v(t.tenant.as_str()), value]
 }
 
 fn check_hash(field: &'static str, h: &str) -> Result<()> {
@@ -67,101 +75,124 @@ fn check_contact(email: Option<&str>, phone: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-const DEVICE_COLS: [&str; 4] = ["device_id_hash", "email", "phone_number", "link_code_salt"];
+/// The select list of a device row.
+const DEVICE: [Col; 5] = [
+    Col::DeviceIdHash,
+    Col::Email,
+    Col::PhoneNumber,
+    Col::LinkCodeSalt,
+    Col::FailedAttempts,
+];
 
-fn device_from(t: &TenantIdentifier, r: &Row) -> Result<Device> {
+fn device_from(t: &TenantIdentifier, r: &Rec<'_, Col>) -> Result<Device> {
     Ok(Device {
         tenant: t.clone(),
-        device_id_hash: r.text(0)?,
-        email: r.opt_text(1)?,
-        phone_number: r.opt_text(2)?,
-        link_code_salt: r.text(3)?,
-        failed_attempts: r.int(4)?.clamp(0, u32::MAX as i64) as u32,
+        device_id_hash: r.text(Col::DeviceIdHash)?,
+        email: r.opt_text(Col::Email)?,
+        phone_number: r.opt_text(Col::PhoneNumber)?,
+        link_code_salt: r.text(Col::LinkCodeSalt)?,
+        failed_attempts: r.int(Col::FailedAttempts)?.clamp(0, u32::MAX as i64) as u32,
     })
 }
 
+/// The tenant's devices selected by `by`; `lock` takes row locks (the device look-up
+/// by hash inside a transaction).
 async fn devices<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    by: By,
-    value: V,
+    by: Devices,
+    value: &str,
     lock: bool,
 ) -> Result<Vec<Device>> {
-    q.fetch_t(
-        c,
-        "devices",
-        by as u64 * 2 + u64::from(lock),
-        tenant_args(t, value),
-        |a| {
+    let name = match by {
+        Devices::Hash => "codes.device",
+        Devices::Email => "codes.devices_by_email",
+        Devices::Phone => "codes.devices_by_phone",
+    };
+    let stmt = Stmt::locking(name, lock);
+    let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
+    let rows = q
+        .fetch(c, stmt, &DEVICE, args, |a| {
             let mut s = Query::select();
-            s.from(q.t("passwordless_devices"))
-                .columns(DEVICE_COLS.map(col))
-                .column(col("failed_attempts"))
-                .cond_where(tenant_cond_v(a).add(by.cond(a[2].clone())))
-                .order_by(col("device_id_hash"), Order::Asc);
-            if lock {
-                s.lock_exclusive();
-            }
-            s
-        },
-    )
-    .await?
-    .iter()
-    .map(|r| device_from(t, r))
-    .collect()
+            s.from(q.t(Tbl::PasswordlessDevices))
+                .columns(DEVICE)
+                .cond_where(
+                    tenant_is(&a.app, &a.tenant).add(Expr::col(by.column()).eq(a.value.expr())),
+                )
+                .order_by(Col::DeviceIdHash, Order::Asc);
+            locked(s, lock)
+        })
+        .await?;
+    rows.iter().map(|r| device_from(t, &r)).collect()
 }
 
-async fn codes<C: Conn>(
+/// The tenant's codes selected by `by`.
+async fn codes<C: Conn, V: crate::stmt::IntoSlot<Slot = One>>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    by: By,
+    by: CodesBy,
     value: V,
 ) -> Result<Vec<Code>> {
-    q.fetch_t(c, "codes", by as u64, tenant_args(t, value), |a| {
-        Query::select()
-            .from(q.t("passwordless_codes"))
-            .columns([
-                col("code_id"),
-                col("device_id_hash"),
-                col("link_code_hash"),
-                col("created_at"),
-            ])
-            .cond_where(tenant_cond_v(a).add(by.cond(a[2].clone())))
-            .order_by(col("created_at"), Order::Asc)
-            .order_by(col("code_id"), Order::Asc)
-            .to_owned()
-    })
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Code {
-            code_id: r.text(0)?,
-            device_id_hash: r.text(1)?,
-            link_code_hash: r.text(2)?,
-            created_at: r.int(3)?,
+    let stmt = Stmt::fixed(match by {
+        CodesBy::OfDevice => "codes.codes_of_device",
+        CodesBy::Id => "codes.code",
+        CodesBy::LinkHash => "codes.code_by_link_code_hash",
+        CodesBy::CreatedBefore => "codes.codes_created_before",
+    });
+    const CODE: [Col; 4] = [
+        Col::CodeId,
+        Col::DeviceIdHash,
+        Col::LinkCodeHash,
+        Col::CreatedAt,
+    ];
+    let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
+    let rows = q
+        .fetch(c, stmt, &CODE, args, |a| {
+            Query::select()
+                .from(q.t(Tbl::PasswordlessCodes))
+                .columns(CODE)
+                .cond_where(tenant_is(&a.app, &a.tenant).add(by.cond(&a.value)))
+                .order_by(Col::CreatedAt, Order::Asc)
+                .order_by(Col::CodeId, Order::Asc)
+                .to_owned()
         })
-    })
-    .collect()
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Code {
+                code_id: r.text(Col::CodeId)?,
+                device_id_hash: r.text(Col::DeviceIdHash)?,
+                link_code_hash: r.text(Col::LinkCodeHash)?,
+                created_at: r.int(Col::CreatedAt)?,
+            })
+        })
+        .collect()
 }
 
-/// Deletes the tenant's rows of `table` (devices or codes) selected by `by`.
-async fn delete_by<C: Conn>(
+/// Deletes the tenant's devices selected by `by` (their codes go by cascade).
+async fn delete_devices<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    table: &'static str,
-    by: By,
-    value: V,
+    by: Devices,
+    value: &str,
 ) -> Result<u64> {
-    q.run_t(c, table, by as u64, tenant_args(t, value), |a| {
+    let stmt = Stmt::fixed(match by {
+        Devices::Hash => "codes.delete_device",
+        Devices::Email => "codes.delete_devices_by_email",
+        Devices::Phone => "codes.delete_devices_by_phone",
+    });
+    let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
+    q.exec(c, stmt, args, |a| {
         Query::delete()
-            .from_table(q.t(table))
-            .cond_where(tenant_cond_v(a).add(by.cond(a[2].clone())))
+            .from_table(q.t(Tbl::PasswordlessDevices))
+            .cond_where(tenant_is(&a.app, &a.tenant).add(Expr::col(by.column()).eq(a.value.expr())))
             .to_owned()
     })
     .await
+    .no_violations()
 }
 
 fn check_code(code: &Code) -> Result<()> {
@@ -171,132 +202,258 @@ fn check_code(code: &Code) -> Result<()> {
     validate::time("created_at", code.created_at)
 }
 
+/// Inserts a code; `no_parent` is what a missing parent (device or tenant) means.
 async fn insert_code<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
     code: &Code,
-    fk: impl FnOnce() -> StorageError,
+    no_parent: impl FnOnce() -> StorageError,
 ) -> Result<()> {
-    let args = vec![
-        v(t.app.as_str()),
-        v(t.tenant.as_str()),
-        v(code.code_id.as_str()),
-        v(code.device_id_hash.as_str()),
-        v(code.link_code_hash.as_str()),
-        v(code.created_at),
-    ];
-    q.exec_t(c, "insert_code", 0, args, |a| {
-        Query::insert()
-            .into_table(q.t("passwordless_codes"))
-            .columns([
-                col("app_id"),
-                col("tenant_id"),
-                col("code_id"),
-                col("device_id_hash"),
-                col("link_code_hash"),
-                col("created_at"),
-            ])
-            .values_panic(a.iter().cloned().map(Into::into))
-            .to_owned()
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        code_id: code.code_id.as_str(),
+        device: code.device_id_hash.as_str(),
+        link_hash: code.link_code_hash.as_str(),
+        created_at: code.created_at,
+    };
+    q.exec(c, Stmt::fixed("codes.insert_code"), args, |a| {
+        insert_row(
+            q.t(Tbl::PasswordlessCodes),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::CodeId, a.code_id.expr()),
+                (Col::DeviceIdHash, a.device.expr()),
+                (Col::LinkCodeHash, a.link_hash.expr()),
+                (Col::CreatedAt, a.created_at.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
-    .map_err(|e| match e {
-        DbError::Unique { key } if key == "link_code_hash" => StorageError::DuplicateLinkCodeHash,
-        DbError::Unique { .. } => StorageError::DuplicateCodeId,
-        DbError::ForeignKey => fk(),
-        e => e.into_storage(),
+    .violations(|v| match v {
+        Violation::Unique(UniqueKey::LinkCodeHash) => StorageError::DuplicateLinkCodeHash,
+        Violation::Unique(_) => StorageError::DuplicateCodeId,
+        Violation::ForeignKey => no_parent(),
     })?;
     Ok(())
 }
 
-fn reset_from(app: &AppId, r: &Row) -> Result<PasswordResetToken> {
-    Ok(PasswordResetToken {
-        app: app.clone(),
-        user_id: r.text(0)?,
-        token: r.text(1)?,
-        email: r.opt_text(2)?,
-        token_expiry: r.int(3)?,
-    })
+/// Which password-reset tokens a look-up selects, besides the app.
+#[derive(Clone, Copy)]
+enum Resets {
+    /// The token itself.
+    Token,
+    /// The user's tokens.
+    OfUser,
+    /// The user's tokens, row-locked.
+    OfUserForUpdate,
 }
 
 async fn reset_tokens<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
-    cond: Condition,
-    lock: bool,
+    by: Resets,
+    value: &str,
 ) -> Result<Vec<PasswordResetToken>> {
-    let mut s = Query::select();
-    s.from(q.t("emailpassword_pswd_reset_tokens"))
-        .columns([
-            col("user_id"),
-            col("token"),
-            col("email"),
-            col("token_expiry"),
-        ])
-        .cond_where(
-            Cond::all()
-                .add(Expr::col(col("app_id")).eq(app.as_str()))
-                .add(cond),
-        )
-        .order_by(col("token"), Order::Asc);
-    if lock {
-        s.lock_exclusive();
-    }
-    q.fetch(c, &s)
-        .await?
-        .iter()
-        .map(|r| reset_from(app, r))
+    let (stmt, column, lock) = match by {
+        Resets::Token => (Stmt::fixed("codes.reset_token"), Col::Token, false),
+        Resets::OfUser => (
+            Stmt::fixed("codes.reset_tokens_of_user"),
+            Col::UserId,
+            false,
+        ),
+        Resets::OfUserForUpdate => (
+            Stmt::fixed("codes.reset_tokens_of_user_for_update"),
+            Col::UserId,
+            true,
+        ),
+    };
+    const RESET: [Col; 4] = [Col::UserId, Col::Token, Col::Email, Col::TokenExpiry];
+    let args = args! { app: app.as_str(), value: value };
+    let rows = q
+        .fetch(c, stmt, &RESET, args, |a| {
+            let mut s = Query::select();
+            s.from(q.t(Tbl::EmailpasswordPswdResetTokens))
+                .columns(RESET)
+                .cond_where(
+                    Cond::all()
+                        .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                        .add(Expr::col(column).eq(a.value.expr())),
+                )
+                .order_by(Col::Token, Order::Asc);
+            locked(s, lock)
+        })
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PasswordResetToken {
+                app: app.clone(),
+                user_id: r.text(Col::UserId)?,
+                token: r.text(Col::Token)?,
+                email: r.opt_text(Col::Email)?,
+                token_expiry: r.int(Col::TokenExpiry)?,
+            })
+        })
         .collect()
 }
 
-fn ev_cond(t: &TenantIdentifier, user_id: &str, email: &str) -> Result<Condition> {
+/// Which email-verification tokens a look-up selects, besides the tenant.
+#[derive(Clone, Copy)]
+enum Verifications<'a> {
+    /// The token itself.
+    Token(&'a str),
+    /// The tokens of a user and email; `lock` takes row locks.
+    Of {
+        user_id: &'a str,
+        email: &'a str,
+        lock: bool,
+    },
+}
+
+fn check_user_email(user_id: &str, email: &str) -> Result<()> {
     validate::text("user_id", user_id, 128)?;
-    validate::text("email", email, 256)?;
-    Ok(tenant_cond(t)
-        .add(Expr::col(col("user_id")).eq(user_id))
-        .add(Expr::col(col("email")).eq(email)))
+    validate::text("email", email, 256)
+}
+
+/// `user_id = user_id AND email = email`.
+fn user_email_is(user_id: &One, email: &One) -> Condition {
+    Cond::all()
+        .add(Expr::col(Col::UserId).eq(user_id.expr()))
+        .add(Expr::col(Col::Email).eq(email.expr()))
 }
 
 async fn ev_tokens<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    cond: Condition,
-    lock: bool,
+    by: Verifications<'_>,
 ) -> Result<Vec<EmailVerificationToken>> {
-    let mut s = Query::select();
-    s.from(q.t("emailverification_tokens"))
-        .columns([
-            col("user_id"),
-            col("email"),
-            col("token"),
-            col("token_expiry"),
-        ])
-        .cond_where(tenant_cond(t).add(cond))
-        .order_by(col("token"), Order::Asc);
-    if lock {
-        s.lock_exclusive();
-    }
-    q.fetch(c, &s)
-        .await?
-        .iter()
+    let (stmt, token, user_id, email, lock) = match by {
+        Verifications::Token(token) => (
+            Stmt::fixed("codes.verification_token"),
+            Some(token),
+            None,
+            None,
+            false,
+        ),
+        Verifications::Of {
+            user_id,
+            email,
+            lock,
+        } => {
+            check_user_email(user_id, email)?;
+            let stmt = Stmt::locking("codes.verification_tokens", lock);
+            (stmt, None, Some(user_id), Some(email), lock)
+        }
+    };
+    let by_token = token.is_some();
+    const TOKEN: [Col; 4] = [Col::UserId, Col::Email, Col::Token, Col::TokenExpiry];
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        token: token,
+        user_id: user_id,
+        email: email,
+    };
+    let rows = q
+        .fetch(c, stmt, &TOKEN, args, |a| {
+            let cond = if by_token {
+                Cond::all().add(Expr::col(Col::Token).eq(a.token.expr()))
+            } else {
+                user_email_is(&a.user_id, &a.email)
+            };
+            let mut s = Query::select();
+            s.from(q.t(Tbl::EmailverificationTokens))
+                .columns(TOKEN)
+                .cond_where(tenant_is(&a.app, &a.tenant).add(cond))
+                .order_by(Col::Token, Order::Asc);
+            locked(s, lock)
+        })
+        .await?;
+    rows.iter()
         .map(|r| {
             Ok(EmailVerificationToken {
                 tenant: t.clone(),
-                user_id: r.text(0)?,
-                email: r.text(1)?,
-                token: r.text(2)?,
-                token_expiry: r.int(3)?,
+                user_id: r.text(Col::UserId)?,
+                email: r.text(Col::Email)?,
+                token: r.text(Col::Token)?,
+                token_expiry: r.int(Col::TokenExpiry)?,
             })
         })
         .collect()
 }
 
-async fn delete_where<C: Conn>(c: &mut C, q: Q<'_>, table: &str, cond: Condition) -> Result<u64> {
-    q.run(c, Query::delete().from_table(q.t(table)).cond_where(cond))
-        .await
+/// Deletes the tenant's email-verification tokens of a user and email.
+async fn delete_ev_tokens<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    user_id: &str,
+    email: &str,
+) -> Result<u64> {
+    check_user_email(user_id, email)?;
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        user_id: user_id,
+        email: email,
+    };
+    q.exec(
+        c,
+        Stmt::fixed("codes.delete_verification_tokens"),
+        args,
+        |a| {
+            Query::delete()
+                .from_table(q.t(Tbl::EmailverificationTokens))
+                .cond_where(tenant_is(&a.app, &a.tenant).add(user_email_is(&a.user_id, &a.email)))
+                .to_owned()
+        },
+    )
+    .await
+    .no_violations()
+}
+
+/// Deletes the tokens of `table` that expired before `now`.
+async fn delete_expired<C: Conn>(c: &mut C, q: Q<'_>, table: Tbl, now: i64) -> Result<u64> {
+    let stmt = match table {
+        Tbl::EmailpasswordPswdResetTokens => Stmt::fixed("codes.delete_expired_reset_tokens"),
+        _ => Stmt::fixed("codes.delete_expired_verification_tokens"),
+    };
+    q.exec(c, stmt, args! { now: now }, |a| {
+        Query::delete()
+            .from_table(q.t(table))
+            .and_where(Expr::col(Col::TokenExpiry).lt(a.now.expr()))
+            .to_owned()
+    })
+    .await
+    .no_violations()
+}
+
+/// Deletes the password-reset tokens of a user.
+async fn delete_reset_tokens_of_user<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+) -> Result<u64> {
+    let args = args! { app: app.as_str(), user_id: user_id };
+    q.exec(
+        c,
+        Stmt::fixed("codes.delete_reset_tokens_of_user"),
+        args,
+        |a| {
+            Query::delete()
+                .from_table(q.t(Tbl::EmailpasswordPswdResetTokens))
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        },
+    )
+    .await
+    .no_violations()
 }
 
 pub(crate) async fn set_email_verified<C: Conn>(
@@ -307,34 +464,41 @@ pub(crate) async fn set_email_verified<C: Conn>(
     email: &str,
     verified: bool,
 ) -> Result<()> {
-    validate::text("user_id", user_id, 128)?;
-    validate::text("email", email, 256)?;
+    check_user_email(user_id, email)?;
+    let args = args! { app: app.as_str(), user_id: user_id, email: email };
     if !verified {
-        delete_where(
-            c,
-            q,
-            "emailverification_verified_emails",
-            app_user_cond(app, user_id).add(Expr::col(col("email")).eq(email)),
-        )
-        .await?;
+        q.exec(c, Stmt::fixed("codes.unverify_email"), args, |a| {
+            Query::delete()
+                .from_table(q.t(Tbl::EmailverificationVerifiedEmails))
+                .cond_where(
+                    app_user_is(&a.app, &a.user_id).add(Expr::col(Col::Email).eq(a.email.expr())),
+                )
+                .to_owned()
+        })
+        .await
+        .no_violations()?;
         return Ok(());
     }
-    q.exec(
-        c,
-        Query::insert()
-            .into_table(q.t("emailverification_verified_emails"))
-            .columns([col("app_id"), col("user_id"), col("email")])
-            .values_panic([app.as_str().into(), user_id.into(), email.into()])
-            .on_conflict(
-                OnConflict::columns([col("app_id"), col("user_id"), col("email")])
-                    .do_nothing_on([col("app_id")])
-                    .to_owned(),
-            ),
-    )
+    q.exec(c, Stmt::fixed("codes.verify_email"), args, |a| {
+        insert_row(
+            q.t(Tbl::EmailverificationVerifiedEmails),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::Email, a.email.expr()),
+            ],
+        )
+        .on_conflict(
+            OnConflict::columns([Col::AppId, Col::UserId, Col::Email])
+                .do_nothing_on([Col::AppId])
+                .to_owned(),
+        )
+        .to_owned()
+    })
     .await
-    .map_err(|e| match e {
-        DbError::ForeignKey => no_app(app),
-        e => e.into_storage(),
+    .violations(|v| match v {
+        Violation::ForeignKey => no_app(app),
+        v => unexpected(v),
     })?;
     Ok(())
 }
@@ -353,94 +517,105 @@ impl<D: Driver> Codes for SqlStorage<D> {
             ));
         }
         let t = &d.tenant;
-        in_tx!(self, |c, q| {
-            let args = vec![
-                v(t.app.as_str()),
-                v(t.tenant.as_str()),
-                v(d.device_id_hash.as_str()),
-                v(d.email.clone()),
-                v(d.phone_number.clone()),
-                v(d.link_code_salt.as_str()),
-            ];
-            q.exec_t(c, "insert_device", 0, args, |a| {
-                Query::insert()
-                    .into_table(q.t("passwordless_devices"))
-                    .columns([
-                        col("app_id"),
-                        col("tenant_id"),
-                        col("device_id_hash"),
-                        col("email"),
-                        col("phone_number"),
-                        col("link_code_salt"),
-                        col("failed_attempts"),
-                    ])
-                    .values_panic([
-                        a[0].clone().into(),
-                        a[1].clone().into(),
-                        a[2].clone().into(),
-                        a[3].clone().into(),
-                        a[4].clone().into(),
-                        a[5].clone().into(),
-                        0i32.into(),
-                    ])
+        self.in_tx(Op::tenant("create_device_with_code", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let args = args! {
+                    app: t.app.as_str(),
+                    tenant: t.tenant.as_str(),
+                    hash: d.device_id_hash.as_str(),
+                    email: d.email.clone(),
+                    phone: d.phone_number.clone(),
+                    salt: d.link_code_salt.as_str(),
+                };
+                q.exec(c, Stmt::fixed("codes.insert_device"), args, |a| {
+                    insert_row(
+                        q.t(Tbl::PasswordlessDevices),
+                        [
+                            (Col::AppId, a.app.expr()),
+                            (Col::TenantId, a.tenant.expr()),
+                            (Col::DeviceIdHash, a.hash.expr()),
+                            (Col::Email, a.email.expr()),
+                            (Col::PhoneNumber, a.phone.expr()),
+                            (Col::LinkCodeSalt, a.salt.expr()),
+                            (Col::FailedAttempts, Expr::val(0i32)),
+                        ],
+                    )
                     .to_owned()
+                })
+                .await
+                .violations(|v| match v {
+                    Violation::Unique(_) => StorageError::DuplicateDeviceIdHash,
+                    Violation::ForeignKey => no_tenant(t),
+                })?;
+                insert_code(c, q, t, &d.code, || no_tenant(t)).await
             })
-            .await
-            .map_err(|e| match e {
-                DbError::Unique { .. } => StorageError::DuplicateDeviceIdHash,
-                DbError::ForeignKey => no_tenant(t),
-                e => e.into_storage(),
-            })?;
-            insert_code(c, q, t, &d.code, || no_tenant(t)).await
         })
+        .await
     }
 
     async fn create_code(&self, t: &TenantIdentifier, code: &Code) -> Result<()> {
         check_code(code)?;
-        with_conn!(self, |c, q| insert_code(c, q, t, code, || {
-            StorageError::UnknownDeviceIdHash
+        self.on(Via::Pool, Op::tenant("create_code", t), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(insert_code(c, q, t, code, || {
+                StorageError::UnknownDeviceIdHash
+            }))
         })
-        .await)
+        .await
     }
 
     async fn get_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
-        with_conn!(read self, |c, q| Ok(devices(
-            c,
-            q,
-            t,
-            By::DeviceHash,
-            v(hash),
-            false
-        )
-        .await?
-        .into_iter()
-        .next()))
+        self.on(Via::Read, Op::tenant("get_device", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let found = devices(c, q, t, Devices::Hash, hash, false).await?;
+                Ok(found.into_iter().next())
+            })
+        })
+        .await
     }
 
     async fn devices_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<Device>> {
         validate::text("email", email, 256)?;
-        with_conn!(read self, |c, q| devices(c, q, t, By::Email, v(email), false)
-            .await)
+        self.on(Via::Read, Op::tenant("devices_by_email", t), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(devices(c, q, t, Devices::Email, email, false))
+        })
+        .await
     }
 
     async fn devices_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<Device>> {
         validate::text("phone_number", phone, 256)?;
-        with_conn!(read self, |c, q| devices(c, q, t, By::Phone, v(phone), false)
-            .await)
+        self.on(Via::Read, Op::tenant("devices_by_phone", t), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(devices(c, q, t, Devices::Phone, phone, false))
+        })
+        .await
     }
 
     async fn codes_of_device(&self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
-        with_conn!(read self, |c, q| codes(c, q, t, By::DeviceHash, v(hash)).await)
+        self.on(Via::Read, Op::tenant("codes_of_device", t), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(codes(c, q, t, CodesBy::OfDevice, hash))
+        })
+        .await
     }
 
     async fn get_code(&self, t: &TenantIdentifier, code_id: &str) -> Result<Option<Code>> {
         validate::uuid("code_id", code_id)?;
-        with_conn!(read self, |c, q| Ok(codes(c, q, t, By::CodeId, v(code_id))
-            .await?
-            .into_iter()
-            .next()))
+        self.on(Via::Read, Op::tenant("get_code", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                Ok(codes(c, q, t, CodesBy::Id, code_id)
+                    .await?
+                    .into_iter()
+                    .next())
+            })
+        })
+        .await
     }
 
     async fn code_by_link_code_hash(
@@ -449,15 +624,24 @@ impl<D: Driver> Codes for SqlStorage<D> {
         hash: &str,
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
-        with_conn!(read self, |c, q| Ok(codes(c, q, t, By::LinkHash, v(hash))
-            .await?
-            .into_iter()
-            .next()))
+        self.on(Via::Read, Op::tenant("code_by_link_code_hash", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                Ok(codes(c, q, t, CodesBy::LinkHash, hash)
+                    .await?
+                    .into_iter()
+                    .next())
+            })
+        })
+        .await
     }
 
     async fn codes_created_before(&self, t: &TenantIdentifier, time: i64) -> Result<Vec<Code>> {
-        with_conn!(self, |c, q| codes(c, q, t, By::CreatedBefore, v(time))
-            .await)
+        self.on(Via::Pool, Op::tenant("codes_created_before", t), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(codes(c, q, t, CodesBy::CreatedBefore, time))
+        })
+        .await
     }
 
     async fn add_password_reset_token(&self, tok: &PasswordResetToken) -> Result<()> {
@@ -465,34 +649,42 @@ impl<D: Driver> Codes for SqlStorage<D> {
         validate::text("token", &tok.token, 128)?;
         validate::opt_text("email", tok.email.as_deref(), 256)?;
         validate::time("token_expiry", tok.token_expiry)?;
-        with_conn!(self, |c, q| {
-            q.exec(
-                c,
-                Query::insert()
-                    .into_table(q.t("emailpassword_pswd_reset_tokens"))
-                    .columns([
-                        col("app_id"),
-                        col("user_id"),
-                        col("token"),
-                        col("email"),
-                        col("token_expiry"),
-                    ])
-                    .values_panic([
-                        tok.app.as_str().into(),
-                        tok.user_id.as_str().into(),
-                        tok.token.as_str().into(),
-                        tok.email.clone().into(),
-                        tok.token_expiry.into(),
-                    ]),
-            )
-            .await
-            .map_err(|e| match e {
-                DbError::Unique { .. } => StorageError::DuplicatePasswordResetToken,
-                DbError::ForeignKey => StorageError::UnknownUserId,
-                e => e.into_storage(),
-            })?;
-            Ok(())
-        })
+        let args = args! {
+            app: tok.app.as_str(),
+            user_id: tok.user_id.as_str(),
+            token: tok.token.as_str(),
+            email: tok.email.as_deref(),
+            expiry: tok.token_expiry,
+        };
+        self.on(
+            Via::Pool,
+            Op::app("add_password_reset_token", &tok.app),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    q.exec(c, Stmt::fixed("codes.add_reset_token"), args, |a| {
+                        insert_row(
+                            q.t(Tbl::EmailpasswordPswdResetTokens),
+                            [
+                                (Col::AppId, a.app.expr()),
+                                (Col::UserId, a.user_id.expr()),
+                                (Col::Token, a.token.expr()),
+                                (Col::Email, a.email.expr()),
+                                (Col::TokenExpiry, a.expiry.expr()),
+                            ],
+                        )
+                        .to_owned()
+                    })
+                    .await
+                    .violations(|v| match v {
+                        Violation::Unique(_) => StorageError::DuplicatePasswordResetToken,
+                        Violation::ForeignKey => StorageError::UnknownUserId,
+                    })?;
+                    Ok(())
+                })
+            },
+        )
+        .await
     }
 
     async fn get_password_reset_token(
@@ -501,17 +693,14 @@ impl<D: Driver> Codes for SqlStorage<D> {
         token: &str,
     ) -> Result<Option<PasswordResetToken>> {
         validate::text("token", token, 128)?;
-        let cond = Cond::all().add(Expr::col(col("token")).eq(token));
-        with_conn!(read self, |c, q| Ok(reset_tokens(
-            c,
-            q,
-            app,
-            cond.clone(),
-            false
-        )
-        .await?
-        .into_iter()
-        .next()))
+        self.on(Via::Read, Op::app("get_password_reset_token", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let found = reset_tokens(c, q, app, Resets::Token, token).await?;
+                Ok(found.into_iter().next())
+            })
+        })
+        .await
     }
 
     async fn password_reset_tokens_of_user(
@@ -520,58 +709,72 @@ impl<D: Driver> Codes for SqlStorage<D> {
         user_id: &str,
     ) -> Result<Vec<PasswordResetToken>> {
         validate::uuid("user_id", user_id)?;
-        let cond = Cond::all().add(Expr::col(col("user_id")).eq(user_id));
-        with_conn!(read self, |c, q| reset_tokens(c, q, app, cond.clone(), false)
-            .await)
+        self.on(
+            Via::Read,
+            Op::app("password_reset_tokens_of_user", app),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(reset_tokens(c, q, app, Resets::OfUser, user_id))
+            },
+        )
+        .await
     }
 
     async fn delete_expired_password_reset_tokens(&self, now: i64) -> Result<u64> {
-        let cond = Cond::all().add(Expr::col(col("token_expiry")).lt(now));
-        with_conn!(self, |c, q| delete_where(
-            c,
-            q,
-            "emailpassword_pswd_reset_tokens",
-            cond.clone()
+        self.on(
+            Via::Pool,
+            Op::global("delete_expired_password_reset_tokens"),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(delete_expired(c, q, Tbl::EmailpasswordPswdResetTokens, now))
+            },
         )
-        .await)
+        .await
     }
 
     async fn add_email_verification_token(&self, tok: &EmailVerificationToken) -> Result<()> {
-        validate::text("user_id", &tok.user_id, 128)?;
-        validate::text("email", &tok.email, 256)?;
+        check_user_email(&tok.user_id, &tok.email)?;
         validate::text("token", &tok.token, 128)?;
         validate::time("token_expiry", tok.token_expiry)?;
         let t = &tok.tenant;
-        with_conn!(self, |c, q| {
-            q.exec(
-                c,
-                Query::insert()
-                    .into_table(q.t("emailverification_tokens"))
-                    .columns([
-                        col("app_id"),
-                        col("tenant_id"),
-                        col("user_id"),
-                        col("email"),
-                        col("token"),
-                        col("token_expiry"),
-                    ])
-                    .values_panic([
-                        t.app.as_str().into(),
-                        t.tenant.as_str().into(),
-                        tok.user_id.as_str().into(),
-                        tok.email.as_str().into(),
-                        tok.token.as_str().into(),
-                        tok.token_expiry.into(),
-                    ]),
-            )
-            .await
-            .map_err(|e| match e {
-                DbError::Unique { .. } => StorageError::DuplicateEmailVerificationToken,
-                DbError::ForeignKey => no_tenant(t),
-                e => e.into_storage(),
-            })?;
-            Ok(())
-        })
+        let args = args! {
+            app: t.app.as_str(),
+            tenant: t.tenant.as_str(),
+            user_id: tok.user_id.as_str(),
+            email: tok.email.as_str(),
+            token: tok.token.as_str(),
+            expiry: tok.token_expiry,
+        };
+        self.on(
+            Via::Pool,
+            Op::tenant("add_email_verification_token", t),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    q.exec(c, Stmt::fixed("codes.add_verification_token"), args, |a| {
+                        insert_row(
+                            q.t(Tbl::EmailverificationTokens),
+                            [
+                                (Col::AppId, a.app.expr()),
+                                (Col::TenantId, a.tenant.expr()),
+                                (Col::UserId, a.user_id.expr()),
+                                (Col::Email, a.email.expr()),
+                                (Col::Token, a.token.expr()),
+                                (Col::TokenExpiry, a.expiry.expr()),
+                            ],
+                        )
+                        .to_owned()
+                    })
+                    .await
+                    .violations(|v| match v {
+                        Violation::Unique(_) => StorageError::DuplicateEmailVerificationToken,
+                        Violation::ForeignKey => no_tenant(t),
+                    })?;
+                    Ok(())
+                })
+            },
+        )
+        .await
     }
 
     async fn get_email_verification_token(
@@ -580,11 +783,18 @@ impl<D: Driver> Codes for SqlStorage<D> {
         token: &str,
     ) -> Result<Option<EmailVerificationToken>> {
         validate::text("token", token, 128)?;
-        let cond = Cond::all().add(Expr::col(col("token")).eq(token));
-        with_conn!(read self, |c, q| Ok(ev_tokens(c, q, t, cond.clone(), false)
-            .await?
-            .into_iter()
-            .next()))
+        self.on(
+            Via::Read,
+            Op::tenant("get_email_verification_token", t),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    let found = ev_tokens(c, q, t, Verifications::Token(token)).await?;
+                    Ok(found.into_iter().next())
+                })
+            },
+        )
+        .await
     }
 
     async fn email_verification_tokens(
@@ -593,8 +803,21 @@ impl<D: Driver> Codes for SqlStorage<D> {
         user_id: &str,
         email: &str,
     ) -> Result<Vec<EmailVerificationToken>> {
-        let cond = ev_cond(t, user_id, email)?;
-        with_conn!(read self, |c, q| ev_tokens(c, q, t, cond.clone(), false).await)
+        check_user_email(user_id, email)?;
+        let by = Verifications::Of {
+            user_id,
+            email,
+            lock: false,
+        };
+        self.on(
+            Via::Read,
+            Op::tenant("email_verification_tokens", t),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(ev_tokens(c, q, t, by))
+            },
+        )
+        .await
     }
 
     async fn revoke_email_verification_tokens(
@@ -603,25 +826,28 @@ impl<D: Driver> Codes for SqlStorage<D> {
         user_id: &str,
         email: &str,
     ) -> Result<u64> {
-        let cond = ev_cond(t, user_id, email)?;
-        with_conn!(self, |c, q| delete_where(
-            c,
-            q,
-            "emailverification_tokens",
-            cond.clone()
+        check_user_email(user_id, email)?;
+        self.on(
+            Via::Pool,
+            Op::tenant("revoke_email_verification_tokens", t),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(delete_ev_tokens(c, q, t, user_id, email))
+            },
         )
-        .await)
+        .await
     }
 
     async fn delete_expired_email_verification_tokens(&self, now: i64) -> Result<u64> {
-        let cond = Cond::all().add(Expr::col(col("token_expiry")).lt(now));
-        with_conn!(self, |c, q| delete_where(
-            c,
-            q,
-            "emailverification_tokens",
-            cond.clone()
+        self.on(
+            Via::Pool,
+            Op::global("delete_expired_email_verification_tokens"),
+            |cx| {
+                let (c, q) = cx.parts();
+                Box::pin(delete_expired(c, q, Tbl::EmailverificationTokens, now))
+            },
         )
-        .await)
+        .await
     }
 
     async fn set_email_verified(
@@ -631,25 +857,37 @@ impl<D: Driver> Codes for SqlStorage<D> {
         email: &str,
         verified: bool,
     ) -> Result<()> {
-        with_conn!(self, |c, q| set_email_verified(
-            c, q, app, user_id, email, verified
-        )
-        .await)
+        self.on(Via::Pool, Op::app("set_email_verified", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(set_email_verified(c, q, app, user_id, email, verified))
+        })
+        .await
     }
 
     async fn is_email_verified(&self, app: &AppId, user_id: &str, email: &str) -> Result<bool> {
-        validate::text("user_id", user_id, 128)?;
-        validate::text("email", email, 256)?;
-        with_conn!(read self, |c, q| Ok(q
-            .fetch_opt(
-                c,
-                Query::select()
-                    .from(q.t("emailverification_verified_emails"))
-                    .expr(Expr::val(1))
-                    .cond_where(app_user_cond(app, user_id).add(Expr::col(col("email")).eq(email))),
-            )
-            .await?
-            .is_some()))
+        check_user_email(user_id, email)?;
+        self.on(Via::Read, Op::app("is_email_verified", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const ONE: [As; 1] = [As::N];
+                let args = args! { app: app.as_str(), user_id: user_id, email: email };
+                let row = q
+                    .fetch(c, Stmt::fixed("codes.is_email_verified"), &ONE, args, |a| {
+                        Query::select()
+                            .from(q.t(Tbl::EmailverificationVerifiedEmails))
+                            .expr_as(Expr::val(1), As::N)
+                            .cond_where(
+                                app_user_is(&a.app, &a.user_id)
+                                    .add(Expr::col(Col::Email).eq(a.email.expr())),
+                            )
+                            .to_owned()
+                    })
+                    .await?
+                    .one();
+                Ok(row.is_some())
+            })
+        })
+        .await
     }
 }
 
@@ -662,16 +900,18 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     ) -> Result<Option<Device>> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        Ok(devices(c, q, t, By::DeviceHash, v(hash), true)
-            .await?
-            .into_iter()
-            .next())
+        traced(D::NAME, Op::tenant("device_for_update", t), async {
+            let found = devices(c, q, t, Devices::Hash, hash, true).await?;
+            Ok(found.into_iter().next())
+        })
+        .await
     }
 
     async fn codes_of_device(&mut self, t: &TenantIdentifier, hash: &str) -> Result<Vec<Code>> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        codes(c, q, t, By::DeviceHash, v(hash)).await
+        let found = codes(c, q, t, CodesBy::OfDevice, hash);
+        traced(D::NAME, Op::tenant("codes_of_device", t), found).await
     }
 
     async fn code_by_link_code_hash(
@@ -681,50 +921,76 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     ) -> Result<Option<Code>> {
         check_hash("link_code_hash", hash)?;
         let (c, q) = self.parts();
-        Ok(codes(c, q, t, By::LinkHash, v(hash))
-            .await?
-            .into_iter()
-            .next())
+        traced(D::NAME, Op::tenant("code_by_link_code_hash", t), async {
+            Ok(codes(c, q, t, CodesBy::LinkHash, hash)
+                .await?
+                .into_iter()
+                .next())
+        })
+        .await
     }
 
     async fn increment_failed_attempts(&mut self, t: &TenantIdentifier, hash: &str) -> Result<u64> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        q.run(
-            c,
-            Query::update()
-                .table(q.t("passwordless_devices"))
-                .value(
-                    col("failed_attempts"),
-                    Expr::col(col("failed_attempts")).add(1),
-                )
-                .cond_where(tenant_cond(t).add(Expr::col(col("device_id_hash")).eq(hash))),
-        )
+        let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), hash: hash };
+        let stmt = Stmt::fixed("codes.increment_failed_attempts");
+        traced(D::NAME, Op::tenant("increment_failed_attempts", t), async {
+            q.exec(c, stmt, args, |a| {
+                Query::update()
+                    .table(q.t(Tbl::PasswordlessDevices))
+                    .value(Col::FailedAttempts, Expr::col(Col::FailedAttempts).add(1))
+                    .cond_where(
+                        tenant_is(&a.app, &a.tenant)
+                            .add(Expr::col(Col::DeviceIdHash).eq(a.hash.expr())),
+                    )
+                    .to_owned()
+            })
+            .await
+            .no_violations()
+        })
         .await
     }
 
     async fn delete_code(&mut self, t: &TenantIdentifier, code_id: &str) -> Result<u64> {
         validate::uuid("code_id", code_id)?;
         let (c, q) = self.parts();
-        delete_by(c, q, t, "passwordless_codes", By::CodeId, v(code_id)).await
+        let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), code_id: code_id };
+        traced(D::NAME, Op::tenant("delete_code", t), async {
+            q.exec(c, Stmt::fixed("codes.delete_code"), args, |a| {
+                Query::delete()
+                    .from_table(q.t(Tbl::PasswordlessCodes))
+                    .cond_where(
+                        tenant_is(&a.app, &a.tenant)
+                            .add(Expr::col(Col::CodeId).eq(a.code_id.expr())),
+                    )
+                    .to_owned()
+            })
+            .await
+            .no_violations()
+        })
+        .await
     }
 
     async fn delete_device(&mut self, t: &TenantIdentifier, hash: &str) -> Result<u64> {
         check_hash("device_id_hash", hash)?;
         let (c, q) = self.parts();
-        delete_by(c, q, t, "passwordless_devices", By::DeviceHash, v(hash)).await
+        let deleted = delete_devices(c, q, t, Devices::Hash, hash);
+        traced(D::NAME, Op::tenant("delete_device", t), deleted).await
     }
 
     async fn delete_devices_by_email(&mut self, t: &TenantIdentifier, email: &str) -> Result<u64> {
         validate::text("email", email, 256)?;
         let (c, q) = self.parts();
-        delete_by(c, q, t, "passwordless_devices", By::Email, v(email)).await
+        let deleted = delete_devices(c, q, t, Devices::Email, email);
+        traced(D::NAME, Op::tenant("delete_devices_by_email", t), deleted).await
     }
 
     async fn delete_devices_by_phone(&mut self, t: &TenantIdentifier, phone: &str) -> Result<u64> {
         validate::text("phone_number", phone, 256)?;
         let (c, q) = self.parts();
-        delete_by(c, q, t, "passwordless_devices", By::Phone, v(phone)).await
+        let deleted = delete_devices(c, q, t, Devices::Phone, phone);
+        traced(D::NAME, Op::tenant("delete_devices_by_phone", t), deleted).await
     }
 
     async fn password_reset_tokens_for_update(
@@ -734,12 +1000,11 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     ) -> Result<Vec<PasswordResetToken>> {
         validate::uuid("user_id", user_id)?;
         let (c, q) = self.parts();
-        reset_tokens(
-            c,
-            q,
-            app,
-            Cond::all().add(Expr::col(col("user_id")).eq(user_id)),
-            true,
+        let found = reset_tokens(c, q, app, Resets::OfUserForUpdate, user_id);
+        traced(
+            D::NAME,
+            Op::app("password_reset_tokens_for_update", app),
+            found,
         )
         .await
     }
@@ -751,11 +1016,11 @@ impl<D: Driver> CodesTx for SqlTx<D> {
     ) -> Result<u64> {
         validate::uuid("user_id", user_id)?;
         let (c, q) = self.parts();
-        delete_where(
-            c,
-            q,
-            "emailpassword_pswd_reset_tokens",
-            app_user_cond(app, user_id),
+        let deleted = delete_reset_tokens_of_user(c, q, app, user_id);
+        traced(
+            D::NAME,
+            Op::app("delete_password_reset_tokens_of_user", app),
+            deleted,
         )
         .await
     }
@@ -766,9 +1031,19 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         user_id: &str,
         email: &str,
     ) -> Result<Vec<EmailVerificationToken>> {
-        let cond = ev_cond(t, user_id, email)?;
+        let by = Verifications::Of {
+            user_id,
+            email,
+            lock: true,
+        };
         let (c, q) = self.parts();
-        ev_tokens(c, q, t, cond, true).await
+        let found = ev_tokens(c, q, t, by);
+        traced(
+            D::NAME,
+            Op::tenant("email_verification_tokens_for_update", t),
+            found,
+        )
+        .await
     }
 
     async fn delete_email_verification_tokens(
@@ -777,9 +1052,14 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         user_id: &str,
         email: &str,
     ) -> Result<u64> {
-        let cond = ev_cond(t, user_id, email)?;
         let (c, q) = self.parts();
-        delete_where(c, q, "emailverification_tokens", cond).await
+        let deleted = delete_ev_tokens(c, q, t, user_id, email);
+        traced(
+            D::NAME,
+            Op::tenant("delete_email_verification_tokens", t),
+            deleted,
+        )
+        .await
     }
 
     async fn set_email_verified(
@@ -790,6 +1070,7 @@ impl<D: Driver> CodesTx for SqlTx<D> {
         verified: bool,
     ) -> Result<()> {
         let (c, q) = self.parts();
-        set_email_verified(c, q, app, user_id, email, verified).await
+        let done = set_email_verified(c, q, app, user_id, email, verified);
+        traced(D::NAME, Op::app("set_email_verified", app), done).await
     }
 }

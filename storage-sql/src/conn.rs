@@ -125,16 +125,81 @@ impl Row {
     }
 }
 
+/// A unique or primary key of the schema, as a backend reports it in a violation.
+///
+/// Backends name keys differently (PostgreSQL: `<table>_<column>_key`, MySQL: the
+/// index name, SQLite: the key's columns); each backend normalises the name to the
+/// key's column and [`UniqueKey::from_name`] turns it into this enum, so a statement
+/// matches on a variant and a misspelt key does not compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UniqueKey {
+    /// A table's primary key.
+    Primary,
+    /// A unique key on `email`.
+    Email,
+    /// A unique key on `phone_number`.
+    PhoneNumber,
+    /// The unique key on `third_party_user_id` (with `third_party_id`).
+    ThirdPartyUserId,
+    /// The unique key on `link_code_hash`.
+    LinkCodeHash,
+    /// The unique key on `token`.
+    Token,
+    /// A key the shared operations give no meaning to.
+    Other,
+}
+
+impl UniqueKey {
+    /// The key of a normalised name: `PRIMARY`, or the column the key is named for.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "PRIMARY" => Self::Primary,
+            "email" => Self::Email,
+            "phone_number" => Self::PhoneNumber,
+            "third_party_user_id" => Self::ThirdPartyUserId,
+            "link_code_hash" => Self::LinkCodeHash,
+            "token" => Self::Token,
+            _ => Self::Other,
+        }
+    }
+
+    /// The normalised name ([`UniqueKey::from_name`] of it gives the key back);
+    /// `other` for [`UniqueKey::Other`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Primary => "PRIMARY",
+            Self::Email => "email",
+            Self::PhoneNumber => "phone_number",
+            Self::ThirdPartyUserId => "third_party_user_id",
+            Self::LinkCodeHash => "link_code_hash",
+            Self::Token => "token",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A constraint violation, which only the statement that caused it can give a meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// A unique or primary key was violated.
+    Unique(UniqueKey),
+    /// A foreign key was violated by an insert or update of a child row (backends do
+    /// not all report which one; every statement has at most one that can fail).
+    ForeignKey,
+}
+
 /// A failed statement, normalised by the backend so that the shared operations can
 /// map it to the contract's variant in the context of the statement that failed.
+///
+/// The shared operations never convert it with `?`: every statement that can violate
+/// a constraint says what that means (see `crate::stmt::Meaning`).
 #[derive(Debug)]
 pub enum DbError {
-    /// A unique or primary key was violated. `key` is `PRIMARY` for a primary key,
-    /// else the column the unique key is named for (`email`, `phone_number`,
-    /// `third_party_user_id`, `link_code_hash`, `token`), without table or prefix.
+    /// A unique or primary key was violated.
     Unique {
-        /// Normalised key name.
-        key: String,
+        /// The key.
+        key: UniqueKey,
     },
     /// A foreign key was violated by an insert or update of a child row.
     ForeignKey,
@@ -149,22 +214,40 @@ impl From<StorageError> for DbError {
 }
 
 impl DbError {
-    /// Converts to a `StorageError` when the statement's context gives no better
-    /// meaning to a constraint violation.
-    pub fn into_storage(self) -> StorageError {
+    /// The error with the meaning `meaning` gives a constraint violation.
+    pub fn meaning(self, meaning: impl FnOnce(Violation) -> StorageError) -> StorageError {
         match self {
             DbError::Other(e) => e,
-            DbError::Unique { key } => {
-                StorageError::query(format!("unexpected unique violation on key `{key}`"))
-            }
-            DbError::ForeignKey => StorageError::query("unexpected foreign-key violation"),
+            DbError::Unique { key } => meaning(Violation::Unique(key)),
+            DbError::ForeignKey => meaning(Violation::ForeignKey),
         }
+    }
+
+    /// The error of a statement that gives no meaning to a constraint violation (one
+    /// is then an unexpected `Query` error).
+    pub fn into_storage(self) -> StorageError {
+        self.meaning(unexpected)
     }
 }
 
+/// Kept only for the backends' migration drivers (`storage-sqlite/src/migrate.rs`
+/// runs its statements through [`Conn`] and converts with `?`), which belong to the
+/// migration-runner work; the shared operations never use it (they compile without
+/// it) and give every statement's violations a meaning through `crate::stmt::Meaning`.
+/// Remove it once the migration drivers call [`DbError::into_storage`].
 impl From<DbError> for StorageError {
     fn from(e: DbError) -> Self {
         e.into_storage()
+    }
+}
+
+/// The `Query` error of a violation a statement did not expect.
+pub fn unexpected(v: Violation) -> StorageError {
+    match v {
+        Violation::Unique(key) => {
+            StorageError::query(format!("unexpected unique violation on key {key:?}"))
+        }
+        Violation::ForeignKey => StorageError::query("unexpected foreign-key violation"),
     }
 }
 

@@ -10,16 +10,19 @@
 //! `src/sessions.rs`, `src/codes.rs` (one file per domain, all backends); what differs
 //! per backend (driver, error codes, locks, DDL) lives in each backend crate.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod codes;
 pub mod conn;
-mod q;
+mod run;
+mod schema;
 mod sessions;
+mod stmt;
 mod tenancy;
 mod tx;
 mod users;
 
-pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row};
+pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row, UniqueKey, Violation};
 pub use tx::SqlTx;
 
 use std::sync::Arc;
@@ -28,7 +31,7 @@ use std::sync::Arc;
 pub struct SqlStorage<D: Driver> {
     pub(crate) driver: Arc<D>,
     /// Statements rendered once, shared with this storage's transactions.
-    pub(crate) templates: Arc<q::Templates>,
+    pub(crate) templates: Arc<stmt::Templates>,
 }
 
 impl<D: Driver> SqlStorage<D> {

@@ -1,13 +1,19 @@
 //! Sessions with refresh-token rotation, and access-token signing keys (contract 5.3).
+//!
+//! Each operation holds, in one function, its SQL (a sea-query builder over the names
+//! in [`crate::schema`]), the values it binds (by name, [`args!`]) and how a row
+//! becomes a domain type (read by column name).
 
 use crate::SqlStorage;
-use crate::conn::{Conn, DbError, Dialect, Driver, Row};
-use crate::q::{Q, col, no_app, no_tenant, retrying, tenant_cond, v, with_conn};
+use crate::conn::{Conn, Dialect, Driver, Violation};
+use crate::run::{Op, Via, named_lock, retrying, traced};
+use crate::schema::{As, Col, Tbl};
+use crate::stmt::{
+    Meaning, One, Q, Rec, Shape, Stmt, args, each, insert_row, locked, no_app, no_tenant, tenant_is,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{
-    Cond, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query, Value as V,
-};
+use sea_query::{Cond, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use serde_json::Value;
 use storage_api::validate;
 use storage_api::*;
@@ -15,55 +21,50 @@ use storage_api::*;
 /// Rows deleted per statement by [`Sessions::delete_expired_sessions`].
 pub const EXPIRED_BATCH: u64 = 1000;
 
-fn key_cond(t: &TenantIdentifier, handle: &str) -> Condition {
-    tenant_cond(t).add(Expr::col(col("session_handle")).eq(handle))
-}
-
-/// `app_id = a[0] AND tenant_id = a[1] AND session_handle = a[2]`.
-fn key_cond_v(a: &[V]) -> Condition {
-    Cond::all()
-        .add(Expr::col(col("app_id")).eq(a[0].clone()))
-        .add(Expr::col(col("tenant_id")).eq(a[1].clone()))
-        .add(Expr::col(col("session_handle")).eq(a[2].clone()))
-}
-
-fn key_args(t: &TenantIdentifier, handle: &str) -> Vec<V> {
-    vec![v(t.app.as_str()), v(t.tenant.as_str()), v(handle)]
+/// `app_id = app AND tenant_id = tenant AND session_handle = handle`.
+fn session_is(app: &One, tenant: &One, handle: &One) -> Condition {
+    tenant_is(app, tenant).add(Expr::col(Col::SessionHandle).eq(handle.expr()))
 }
 
 fn check_handle(h: &str) -> Result<()> {
     validate::text("session_handle", h, 255)
 }
 
-const SESSION_COLS: [&str; 10] = [
-    "session_handle",
-    "user_id",
-    "refresh_token_hash_2",
-    "session_data",
-    "expires_at",
-    "created_at_time",
-    "jwt_user_payload",
-    "use_static_key",
-    "prev_refresh_token_hash_2",
-    "refresh_token_rotated_at",
+fn check_user_id(u: &str) -> Result<()> {
+    validate::text("user_id", u, 128)
+}
+
+/// The select list of a session row.
+const SESSION: [Col; 10] = [
+    Col::SessionHandle,
+    Col::UserId,
+    Col::RefreshTokenHash2,
+    Col::SessionData,
+    Col::ExpiresAt,
+    Col::CreatedAtTime,
+    Col::JwtUserPayload,
+    Col::UseStaticKey,
+    Col::PrevRefreshTokenHash2,
+    Col::RefreshTokenRotatedAt,
 ];
 
-fn session_from(t: &TenantIdentifier, r: &Row) -> Result<Session> {
+fn session_from(t: &TenantIdentifier, r: &Rec<'_, Col>) -> Result<Session> {
     Ok(Session {
         tenant: t.clone(),
-        handle: r.text(0)?,
-        user_id: r.text(1)?,
-        refresh_token_hash: r.text(2)?,
-        session_data: r.opt_json(3)?.unwrap_or(Value::Null),
-        expires_at: r.int(4)?,
-        created_at: r.int(5)?,
-        jwt_payload: r.opt_json(6)?.unwrap_or(Value::Null),
-        use_static_key: r.bool(7)?,
-        prev_refresh_token_hash: r.opt_text(8)?,
-        refresh_token_rotated_at: r.opt_int(9)?,
+        handle: r.text(Col::SessionHandle)?,
+        user_id: r.text(Col::UserId)?,
+        refresh_token_hash: r.text(Col::RefreshTokenHash2)?,
+        session_data: r.opt_json(Col::SessionData)?.unwrap_or(Value::Null),
+        expires_at: r.int(Col::ExpiresAt)?,
+        created_at: r.int(Col::CreatedAtTime)?,
+        jwt_payload: r.opt_json(Col::JwtUserPayload)?.unwrap_or(Value::Null),
+        use_static_key: r.bool(Col::UseStaticKey)?,
+        prev_refresh_token_hash: r.opt_text(Col::PrevRefreshTokenHash2)?,
+        refresh_token_rotated_at: r.opt_int(Col::RefreshTokenRotatedAt)?,
     })
 }
 
+/// Reads one session; `lock` takes a row lock (inside a transaction).
 pub(crate) async fn get_session<C: Conn>(
     c: &mut C,
     q: Q<'_>,
@@ -72,98 +73,90 @@ pub(crate) async fn get_session<C: Conn>(
     lock: bool,
 ) -> Result<Option<Session>> {
     check_handle(handle)?;
-    q.fetch_opt_t(
-        c,
-        "get_session",
-        u64::from(lock),
-        key_args(t, handle),
-        |a| {
+    let stmt = Stmt::locking("sessions.get", lock);
+    let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), handle: handle };
+    let row = q
+        .fetch(c, stmt, &SESSION, args, |a| {
             let mut s = Query::select();
-            s.from(q.t("session_info"))
-                .columns(SESSION_COLS.map(col))
-                .cond_where(key_cond_v(a));
-            if lock {
-                s.lock_exclusive();
-            }
-            s
-        },
-    )
-    .await?
-    .map(|r| session_from(t, &r))
-    .transpose()
+            s.from(q.t(Tbl::SessionInfo))
+                .columns(SESSION)
+                .cond_where(session_is(&a.app, &a.tenant, &a.handle));
+            locked(s, lock)
+        })
+        .await?
+        .one();
+    row.map(|r| session_from(t, &r.rec())).transpose()
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn update_tokens<C: Conn>(
+async fn update_tokens<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     t: &TenantIdentifier,
-    handle: &str,
-    new_hash: &str,
-    prev_hash: Option<&str>,
-    rotated_at: Option<i64>,
-    expires_at: i64,
+    u: &TokenUpdate<'_>,
 ) -> Result<u64> {
-    check_handle(handle)?;
-    validate::text("refresh_token_hash", new_hash, 128)?;
-    validate::opt_text("prev_refresh_token_hash", prev_hash, 128)?;
-    validate::time("expires_at", expires_at)?;
-    if let Some(r) = rotated_at {
+    check_handle(u.handle)?;
+    validate::text("refresh_token_hash", u.new_hash, 128)?;
+    validate::opt_text("prev_refresh_token_hash", u.prev_hash, 128)?;
+    validate::time("expires_at", u.expires_at)?;
+    if let Some(r) = u.rotated_at {
         validate::time("refresh_token_rotated_at", r)?;
     }
-    q.run(
-        c,
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        handle: u.handle,
+        new_hash: u.new_hash,
+        prev_hash: u.prev_hash,
+        rotated_at: u.rotated_at,
+        expires_at: u.expires_at,
+    };
+    q.exec(c, Stmt::fixed("sessions.update_tokens"), args, |a| {
         Query::update()
-            .table(q.t("session_info"))
+            .table(q.t(Tbl::SessionInfo))
             .values([
-                (col("refresh_token_hash_2"), new_hash.into()),
-                (
-                    col("prev_refresh_token_hash_2"),
-                    prev_hash.map(str::to_owned).into(),
-                ),
-                (col("refresh_token_rotated_at"), rotated_at.into()),
-                (col("expires_at"), expires_at.into()),
+                (Col::RefreshTokenHash2, a.new_hash.expr()),
+                (Col::PrevRefreshTokenHash2, a.prev_hash.expr()),
+                (Col::RefreshTokenRotatedAt, a.rotated_at.expr()),
+                (Col::ExpiresAt, a.expires_at.expr()),
             ])
-            .cond_where(key_cond(t, handle)),
-    )
+            .cond_where(session_is(&a.app, &a.tenant, &a.handle))
+            .to_owned()
+    })
     .await
+    .no_violations()
 }
 
-fn app_cond(app: &AppId) -> Condition {
-    Cond::all().add(Expr::col(col("app_id")).eq(app.as_str()))
-}
-
-pub(crate) async fn signing_keys<C: Conn>(
+/// The signing keys of an app, newest first; `lock` takes the app's named lock and
+/// row locks (inside a transaction).
+async fn signing_keys<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
     lock: bool,
 ) -> Result<Vec<SigningKey>> {
     if lock {
-        c.named_lock(&format!("signing_keys/{app}")).await?;
+        named_lock(c, &format!("signing_keys/{app}")).await?;
     }
-    let mut s = Query::select();
-    s.from(q.t("session_access_token_signing_keys"))
-        .columns([col("created_at_time"), col("value")])
-        .cond_where(app_cond(app))
-        .order_by(col("created_at_time"), Order::Desc);
-    if lock {
-        s.lock_exclusive();
-    }
-    q.fetch(c, &s)
-        .await?
-        .iter()
+    let stmt = Stmt::locking("sessions.signing_keys", lock);
+    const KEY: [Col; 2] = [Col::CreatedAtTime, Col::Value];
+    let rows = q
+        .fetch(c, stmt, &KEY, args! { app: app.as_str() }, |a| {
+            let mut s = Query::select();
+            s.from(q.t(Tbl::SessionAccessTokenSigningKeys))
+                .columns(KEY)
+                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .order_by(Col::CreatedAtTime, Order::Desc);
+            locked(s, lock)
+        })
+        .await?;
+    rows.iter()
         .map(|r| {
             Ok(SigningKey {
-                created_at: r.int(0)?,
-                value: r.opt_text(1)?.unwrap_or_default(),
+                created_at: r.int(Col::CreatedAtTime)?,
+                value: r.opt_text(Col::Value)?.unwrap_or_default(),
             })
         })
         .collect()
-}
-
-fn check_user_id(u: &str) -> Result<()> {
-    validate::text("user_id", u, 128)
 }
 
 #[async_trait]
@@ -176,111 +169,131 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         let payload = validate::json("jwt_payload", &s.jwt_payload)?;
         validate::time("expires_at", s.expires_at)?;
         validate::time("created_at", s.created_at)?;
-        let args = vec![
-            v(s.tenant.app.as_str()),
-            v(s.tenant.tenant.as_str()),
-            v(s.handle.as_str()),
-            v(s.user_id.as_str()),
-            v(s.refresh_token_hash.as_str()),
-            v(data),
-            v(s.expires_at),
-            v(s.created_at),
-            v(payload),
-            v(s.use_static_key),
-        ];
-        with_conn!(self, |c, q| {
-            q.exec_t(c, "create_session", 0, args, |a| {
-                Query::insert()
-                    .into_table(q.t("session_info"))
-                    .columns(
+        let args = args! {
+            app: s.tenant.app.as_str(),
+            tenant: s.tenant.tenant.as_str(),
+            handle: s.handle.as_str(),
+            user_id: s.user_id.as_str(),
+            hash: s.refresh_token_hash.as_str(),
+            data: data,
+            expires_at: s.expires_at,
+            created_at: s.created_at,
+            payload: payload,
+            use_static_key: s.use_static_key,
+        };
+        self.on(Via::Pool, Op::tenant("create_session", &s.tenant), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                q.exec(c, Stmt::fixed("sessions.create"), args, |a| {
+                    insert_row(
+                        q.t(Tbl::SessionInfo),
                         [
-                            "app_id",
-                            "tenant_id",
-                            "session_handle",
-                            "user_id",
-                            "refresh_token_hash_2",
-                            "session_data",
-                            "expires_at",
-                            "created_at_time",
-                            "jwt_user_payload",
-                            "use_static_key",
-                        ]
-                        .map(col),
+                            (Col::AppId, a.app.expr()),
+                            (Col::TenantId, a.tenant.expr()),
+                            (Col::SessionHandle, a.handle.expr()),
+                            (Col::UserId, a.user_id.expr()),
+                            (Col::RefreshTokenHash2, a.hash.expr()),
+                            (Col::SessionData, a.data.expr()),
+                            (Col::ExpiresAt, a.expires_at.expr()),
+                            (Col::CreatedAtTime, a.created_at.expr()),
+                            (Col::JwtUserPayload, a.payload.expr()),
+                            (Col::UseStaticKey, a.use_static_key.expr()),
+                        ],
                     )
-                    .values_panic(a.iter().cloned().map(Into::into))
                     .to_owned()
+                })
+                .await
+                .violations(|v| match v {
+                    Violation::ForeignKey => no_tenant(&s.tenant),
+                    Violation::Unique(_) => {
+                        StorageError::query("a session with this handle already exists")
+                    }
+                })?;
+                Ok(())
             })
-            .await
-            .map_err(|e| match e {
-                DbError::ForeignKey => no_tenant(&s.tenant),
-                DbError::Unique { .. } => {
-                    StorageError::query("a session with this handle already exists")
-                }
-                e => e.into_storage(),
-            })?;
-            Ok(())
         })
+        .await
     }
 
     async fn get_session(&self, t: &TenantIdentifier, handle: &str) -> Result<Option<Session>> {
-        with_conn!(read self, |c, q| get_session(c, q, t, handle, false).await)
+        self.on(Via::Read, Op::tenant("get_session", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                get_session(c, q, t, handle, false).await
+            })
+        })
+        .await
     }
 
     async fn rotate_refresh_token(
         &self,
         t: &TenantIdentifier,
-        handle: &str,
-        expected: &str,
-        new_hash: &str,
-        new_expiry: i64,
-        now: i64,
+        r: &RefreshRotation<'_>,
     ) -> Result<RotateOutcome> {
+        let (handle, expected, new_hash, new_expiry, now) =
+            (r.handle, r.expected, r.new_hash, r.new_expiry, r.now);
         check_handle(handle)?;
         validate::text("expected", expected, 128)?;
         validate::text("refresh_token_hash", new_hash, 128)?;
         validate::time("expires_at", new_expiry)?;
         validate::time("now", now)?;
-        with_conn!(self, |c, q| {
-            // One conditional UPDATE: race-free without a transaction.
-            // Arguments: app, tenant, handle, new hash, expected hash, now, new expiry.
-            let mut args = key_args(t, handle);
-            args.extend([v(new_hash), v(expected), v(now), v(new_expiry)]);
-            let n = q
-                .run_t(c, "rotate_refresh_token", 0, args, |a| {
-                    Query::update()
-                        .table(q.t("session_info"))
-                        .values([
-                            (col("refresh_token_hash_2"), a[3].clone().into()),
-                            (col("prev_refresh_token_hash_2"), a[4].clone().into()),
-                            (col("refresh_token_rotated_at"), a[5].clone().into()),
-                            (col("expires_at"), a[6].clone().into()),
-                        ])
-                        .cond_where(
-                            key_cond_v(a)
-                                .add(Expr::col(col("refresh_token_hash_2")).eq(a[4].clone()))
-                                .add(Expr::col(col("expires_at")).gte(a[5].clone())),
-                        )
-                        .to_owned()
+        self.on(Via::Pool, Op::tenant("rotate_refresh_token", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                // One conditional UPDATE: race-free without a transaction. The old hash
+                // becomes the previous one; `now` is both the rotation time and the
+                // bound the session must not have expired before.
+                let args = args! {
+                    app: t.app.as_str(),
+                    tenant: t.tenant.as_str(),
+                    handle: handle,
+                    new_hash: new_hash,
+                    expected: expected,
+                    now: now,
+                    new_expiry: new_expiry,
+                };
+                let rotated = q
+                    .exec(c, Stmt::fixed("sessions.rotate_refresh_token"), args, |a| {
+                        Query::update()
+                            .table(q.t(Tbl::SessionInfo))
+                            .values([
+                                (Col::RefreshTokenHash2, a.new_hash.expr()),
+                                (Col::PrevRefreshTokenHash2, a.expected.expr()),
+                                (Col::RefreshTokenRotatedAt, a.now.expr()),
+                                (Col::ExpiresAt, a.new_expiry.expr()),
+                            ])
+                            .cond_where(
+                                session_is(&a.app, &a.tenant, &a.handle)
+                                    .add(Expr::col(Col::RefreshTokenHash2).eq(a.expected.expr()))
+                                    .add(Expr::col(Col::ExpiresAt).gte(a.now.expr())),
+                            )
+                            .to_owned()
+                    })
+                    .await
+                    .no_violations()?;
+                if rotated > 0 {
+                    return Ok(RotateOutcome::Rotated);
+                }
+                // Only on the failure path: tell a mismatch from a missing session.
+                const EXPIRY: [Col; 1] = [Col::ExpiresAt];
+                let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), handle: handle };
+                let row = q
+                    .fetch(c, Stmt::fixed("sessions.expiry"), &EXPIRY, args, |a| {
+                        Query::select()
+                            .from(q.t(Tbl::SessionInfo))
+                            .columns(EXPIRY)
+                            .cond_where(session_is(&a.app, &a.tenant, &a.handle))
+                            .to_owned()
+                    })
+                    .await?
+                    .one();
+                Ok(match row {
+                    Some(r) if r.rec().int(Col::ExpiresAt)? >= now => RotateOutcome::Mismatch,
+                    _ => RotateOutcome::NotFound,
                 })
-                .await?;
-            if n > 0 {
-                return Ok(RotateOutcome::Rotated);
-            }
-            // Only on the failure path: tell a mismatch from a missing session.
-            let row = q
-                .fetch_opt(
-                    c,
-                    Query::select()
-                        .from(q.t("session_info"))
-                        .column(col("expires_at"))
-                        .cond_where(key_cond(t, handle)),
-                )
-                .await?;
-            Ok(match row {
-                Some(r) if r.int(0)? >= now => RotateOutcome::Mismatch,
-                _ => RotateOutcome::NotFound,
             })
         })
+        .await
     }
 
     async fn update_session(
@@ -291,32 +304,48 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         jwt_payload: Option<&Value>,
     ) -> Result<u64> {
         check_handle(handle)?;
-        let mut values = Vec::new();
-        if let Some(d) = session_data {
-            values.push((
-                col("session_data"),
-                validate::json("session_data", d)?.into(),
-            ));
-        }
-        if let Some(p) = jwt_payload {
-            values.push((
-                col("jwt_user_payload"),
-                validate::json("jwt_payload", p)?.into(),
-            ));
-        }
-        with_conn!(self, |c, q| {
-            if values.is_empty() {
-                return Ok(get_session(c, q, t, handle, false).await?.map_or(0, |_| 1));
-            }
-            q.run(
-                c,
-                Query::update()
-                    .table(q.t("session_info"))
-                    .values(values.clone())
-                    .cond_where(key_cond(t, handle)),
-            )
-            .await
+        let data = session_data
+            .map(|d| validate::json("session_data", d))
+            .transpose()?;
+        let payload = jwt_payload
+            .map(|p| validate::json("jwt_payload", p))
+            .transpose()?;
+        self.on(Via::Pool, Op::tenant("update_session", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let stmt = match (data.is_some(), payload.is_some()) {
+                    (false, false) => {
+                        return Ok(get_session(c, q, t, handle, false).await?.map_or(0, |_| 1));
+                    }
+                    (true, false) => Stmt::fixed("sessions.update_data"),
+                    (false, true) => Stmt::fixed("sessions.update_payload"),
+                    (true, true) => Stmt::fixed("sessions.update_data_and_payload"),
+                };
+                let (set_data, set_payload) = (data.is_some(), payload.is_some());
+                let args = args! {
+                    app: t.app.as_str(),
+                    tenant: t.tenant.as_str(),
+                    handle: handle,
+                    data: data,
+                    payload: payload,
+                };
+                q.exec(c, stmt, args, |a| {
+                    let mut u = Query::update();
+                    u.table(q.t(Tbl::SessionInfo));
+                    if set_data {
+                        u.value(Col::SessionData, a.data.expr());
+                    }
+                    if set_payload {
+                        u.value(Col::JwtUserPayload, a.payload.expr());
+                    }
+                    u.cond_where(session_is(&a.app, &a.tenant, &a.handle));
+                    u
+                })
+                .await
+                .no_violations()
+            })
         })
+        .await
     }
 
     async fn delete_sessions(&self, t: &TenantIdentifier, handles: &[String]) -> Result<u64> {
@@ -326,40 +355,73 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         if handles.is_empty() {
             return Ok(0);
         }
-        with_conn!(self, |c, q| {
-            let mut n = 0;
-            for chunk in handles.chunks(500) {
-                n += q
-                    .run(
-                        c,
-                        Query::delete().from_table(q.t("session_info")).cond_where(
-                            tenant_cond(t).add(
-                                Expr::col(col("session_handle"))
-                                    .is_in(chunk.iter().map(String::as_str)),
-                            ),
-                        ),
-                    )
-                    .await?;
-            }
-            Ok(n)
+        self.on(Via::Pool, Op::tenant("delete_sessions", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let mut n = 0;
+                for chunk in handles.chunks(500) {
+                    let stmt = Stmt::shaped("sessions.delete", Shape::Each(chunk.len()));
+                    let args = args! {
+                        app: t.app.as_str(),
+                        tenant: t.tenant.as_str(),
+                        handles: each(chunk.iter().map(String::as_str)),
+                    };
+                    n += q
+                        .exec(c, stmt, args, |a| {
+                            Query::delete()
+                                .from_table(q.t(Tbl::SessionInfo))
+                                .cond_where(
+                                    tenant_is(&a.app, &a.tenant).add(
+                                        Expr::col(Col::SessionHandle).is_in(a.handles.values()),
+                                    ),
+                                )
+                                .to_owned()
+                        })
+                        .await
+                        .no_violations()?;
+                }
+                Ok(n)
+            })
         })
+        .await
     }
 
     async fn delete_sessions_of_user(&self, scope: &UserScope, user_id: &str) -> Result<u64> {
         check_user_id(user_id)?;
-        let cond = match scope {
-            UserScope::App(a) => app_cond(a),
-            UserScope::Tenant(t) => tenant_cond(t),
-        }
-        .add(Expr::col(col("user_id")).eq(user_id));
-        with_conn!(self, |c, q| q
-            .run(
-                c,
-                Query::delete()
-                    .from_table(q.t("session_info"))
-                    .cond_where(cond.clone()),
-            )
-            .await)
+        self.on(
+            Via::Pool,
+            Op::scope("delete_sessions_of_user", scope),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    let (stmt, app, tenant) = match scope {
+                        UserScope::App(a) => {
+                            (Stmt::fixed("sessions.delete_of_user_in_app"), a, None)
+                        }
+                        UserScope::Tenant(t) => (
+                            Stmt::fixed("sessions.delete_of_user_in_tenant"),
+                            &t.app,
+                            Some(t.tenant.as_str()),
+                        ),
+                    };
+                    let in_tenant = tenant.is_some();
+                    let args = args! { app: app.as_str(), tenant: tenant, user_id: user_id };
+                    q.exec(c, stmt, args, |a| {
+                        let mut cond = Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr()));
+                        if in_tenant {
+                            cond = cond.add(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                        }
+                        Query::delete()
+                            .from_table(q.t(Tbl::SessionInfo))
+                            .cond_where(cond.add(Expr::col(Col::UserId).eq(a.user_id.expr())))
+                            .to_owned()
+                    })
+                    .await
+                    .no_violations()
+                })
+            },
+        )
+        .await
     }
 
     async fn session_handles_of_user(
@@ -369,108 +431,139 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         now: i64,
     ) -> Result<Vec<String>> {
         check_user_id(user_id)?;
-        with_conn!(read self, |c, q| {
-            q.fetch(
-                c,
-                Query::select()
-                    .from(q.t("session_info"))
-                    .column(col("session_handle"))
-                    .cond_where(
-                        tenant_cond(t)
-                            .add(Expr::col(col("user_id")).eq(user_id))
-                            .add(Expr::col(col("expires_at")).gte(now)),
+        self.on(Via::Read, Op::tenant("session_handles_of_user", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const HANDLE: [Col; 1] = [Col::SessionHandle];
+                let args = args! {
+                    app: t.app.as_str(),
+                    tenant: t.tenant.as_str(),
+                    user_id: user_id,
+                    now: now,
+                };
+                let rows = q
+                    .fetch(
+                        c,
+                        Stmt::fixed("sessions.handles_of_user"),
+                        &HANDLE,
+                        args,
+                        |a| {
+                            Query::select()
+                                .from(q.t(Tbl::SessionInfo))
+                                .columns(HANDLE)
+                                .cond_where(
+                                    tenant_is(&a.app, &a.tenant)
+                                        .add(Expr::col(Col::UserId).eq(a.user_id.expr()))
+                                        .add(Expr::col(Col::ExpiresAt).gte(a.now.expr())),
+                                )
+                                .order_by(Col::SessionHandle, Order::Asc)
+                                .to_owned()
+                        },
                     )
-                    .order_by(col("session_handle"), Order::Asc),
-            )
-            .await?
-            .iter()
-            .map(|r| r.text(0))
-            .collect()
+                    .await?;
+                rows.iter().map(|r| r.text(Col::SessionHandle)).collect()
+            })
         })
+        .await
     }
 
     async fn count_sessions(&self, t: &TenantIdentifier) -> Result<u64> {
-        with_conn!(self, |c, q| {
-            let r = q
-                .fetch_opt(
-                    c,
-                    Query::select()
-                        .from(q.t("session_info"))
-                        .expr(Expr::cust("COUNT(*)"))
-                        .cond_where(tenant_cond(t)),
-                )
-                .await?;
-            Ok(r.map(|r| r.int(0)).transpose()?.unwrap_or(0) as u64)
+        self.on(Via::Pool, Op::tenant("count_sessions", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const N: [As; 1] = [As::N];
+                let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str() };
+                let row = q
+                    .fetch(c, Stmt::fixed("sessions.count"), &N, args, |a| {
+                        Query::select()
+                            .from(q.t(Tbl::SessionInfo))
+                            .expr_as(Expr::cust("COUNT(*)"), As::N)
+                            .cond_where(tenant_is(&a.app, &a.tenant))
+                            .to_owned()
+                    })
+                    .await?
+                    .one();
+                Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
+            })
         })
+        .await
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
         // A batch that loses a deadlock to a concurrent cleanup (InnoDB: the range
         // deletes lock index records in different orders) was rolled back whole, so
         // it is simply run again, as a transaction would be.
-        let mut total = 0;
-        loop {
-            // Each batch is its own statement, so no lock is held for long.
-            let n = retrying!(async {
-                with_conn!(self, |c, q| {
-                    q.run_t(c, "delete_expired_sessions", 0, vec![v(now)], |a| {
-                        let expired = Expr::col(col("expires_at")).lt(a[0].clone());
-                        match q.d {
-                            Dialect::MySql => Query::delete()
-                                .from_table(q.t("session_info"))
-                                .and_where(expired)
-                                .limit(EXPIRED_BATCH)
-                                .to_owned(),
-                            _ => {
-                                let mut batch = Query::select();
-                                batch
-                                    .from(q.t("session_info"))
-                                    .columns([
-                                        col("app_id"),
-                                        col("tenant_id"),
-                                        col("session_handle"),
-                                    ])
-                                    .and_where(expired)
-                                    .limit(EXPIRED_BATCH);
-                                // PostgreSQL: concurrent cleanups (one per core instance)
-                                // would otherwise pick overlapping batches and lock their
-                                // rows in different orders, which deadlocks; each now
-                                // locks its batch as it picks it and skips rows another
-                                // cleanup holds (that one deletes them). SQLite has one
-                                // writer at a time.
-                                if q.d == Dialect::Postgres {
-                                    batch.lock_with_behavior(
-                                        LockType::Update,
-                                        LockBehavior::SkipLocked,
-                                    );
-                                }
-                                Query::delete()
-                                    .from_table(q.t("session_info"))
-                                    .and_where(
-                                        Expr::tuple([
-                                            Expr::col(col("app_id")),
-                                            Expr::col(col("tenant_id")),
-                                            Expr::col(col("session_handle")),
-                                        ])
-                                        .in_subquery(batch),
-                                    )
-                                    .to_owned()
-                            }
-                        }
-                    })
+        traced(D::NAME, Op::global("delete_expired_sessions"), async {
+            let mut total = 0;
+            loop {
+                // Each batch is its own statement, so no lock is held for long.
+                let n = retrying(|| async {
+                    let mut cx = self.connection(Via::Pool).await?;
+                    let (c, q) = cx.parts();
+                    q.exec(
+                        c,
+                        Stmt::fixed("sessions.delete_expired"),
+                        args! { now: now },
+                        |a| expired_batch(q, &a.now),
+                    )
                     .await
+                    .no_violations()
                 })
-            })?;
-            total += n;
-            if n < EXPIRED_BATCH {
-                return Ok(total);
+                .await?;
+                total += n;
+                if n < EXPIRED_BATCH {
+                    return Ok(total);
+                }
             }
-        }
+        })
+        .await
     }
 
     async fn signing_keys(&self, app: &AppId) -> Result<Vec<SigningKey>> {
-        with_conn!(read self, |c, q| signing_keys(c, q, app, false).await)
+        self.on(Via::Read, Op::app("signing_keys", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                signing_keys(c, q, app, false).await
+            })
+        })
+        .await
     }
+}
+
+/// `DELETE` of at most [`EXPIRED_BATCH`] sessions expired before `now`.
+fn expired_batch(q: Q<'_>, now: &One) -> sea_query::DeleteStatement {
+    let expired = Expr::col(Col::ExpiresAt).lt(now.expr());
+    if q.dialect == Dialect::MySql {
+        return Query::delete()
+            .from_table(q.t(Tbl::SessionInfo))
+            .and_where(expired)
+            .limit(EXPIRED_BATCH)
+            .to_owned();
+    }
+    let mut batch = Query::select();
+    batch
+        .from(q.t(Tbl::SessionInfo))
+        .columns([Col::AppId, Col::TenantId, Col::SessionHandle])
+        .and_where(expired)
+        .limit(EXPIRED_BATCH);
+    // PostgreSQL: concurrent cleanups (one per core instance) would otherwise pick
+    // overlapping batches and lock their rows in different orders, which deadlocks;
+    // each now locks its batch as it picks it and skips rows another cleanup holds
+    // (that one deletes them). SQLite has one writer at a time.
+    if q.dialect == Dialect::Postgres {
+        batch.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Query::delete()
+        .from_table(q.t(Tbl::SessionInfo))
+        .and_where(
+            Expr::tuple([
+                Expr::col(Col::AppId),
+                Expr::col(Col::TenantId),
+                Expr::col(Col::SessionHandle),
+            ])
+            .in_subquery(batch),
+        )
+        .to_owned()
 }
 
 #[async_trait]
@@ -481,61 +574,89 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
         handle: &str,
     ) -> Result<Option<Session>> {
         let (c, q) = self.parts();
-        get_session(c, q, t, handle, true).await
+        traced(
+            D::NAME,
+            Op::tenant("get_session_for_update", t),
+            get_session(c, q, t, handle, true),
+        )
+        .await
     }
 
-    async fn update_tokens(
-        &mut self,
-        t: &TenantIdentifier,
-        handle: &str,
-        new_hash: &str,
-        prev_hash: Option<&str>,
-        rotated_at: Option<i64>,
-        expires_at: i64,
-    ) -> Result<u64> {
+    async fn update_tokens(&mut self, t: &TenantIdentifier, u: &TokenUpdate<'_>) -> Result<u64> {
         let (c, q) = self.parts();
-        update_tokens(c, q, t, handle, new_hash, prev_hash, rotated_at, expires_at).await
+        traced(
+            D::NAME,
+            Op::tenant("update_tokens", t),
+            update_tokens(c, q, t, u),
+        )
+        .await
     }
 
     async fn signing_keys_for_update(&mut self, app: &AppId) -> Result<Vec<SigningKey>> {
         let (c, q) = self.parts();
-        signing_keys(c, q, app, true).await
+        traced(
+            D::NAME,
+            Op::app("signing_keys_for_update", app),
+            signing_keys(c, q, app, true),
+        )
+        .await
     }
 
     async fn add_signing_key(&mut self, app: &AppId, key: &SigningKey) -> Result<()> {
         validate::free_text("value", &key.value)?;
         validate::time("created_at", key.created_at)?;
         let (c, q) = self.parts();
-        q.exec(
-            c,
-            Query::insert()
-                .into_table(q.t("session_access_token_signing_keys"))
-                .columns([col("app_id"), col("created_at_time"), col("value")])
-                .values_panic([
-                    app.as_str().into(),
-                    key.created_at.into(),
-                    key.value.as_str().into(),
-                ]),
-        )
+        let args = args! {
+            app: app.as_str(),
+            created_at: key.created_at,
+            value: key.value.as_str(),
+        };
+        traced(D::NAME, Op::app("add_signing_key", app), async {
+            q.exec(c, Stmt::fixed("sessions.add_signing_key"), args, |a| {
+                insert_row(
+                    q.t(Tbl::SessionAccessTokenSigningKeys),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::CreatedAtTime, a.created_at.expr()),
+                        (Col::Value, a.value.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .violations(|v| match v {
+                Violation::ForeignKey => no_app(app),
+                Violation::Unique(_) => {
+                    StorageError::query("a signing key with this creation time already exists")
+                }
+            })?;
+            Ok(())
+        })
         .await
-        .map_err(|e| match e {
-            DbError::ForeignKey => no_app(app),
-            DbError::Unique { .. } => {
-                StorageError::query("a signing key with this creation time already exists")
-            }
-            e => e.into_storage(),
-        })?;
-        Ok(())
     }
 
     async fn remove_signing_keys_before(&mut self, app: &AppId, before: i64) -> Result<u64> {
         let (c, q) = self.parts();
-        q.run(
-            c,
-            Query::delete()
-                .from_table(q.t("session_access_token_signing_keys"))
-                .cond_where(app_cond(app).add(Expr::col(col("created_at_time")).lt(before))),
-        )
+        let args = args! { app: app.as_str(), before: before };
+        traced(D::NAME, Op::app("remove_signing_keys_before", app), async {
+            q.exec(
+                c,
+                Stmt::fixed("sessions.remove_signing_keys_before"),
+                args,
+                |a| {
+                    Query::delete()
+                        .from_table(q.t(Tbl::SessionAccessTokenSigningKeys))
+                        .cond_where(
+                            Cond::all()
+                                .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                                .add(Expr::col(Col::CreatedAtTime).lt(a.before.expr())),
+                        )
+                        .to_owned()
+                },
+            )
+            .await
+            .no_violations()
+        })
         .await
     }
 }

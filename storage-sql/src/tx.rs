@@ -3,7 +3,6 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
-use crate::q::Q;
 use async_trait::async_trait;
 use std::sync::Arc;
 use storage_api::{MigrationDriver, Result, Storage, Transaction, TxOptions};
@@ -13,13 +12,20 @@ use storage_api::{MigrationDriver, Result, Storage, Transaction, TxOptions};
 pub struct SqlTx<D: Driver> {
     conn: D::Conn,
     driver: Arc<D>,
-    templates: Arc<crate::q::Templates>,
+    templates: Arc<crate::stmt::Templates>,
 }
 
 impl<D: Driver> SqlTx<D> {
-    /// The connection and statement context.
-    pub(crate) fn parts(&mut self) -> (&mut D::Conn, Q<'_>) {
-        (&mut self.conn, Q::of(&*self.driver, &self.templates))
+    /// The connection and the statement context.
+    pub(crate) fn parts(&mut self) -> (&mut D::Conn, crate::stmt::Q<'_>) {
+        (
+            &mut self.conn,
+            crate::stmt::Q::new(
+                self.driver.dialect(),
+                self.driver.table_prefix(),
+                &self.templates,
+            ),
+        )
     }
 }
 

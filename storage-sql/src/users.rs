@@ -2,17 +2,79 @@
 //! counting, updates, tenant membership, deletion (contract 5.2).
 
 use crate::SqlStorage;
-use crate::conn::{Conn, DbError, Driver};
-use crate::q::{Q, app_user_cond, col, in_tx, no_tenant, tenant_cond, tenant_cond_v, v, with_conn};
+use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
+use crate::run::{Op, Via, traced};
+use crate::schema::{As, Col, Tbl};
+use crate::stmt::{
+    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, insert_row, no_tenant, tenant_is,
+};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
-use sea_query::{Alias, Cond, Expr, ExprTrait, JoinType, Order, Query, Value as V};
+use sea_query::{Cond, Expr, ExprTrait, Func, JoinType, Order, Query};
 use std::collections::BTreeMap;
 use storage_api::validate;
 use storage_api::*;
 
-fn a(name: &'static str) -> Alias {
-    Alias::new(name)
+/// The select list of [`load_users`]: the `app_id_to_user_id` row (`a`) and the
+/// recipe rows joined to it (`ep`, `tp`, `pl`).
+const LOGIN_METHOD: [(As, Col); 12] = [
+    (As::A, Col::UserId),
+    (As::A, Col::RecipeId),
+    (As::A, Col::PrimaryOrRecipeUserId),
+    (As::A, Col::IsLinkedOrIsAPrimaryUser),
+    (As::A, Col::TimeJoined),
+    (As::Ep, Col::Email),
+    (As::Ep, Col::PasswordHash),
+    (As::Tp, Col::ThirdPartyId),
+    (As::Tp, Col::ThirdPartyUserId),
+    (As::Tp, Col::Email),
+    (As::Pl, Col::Email),
+    (As::Pl, Col::PhoneNumber),
+];
+
+/// A login method read from a [`LOGIN_METHOD`] row, with its primary user id and
+/// whether it is linked (or primary).
+fn login_method_from(r: &Rec<'_, (As, Col)>) -> Result<(String, bool, LoginMethod)> {
+    let recipe = RecipeId::parse(&r.text((As::A, Col::RecipeId))?)
+        .ok_or_else(|| StorageError::query("unknown recipe_id in app_id_to_user_id"))?;
+    let mut m = LoginMethod {
+        recipe_id: recipe,
+        recipe_user_id: r.text((As::A, Col::UserId))?,
+        email: None,
+        phone_number: None,
+        third_party: None,
+        password_hash: None,
+        time_joined: r.int((As::A, Col::TimeJoined))?,
+        tenant_ids: Vec::new(),
+        verified: false,
+    };
+    match recipe {
+        RecipeId::EmailPassword => {
+            m.email = r.opt_text((As::Ep, Col::Email))?;
+            m.password_hash = r.opt_text((As::Ep, Col::PasswordHash))?.map(Secret::new);
+        }
+        RecipeId::ThirdParty => {
+            if let (Some(id), Some(uid)) = (
+                r.opt_text((As::Tp, Col::ThirdPartyId))?,
+                r.opt_text((As::Tp, Col::ThirdPartyUserId))?,
+            ) {
+                m.third_party = Some(ThirdPartyInfo {
+                    third_party_id: id,
+                    third_party_user_id: uid,
+                });
+            }
+            m.email = r.opt_text((As::Tp, Col::Email))?;
+        }
+        RecipeId::Passwordless => {
+            m.email = r.opt_text((As::Pl, Col::Email))?;
+            m.phone_number = r.opt_text((As::Pl, Col::PhoneNumber))?;
+        }
+    }
+    Ok((
+        r.text((As::A, Col::PrimaryOrRecipeUserId))?,
+        r.bool((As::A, Col::IsLinkedOrIsAPrimaryUser))?,
+        m,
+    ))
 }
 
 /// Loads the users owning the given recipe user ids, with every login method, sorted
@@ -26,101 +88,55 @@ async fn load_users<C: Conn>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let join = |t: &'static str| {
+    // `<t>.app_id = a.app_id AND <t>.user_id = a.user_id`.
+    let join = |t: As| {
         Cond::all()
-            .add(Expr::col((a(t), col("app_id"))).equals((a("a"), col("app_id"))))
-            .add(Expr::col((a(t), col("user_id"))).equals((a("a"), col("user_id"))))
+            .add(Expr::col((t, Col::AppId)).equals((As::A, Col::AppId)))
+            .add(Expr::col((t, Col::UserId)).equals((As::A, Col::UserId)))
     };
-    // Arguments: the app, then the ids.
-    let mut args = Vec::with_capacity(ids.len() + 1);
-    args.push(v(app.as_str()));
-    args.extend(ids.iter().map(|i| v(i.as_str())));
+    let stmt = Stmt::shaped("users.login_methods", Shape::Each(ids.len()));
+    let args = args! { app: app.as_str(), ids: each(ids.iter().map(String::as_str)) };
     let rows = q
-        .fetch_t(c, "load_users", ids.len() as u64, args, |p| {
+        .fetch(c, stmt, &LOGIN_METHOD, args, |a| {
             Query::select()
-                .from_as(q.t("app_id_to_user_id"), a("a"))
-                .columns([
-                    (a("a"), col("user_id")),
-                    (a("a"), col("recipe_id")),
-                    (a("a"), col("primary_or_recipe_user_id")),
-                    (a("a"), col("is_linked_or_is_a_primary_user")),
-                    (a("a"), col("time_joined")),
-                    (a("ep"), col("email")),
-                    (a("ep"), col("password_hash")),
-                    (a("tp"), col("third_party_id")),
-                    (a("tp"), col("third_party_user_id")),
-                    (a("tp"), col("email")),
-                    (a("pl"), col("email")),
-                    (a("pl"), col("phone_number")),
-                ])
+                .from_as(q.t(Tbl::AppIdToUserId), As::A)
+                .columns(LOGIN_METHOD)
                 .join_as(
                     JoinType::LeftJoin,
-                    q.t("emailpassword_users"),
-                    a("ep"),
-                    join("ep"),
+                    q.t(Tbl::EmailpasswordUsers),
+                    As::Ep,
+                    join(As::Ep),
                 )
                 .join_as(
                     JoinType::LeftJoin,
-                    q.t("thirdparty_users"),
-                    a("tp"),
-                    join("tp"),
+                    q.t(Tbl::ThirdpartyUsers),
+                    As::Tp,
+                    join(As::Tp),
                 )
                 .join_as(
                     JoinType::LeftJoin,
-                    q.t("passwordless_users"),
-                    a("pl"),
-                    join("pl"),
+                    q.t(Tbl::PasswordlessUsers),
+                    As::Pl,
+                    join(As::Pl),
                 )
-                .and_where(Expr::col((a("a"), col("app_id"))).eq(p[0].clone()))
+                .and_where(Expr::col((As::A, Col::AppId)).eq(a.app.expr()))
                 .and_where(
-                    Expr::col((a("a"), col("primary_or_recipe_user_id"))).in_subquery(
+                    Expr::col((As::A, Col::PrimaryOrRecipeUserId)).in_subquery(
                         Query::select()
-                            .from(q.t("app_id_to_user_id"))
-                            .column(col("primary_or_recipe_user_id"))
-                            .and_where(Expr::col(col("app_id")).eq(p[0].clone()))
-                            .and_where(Expr::col(col("user_id")).is_in(p[1..].iter().cloned()))
+                            .from(q.t(Tbl::AppIdToUserId))
+                            .column(Col::PrimaryOrRecipeUserId)
+                            .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                            .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
                             .to_owned(),
                     ),
                 )
                 .to_owned()
         })
         .await?;
-    let mut methods: Vec<(String, bool, LoginMethod)> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let recipe = RecipeId::parse(&r.text(1)?)
-            .ok_or_else(|| StorageError::query("unknown recipe_id in app_id_to_user_id"))?;
-        let mut m = LoginMethod {
-            recipe_id: recipe,
-            recipe_user_id: r.text(0)?,
-            email: None,
-            phone_number: None,
-            third_party: None,
-            password_hash: None,
-            time_joined: r.int(4)?,
-            tenant_ids: Vec::new(),
-            verified: false,
-        };
-        match recipe {
-            RecipeId::EmailPassword => {
-                m.email = r.opt_text(5)?;
-                m.password_hash = r.opt_text(6)?.map(Secret::new);
-            }
-            RecipeId::ThirdParty => {
-                if let (Some(id), Some(uid)) = (r.opt_text(7)?, r.opt_text(8)?) {
-                    m.third_party = Some(ThirdPartyInfo {
-                        third_party_id: id,
-                        third_party_user_id: uid,
-                    });
-                }
-                m.email = r.opt_text(9)?;
-            }
-            RecipeId::Passwordless => {
-                m.email = r.opt_text(10)?;
-                m.phone_number = r.opt_text(11)?;
-            }
-        }
-        methods.push((r.text(2)?, r.bool(3)?, m));
-    }
+    let methods = rows
+        .iter()
+        .map(|r| login_method_from(&r))
+        .collect::<Result<Vec<_>>>()?;
     if methods.is_empty() {
         return Ok(Vec::new());
     }
@@ -128,41 +144,54 @@ async fn load_users<C: Conn>(
         .iter()
         .map(|(_, _, m)| m.recipe_user_id.as_str())
         .collect();
-    let mut args = Vec::with_capacity(recipe_ids.len() + 1);
-    args.push(v(app.as_str()));
-    args.extend(recipe_ids.iter().map(|i| v(*i)));
-    let n = recipe_ids.len() as u64;
+    let n = recipe_ids.len();
+    const TENANT: [Col; 2] = [Col::UserId, Col::TenantId];
+    let args = args! { app: app.as_str(), ids: each(recipe_ids.iter().copied()) };
     let tenants = q
-        .fetch_t(c, "load_users_tenants", n, args.clone(), |p| {
-            Query::select()
-                .from(q.t("all_auth_recipe_users"))
-                .columns([col("user_id"), col("tenant_id")])
-                .and_where(Expr::col(col("app_id")).eq(p[0].clone()))
-                .and_where(Expr::col(col("user_id")).is_in(p[1..].iter().cloned()))
-                .order_by(col("tenant_id"), Order::Asc)
-                .to_owned()
-        })
+        .fetch(
+            c,
+            Stmt::shaped("users.tenants_of", Shape::Each(n)),
+            &TENANT,
+            args,
+            |a| {
+                Query::select()
+                    .from(q.t(Tbl::AllAuthRecipeUsers))
+                    .columns(TENANT)
+                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                    .order_by(Col::TenantId, Order::Asc)
+                    .to_owned()
+            },
+        )
         .await?;
+    const VERIFIED: [Col; 2] = [Col::UserId, Col::Email];
+    let args = args! { app: app.as_str(), ids: each(recipe_ids.iter().copied()) };
     let verified = q
-        .fetch_t(c, "load_users_verified", n, args, |p| {
-            Query::select()
-                .from(q.t("emailverification_verified_emails"))
-                .columns([col("user_id"), col("email")])
-                .and_where(Expr::col(col("app_id")).eq(p[0].clone()))
-                .and_where(Expr::col(col("user_id")).is_in(p[1..].iter().cloned()))
-                .to_owned()
-        })
+        .fetch(
+            c,
+            Stmt::shaped("users.verified_emails_of", Shape::Each(n)),
+            &VERIFIED,
+            args,
+            |a| {
+                Query::select()
+                    .from(q.t(Tbl::EmailverificationVerifiedEmails))
+                    .columns(VERIFIED)
+                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                    .to_owned()
+            },
+        )
         .await?;
     let mut tenant_map: BTreeMap<String, Vec<TenantId>> = BTreeMap::new();
-    for r in tenants {
+    for r in tenants.iter() {
         tenant_map
-            .entry(r.text(0)?)
+            .entry(r.text(Col::UserId)?)
             .or_default()
-            .push(TenantId::new(&r.text(1)?)?);
+            .push(TenantId::new(&r.text(Col::TenantId)?)?);
     }
     let mut verified_set = std::collections::HashSet::new();
-    for r in verified {
-        verified_set.insert((r.text(0)?, r.text(1)?));
+    for r in verified.iter() {
+        verified_set.insert((r.text(Col::UserId)?, r.text(Col::Email)?));
     }
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     for (primary, linked, mut m) in methods {
@@ -211,102 +240,96 @@ struct NewUser<'a> {
 
 async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()> {
     let t = u.tenant;
-    let args = vec![
-        v(t.app.as_str()),
-        v(u.user_id),
-        v(u.recipe.as_str()),
-        v(u.time_joined),
-    ];
-    q.exec_t(c, "insert_app_user", 0, args, |a| {
-        Query::insert()
-            .into_table(q.t("app_id_to_user_id"))
-            .columns([
-                col("app_id"),
-                col("user_id"),
-                col("recipe_id"),
-                col("primary_or_recipe_user_id"),
-                col("is_linked_or_is_a_primary_user"),
-                col("time_joined"),
-                col("primary_or_recipe_user_time_joined"),
-            ])
-            .values_panic([
-                a[0].clone().into(),
-                a[1].clone().into(),
-                a[2].clone().into(),
-                a[1].clone().into(),
-                false.into(),
-                a[3].clone().into(),
-                a[3].clone().into(),
-            ])
-            .to_owned()
+    let args = args! {
+        app: t.app.as_str(),
+        user_id: u.user_id,
+        recipe: u.recipe.as_str(),
+        time_joined: u.time_joined,
+    };
+    q.exec(c, Stmt::fixed("users.insert_app_user"), args, |a| {
+        insert_row(
+            q.t(Tbl::AppIdToUserId),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::RecipeId, a.recipe.expr()),
+                (Col::PrimaryOrRecipeUserId, a.user_id.expr()),
+                (Col::IsLinkedOrIsAPrimaryUser, Expr::val(false)),
+                (Col::TimeJoined, a.time_joined.expr()),
+                (Col::PrimaryOrRecipeUserTimeJoined, a.time_joined.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
-    .map_err(|e| match e {
-        DbError::Unique { .. } => StorageError::DuplicateUserId,
-        DbError::ForeignKey => no_tenant(t),
-        e => e.into_storage(),
+    .violations(|v| match v {
+        Violation::Unique(_) => StorageError::DuplicateUserId,
+        Violation::ForeignKey => no_tenant(t),
     })?;
-    insert_tenant_row(
-        c,
-        q,
-        t,
-        u.user_id,
-        u.user_id,
-        false,
-        u.recipe,
-        u.time_joined,
-        u.time_joined,
-    )
-    .await
+    let row = TenantRow {
+        user_id: u.user_id,
+        primary: u.user_id,
+        linked: false,
+        recipe: u.recipe,
+        time_joined: u.time_joined,
+        primary_time_joined: u.time_joined,
+    };
+    insert_tenant_row(c, q, t, &row).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_tenant_row<C: Conn>(
-    c: &mut C,
-    q: Q<'_>,
-    t: &TenantIdentifier,
-    user_id: &str,
-    primary: &str,
+/// An `all_auth_recipe_users` row of a user in a tenant.
+struct TenantRow<'a> {
+    user_id: &'a str,
+    primary: &'a str,
     linked: bool,
     recipe: RecipeId,
     time_joined: i64,
     primary_time_joined: i64,
+}
+
+async fn insert_tenant_row<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    row: &TenantRow<'_>,
 ) -> Result<()> {
-    let args = vec![
-        v(t.app.as_str()),
-        v(t.tenant.as_str()),
-        v(user_id),
-        v(primary),
-        v(linked),
-        v(recipe.as_str()),
-        v(time_joined),
-        v(primary_time_joined),
-    ];
-    q.exec_t(c, "insert_tenant_user", 0, args, |a| {
-        Query::insert()
-            .into_table(q.t("all_auth_recipe_users"))
-            .columns([
-                col("app_id"),
-                col("tenant_id"),
-                col("user_id"),
-                col("primary_or_recipe_user_id"),
-                col("is_linked_or_is_a_primary_user"),
-                col("recipe_id"),
-                col("time_joined"),
-                col("primary_or_recipe_user_time_joined"),
-            ])
-            .values_panic(a.iter().cloned().map(Into::into))
-            .to_owned()
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        user_id: row.user_id,
+        primary: row.primary,
+        linked: row.linked,
+        recipe: row.recipe.as_str(),
+        time_joined: row.time_joined,
+        primary_time_joined: row.primary_time_joined,
+    };
+    q.exec(c, Stmt::fixed("users.insert_tenant_user"), args, |a| {
+        insert_row(
+            q.t(Tbl::AllAuthRecipeUsers),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::PrimaryOrRecipeUserId, a.primary.expr()),
+                (Col::IsLinkedOrIsAPrimaryUser, a.linked.expr()),
+                (Col::RecipeId, a.recipe.expr()),
+                (Col::TimeJoined, a.time_joined.expr()),
+                (
+                    Col::PrimaryOrRecipeUserTimeJoined,
+                    a.primary_time_joined.expr(),
+                ),
+            ],
+        )
+        .to_owned()
     })
     .await
-    .map_err(|e| match e {
+    .violations(|v| match v {
         // Already in the tenant: a concurrent add won; retrying sees it.
-        DbError::Unique { .. } => StorageError::Retryable {
+        Violation::Unique(_) => StorageError::Retryable {
             message: "user was added to the tenant concurrently".into(),
             source: None,
         },
-        DbError::ForeignKey => no_tenant(t),
-        e => e.into_storage(),
+        Violation::ForeignKey => no_tenant(t),
     })?;
     Ok(())
 }
@@ -318,29 +341,28 @@ async fn insert_ep_tenant<C: Conn>(
     user_id: &str,
     email: &str,
 ) -> Result<()> {
-    let args = vec![
-        v(t.app.as_str()),
-        v(t.tenant.as_str()),
-        v(user_id),
-        v(email),
-    ];
-    q.exec_t(c, "insert_ep_tenant", 0, args, |a| {
-        Query::insert()
-            .into_table(q.t("emailpassword_user_to_tenant"))
-            .columns([
-                col("app_id"),
-                col("tenant_id"),
-                col("user_id"),
-                col("email"),
-            ])
-            .values_panic(a.iter().cloned().map(Into::into))
-            .to_owned()
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        user_id: user_id,
+        email: email,
+    };
+    q.exec(c, Stmt::fixed("users.insert_ep_tenant"), args, |a| {
+        insert_row(
+            q.t(Tbl::EmailpasswordUserToTenant),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::Email, a.email.expr()),
+            ],
+        )
+        .to_owned()
     })
     .await
-    .map_err(|e| match e {
-        DbError::Unique { .. } => StorageError::DuplicateEmail,
-        DbError::ForeignKey => no_tenant(t),
-        e => e.into_storage(),
+    .violations(|v| match v {
+        Violation::Unique(_) => StorageError::DuplicateEmail,
+        Violation::ForeignKey => no_tenant(t),
     })?;
     Ok(())
 }
@@ -352,39 +374,40 @@ async fn insert_tp_tenant<C: Conn>(
     user_id: &str,
     tp: &ThirdPartyInfo,
 ) -> Result<()> {
-    q.exec(
-        c,
-        Query::insert()
-            .into_table(q.t("thirdparty_user_to_tenant"))
-            .columns([
-                col("app_id"),
-                col("tenant_id"),
-                col("user_id"),
-                col("third_party_id"),
-                col("third_party_user_id"),
-            ])
-            .values_panic([
-                t.app.as_str().into(),
-                t.tenant.as_str().into(),
-                user_id.into(),
-                tp.third_party_id.as_str().into(),
-                tp.third_party_user_id.as_str().into(),
-            ]),
-    )
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        user_id: user_id,
+        third_party_id: tp.third_party_id.as_str(),
+        third_party_user_id: tp.third_party_user_id.as_str(),
+    };
+    q.exec(c, Stmt::fixed("users.insert_tp_tenant"), args, |a| {
+        insert_row(
+            q.t(Tbl::ThirdpartyUserToTenant),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::ThirdPartyId, a.third_party_id.expr()),
+                (Col::ThirdPartyUserId, a.third_party_user_id.expr()),
+            ],
+        )
+        .to_owned()
+    })
     .await
-    .map_err(|e| match e {
-        DbError::Unique { .. } => StorageError::DuplicateThirdPartyUser,
-        DbError::ForeignKey => no_tenant(t),
-        e => e.into_storage(),
+    .violations(|v| match v {
+        Violation::Unique(_) => StorageError::DuplicateThirdPartyUser,
+        Violation::ForeignKey => no_tenant(t),
     })?;
     Ok(())
 }
 
-fn pl_dup(key: &str) -> StorageError {
-    if key == "phone_number" {
-        StorageError::DuplicatePhoneNumber
-    } else {
-        StorageError::DuplicateEmail
+/// What a unique violation of a passwordless contact means.
+fn pl_dup(v: Violation) -> StorageError {
+    match v {
+        Violation::Unique(UniqueKey::PhoneNumber) => StorageError::DuplicatePhoneNumber,
+        Violation::Unique(_) => StorageError::DuplicateEmail,
+        v => unexpected(v),
     }
 }
 
@@ -396,30 +419,30 @@ async fn insert_pl_tenant<C: Conn>(
     email: Option<&str>,
     phone: Option<&str>,
 ) -> Result<()> {
-    q.exec(
-        c,
-        Query::insert()
-            .into_table(q.t("passwordless_user_to_tenant"))
-            .columns([
-                col("app_id"),
-                col("tenant_id"),
-                col("user_id"),
-                col("email"),
-                col("phone_number"),
-            ])
-            .values_panic([
-                t.app.as_str().into(),
-                t.tenant.as_str().into(),
-                user_id.into(),
-                email.map(str::to_owned).into(),
-                phone.map(str::to_owned).into(),
-            ]),
-    )
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        user_id: user_id,
+        email: email,
+        phone: phone,
+    };
+    q.exec(c, Stmt::fixed("users.insert_pl_tenant"), args, |a| {
+        insert_row(
+            q.t(Tbl::PasswordlessUserToTenant),
+            [
+                (Col::AppId, a.app.expr()),
+                (Col::TenantId, a.tenant.expr()),
+                (Col::UserId, a.user_id.expr()),
+                (Col::Email, a.email.expr()),
+                (Col::PhoneNumber, a.phone.expr()),
+            ],
+        )
+        .to_owned()
+    })
     .await
-    .map_err(|e| match e {
-        DbError::Unique { key } => pl_dup(&key),
-        DbError::ForeignKey => no_tenant(t),
-        e => e.into_storage(),
+    .violations(|v| match v {
+        Violation::ForeignKey => no_tenant(t),
+        v => pl_dup(v),
     })?;
     Ok(())
 }
@@ -446,13 +469,8 @@ fn check_tp(tp: &ThirdPartyInfo) -> Result<()> {
     validate::text("third_party_user_id", &tp.third_party_user_id, 256)
 }
 
-async fn ids_of<C: Conn>(
-    c: &mut C,
-    q: Q<'_>,
-    stmt: &sea_query::SelectStatement,
-) -> Result<Vec<String>> {
-    q.fetch(c, stmt).await?.iter().map(|r| r.text(0)).collect()
-}
+/// The select list of a user-id look-up.
+const USER_ID: [Col; 1] = [Col::UserId];
 
 pub(crate) async fn get_user<C: Conn>(
     c: &mut C,
@@ -467,12 +485,9 @@ pub(crate) async fn get_user<C: Conn>(
         .next())
 }
 
-async fn update_checked<C: Conn>(
-    c: &mut C,
-    q: Q<'_>,
-    stmt: &sea_query::UpdateStatement,
-) -> Result<()> {
-    if q.run(c, stmt).await? == 0 {
+/// `UnknownUserId` when an update touched no row.
+fn touched(n: u64) -> Result<()> {
+    if n == 0 {
         return Err(StorageError::UnknownUserId);
     }
     Ok(())
@@ -487,27 +502,36 @@ pub(crate) async fn update_ep_email<C: Conn>(
 ) -> Result<()> {
     validate::uuid("user_id", user_id)?;
     check_email(email)?;
-    update_checked(
-        c,
-        q,
-        Query::update()
-            .table(q.t("emailpassword_users"))
-            .value(col("email"), email)
-            .cond_where(app_user_cond(app, user_id)),
-    )
-    .await?;
-    q.exec(
-        c,
-        Query::update()
-            .table(q.t("emailpassword_user_to_tenant"))
-            .value(col("email"), email)
-            .cond_where(app_user_cond(app, user_id)),
-    )
-    .await
-    .map_err(|e| match e {
-        DbError::Unique { .. } => StorageError::DuplicateEmail,
-        e => e.into_storage(),
-    })?;
+    for (stmt, table) in [
+        (
+            Stmt::fixed("users.update_ep_email"),
+            Tbl::EmailpasswordUsers,
+        ),
+        (
+            Stmt::fixed("users.update_ep_tenant_email"),
+            Tbl::EmailpasswordUserToTenant,
+        ),
+    ] {
+        let args = args! { app: app.as_str(), user_id: user_id, email: email };
+        let n = q
+            .exec(c, stmt, args, |a| {
+                Query::update()
+                    .table(q.t(table))
+                    .value(Col::Email, a.email.expr())
+                    .cond_where(app_user_is(&a.app, &a.user_id))
+                    .to_owned()
+            })
+            .await
+            .violations(|v| match v {
+                Violation::Unique(_) if table == Tbl::EmailpasswordUserToTenant => {
+                    StorageError::DuplicateEmail
+                }
+                v => unexpected(v),
+            })?;
+        if table == Tbl::EmailpasswordUsers {
+            touched(n)?;
+        }
+    }
     Ok(())
 }
 
@@ -520,15 +544,18 @@ pub(crate) async fn update_password<C: Conn>(
 ) -> Result<()> {
     validate::uuid("user_id", user_id)?;
     validate::text("password_hash", hash.expose(), 256)?;
-    update_checked(
-        c,
-        q,
-        Query::update()
-            .table(q.t("emailpassword_users"))
-            .value(col("password_hash"), hash.expose())
-            .cond_where(app_user_cond(app, user_id)),
-    )
-    .await
+    let args = args! { app: app.as_str(), user_id: user_id, hash: hash.expose() };
+    let n = q
+        .exec(c, Stmt::fixed("users.update_password_hash"), args, |a| {
+            Query::update()
+                .table(q.t(Tbl::EmailpasswordUsers))
+                .value(Col::PasswordHash, a.hash.expr())
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await
+        .no_violations()?;
+    touched(n)
 }
 
 pub(crate) async fn update_pl_contact<C: Conn>(
@@ -548,33 +575,42 @@ pub(crate) async fn update_pl_contact<C: Conn>(
             "one of email and phone number is required",
         ));
     }
-    let values = || {
-        [
-            (col("email"), email.map(str::to_owned).into()),
-            (col("phone_number"), phone.map(str::to_owned).into()),
-        ]
-    };
-    update_checked(
-        c,
-        q,
-        Query::update()
-            .table(q.t("passwordless_users"))
-            .values(values())
-            .cond_where(app_user_cond(app, user_id)),
-    )
-    .await?;
-    q.exec(
-        c,
-        Query::update()
-            .table(q.t("passwordless_user_to_tenant"))
-            .values(values())
-            .cond_where(app_user_cond(app, user_id)),
-    )
-    .await
-    .map_err(|e| match e {
-        DbError::Unique { key } => pl_dup(&key),
-        e => e.into_storage(),
-    })?;
+    for (stmt, table) in [
+        (
+            Stmt::fixed("users.update_pl_contact"),
+            Tbl::PasswordlessUsers,
+        ),
+        (
+            Stmt::fixed("users.update_pl_tenant_contact"),
+            Tbl::PasswordlessUserToTenant,
+        ),
+    ] {
+        let args = args! {
+            app: app.as_str(),
+            user_id: user_id,
+            email: email,
+            phone: phone,
+        };
+        let n = q
+            .exec(c, stmt, args, |a| {
+                Query::update()
+                    .table(q.t(table))
+                    .values([
+                        (Col::Email, a.email.expr()),
+                        (Col::PhoneNumber, a.phone.expr()),
+                    ])
+                    .cond_where(app_user_is(&a.app, &a.user_id))
+                    .to_owned()
+            })
+            .await
+            .violations(|v| match table {
+                Tbl::PasswordlessUserToTenant => pl_dup(v),
+                _ => unexpected(v),
+            })?;
+        if table == Tbl::PasswordlessUsers {
+            touched(n)?;
+        }
+    }
     Ok(())
 }
 
@@ -586,69 +622,265 @@ pub(crate) async fn delete_user<C: Conn>(
 ) -> Result<bool> {
     validate::uuid("user_id", user_id)?;
     // Passwordless devices are keyed by contact, not by user: remove the user's.
+    const CONTACT: [Col; 2] = [Col::Email, Col::PhoneNumber];
+    let args = args! { app: app.as_str(), user_id: user_id };
     let contact = q
-        .fetch_opt(
-            c,
+        .fetch(c, Stmt::fixed("users.pl_contact"), &CONTACT, args, |a| {
             Query::select()
-                .from(q.t("passwordless_users"))
-                .columns([col("email"), col("phone_number")])
-                .cond_where(app_user_cond(app, user_id)),
-        )
-        .await?;
-    if let Some(r) = contact {
-        for (column, v) in [("email", r.opt_text(0)?), ("phone_number", r.opt_text(1)?)] {
-            if let Some(v) = v {
-                q.run(
-                    c,
-                    Query::delete()
-                        .from_table(q.t("passwordless_devices"))
-                        .and_where(Expr::col(col("app_id")).eq(app.as_str()))
-                        .and_where(Expr::col(col(column)).eq(v))
-                        .and_where(
-                            Expr::col(col("tenant_id")).in_subquery(
-                                Query::select()
-                                    .from(q.t("all_auth_recipe_users"))
-                                    .column(col("tenant_id"))
-                                    .cond_where(app_user_cond(app, user_id))
-                                    .to_owned(),
-                            ),
+                .from(q.t(Tbl::PasswordlessUsers))
+                .columns(CONTACT)
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await?
+        .one();
+    if let Some(row) = contact {
+        let r = row.rec();
+        for (stmt, column) in [
+            (Stmt::fixed("users.delete_devices_by_email"), Col::Email),
+            (
+                Stmt::fixed("users.delete_devices_by_phone"),
+                Col::PhoneNumber,
+            ),
+        ] {
+            let Some(value) = r.opt_text(column)? else {
+                continue;
+            };
+            let args = args! { app: app.as_str(), user_id: user_id, value: value };
+            q.exec(c, stmt, args, |a| {
+                Query::delete()
+                    .from_table(q.t(Tbl::PasswordlessDevices))
+                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(column).eq(a.value.expr()))
+                    .and_where(
+                        Expr::col(Col::TenantId).in_subquery(
+                            Query::select()
+                                .from(q.t(Tbl::AllAuthRecipeUsers))
+                                .column(Col::TenantId)
+                                .cond_where(app_user_is(&a.app, &a.user_id))
+                                .to_owned(),
                         ),
-                )
-                .await?;
-            }
+                    )
+                    .to_owned()
+            })
+            .await
+            .no_violations()?;
         }
     }
-    for table in [
-        "session_info",
-        "emailverification_tokens",
-        "emailverification_verified_emails",
+    // The last one cascades to all_auth_recipe_users, the recipe tables, the
+    // *_user_to_tenant tables and password-reset tokens.
+    let mut n = 0;
+    for (stmt, table) in [
+        (Stmt::fixed("users.delete_sessions"), Tbl::SessionInfo),
+        (
+            Stmt::fixed("users.delete_verification_tokens"),
+            Tbl::EmailverificationTokens,
+        ),
+        (
+            Stmt::fixed("users.delete_verified_emails"),
+            Tbl::EmailverificationVerifiedEmails,
+        ),
+        (Stmt::fixed("users.delete_user"), Tbl::AppIdToUserId),
     ] {
-        q.run(
-            c,
-            Query::delete()
-                .from_table(q.t(table))
-                .cond_where(app_user_cond(app, user_id)),
-        )
-        .await?;
+        let args = args! { app: app.as_str(), user_id: user_id };
+        n = q
+            .exec(c, stmt, args, |a| {
+                Query::delete()
+                    .from_table(q.t(table))
+                    .cond_where(app_user_is(&a.app, &a.user_id))
+                    .to_owned()
+            })
+            .await
+            .no_violations()?;
     }
-    // Cascades to all_auth_recipe_users, the recipe tables, the *_user_to_tenant
-    // tables and password-reset tokens.
-    let n = q
-        .run(
-            c,
-            Query::delete()
-                .from_table(q.t("app_id_to_user_id"))
-                .cond_where(app_user_cond(app, user_id)),
-        )
-        .await?;
     Ok(n > 0)
 }
 
-fn recipe_cond(recipes: &[RecipeId]) -> Option<sea_query::Expr> {
-    if recipes.is_empty() {
-        None
-    } else {
-        Some(Expr::col(col("recipe_id")).is_in(recipes.iter().map(|r| r.as_str())))
+/// The user ids of `table` (one of the `*_user_to_tenant` tables) in a tenant with
+/// `column = value`.
+async fn ids_in_tenant<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    stmt: Stmt,
+    table: Tbl,
+    column: Col,
+    t: &TenantIdentifier,
+    value: &str,
+) -> Result<Vec<String>> {
+    let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
+    let rows = q
+        .fetch(c, stmt, &USER_ID, args, |a| {
+            Query::select()
+                .from(q.t(table))
+                .columns(USER_ID)
+                .cond_where(tenant_is(&a.app, &a.tenant).add(Expr::col(column).eq(a.value.expr())))
+                .to_owned()
+        })
+        .await?;
+    rows.iter().map(|r| r.text(Col::UserId)).collect()
+}
+
+/// The user-id look-up of [`Users::list_users`]: one page of primary user ids.
+const PAGE: [Col; 2] = [
+    Col::PrimaryOrRecipeUserId,
+    Col::PrimaryOrRecipeUserTimeJoined,
+];
+
+/// The statement of a user count: over an app or a tenant, filtered on `recipes`
+/// recipes (none: every recipe).
+fn count_stmt(scope: &UserScope, recipes: usize) -> Stmt {
+    match scope {
+        UserScope::App(_) => Stmt::shaped("users.count_in_app", Shape::Each(recipes)),
+        UserScope::Tenant(_) => Stmt::shaped("users.count_in_tenant", Shape::Each(recipes)),
+    }
+}
+
+/// The app, the tenant (`None` for an app scope) and the table of a scope.
+fn scope_parts(scope: &UserScope) -> (&AppId, Option<&str>, Tbl) {
+    match scope {
+        UserScope::App(a) => (a, None, Tbl::AppIdToUserId),
+        UserScope::Tenant(t) => (&t.app, Some(t.tenant.as_str()), Tbl::AllAuthRecipeUsers),
+    }
+}
+
+/// A sign-up of one of the three recipes.
+#[derive(Clone, Copy)]
+enum SignUp<'a> {
+    EmailPassword(&'a EmailPasswordSignUp),
+    ThirdParty(&'a ThirdPartySignUp),
+    Passwordless(&'a PasswordlessSignUp),
+}
+
+/// A login method of `recipe` with nothing but its id and time joined.
+fn login_method(recipe: RecipeId, user_id: &str, time_joined: i64) -> LoginMethod {
+    LoginMethod {
+        recipe_id: recipe,
+        recipe_user_id: user_id.to_owned(),
+        email: None,
+        phone_number: None,
+        third_party: None,
+        password_hash: None,
+        time_joined,
+        tenant_ids: Vec::new(),
+        verified: false,
+    }
+}
+
+/// The rows of a sign-up: the user's `app_id_to_user_id` and `all_auth_recipe_users`
+/// rows, its recipe row, and its recipe's row in the tenant.
+async fn insert_sign_up<C: Conn>(c: &mut C, q: Q<'_>, s: SignUp<'_>) -> Result<()> {
+    let (tenant, user_id, recipe, time_joined) = match s {
+        SignUp::EmailPassword(i) => (
+            &i.tenant,
+            &i.user_id,
+            RecipeId::EmailPassword,
+            i.time_joined,
+        ),
+        SignUp::ThirdParty(i) => (&i.tenant, &i.user_id, RecipeId::ThirdParty, i.time_joined),
+        SignUp::Passwordless(i) => (&i.tenant, &i.user_id, RecipeId::Passwordless, i.time_joined),
+    };
+    let u = NewUser {
+        tenant,
+        user_id,
+        recipe,
+        time_joined,
+    };
+    insert_base(c, q, &u).await?;
+    match s {
+        SignUp::EmailPassword(i) => {
+            let args = args! {
+                app: i.tenant.app.as_str(),
+                user_id: i.user_id.as_str(),
+                email: i.email.as_str(),
+                hash: i.password_hash.expose(),
+                time_joined: i.time_joined,
+            };
+            q.exec(c, Stmt::fixed("users.insert_ep_user"), args, |a| {
+                insert_row(
+                    q.t(Tbl::EmailpasswordUsers),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::UserId, a.user_id.expr()),
+                        (Col::Email, a.email.expr()),
+                        (Col::PasswordHash, a.hash.expr()),
+                        (Col::TimeJoined, a.time_joined.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .no_violations()?;
+            insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
+        }
+        SignUp::ThirdParty(i) => {
+            let args = args! {
+                app: i.tenant.app.as_str(),
+                third_party_id: i.third_party.third_party_id.as_str(),
+                third_party_user_id: i.third_party.third_party_user_id.as_str(),
+                user_id: i.user_id.as_str(),
+                email: i.email.as_str(),
+                time_joined: i.time_joined,
+            };
+            q.exec(c, Stmt::fixed("users.insert_tp_user"), args, |a| {
+                insert_row(
+                    q.t(Tbl::ThirdpartyUsers),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::ThirdPartyId, a.third_party_id.expr()),
+                        (Col::ThirdPartyUserId, a.third_party_user_id.expr()),
+                        (Col::UserId, a.user_id.expr()),
+                        (Col::Email, a.email.expr()),
+                        (Col::TimeJoined, a.time_joined.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .no_violations()?;
+            insert_tp_tenant(c, q, &i.tenant, &i.user_id, &i.third_party).await
+        }
+        SignUp::Passwordless(i) => {
+            let (email, phone) = (i.email.as_deref(), i.phone_number.as_deref());
+            let args = args! {
+                app: i.tenant.app.as_str(),
+                user_id: i.user_id.as_str(),
+                email: email,
+                phone: phone,
+                time_joined: i.time_joined,
+            };
+            q.exec(c, Stmt::fixed("users.insert_pl_user"), args, |a| {
+                insert_row(
+                    q.t(Tbl::PasswordlessUsers),
+                    [
+                        (Col::AppId, a.app.expr()),
+                        (Col::UserId, a.user_id.expr()),
+                        (Col::Email, a.email.expr()),
+                        (Col::PhoneNumber, a.phone.expr()),
+                        (Col::TimeJoined, a.time_joined.expr()),
+                    ],
+                )
+                .to_owned()
+            })
+            .await
+            .no_violations()?;
+            insert_pl_tenant(c, q, &i.tenant, &i.user_id, email, phone).await
+        }
+    }
+}
+
+impl<D: Driver> SqlStorage<D> {
+    /// Runs the sign-up `s` as the operation `op`, in one retried transaction.
+    async fn sign_up(&self, op: &'static str, s: SignUp<'_>) -> Result<()> {
+        let tenant = match s {
+            SignUp::EmailPassword(i) => &i.tenant,
+            SignUp::ThirdParty(i) => &i.tenant,
+            SignUp::Passwordless(i) => &i.tenant,
+        };
+        self.in_tx(Op::tenant(op, tenant), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(insert_sign_up(c, q, s))
+        })
+        .await
     }
 }
 
@@ -659,51 +891,16 @@ impl<D: Driver> Users for SqlStorage<D> {
         check_email(&i.email)?;
         validate::text("password_hash", i.password_hash.expose(), 256)?;
         validate::time("time_joined", i.time_joined)?;
-        let u = NewUser {
-            tenant: &i.tenant,
-            user_id: &i.user_id,
-            recipe: RecipeId::EmailPassword,
-            time_joined: i.time_joined,
-        };
-        in_tx!(self, |c, q| {
-            insert_base(c, q, &u).await?;
-            let args = vec![
-                v(i.tenant.app.as_str()),
-                v(i.user_id.as_str()),
-                v(i.email.as_str()),
-                v(i.password_hash.expose()),
-                v(i.time_joined),
-            ];
-            q.run_t(c, "insert_ep_user", 0, args, |a| {
-                Query::insert()
-                    .into_table(q.t("emailpassword_users"))
-                    .columns([
-                        col("app_id"),
-                        col("user_id"),
-                        col("email"),
-                        col("password_hash"),
-                        col("time_joined"),
-                    ])
-                    .values_panic(a.iter().cloned().map(Into::into))
-                    .to_owned()
-            })
+        self.sign_up("sign_up_email_password", SignUp::EmailPassword(i))
             .await?;
-            insert_ep_tenant(c, q, &i.tenant, &i.user_id, &i.email).await
-        })?;
         Ok(new_user(
             &i.tenant,
             &i.user_id,
             i.time_joined,
             LoginMethod {
-                recipe_id: RecipeId::EmailPassword,
-                recipe_user_id: i.user_id.clone(),
                 email: Some(i.email.clone()),
-                phone_number: None,
-                third_party: None,
                 password_hash: Some(i.password_hash.clone()),
-                time_joined: i.time_joined,
-                tenant_ids: Vec::new(),
-                verified: false,
+                ..login_method(RecipeId::EmailPassword, &i.user_id, i.time_joined)
             },
         ))
     }
@@ -713,52 +910,16 @@ impl<D: Driver> Users for SqlStorage<D> {
         check_email(&i.email)?;
         check_tp(&i.third_party)?;
         validate::time("time_joined", i.time_joined)?;
-        let u = NewUser {
-            tenant: &i.tenant,
-            user_id: &i.user_id,
-            recipe: RecipeId::ThirdParty,
-            time_joined: i.time_joined,
-        };
-        in_tx!(self, |c, q| {
-            insert_base(c, q, &u).await?;
-            q.run(
-                c,
-                Query::insert()
-                    .into_table(q.t("thirdparty_users"))
-                    .columns([
-                        col("app_id"),
-                        col("third_party_id"),
-                        col("third_party_user_id"),
-                        col("user_id"),
-                        col("email"),
-                        col("time_joined"),
-                    ])
-                    .values_panic([
-                        i.tenant.app.as_str().into(),
-                        i.third_party.third_party_id.as_str().into(),
-                        i.third_party.third_party_user_id.as_str().into(),
-                        i.user_id.as_str().into(),
-                        i.email.as_str().into(),
-                        i.time_joined.into(),
-                    ]),
-            )
+        self.sign_up("sign_up_third_party", SignUp::ThirdParty(i))
             .await?;
-            insert_tp_tenant(c, q, &i.tenant, &i.user_id, &i.third_party).await
-        })?;
         Ok(new_user(
             &i.tenant,
             &i.user_id,
             i.time_joined,
             LoginMethod {
-                recipe_id: RecipeId::ThirdParty,
-                recipe_user_id: i.user_id.clone(),
                 email: Some(i.email.clone()),
-                phone_number: None,
                 third_party: Some(i.third_party.clone()),
-                password_hash: None,
-                time_joined: i.time_joined,
-                tenant_ids: Vec::new(),
-                verified: false,
+                ..login_method(RecipeId::ThirdParty, &i.user_id, i.time_joined)
             },
         ))
     }
@@ -774,131 +935,97 @@ impl<D: Driver> Users for SqlStorage<D> {
                 "one of email and phone number is required",
             ));
         }
-        let u = NewUser {
-            tenant: &i.tenant,
-            user_id: &i.user_id,
-            recipe: RecipeId::Passwordless,
-            time_joined: i.time_joined,
-        };
-        in_tx!(self, |c, q| {
-            insert_base(c, q, &u).await?;
-            q.run(
-                c,
-                Query::insert()
-                    .into_table(q.t("passwordless_users"))
-                    .columns([
-                        col("app_id"),
-                        col("user_id"),
-                        col("email"),
-                        col("phone_number"),
-                        col("time_joined"),
-                    ])
-                    .values_panic([
-                        i.tenant.app.as_str().into(),
-                        i.user_id.as_str().into(),
-                        i.email.clone().into(),
-                        i.phone_number.clone().into(),
-                        i.time_joined.into(),
-                    ]),
-            )
+        self.sign_up("create_passwordless_user", SignUp::Passwordless(i))
             .await?;
-            insert_pl_tenant(
-                c,
-                q,
-                &i.tenant,
-                &i.user_id,
-                i.email.as_deref(),
-                i.phone_number.as_deref(),
-            )
-            .await
-        })?;
         Ok(new_user(
             &i.tenant,
             &i.user_id,
             i.time_joined,
             LoginMethod {
-                recipe_id: RecipeId::Passwordless,
-                recipe_user_id: i.user_id.clone(),
                 email: i.email.clone(),
                 phone_number: i.phone_number.clone(),
-                third_party: None,
-                password_hash: None,
-                time_joined: i.time_joined,
-                tenant_ids: Vec::new(),
-                verified: false,
+                ..login_method(RecipeId::Passwordless, &i.user_id, i.time_joined)
             },
         ))
     }
 
     async fn get_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>> {
-        with_conn!(read self, |c, q| get_user(c, q, app, user_id).await)
+        self.on(Via::Read, Op::app("get_user", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(get_user(c, q, app, user_id))
+        })
+        .await
     }
 
     async fn list_users_by_email(&self, t: &TenantIdentifier, email: &str) -> Result<Vec<User>> {
         check_email(email)?;
-        // Arguments of the three look-ups: app, tenant, email.
-        let args = vec![v(t.app.as_str()), v(t.tenant.as_str()), v(email)];
-        with_conn!(read self, |c, q| {
-            let mut ids = Vec::new();
-            for (key, table) in [
-                ("ids_by_email_ep", "emailpassword_user_to_tenant"),
-                ("ids_by_email_pl", "passwordless_user_to_tenant"),
-            ] {
-                let rows = q
-                    .fetch_t(c, key, 0, args.clone(), |a| {
-                        Query::select()
-                            .from(q.t(table))
-                            .column(col("user_id"))
-                            .cond_where(
-                                tenant_cond_v(a).add(Expr::col(col("email")).eq(a[2].clone())),
-                            )
-                            .to_owned()
-                    })
-                    .await?;
-                for r in rows {
-                    ids.push(r.text(0)?);
+        self.on(Via::Read, Op::tenant("list_users_by_email", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let mut ids = Vec::new();
+                for (stmt, table) in [
+                    (
+                        Stmt::fixed("users.ids_by_email_ep"),
+                        Tbl::EmailpasswordUserToTenant,
+                    ),
+                    (
+                        Stmt::fixed("users.ids_by_email_pl"),
+                        Tbl::PasswordlessUserToTenant,
+                    ),
+                ] {
+                    ids.extend(ids_in_tenant(c, q, stmt, table, Col::Email, t, email).await?);
                 }
-            }
-            let rows = q
-                .fetch_t(c, "ids_by_email_tp", 0, args.clone(), |a| {
-                    Query::select()
-                        .from(q.t("thirdparty_users"))
-                        .column(col("user_id"))
-                        .and_where(Expr::col(col("app_id")).eq(a[0].clone()))
-                        .and_where(Expr::col(col("email")).eq(a[2].clone()))
-                        .and_where(
-                            Expr::col(col("user_id")).in_subquery(
-                                Query::select()
-                                    .from(q.t("thirdparty_user_to_tenant"))
-                                    .column(col("user_id"))
-                                    .cond_where(tenant_cond_v(a))
-                                    .to_owned(),
-                            ),
-                        )
-                        .to_owned()
-                })
-                .await?;
-            for r in rows {
-                ids.push(r.text(0)?);
-            }
-            load_users(c, q, &t.app, &ids).await
+                let args = args! {
+                    app: t.app.as_str(),
+                    tenant: t.tenant.as_str(),
+                    email: email,
+                };
+                let rows = q
+                    .fetch(
+                        c,
+                        Stmt::fixed("users.ids_by_email_tp"),
+                        &USER_ID,
+                        args,
+                        |a| {
+                            Query::select()
+                                .from(q.t(Tbl::ThirdpartyUsers))
+                                .columns(USER_ID)
+                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                .and_where(Expr::col(Col::Email).eq(a.email.expr()))
+                                .and_where(
+                                    Expr::col(Col::UserId).in_subquery(
+                                        Query::select()
+                                            .from(q.t(Tbl::ThirdpartyUserToTenant))
+                                            .column(Col::UserId)
+                                            .cond_where(tenant_is(&a.app, &a.tenant))
+                                            .to_owned(),
+                                    ),
+                                )
+                                .to_owned()
+                        },
+                    )
+                    .await?;
+                for r in rows.iter() {
+                    ids.push(r.text(Col::UserId)?);
+                }
+                load_users(c, q, &t.app, &ids).await
+            })
         })
+        .await
     }
 
     async fn list_users_by_phone(&self, t: &TenantIdentifier, phone: &str) -> Result<Vec<User>> {
         validate::text("phone_number", phone, 256)?;
-        with_conn!(read self, |c, q| {
-            let ids = ids_of(
-                c,
-                q,
-                Query::select()
-                    .from(q.t("passwordless_user_to_tenant"))
-                    .column(col("user_id"))
-                    .cond_where(tenant_cond(t).add(Expr::col(col("phone_number")).eq(phone))),
-            )
-            .await?;
-            load_users(c, q, &t.app, &ids).await
+        self.on(Via::Read, Op::tenant("list_users_by_phone", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let stmt = Stmt::fixed("users.ids_by_phone");
+                let table = Tbl::PasswordlessUserToTenant;
+                let ids = ids_in_tenant(c, q, stmt, table, Col::PhoneNumber, t, phone).await?;
+                load_users(c, q, &t.app, &ids).await
+            })
         })
+        .await
     }
 
     async fn list_users_by_third_party(
@@ -907,22 +1034,42 @@ impl<D: Driver> Users for SqlStorage<D> {
         tp: &ThirdPartyInfo,
     ) -> Result<Vec<User>> {
         check_tp(tp)?;
-        with_conn!(read self, |c, q| {
-            let ids = ids_of(
-                c,
-                q,
-                Query::select()
-                    .from(q.t("thirdparty_users"))
-                    .column(col("user_id"))
-                    .and_where(Expr::col(col("app_id")).eq(app.as_str()))
-                    .and_where(Expr::col(col("third_party_id")).eq(tp.third_party_id.as_str()))
-                    .and_where(
-                        Expr::col(col("third_party_user_id")).eq(tp.third_party_user_id.as_str()),
-                    ),
-            )
-            .await?;
-            load_users(c, q, app, &ids).await
+        self.on(Via::Read, Op::app("list_users_by_third_party", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let args = args! {
+                    app: app.as_str(),
+                    third_party_id: tp.third_party_id.as_str(),
+                    third_party_user_id: tp.third_party_user_id.as_str(),
+                };
+                let rows = q
+                    .fetch(
+                        c,
+                        Stmt::fixed("users.ids_by_third_party"),
+                        &USER_ID,
+                        args,
+                        |a| {
+                            Query::select()
+                                .from(q.t(Tbl::ThirdpartyUsers))
+                                .columns(USER_ID)
+                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                .and_where(Expr::col(Col::ThirdPartyId).eq(a.third_party_id.expr()))
+                                .and_where(
+                                    Expr::col(Col::ThirdPartyUserId)
+                                        .eq(a.third_party_user_id.expr()),
+                                )
+                                .to_owned()
+                        },
+                    )
+                    .await?;
+                let ids = rows
+                    .iter()
+                    .map(|r| r.text(Col::UserId))
+                    .collect::<Result<Vec<_>>>()?;
+                load_users(c, q, app, &ids).await
+            })
         })
+        .await
     }
 
     async fn list_users(&self, r: &ListUsers) -> Result<UserPage> {
@@ -930,122 +1077,169 @@ impl<D: Driver> Users for SqlStorage<D> {
             return Err(StorageError::invalid("limit", "must be between 1 and 1000"));
         }
         let t = &r.tenant;
-        let (order, cmp_after): (Order, fn(Expr, V) -> Expr) = match r.order {
-            TimeJoinedOrder::Asc => (Order::Asc, |e, v| e.gt(v)),
-            TimeJoinedOrder::Desc => (Order::Desc, |e, v| e.lt(v)),
+        let desc = r.order == TimeJoinedOrder::Desc;
+        let order = if desc { Order::Desc } else { Order::Asc };
+        let stmt = Stmt::shaped(
+            "users.list",
+            Shape::Page {
+                desc,
+                after: r.after.is_some(),
+                recipes: r.recipes.len(),
+                limit: u64::from(r.limit) + 1,
+            },
+        );
+        let args = args! {
+            app: t.app.as_str(),
+            tenant: t.tenant.as_str(),
+            after_time_joined: r.after.as_ref().map(|a| a.time_joined),
+            after_id: r.after.as_ref().map(|a| a.user_id.as_str()),
+            recipes: each(r.recipes.iter().map(|x| x.as_str())),
         };
-        // Arguments: app, tenant, [time joined and id after], recipes.
-        let mut args = vec![v(t.app.as_str()), v(t.tenant.as_str())];
-        if let Some(after) = &r.after {
-            args.extend([v(after.time_joined), v(after.user_id.as_str())]);
-        }
-        let recipes_at = args.len();
-        args.extend(r.recipes.iter().map(|x| v(x.as_str())));
-        let shape = u64::from(r.order == TimeJoinedOrder::Desc)
-            | (u64::from(r.after.is_some()) << 1)
-            | ((r.recipes.len() as u64) << 2)
-            | (u64::from(r.limit) << 16);
-        let build = |a: &[V]| {
-            let mut s = Query::select();
-            s.distinct()
-                .from(q_table(self, "all_auth_recipe_users"))
-                .columns([
-                    col("primary_or_recipe_user_id"),
-                    col("primary_or_recipe_user_time_joined"),
-                ])
-                .cond_where(tenant_cond_v(a));
-            if !r.recipes.is_empty() {
-                s.and_where(Expr::col(col("recipe_id")).is_in(a[recipes_at..].iter().cloned()));
-            }
-            if r.after.is_some() {
-                let tj = || Expr::col(col("primary_or_recipe_user_time_joined"));
-                let id = Expr::col(col("primary_or_recipe_user_id"));
-                let (id_after, bound) = match r.order {
-                    TimeJoinedOrder::Asc => (id.gt(a[3].clone()), tj().gte(a[2].clone())),
-                    TimeJoinedOrder::Desc => (id.lt(a[3].clone()), tj().lte(a[2].clone())),
+        self.on(Via::Pool, Op::tenant("list_users", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let rows = q
+                    .fetch(c, stmt, &PAGE, args, |a| {
+                        let mut s = Query::select();
+                        s.distinct()
+                            .from(q.t(Tbl::AllAuthRecipeUsers))
+                            .columns(PAGE)
+                            .cond_where(tenant_is(&a.app, &a.tenant));
+                        if !r.recipes.is_empty() {
+                            s.and_where(Expr::col(Col::RecipeId).is_in(a.recipes.values()));
+                        }
+                        if r.after.is_some() {
+                            let tj = || Expr::col(Col::PrimaryOrRecipeUserTimeJoined);
+                            let id = Expr::col(Col::PrimaryOrRecipeUserId);
+                            let (tj_after, id_after, bound) = if desc {
+                                (
+                                    tj().lt(a.after_time_joined.expr()),
+                                    id.lt(a.after_id.expr()),
+                                    tj().lte(a.after_time_joined.expr()),
+                                )
+                            } else {
+                                (
+                                    tj().gt(a.after_time_joined.expr()),
+                                    id.gt(a.after_id.expr()),
+                                    tj().gte(a.after_time_joined.expr()),
+                                )
+                            };
+                            // Implied by the keyset condition below, but unlike it a
+                            // plain range on the index's first ordered column: the scan
+                            // starts at the page instead of filtering every row before it.
+                            s.and_where(bound);
+                            s.cond_where(
+                                Cond::any().add(tj_after).add(
+                                    Cond::all()
+                                        .add(tj().eq(a.after_time_joined.expr()))
+                                        .add(id_after),
+                                ),
+                            );
+                        }
+                        s.order_by(Col::PrimaryOrRecipeUserTimeJoined, order.clone())
+                            .order_by(Col::PrimaryOrRecipeUserId, order.clone())
+                            .limit(u64::from(r.limit) + 1);
+                        s
+                    })
+                    .await?;
+                let more = rows.len() > r.limit as usize;
+                let mut page: Vec<(String, i64)> = Vec::with_capacity(rows.len());
+                for row in rows.iter().take(r.limit as usize) {
+                    page.push((
+                        row.text(Col::PrimaryOrRecipeUserId)?,
+                        row.int(Col::PrimaryOrRecipeUserTimeJoined)?,
+                    ));
+                }
+                let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+                let mut users: BTreeMap<String, User> = load_users(c, q, &t.app, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|u| (u.id.clone(), u))
+                    .collect();
+                let next = if more {
+                    page.last().map(|(id, tj)| PageToken {
+                        time_joined: *tj,
+                        user_id: id.clone(),
+                    })
+                } else {
+                    None
                 };
-                // Implied by the keyset condition below, but unlike it a plain range
-                // on the index's first ordered column: the scan starts at the page
-                // instead of filtering every row before it.
-                s.and_where(bound);
-                s.cond_where(
-                    Cond::any()
-                        .add(cmp_after(tj(), a[2].clone()))
-                        .add(Cond::all().add(tj().eq(a[2].clone())).add(id_after)),
-                );
-            }
-            s.order_by(col("primary_or_recipe_user_time_joined"), order.clone())
-                .order_by(col("primary_or_recipe_user_id"), order.clone())
-                .limit(r.limit as u64 + 1);
-            s
-        };
-        with_conn!(self, |c, q| {
-            let rows = q.fetch_t(c, "list_users", shape, args, build).await?;
-            let more = rows.len() > r.limit as usize;
-            let mut page: Vec<(String, i64)> = Vec::with_capacity(rows.len());
-            for row in rows.iter().take(r.limit as usize) {
-                page.push((row.text(0)?, row.int(1)?));
-            }
-            let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
-            let mut users: BTreeMap<String, User> = load_users(c, q, &t.app, &ids)
-                .await?
-                .into_iter()
-                .map(|u| (u.id.clone(), u))
-                .collect();
-            let next = if more {
-                page.last().map(|(id, tj)| PageToken {
-                    time_joined: *tj,
-                    user_id: id.clone(),
-                })
-            } else {
-                None
-            };
-            let users = page.iter().filter_map(|(id, _)| users.remove(id)).collect();
-            Ok(UserPage { users, next })
+                let users = page.iter().filter_map(|(id, _)| users.remove(id)).collect();
+                Ok(UserPage { users, next })
+            })
         })
+        .await
     }
 
     async fn count_users(&self, scope: &UserScope, recipes: &[RecipeId]) -> Result<u64> {
-        let (table, cond) = match scope {
-            UserScope::App(a) => (
-                "app_id_to_user_id",
-                Cond::all().add(Expr::col(col("app_id")).eq(a.as_str())),
-            ),
-            UserScope::Tenant(t) => ("all_auth_recipe_users", tenant_cond(t)),
+        let (app, tenant, table) = scope_parts(scope);
+        let stmt = count_stmt(scope, recipes.len());
+        let in_tenant = tenant.is_some();
+        let args = args! {
+            app: app.as_str(),
+            tenant: tenant,
+            recipes: each(recipes.iter().map(|r| r.as_str())),
         };
-        let mut s = Query::select();
-        s.from(q_table(self, table))
-            .expr(Expr::cust("COUNT(DISTINCT primary_or_recipe_user_id)"))
-            .cond_where(cond);
-        if let Some(rc) = recipe_cond(recipes) {
-            s.and_where(rc);
-        }
-        with_conn!(self, |c, q| {
-            let r = q.fetch_opt(c, &s).await?;
-            Ok(r.map(|r| r.int(0)).transpose()?.unwrap_or(0) as u64)
+        self.on(Via::Pool, Op::scope("count_users", scope), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const N: [As; 1] = [As::N];
+                let row = q
+                    .fetch(c, stmt, &N, args, |a| {
+                        let mut s = Query::select();
+                        s.from(q.t(table))
+                            .expr_as(
+                                Func::count_distinct(Expr::col(Col::PrimaryOrRecipeUserId)),
+                                As::N,
+                            )
+                            .and_where(Expr::col(Col::AppId).eq(a.app.expr()));
+                        if in_tenant {
+                            s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                        }
+                        if !recipes.is_empty() {
+                            s.and_where(Expr::col(Col::RecipeId).is_in(a.recipes.values()));
+                        }
+                        s
+                    })
+                    .await?
+                    .one();
+                Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
+            })
         })
+        .await
     }
 
     async fn user_exists(&self, scope: &UserScope, user_id: &str) -> Result<bool> {
         validate::uuid("user_id", user_id)?;
-        let (table, cond) = match scope {
-            UserScope::App(a) => ("app_id_to_user_id", app_user_cond(a, user_id)),
-            UserScope::Tenant(t) => (
-                "all_auth_recipe_users",
-                tenant_cond(t).add(Expr::col(col("user_id")).eq(user_id)),
-            ),
+        let (app, tenant, table) = scope_parts(scope);
+        let stmt = match scope {
+            UserScope::App(_) => Stmt::fixed("users.exists_in_app"),
+            UserScope::Tenant(_) => Stmt::fixed("users.exists_in_tenant"),
         };
-        with_conn!(read self, |c, q| Ok(q
-            .fetch_opt(
-                c,
-                Query::select()
-                    .from(q.t(table))
-                    .expr(Expr::val(1))
-                    .cond_where(cond.clone())
-                    .limit(1)
-            )
-            .await?
-            .is_some()))
+        let in_tenant = tenant.is_some();
+        let args = args! { app: app.as_str(), tenant: tenant, user_id: user_id };
+        self.on(Via::Read, Op::scope("user_exists", scope), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const ONE: [As; 1] = [As::N];
+                let row = q
+                    .fetch(c, stmt, &ONE, args, |a| {
+                        let mut s = Query::select();
+                        s.from(q.t(table))
+                            .expr_as(Expr::val(1), As::N)
+                            .cond_where(app_user_is(&a.app, &a.user_id));
+                        if in_tenant {
+                            s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                        }
+                        s.limit(1);
+                        s
+                    })
+                    .await?
+                    .one();
+                Ok(row.is_some())
+            })
+        })
+        .await
     }
 
     async fn update_email_password_email(
@@ -1054,12 +1248,19 @@ impl<D: Driver> Users for SqlStorage<D> {
         user_id: &str,
         email: &str,
     ) -> Result<()> {
-        in_tx!(self, |c, q| update_ep_email(c, q, app, user_id, email)
-            .await)
+        self.in_tx(Op::app("update_email_password_email", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(update_ep_email(c, q, app, user_id, email))
+        })
+        .await
     }
 
     async fn update_password_hash(&self, app: &AppId, user_id: &str, hash: &Secret) -> Result<()> {
-        with_conn!(self, |c, q| update_password(c, q, app, user_id, hash).await)
+        self.on(Via::Pool, Op::app("update_password_hash", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(update_password(c, q, app, user_id, hash))
+        })
+        .await
     }
 
     async fn update_passwordless_contact(
@@ -1069,146 +1270,182 @@ impl<D: Driver> Users for SqlStorage<D> {
         email: Option<&str>,
         phone_number: Option<&str>,
     ) -> Result<()> {
-        in_tx!(self, |c, q| update_pl_contact(
-            c,
-            q,
-            app,
-            user_id,
-            email,
-            phone_number
-        )
-        .await)
+        self.in_tx(Op::app("update_passwordless_contact", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(update_pl_contact(c, q, app, user_id, email, phone_number))
+        })
+        .await
     }
 
     async fn add_user_to_tenant(&self, t: &TenantIdentifier, user_id: &str) -> Result<bool> {
         validate::uuid("user_id", user_id)?;
-        in_tx!(self, |c, q| {
-            let base = q
-                .fetch_opt(
-                    c,
-                    Query::select()
-                        .from(q.t("app_id_to_user_id"))
-                        .columns([
-                            col("recipe_id"),
-                            col("primary_or_recipe_user_id"),
-                            col("is_linked_or_is_a_primary_user"),
-                            col("time_joined"),
-                            col("primary_or_recipe_user_time_joined"),
-                        ])
-                        .cond_where(app_user_cond(&t.app, user_id)),
-                )
-                .await?
-                .ok_or(StorageError::UnknownUserId)?;
-            let recipe = RecipeId::parse(&base.text(0)?)
-                .ok_or_else(|| StorageError::query("unknown recipe_id in app_id_to_user_id"))?;
-            let present = q
-                .fetch_opt(
-                    c,
-                    Query::select()
-                        .from(q.t("all_auth_recipe_users"))
-                        .expr(Expr::val(1))
-                        .cond_where(tenant_cond(t).add(Expr::col(col("user_id")).eq(user_id))),
-                )
-                .await?;
-            if present.is_some() {
-                return Ok(false);
-            }
-            insert_tenant_row(
-                c,
-                q,
-                t,
-                user_id,
-                &base.text(1)?,
-                base.bool(2)?,
-                recipe,
-                base.int(3)?,
-                base.int(4)?,
-            )
-            .await?;
-            match recipe {
-                RecipeId::EmailPassword => {
-                    let r = q
-                        .fetch_opt(
-                            c,
-                            Query::select()
-                                .from(q.t("emailpassword_users"))
-                                .column(col("email"))
-                                .cond_where(app_user_cond(&t.app, user_id)),
-                        )
-                        .await?
-                        .ok_or(StorageError::UnknownUserId)?;
-                    insert_ep_tenant(c, q, t, user_id, &r.text(0)?).await?;
-                }
-                RecipeId::ThirdParty => {
-                    let r = q
-                        .fetch_opt(
-                            c,
-                            Query::select()
-                                .from(q.t("thirdparty_users"))
-                                .columns([col("third_party_id"), col("third_party_user_id")])
-                                .cond_where(app_user_cond(&t.app, user_id)),
-                        )
-                        .await?
-                        .ok_or(StorageError::UnknownUserId)?;
-                    let tp = ThirdPartyInfo {
-                        third_party_id: r.text(0)?,
-                        third_party_user_id: r.text(1)?,
-                    };
-                    insert_tp_tenant(c, q, t, user_id, &tp).await?;
-                }
-                RecipeId::Passwordless => {
-                    let r = q
-                        .fetch_opt(
-                            c,
-                            Query::select()
-                                .from(q.t("passwordless_users"))
-                                .columns([col("email"), col("phone_number")])
-                                .cond_where(app_user_cond(&t.app, user_id)),
-                        )
-                        .await?
-                        .ok_or(StorageError::UnknownUserId)?;
-                    insert_pl_tenant(
-                        c,
-                        q,
-                        t,
-                        user_id,
-                        r.opt_text(0)?.as_deref(),
-                        r.opt_text(1)?.as_deref(),
-                    )
-                    .await?;
-                }
-            }
-            Ok(true)
+        self.in_tx(Op::tenant("add_user_to_tenant", t), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(add_user_to_tenant(c, q, t, user_id))
         })
+        .await
     }
 
     async fn remove_user_from_tenant(&self, t: &TenantIdentifier, user_id: &str) -> Result<bool> {
         validate::uuid("user_id", user_id)?;
-        with_conn!(self, |c, q| Ok(q
-            .run(
-                c,
-                Query::delete()
-                    .from_table(q.t("all_auth_recipe_users"))
-                    .cond_where(tenant_cond(t).add(Expr::col(col("user_id")).eq(user_id))),
-            )
-            .await?
-            > 0))
+        self.on(Via::Pool, Op::tenant("remove_user_from_tenant", t), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let args = args! {
+                    app: t.app.as_str(),
+                    tenant: t.tenant.as_str(),
+                    user_id: user_id,
+                };
+                let n = q
+                    .exec(c, Stmt::fixed("users.remove_from_tenant"), args, |a| {
+                        Query::delete()
+                            .from_table(q.t(Tbl::AllAuthRecipeUsers))
+                            .cond_where(
+                                tenant_is(&a.app, &a.tenant)
+                                    .add(Expr::col(Col::UserId).eq(a.user_id.expr())),
+                            )
+                            .to_owned()
+                    })
+                    .await
+                    .no_violations()?;
+                Ok(n > 0)
+            })
+        })
+        .await
     }
 
     async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool> {
-        in_tx!(self, |c, q| delete_user(c, q, app, user_id).await)
+        self.in_tx(Op::app("delete_user", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(delete_user(c, q, app, user_id))
+        })
+        .await
     }
 }
 
-fn q_table<D: Driver>(s: &SqlStorage<D>, base: &str) -> Alias {
-    Alias::new(format!("{}{}", s.driver.table_prefix(), base))
+/// Adds an existing user to a tenant: its `all_auth_recipe_users` row and its
+/// recipe's `*_user_to_tenant` row (which re-checks the recipe's unique keys in the
+/// tenant). `false` when it was already there.
+async fn add_user_to_tenant<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    user_id: &str,
+) -> Result<bool> {
+    const BASE: [Col; 5] = [
+        Col::RecipeId,
+        Col::PrimaryOrRecipeUserId,
+        Col::IsLinkedOrIsAPrimaryUser,
+        Col::TimeJoined,
+        Col::PrimaryOrRecipeUserTimeJoined,
+    ];
+    let args = args! { app: t.app.as_str(), user_id: user_id };
+    let base = q
+        .fetch(c, Stmt::fixed("users.app_user"), &BASE, args, |a| {
+            Query::select()
+                .from(q.t(Tbl::AppIdToUserId))
+                .columns(BASE)
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await?
+        .one()
+        .ok_or(StorageError::UnknownUserId)?;
+    let base = base.rec();
+    let recipe = RecipeId::parse(&base.text(Col::RecipeId)?)
+        .ok_or_else(|| StorageError::query("unknown recipe_id in app_id_to_user_id"))?;
+    const ONE: [As; 1] = [As::N];
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        user_id: user_id,
+    };
+    let present = q
+        .fetch(c, Stmt::fixed("users.in_tenant"), &ONE, args, |a| {
+            Query::select()
+                .from(q.t(Tbl::AllAuthRecipeUsers))
+                .expr_as(Expr::val(1), As::N)
+                .cond_where(
+                    tenant_is(&a.app, &a.tenant).add(Expr::col(Col::UserId).eq(a.user_id.expr())),
+                )
+                .to_owned()
+        })
+        .await?
+        .one();
+    if present.is_some() {
+        return Ok(false);
+    }
+    let primary = base.text(Col::PrimaryOrRecipeUserId)?;
+    let row = TenantRow {
+        user_id,
+        primary: &primary,
+        linked: base.bool(Col::IsLinkedOrIsAPrimaryUser)?,
+        recipe,
+        time_joined: base.int(Col::TimeJoined)?,
+        primary_time_joined: base.int(Col::PrimaryOrRecipeUserTimeJoined)?,
+    };
+    insert_tenant_row(c, q, t, &row).await?;
+    // The recipe row of the user, with `cols`.
+    let (stmt, table, cols): (Stmt, Tbl, &'static [Col]) = match recipe {
+        RecipeId::EmailPassword => (
+            Stmt::fixed("users.ep_user"),
+            Tbl::EmailpasswordUsers,
+            &[Col::Email],
+        ),
+        RecipeId::ThirdParty => (
+            Stmt::fixed("users.tp_user"),
+            Tbl::ThirdpartyUsers,
+            &[Col::ThirdPartyId, Col::ThirdPartyUserId],
+        ),
+        RecipeId::Passwordless => (
+            Stmt::fixed("users.pl_user"),
+            Tbl::PasswordlessUsers,
+            &[Col::Email, Col::PhoneNumber],
+        ),
+    };
+    let args = args! { app: t.app.as_str(), user_id: user_id };
+    let row = q
+        .fetch(c, stmt, cols, args, |a| {
+            Query::select()
+                .from(q.t(table))
+                .columns(cols.iter().copied())
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await?
+        .one()
+        .ok_or(StorageError::UnknownUserId)?;
+    let r = row.rec();
+    match recipe {
+        RecipeId::EmailPassword => {
+            insert_ep_tenant(c, q, t, user_id, &r.text(Col::Email)?).await?;
+        }
+        RecipeId::ThirdParty => {
+            let tp = ThirdPartyInfo {
+                third_party_id: r.text(Col::ThirdPartyId)?,
+                third_party_user_id: r.text(Col::ThirdPartyUserId)?,
+            };
+            insert_tp_tenant(c, q, t, user_id, &tp).await?;
+        }
+        RecipeId::Passwordless => {
+            let email = r.opt_text(Col::Email)?;
+            let phone = r.opt_text(Col::PhoneNumber)?;
+            insert_pl_tenant(c, q, t, user_id, email.as_deref(), phone.as_deref()).await?;
+        }
+    }
+    Ok(true)
 }
 
 #[async_trait]
 impl<D: Driver> UsersTx for SqlTx<D> {
     async fn get_user(&mut self, app: &AppId, user_id: &str) -> Result<Option<User>> {
         let (c, q) = self.parts();
-        get_user(c, q, app, user_id).await
+        traced(
+            D::NAME,
+            Op::app("get_user", app),
+            get_user(c, q, app, user_id),
+        )
+        .await
     }
 
     async fn update_email_password_email(
@@ -1218,7 +1455,8 @@ impl<D: Driver> UsersTx for SqlTx<D> {
         email: &str,
     ) -> Result<()> {
         let (c, q) = self.parts();
-        update_ep_email(c, q, app, user_id, email).await
+        let done = update_ep_email(c, q, app, user_id, email);
+        traced(D::NAME, Op::app("update_email_password_email", app), done).await
     }
 
     async fn update_password_hash(
@@ -1228,7 +1466,8 @@ impl<D: Driver> UsersTx for SqlTx<D> {
         hash: &Secret,
     ) -> Result<()> {
         let (c, q) = self.parts();
-        update_password(c, q, app, user_id, hash).await
+        let done = update_password(c, q, app, user_id, hash);
+        traced(D::NAME, Op::app("update_password_hash", app), done).await
     }
 
     async fn update_passwordless_contact(
@@ -1239,11 +1478,13 @@ impl<D: Driver> UsersTx for SqlTx<D> {
         phone_number: Option<&str>,
     ) -> Result<()> {
         let (c, q) = self.parts();
-        update_pl_contact(c, q, app, user_id, email, phone_number).await
+        let done = update_pl_contact(c, q, app, user_id, email, phone_number);
+        traced(D::NAME, Op::app("update_passwordless_contact", app), done).await
     }
 
     async fn delete_user(&mut self, app: &AppId, user_id: &str) -> Result<bool> {
         let (c, q) = self.parts();
-        delete_user(c, q, app, user_id).await
+        let done = delete_user(c, q, app, user_id);
+        traced(D::NAME, Op::app("delete_user", app), done).await
     }
 }

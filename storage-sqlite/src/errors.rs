@@ -7,7 +7,7 @@
 
 use rusqlite::ffi;
 use storage_api::StorageError;
-use storage_sql::DbError;
+use storage_sql::{DbError, UniqueKey};
 
 /// The primary result code of an extended one.
 fn primary(extended: i32) -> i32 {
@@ -49,12 +49,12 @@ pub(crate) fn map_db(e: rusqlite::Error) -> DbError {
         match f.extended_code {
             ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
                 return DbError::Unique {
-                    key: "PRIMARY".to_owned(),
+                    key: UniqueKey::Primary,
                 };
             }
             ffi::SQLITE_CONSTRAINT_UNIQUE => {
                 return DbError::Unique {
-                    key: unique_key(msg.as_deref()),
+                    key: UniqueKey::from_name(&unique_key(msg.as_deref())),
                 };
             }
             ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return DbError::ForeignKey,
@@ -121,12 +121,22 @@ mod tests {
     #[test]
     fn codes_decide_the_variant() {
         assert!(matches!(
-            map_db(failure(ffi::SQLITE_CONSTRAINT_PRIMARYKEY, "UNIQUE constraint failed: t.a")),
-            DbError::Unique { key } if key == "PRIMARY"
+            map_db(failure(
+                ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+                "UNIQUE constraint failed: t.a"
+            )),
+            DbError::Unique {
+                key: UniqueKey::Primary
+            }
         ));
         assert!(matches!(
-            map_db(failure(ffi::SQLITE_CONSTRAINT_UNIQUE, "UNIQUE constraint failed: t.a, t.phone_number")),
-            DbError::Unique { key } if key == "phone_number"
+            map_db(failure(
+                ffi::SQLITE_CONSTRAINT_UNIQUE,
+                "UNIQUE constraint failed: t.a, t.phone_number"
+            )),
+            DbError::Unique {
+                key: UniqueKey::PhoneNumber
+            }
         ));
         assert!(matches!(
             map_db(failure(

@@ -45,6 +45,7 @@
 //! another process writes to the same file; a lock not obtained within it is
 //! `StorageError::Retryable`.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod conn;
 mod errors;

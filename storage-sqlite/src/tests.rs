@@ -64,7 +64,7 @@ async fn count(c: &mut SqliteConn, sql: &str) -> i64 {
 
 fn unique_key(r: Result<u64, DbError>) -> String {
     match r {
-        Err(DbError::Unique { key }) => key,
+        Err(DbError::Unique { key }) => key.name().to_owned(),
         other => panic!("expected a unique violation, got {other:?}"),
     }
 }

@@ -109,21 +109,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = storage
         .rotate_refresh_token(
             &tenant,
-            &handle,
-            "rt-hash-1",
-            "rt-hash-2",
-            now + 7_200_000,
-            now,
+            &RefreshRotation {
+                handle: &handle,
+                expected: "rt-hash-1",
+                new_hash: "rt-hash-2",
+                new_expiry: now + 7_200_000,
+                now,
+            },
         )
         .await?;
     let replay = storage
         .rotate_refresh_token(
             &tenant,
-            &handle,
-            "rt-hash-1",
-            "rt-hash-3",
-            now + 7_200_000,
-            now,
+            &RefreshRotation {
+                handle: &handle,
+                expected: "rt-hash-1",
+                new_hash: "rt-hash-3",
+                new_expiry: now + 7_200_000,
+                now,
+            },
         )
         .await?;
     println!("6. rotated refresh token: {first:?}; replaying the old token: {replay:?}");

@@ -7,6 +7,7 @@
 //! it afterwards, so tests run in parallel and rerun without manual steps.
 
 pub mod backends;
+pub mod capture;
 pub mod conformance;
 pub mod harness;
 pub mod reliability;

@@ -80,7 +80,7 @@ impl Scratch {
     /// session keeps the database defaults it started with.
     async fn reconnect(&mut self) {
         if self.server == Server::Mariadb {
-            let raw = storage_mysql::RawClient::connect(&self.uri, 1)
+            let raw = storage_mysql::test_support::RawClient::connect(&self.uri, 1)
                 .await
                 .expect("raw connection");
             self.raw = Box::new(storage_tests::backends::mysql::Raw(raw));
@@ -159,7 +159,7 @@ where
                 .expect("CREATE DATABASE");
             admin.close().await;
             let uri = my::database_uri(&db);
-            let raw = storage_mysql::RawClient::connect(&uri, 1)
+            let raw = storage_mysql::test_support::RawClient::connect(&uri, 1)
                 .await
                 .expect("raw connection");
             let scratch = Scratch {
@@ -559,11 +559,13 @@ async fn write(s: &dyn Storage) {
     let rotated = s
         .rotate_refresh_token(
             &public(),
-            "handle-1",
-            "refresh-hash-1",
-            "refresh-hash-2",
-            FAR,
-            1_700_000_001_000,
+            &RefreshRotation {
+                handle: "handle-1",
+                expected: "refresh-hash-1",
+                new_hash: "refresh-hash-2",
+                new_expiry: FAR,
+                now: 1_700_000_001_000,
+            },
         )
         .await
         .unwrap();

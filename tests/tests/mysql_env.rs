@@ -34,7 +34,9 @@ async fn scenario(db: String) {
     storage.close().await;
 
     // The prefix came from MYSQL_TABLE_NAMES_PREFIX.
-    let raw = storage_mysql::RawClient::connect(&uri, 1).await.unwrap();
+    let raw = storage_mysql::test_support::RawClient::connect(&uri, 1)
+        .await
+        .unwrap();
     let n = raw
         .query("SELECT COUNT(*) FROM envp_tenants")
         .await

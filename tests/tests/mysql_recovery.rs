@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use storage_api::{OpenOptions, Storage, StorageError, TenantIdentifier, TxOptions};
-use storage_mysql::RawClient;
+use storage_mysql::test_support::RawClient;
 use storage_tests::backends::mysql::{connect_admin, in_fresh_database, open_in_database};
 
 const POOL: usize = 4;

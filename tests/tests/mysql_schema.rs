@@ -289,9 +289,11 @@ async fn plugin_catalog(prefix: &str, desc: bool, part: &str) -> BTreeMap<String
     let admin = storage_tests::backends::mysql::connect_admin().await;
     let db = storage_tests::backends::mysql::create_database(&admin).await;
     admin.close().await;
-    let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
-        .await
-        .expect("raw connection"));
+    let raw = Raw(
+        storage_mysql::test_support::RawClient::connect(&database_uri(&db), 1)
+            .await
+            .expect("raw connection"),
+    );
     for stmt in storage_api::migrate::split_statements(&ddl) {
         raw.execute(&stmt).await;
     }
@@ -431,9 +433,11 @@ async fn check(prefix: Option<&str>) {
     in_fresh_database(|db| async move {
         let storage = open_in_database(&db, prefix.as_deref(), OpenOptions::default()).await;
         storage.close().await;
-        let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
-            .await
-            .expect("raw connection"));
+        let raw = Raw(
+            storage_mysql::test_support::RawClient::connect(&database_uri(&db), 1)
+                .await
+                .expect("raw connection"),
+        );
         let desc = keeps_desc(&raw).await;
         let p = prefix.map(|p| format!("{p}_")).unwrap_or_default();
         let want = expected(&p, desc).await;
@@ -453,9 +457,11 @@ async fn mysql_version_1_is_the_plugin_layout() {
             .expect("open mysql");
         storage_tests::harness::migrate_to(&*storage, 1).await;
         storage.close().await;
-        let raw = Raw(storage_mysql::RawClient::connect(&database_uri(&db), 1)
-            .await
-            .expect("raw connection"));
+        let raw = Raw(
+            storage_mysql::test_support::RawClient::connect(&database_uri(&db), 1)
+                .await
+                .expect("raw connection"),
+        );
         let desc = keeps_desc(&raw).await;
         let mut got = actual(&raw, &db, desc).await;
         got.remove("schema_migrations");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use storage_api::{ConnectionUri, OpenOptions};
 // Links the backend, which registers `mysql://` and `mariadb://` with
 // `storage_api::open`.
-use storage_mysql::RawClient;
+use storage_mysql::test_support::RawClient;
 
 /// The MySQL / MariaDB backend of the suite.
 pub struct MySql;

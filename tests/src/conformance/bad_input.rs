@@ -109,11 +109,13 @@ pub async fn bad_session_fields_too_long(ctx: Ctx) {
         .storage
         .rotate_refresh_token(
             &t,
-            &ok.handle,
-            &ok.refresh_token_hash,
-            &"n".repeat(129),
-            NOW + HOUR,
-            NOW,
+            &RefreshRotation {
+                handle: &ok.handle,
+                expected: &ok.refresh_token_hash,
+                new_hash: &"n".repeat(129),
+                new_expiry: NOW + HOUR,
+                now: NOW,
+            },
         )
         .await;
     assert_invalid(r, "hash");

@@ -29,9 +29,18 @@ pub async fn iso_sessions(ctx: Ctx) {
             .is_empty()
     );
     assert_eq!(
-        st.rotate_refresh_token(&b, &s.handle, &s.refresh_token_hash, "x", NOW + HOUR, NOW)
-            .await
-            .unwrap(),
+        st.rotate_refresh_token(
+            &b,
+            &RefreshRotation {
+                handle: &s.handle,
+                expected: &s.refresh_token_hash,
+                new_hash: "x",
+                new_expiry: NOW + HOUR,
+                now: NOW
+            }
+        )
+        .await
+        .unwrap(),
         RotateOutcome::NotFound
     );
     assert_eq!(
@@ -57,7 +66,19 @@ pub async fn iso_sessions(ctx: Ctx) {
         let (b, h) = (bc.clone(), h.clone());
         Box::pin(async move {
             assert!(tx.get_session_for_update(&b, &h).await?.is_none());
-            Ok::<_, TxError<()>>(tx.update_tokens(&b, &h, "evil", None, None, NOW).await?)
+            Ok::<_, TxError<()>>(
+                tx.update_tokens(
+                    &b,
+                    &TokenUpdate {
+                        handle: &h,
+                        new_hash: "evil",
+                        prev_hash: None,
+                        rotated_at: None,
+                        expires_at: NOW,
+                    },
+                )
+                .await?,
+            )
         })
     })
     .await

@@ -183,11 +183,13 @@ pub async fn persist_session_create_and_rotate(ctx: Ctx) {
         .storage
         .rotate_refresh_token(
             &t,
-            &sess.handle,
-            &sess.refresh_token_hash,
-            "rotated-hash",
-            NOW + 7 * HOUR,
-            NOW + 3,
+            &RefreshRotation {
+                handle: &sess.handle,
+                expected: &sess.refresh_token_hash,
+                new_hash: "rotated-hash",
+                new_expiry: NOW + 7 * HOUR,
+                now: NOW + 3,
+            },
         )
         .await
         .unwrap();

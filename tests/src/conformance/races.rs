@@ -21,8 +21,17 @@ pub async fn race_refresh_rotation(ctx: Ctx) {
             s.refresh_token_hash.clone(),
         );
         async move {
-            st.rotate_refresh_token(&t, &h, &old, &format!("new-{i}"), NOW + 2 * HOUR, NOW + 1)
-                .await
+            st.rotate_refresh_token(
+                &t,
+                &RefreshRotation {
+                    handle: &h,
+                    expected: &old,
+                    new_hash: &format!("new-{i}"),
+                    new_expiry: NOW + 2 * HOUR,
+                    now: NOW + 1,
+                },
+            )
+            .await
         }
     })
     .await;

@@ -62,11 +62,13 @@ pub async fn sessions_rotate_refresh_token(ctx: Ctx) {
         .storage
         .rotate_refresh_token(
             &t,
-            &s.handle,
-            &s.refresh_token_hash,
-            "hash-2",
-            NOW + 2 * HOUR,
-            NOW + 10,
+            &RefreshRotation {
+                handle: &s.handle,
+                expected: &s.refresh_token_hash,
+                new_hash: "hash-2",
+                new_expiry: NOW + 2 * HOUR,
+                now: NOW + 10,
+            },
         )
         .await
         .unwrap();
@@ -98,11 +100,13 @@ pub async fn sessions_rotate_refresh_token(ctx: Ctx) {
         .storage
         .rotate_refresh_token(
             &t,
-            &s.handle,
-            &s.refresh_token_hash,
-            "hash-3",
-            NOW + 3 * HOUR,
-            NOW + 20,
+            &RefreshRotation {
+                handle: &s.handle,
+                expected: &s.refresh_token_hash,
+                new_hash: "hash-3",
+                new_expiry: NOW + 3 * HOUR,
+                now: NOW + 20,
+            },
         )
         .await
         .unwrap();
@@ -119,7 +123,16 @@ pub async fn sessions_rotate_refresh_token(ctx: Ctx) {
 
     let r = ctx
         .storage
-        .rotate_refresh_token(&t, "nope", "hash-2", "hash-3", NOW + 3 * HOUR, NOW + 20)
+        .rotate_refresh_token(
+            &t,
+            &RefreshRotation {
+                handle: "nope",
+                expected: "hash-2",
+                new_hash: "hash-3",
+                new_expiry: NOW + 3 * HOUR,
+                now: NOW + 20,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(r, RotateOutcome::NotFound);
@@ -129,11 +142,13 @@ pub async fn sessions_rotate_refresh_token(ctx: Ctx) {
         .storage
         .rotate_refresh_token(
             &t,
-            &s.handle,
-            "hash-2",
-            "hash-4",
-            NOW + 9 * HOUR,
-            NOW + 5 * HOUR,
+            &RefreshRotation {
+                handle: &s.handle,
+                expected: "hash-2",
+                new_hash: "hash-4",
+                new_expiry: NOW + 9 * HOUR,
+                now: NOW + 5 * HOUR,
+            },
         )
         .await
         .unwrap();
@@ -401,14 +416,27 @@ pub async fn sessions_in_transaction(ctx: Ctx) {
             let n = tx
                 .update_tokens(
                     &t,
-                    &handle,
-                    "tx-hash",
-                    Some(&old_hash),
-                    Some(NOW + 5),
-                    NOW + 4 * HOUR,
+                    &TokenUpdate {
+                        handle: &handle,
+                        new_hash: "tx-hash",
+                        prev_hash: Some(&old_hash),
+                        rotated_at: Some(NOW + 5),
+                        expires_at: NOW + 4 * HOUR,
+                    },
                 )
                 .await?;
-            let missing = tx.update_tokens(&t, "nope", "x", None, None, NOW).await?;
+            let missing = tx
+                .update_tokens(
+                    &t,
+                    &TokenUpdate {
+                        handle: "nope",
+                        new_hash: "x",
+                        prev_hash: None,
+                        rotated_at: None,
+                        expires_at: NOW,
+                    },
+                )
+                .await?;
             Ok::<_, TxError<()>>((seen, n, missing))
         })
     })
@@ -439,8 +467,17 @@ pub async fn sessions_in_transaction(ctx: Ctx) {
         let (t, handle) = (tc.clone(), handle.clone());
         Box::pin(async move {
             assert!(tx.get_session_for_update(&t, "nope").await?.is_none());
-            tx.update_tokens(&t, &handle, "h3", None, None, NOW + HOUR)
-                .await?;
+            tx.update_tokens(
+                &t,
+                &TokenUpdate {
+                    handle: &handle,
+                    new_hash: "h3",
+                    prev_hash: None,
+                    rotated_at: None,
+                    expires_at: NOW + HOUR,
+                },
+            )
+            .await?;
             Ok::<_, TxError<()>>(())
         })
     })

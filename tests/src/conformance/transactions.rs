@@ -326,7 +326,17 @@ pub async fn tx_rollback_spans_domains(ctx: Ctx) {
     let r = run_transaction(&*ctx.storage, &TxOptions::default(), move |tx| {
         let (t, u, h) = (tc.clone(), uid_.clone(), h.clone());
         Box::pin(async move {
-            tx.update_tokens(&t, &h, "new", None, None, NOW).await?;
+            tx.update_tokens(
+                &t,
+                &TokenUpdate {
+                    handle: &h,
+                    new_hash: "new",
+                    prev_hash: None,
+                    rotated_at: None,
+                    expires_at: NOW,
+                },
+            )
+            .await?;
             tx.delete_devices_by_email(&t, "span@example.com").await?;
             tx.delete_password_reset_tokens_of_user(&t.app, &u).await?;
             tx.delete_email_verification_tokens(&t, &u, "span@example.com")

@@ -224,7 +224,7 @@ enum Killer {
     /// MariaDB/MySQL: every connection on the test's database that did not exist
     /// before the storage was opened (the harness's own connections are spared).
     Mysql {
-        admin: storage_mysql::RawClient,
+        admin: storage_mysql::test_support::RawClient,
         database: String,
         spare: HashSet<String>,
     },
@@ -281,7 +281,7 @@ impl Killable {
                 let database = ctx.raw.query("SELECT DATABASE()").await[0][0]
                     .clone()
                     .expect("current database");
-                let admin = storage_mysql::RawClient::connect(&mysql_uri(), 1)
+                let admin = storage_mysql::test_support::RawClient::connect(&mysql_uri(), 1)
                     .await
                     .unwrap_or_else(|e| panic!("MariaDB/MySQL admin connection: {e}"));
                 let spare = mysql_ids(&admin, &database).await;
@@ -357,7 +357,10 @@ impl Killable {
     }
 }
 
-async fn mysql_ids(admin: &storage_mysql::RawClient, database: &str) -> HashSet<String> {
+async fn mysql_ids(
+    admin: &storage_mysql::test_support::RawClient,
+    database: &str,
+) -> HashSet<String> {
     admin
         .query(&format!(
             "SELECT id FROM information_schema.processlist WHERE db = '{database}' \

@@ -336,7 +336,16 @@ fn fields() -> Vec<Field> {
                     ctx.storage.create_session(&s).await?;
                     let r = ctx
                         .storage
-                        .rotate_refresh_token(&t, &s.handle, &v, "next", NOW + HOUR, NOW)
+                        .rotate_refresh_token(
+                            &t,
+                            &RefreshRotation {
+                                handle: &s.handle,
+                                expected: &v,
+                                new_hash: "next",
+                                new_expiry: NOW + HOUR,
+                                now: NOW,
+                            },
+                        )
                         .await?;
                     assert_eq!(r, RotateOutcome::Rotated, "rotation with {v:?}");
                     let got = ctx.storage.get_session(&t, &s.handle).await?.unwrap();
@@ -355,11 +364,13 @@ fn fields() -> Vec<Field> {
                         .storage
                         .rotate_refresh_token(
                             &t,
-                            &s.handle,
-                            &s.refresh_token_hash,
-                            &v,
-                            NOW + HOUR,
-                            NOW,
+                            &RefreshRotation {
+                                handle: &s.handle,
+                                expected: &s.refresh_token_hash,
+                                new_hash: &v,
+                                new_expiry: NOW + HOUR,
+                                now: NOW,
+                            },
                         )
                         .await?;
                     assert_eq!(r, RotateOutcome::Rotated);
@@ -383,7 +394,17 @@ fn fields() -> Vec<Field> {
                     run_transaction(&*ctx.storage, &TxOptions::default(), move |tx| {
                         let (t, h, v) = (t2.clone(), h.clone(), v2.clone());
                         Box::pin(async move {
-                            tx.update_tokens(&t, &h, &v, None, None, NOW + HOUR).await?;
+                            tx.update_tokens(
+                                &t,
+                                &TokenUpdate {
+                                    handle: &h,
+                                    new_hash: &v,
+                                    prev_hash: None,
+                                    rotated_at: None,
+                                    expires_at: NOW + HOUR,
+                                },
+                            )
+                            .await?;
                             Ok::<_, TxError<()>>(())
                         })
                     })
@@ -1032,7 +1053,16 @@ pub async fn rel_input_times(ctx: Ctx) {
             let s2 = create_session(&ctx, &t, "u").await;
             let r = async {
                 ctx.storage
-                    .rotate_refresh_token(&t, &s2.handle, &s2.refresh_token_hash, "n", time, 0)
+                    .rotate_refresh_token(
+                        &t,
+                        &RefreshRotation {
+                            handle: &s2.handle,
+                            expected: &s2.refresh_token_hash,
+                            new_hash: "n",
+                            new_expiry: time,
+                            now: 0,
+                        },
+                    )
                     .await?;
                 Ok(ctx
                     .storage
@@ -1159,7 +1189,16 @@ pub async fn rel_input_times(ctx: Ctx) {
             (
                 "rotate_refresh_token(now)",
                 ctx.storage
-                    .rotate_refresh_token(&t, "nohandle", "x", "y", NOW, now)
+                    .rotate_refresh_token(
+                        &t,
+                        &RefreshRotation {
+                            handle: "nohandle",
+                            expected: "x",
+                            new_hash: "y",
+                            new_expiry: NOW,
+                            now,
+                        },
+                    )
                     .await
                     .map(drop),
             ),

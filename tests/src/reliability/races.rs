@@ -43,7 +43,16 @@ pub async fn rel_race_refresh_rotation(ctx: Ctx) {
             async move {
                 if !via_tx {
                     return match st
-                        .rotate_refresh_token(&t, &h, &old, &new, NOW + 2 * HOUR, NOW + 1)
+                        .rotate_refresh_token(
+                            &t,
+                            &RefreshRotation {
+                                handle: &h,
+                                expected: &old,
+                                new_hash: &new,
+                                new_expiry: NOW + 2 * HOUR,
+                                now: NOW + 1,
+                            },
+                        )
                         .await
                     {
                         Ok(RotateOutcome::Rotated) => (true, None),
@@ -62,7 +71,16 @@ pub async fn rel_race_refresh_rotation(ctx: Ctx) {
                             return Ok((false, Some(cur.refresh_token_hash)));
                         }
                         let n = tx
-                            .update_tokens(&t, &h, &new, Some(&old), Some(NOW + 1), NOW + 2 * HOUR)
+                            .update_tokens(
+                                &t,
+                                &TokenUpdate {
+                                    handle: &h,
+                                    new_hash: &new,
+                                    prev_hash: Some(&old),
+                                    rotated_at: Some(NOW + 1),
+                                    expires_at: NOW + 2 * HOUR,
+                                },
+                            )
                             .await?;
                         assert_eq!(n, 1, "update_tokens touched {n} rows");
                         Ok::<_, TxError<()>>((true, None))

@@ -169,7 +169,7 @@ fn outage(backend: &str, sqlite_file: Option<String>) -> (Instant, Instant) {
 }
 
 /// Plain SQL over a fresh MariaDB/MySQL connection pool.
-struct MysqlRaw(storage_mysql::RawClient);
+struct MysqlRaw(storage_mysql::test_support::RawClient);
 
 #[async_trait]
 impl RawSql for MysqlRaw {
@@ -213,7 +213,7 @@ async fn fresh_raw(ctx: &Ctx, location: &str) -> Arc<dyn RawSql> {
             let mut u = ConnectionUri::parse(&mysql_uri()).unwrap();
             u.path = location.to_owned();
             Arc::new(MysqlRaw(
-                storage_mysql::RawClient::connect(&u.expose(), 1)
+                storage_mysql::test_support::RawClient::connect(&u.expose(), 1)
                     .await
                     .expect("MariaDB is back"),
             ))
