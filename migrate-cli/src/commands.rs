@@ -46,6 +46,17 @@ pub async fn execute(cli: &Cli, out: &mut Out<'_>) -> Result<i32, CliError> {
     let mut database = json!({ "source": source, "uri": uri.redacted() });
     out.set("database", database.clone());
     out.info(&format!("database: {} (from {source})", uri.redacted()));
+    if uri
+        .param("pooler")
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("transaction"))
+    {
+        out.info(
+            "behind a transaction-mode pooler (pooler=transaction): the migration lock is a \
+             transaction-level advisory lock held by one transaction in which all pending \
+             migrations run, each in a savepoint with its history row; they are committed \
+             together at the end, and nothing is applied if the run is interrupted",
+        );
+    }
 
     let backend = storage_api::open::backend_for(&uri.scheme)?;
     if g.schema.is_some() && backend.name != "postgresql" {

@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod health;
 pub mod ids;
 pub mod migrate;
 pub mod open;
@@ -37,6 +38,7 @@ pub mod uri;
 pub mod validate;
 
 pub use error::{BoxError, Result, StorageError, TenantOrApp};
+pub use health::{PoolHealth, WaitMonitor};
 pub use ids::{AppId, TenantConfigKey, TenantId, TenantIdentifier};
 pub use migrate::{MigrateError, Migration, MigrationDriver, migrate_up};
 pub use open::inventory;

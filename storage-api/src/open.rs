@@ -4,6 +4,7 @@
 use crate::error::{Result, StorageError};
 use crate::traits::Storage;
 use crate::tx::BoxFuture;
+use crate::types::Secret;
 use crate::uri::ConnectionUri;
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,6 +185,15 @@ pub const URI_ENV_VARS: [&str; 3] = [
     "DATABASE_URL",
 ];
 
+/// SuperTokens' discrete connection settings: the prefix of the variables
+/// (`<PREFIX>_HOST`, `_PORT`, `_USER`, `_PASSWORD`, `_PASSWORD_FILE`,
+/// `_DATABASE_NAME`), the scheme of the URI they make and the default port.
+pub const DISCRETE_SETTINGS: [(&str, &str, u16); 2] =
+    [("POSTGRESQL", "postgresql", 5432), ("MYSQL", "mysql", 3306)];
+
+/// The database SuperTokens uses when `<PREFIX>_DATABASE_NAME` is not set.
+pub const DEFAULT_DATABASE_NAME: &str = "supertokens";
+
 /// Where a URI came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UriSource {
@@ -191,6 +201,9 @@ pub enum UriSource {
     Explicit,
     /// Read from this environment variable.
     Env(String),
+    /// Built from SuperTokens' discrete settings with this prefix
+    /// (`POSTGRESQL_HOST`, `POSTGRESQL_USER`, ...).
+    Settings(String),
     /// The embedded SQLite default.
     Default,
 }
@@ -200,23 +213,177 @@ impl std::fmt::Display for UriSource {
         match self {
             UriSource::Explicit => f.write_str("explicit URI"),
             UriSource::Env(v) => write!(f, "environment variable {v}"),
+            UriSource::Settings(p) => write!(
+                f,
+                "environment variables {p}_HOST, {p}_PORT, {p}_USER, {p}_PASSWORD(_FILE), {p}_DATABASE_NAME"
+            ),
             UriSource::Default => f.write_str("embedded SQLite default"),
         }
     }
 }
 
-/// Resolves the URI in the contract's order: `explicit`, `POSTGRESQL_CONNECTION_URI`,
-/// `MYSQL_CONNECTION_URI`, `DATABASE_URL`, else [`DEFAULT_SQLITE_URI`].
+/// A non-blank value of `var` from `lookup` (the environment, or a map in tests).
+type Lookup<'a> = &'a dyn Fn(&str) -> Result<Option<String>>;
+
+/// `<prefix>_PASSWORD`, or the content of the file `<prefix>_PASSWORD_FILE` names
+/// (one trailing line break removed), for secrets mounted as files. Both set is a
+/// `Config` error; errors name the variable or file, never the password.
+fn password(lookup: Lookup<'_>, prefix: &str) -> Result<Option<Secret>> {
+    let direct = lookup(&format!("{prefix}_PASSWORD"))?;
+    let file = lookup(&format!("{prefix}_PASSWORD_FILE"))?;
+    match (direct, file) {
+        (Some(_), Some(_)) => Err(StorageError::Config(format!(
+            "both {prefix}_PASSWORD and {prefix}_PASSWORD_FILE are set; set one of them"
+        ))),
+        (Some(p), None) => Ok(Some(Secret::new(p))),
+        (None, Some(path)) => {
+            let path = path.trim();
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                StorageError::Config(format!(
+                    "{prefix}_PASSWORD_FILE: cannot read `{path}`: {}",
+                    e.kind()
+                ))
+            })?;
+            let text = text
+                .strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(&text);
+            Ok((!text.is_empty()).then(|| Secret::new(text)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn port(lookup: Lookup<'_>, prefix: &str) -> Result<Option<u16>> {
+    match lookup(&format!("{prefix}_PORT"))? {
+        None => Ok(None),
+        Some(p) => p
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|&n| n != 0)
+            .map(Some)
+            .ok_or_else(|| {
+                StorageError::Config(format!(
+                    "{prefix}_PORT must be a number between 1 and 65535"
+                ))
+            }),
+    }
+}
+
+/// Fills what a connection URI from the environment leaves out (user, password,
+/// host, port, database) from the discrete settings with `prefix`. As in
+/// SuperTokens' plugins, a part the URI gives wins over the setting.
+fn fill_from_settings(
+    mut uri: ConnectionUri,
+    lookup: Lookup<'_>,
+    prefix: &str,
+) -> Result<ConnectionUri> {
+    if uri.username.is_none() {
+        uri.username = lookup(&format!("{prefix}_USER"))?;
+    }
+    if uri.password.is_none() {
+        uri.password = password(lookup, prefix)?;
+    }
+    if uri.host.is_none() {
+        uri.host = lookup(&format!("{prefix}_HOST"))?.map(|h| h.trim().to_owned());
+    }
+    if uri.port.is_none() {
+        uri.port = port(lookup, prefix)?;
+    }
+    if uri.path.trim().is_empty()
+        && let Some(db) = lookup(&format!("{prefix}_DATABASE_NAME"))?
+    {
+        uri.path = db.trim().to_owned();
+    }
+    Ok(uri)
+}
+
+/// A URI built from the discrete settings with `prefix`, if any of them is set:
+/// host (default `localhost`), port (default `default_port`), user (required, as
+/// SuperTokens requires it without a connection URI), password and database name
+/// (default [`DEFAULT_DATABASE_NAME`]).
+fn from_settings(
+    lookup: Lookup<'_>,
+    prefix: &str,
+    scheme: &str,
+    default_port: u16,
+) -> Result<Option<ConnectionUri>> {
+    let names = [
+        "HOST",
+        "PORT",
+        "USER",
+        "PASSWORD",
+        "PASSWORD_FILE",
+        "DATABASE_NAME",
+    ];
+    let mut any = false;
+    for n in names {
+        any |= lookup(&format!("{prefix}_{n}"))?.is_some();
+    }
+    if !any {
+        return Ok(None);
+    }
+    let Some(user) = lookup(&format!("{prefix}_USER"))? else {
+        return Err(StorageError::Config(format!(
+            "{prefix}_HOST, {prefix}_PORT, {prefix}_PASSWORD or {prefix}_DATABASE_NAME is set, but neither {prefix}_USER nor {prefix}_CONNECTION_URI; set at least one of these"
+        )));
+    };
+    let empty = ConnectionUri {
+        scheme: scheme.to_owned(),
+        username: Some(user.trim().to_owned()),
+        password: None,
+        host: None,
+        port: None,
+        path: String::new(),
+        query: Vec::new(),
+    };
+    let mut uri = fill_from_settings(empty, lookup, prefix)?;
+    uri.host.get_or_insert_with(|| "localhost".to_owned());
+    uri.port.get_or_insert(default_port);
+    if uri.path.is_empty() {
+        uri.path = DEFAULT_DATABASE_NAME.to_owned();
+    }
+    Ok(Some(uri))
+}
+
+/// Resolves the URI in this order: `explicit`; `POSTGRESQL_CONNECTION_URI`;
+/// `MYSQL_CONNECTION_URI`; a URI built from SuperTokens' discrete settings
+/// `POSTGRESQL_HOST`, `_PORT`, `_USER`, `_PASSWORD` (or `_PASSWORD_FILE`),
+/// `_DATABASE_NAME`, then the `MYSQL_*` ones; `DATABASE_URL`; else
+/// [`DEFAULT_SQLITE_URI`]. A connection URI from `<PREFIX>_CONNECTION_URI` gets the
+/// parts it lacks (user, password, host, port, database) from that prefix's
+/// discrete settings; a part the URI gives wins, as in SuperTokens' plugins.
 pub fn resolve_uri(explicit: Option<&str>) -> Result<(UriSource, ConnectionUri)> {
+    resolve_uri_with(explicit, &env_var)
+}
+
+/// [`resolve_uri`] with the environment read through `lookup`.
+fn resolve_uri_with(
+    explicit: Option<&str>,
+    lookup: Lookup<'_>,
+) -> Result<(UriSource, ConnectionUri)> {
     if let Some(u) = explicit {
         return Ok((UriSource::Explicit, ConnectionUri::parse(u)?));
     }
-    for var in URI_ENV_VARS {
-        if let Some(v) = env_var(var)? {
+    for (prefix, _, _) in DISCRETE_SETTINGS {
+        let var = format!("{prefix}_CONNECTION_URI");
+        if let Some(v) = lookup(&var)? {
             let uri = ConnectionUri::parse(&v)
                 .map_err(|e| StorageError::Config(format!("{var}: {e}")))?;
-            return Ok((UriSource::Env(var.to_owned()), uri));
+            let uri = fill_from_settings(uri, lookup, prefix)?;
+            return Ok((UriSource::Env(var), uri));
         }
+    }
+    for (prefix, scheme, port) in DISCRETE_SETTINGS {
+        if let Some(uri) = from_settings(lookup, prefix, scheme, port)? {
+            return Ok((UriSource::Settings(prefix.to_owned()), uri));
+        }
+    }
+    if let Some(v) = lookup("DATABASE_URL")? {
+        let uri = ConnectionUri::parse(&v)
+            .map_err(|e| StorageError::Config(format!("DATABASE_URL: {e}")))?;
+        return Ok((UriSource::Env("DATABASE_URL".to_owned()), uri));
     }
     Ok((
         UriSource::Default,
@@ -243,4 +410,133 @@ pub async fn open_parsed(uri: ConnectionUri, options: OpenOptions) -> Result<Arc
 pub async fn open_from_env(options: OpenOptions) -> Result<Arc<dyn Storage>> {
     let (_, uri) = resolve_uri(None)?;
     open_parsed(uri, options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<(UriSource, ConnectionUri)> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = move |k: &str| Ok(map.get(k).filter(|v| !v.trim().is_empty()).cloned());
+        resolve_uri_with(None, &lookup)
+    }
+
+    #[test]
+    fn discrete_settings_build_a_uri_with_supertokens_defaults() {
+        let (src, u) = resolve(&[("POSTGRESQL_USER", "st")]).unwrap();
+        assert_eq!(src, UriSource::Settings("POSTGRESQL".into()));
+        assert_eq!(u.scheme, "postgresql");
+        assert_eq!(u.host.as_deref(), Some("localhost"));
+        assert_eq!(u.port, Some(5432));
+        assert_eq!(u.path, "supertokens");
+        assert!(u.password.is_none());
+
+        let (_, u) = resolve(&[
+            ("MYSQL_HOST", "db.internal"),
+            ("MYSQL_PORT", "3307"),
+            ("MYSQL_USER", "st"),
+            ("MYSQL_PASSWORD", "p@ss:w/rd"),
+            ("MYSQL_DATABASE_NAME", "auth"),
+        ])
+        .unwrap();
+        assert_eq!(u.scheme, "mysql");
+        assert_eq!(u.host.as_deref(), Some("db.internal"));
+        assert_eq!(u.port, Some(3307));
+        assert_eq!(u.username.as_deref(), Some("st"));
+        assert_eq!(u.password.as_ref().map(|p| p.expose()), Some("p@ss:w/rd"));
+        assert_eq!(u.path, "auth");
+        // The password survives a round trip through the URI text.
+        let again = ConnectionUri::parse(&u.expose()).unwrap();
+        assert_eq!(again, u);
+        assert!(!format!("{u:?} {u}").contains("p@ss"));
+    }
+
+    #[test]
+    fn precedence() {
+        // A connection URI wins over discrete settings of any backend...
+        let (src, u) = resolve(&[
+            ("MYSQL_CONNECTION_URI", "mysql://a@h1/db1"),
+            ("POSTGRESQL_USER", "st"),
+        ])
+        .unwrap();
+        assert_eq!(src, UriSource::Env("MYSQL_CONNECTION_URI".into()));
+        assert_eq!(u.host.as_deref(), Some("h1"));
+        // ... and its own parts win over its backend's settings, which fill the gaps.
+        let (_, u) = resolve(&[
+            ("POSTGRESQL_CONNECTION_URI", "postgresql://uri_user@h1/db1"),
+            ("POSTGRESQL_USER", "setting_user"),
+            ("POSTGRESQL_HOST", "h2"),
+            ("POSTGRESQL_PORT", "6543"),
+            ("POSTGRESQL_PASSWORD", "pw"),
+            ("POSTGRESQL_DATABASE_NAME", "db2"),
+        ])
+        .unwrap();
+        assert_eq!(u.username.as_deref(), Some("uri_user"));
+        assert_eq!(u.host.as_deref(), Some("h1"));
+        assert_eq!(u.port, Some(6543));
+        assert_eq!(u.password.as_ref().map(|p| p.expose()), Some("pw"));
+        assert_eq!(u.path, "db1");
+        // PostgreSQL settings before MySQL ones, both before DATABASE_URL.
+        let (src, _) = resolve(&[
+            ("MYSQL_USER", "m"),
+            ("POSTGRESQL_USER", "p"),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ])
+        .unwrap();
+        assert_eq!(src, UriSource::Settings("POSTGRESQL".into()));
+        let (src, _) = resolve(&[("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        assert_eq!(src, UriSource::Env("DATABASE_URL".into()));
+        let (src, _) = resolve(&[]).unwrap();
+        assert_eq!(src, UriSource::Default);
+    }
+
+    #[test]
+    fn bad_settings_are_config_errors_without_secrets() {
+        for vars in [
+            &[("POSTGRESQL_HOST", "h"), ("POSTGRESQL_PASSWORD", "hunter2")][..],
+            &[("MYSQL_USER", "u"), ("MYSQL_PORT", "99999")][..],
+            &[
+                ("MYSQL_USER", "u"),
+                ("MYSQL_PASSWORD", "hunter2"),
+                ("MYSQL_PASSWORD_FILE", "/x"),
+            ][..],
+            &[
+                ("POSTGRESQL_USER", "u"),
+                ("POSTGRESQL_PASSWORD_FILE", "/nonexistent/pw"),
+            ][..],
+        ] {
+            let e = resolve(vars).unwrap_err();
+            assert!(matches!(e, StorageError::Config(_)), "{vars:?}: {e:?}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn password_file() {
+        let dir = std::env::temp_dir().join(format!("pwfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let path = file.display().to_string();
+        let (_, u) = resolve(&[
+            ("POSTGRESQL_USER", "u"),
+            ("POSTGRESQL_PASSWORD_FILE", &path),
+        ])
+        .unwrap();
+        assert_eq!(u.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        // Also for a connection URI without a password.
+        std::fs::write(&file, "with space\r\n").unwrap();
+        let (_, u) = resolve(&[
+            ("MYSQL_CONNECTION_URI", "mysql://u@h/db"),
+            ("MYSQL_PASSWORD_FILE", &path),
+        ])
+        .unwrap();
+        assert_eq!(u.password.as_ref().map(|p| p.expose()), Some("with space"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

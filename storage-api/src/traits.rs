@@ -425,4 +425,9 @@ pub trait Storage: Tenancy + Users + Sessions + Codes + Send + Sync + 'static {
     async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>>;
     /// Closes the pool; later calls fail with `Unavailable`.
     async fn close(&self);
+    /// The connection pool's size, connections in use and idle, callers waiting
+    /// and past waits; `None` for a backend that does not report them.
+    fn pool_health(&self) -> Option<crate::PoolHealth> {
+        None
+    }
 }

@@ -34,6 +34,60 @@ pub struct Settings {
     pub database: String,
     /// sqlx connect options.
     pub connect: MySqlConnectOptions,
+    /// `statement_timeout` (URI, milliseconds): MariaDB's `max_statement_time`,
+    /// MySQL's `max_execution_time` (which bounds `SELECT`s only).
+    pub statement_timeout: Option<Duration>,
+    /// `lock_wait_timeout` (URI, milliseconds, rounded up to whole seconds):
+    /// `innodb_lock_wait_timeout`.
+    pub lock_wait_timeout: Option<Duration>,
+    /// `max_lifetime` (URI, seconds): pooled connections older than this are
+    /// closed instead of reused (default [`MAX_LIFETIME`]).
+    pub max_lifetime: Duration,
+    /// `pool_wait_threshold` (URI, milliseconds): a caller waiting longer than
+    /// this for a connection is reported (default 100 ms).
+    pub wait_threshold: Duration,
+}
+
+impl Settings {
+    /// The session settings of pooled connections beyond [`SESSION_INIT`] (the
+    /// timeouts), for a MariaDB or a MySQL server; empty when there are none.
+    pub fn session_timeouts(&self, mariadb: bool) -> String {
+        let mut sql = String::new();
+        if let Some(t) = self.statement_timeout {
+            if mariadb {
+                sql.push_str(&format!(
+                    "SET SESSION max_statement_time = {:.3};",
+                    t.as_secs_f64()
+                ));
+            } else {
+                sql.push_str(&format!(
+                    "SET SESSION max_execution_time = {};",
+                    t.as_millis()
+                ));
+            }
+        }
+        if let Some(t) = self.lock_wait_timeout {
+            let secs = t.as_millis().div_ceil(1000).max(1);
+            sql.push_str(&format!("SET SESSION innodb_lock_wait_timeout = {secs};"));
+        }
+        sql
+    }
+}
+
+/// A duration parameter of the URI: a whole number of `unit`s; zero is `None`.
+fn duration(
+    name: &str,
+    value: &str,
+    unit: Duration,
+    unit_name: &str,
+) -> Result<Option<Duration>, StorageError> {
+    let n = value.trim().parse::<u32>().map_err(|_| {
+        StorageError::Config(format!(
+            "the URI's {name} `{}` is not a whole number of {unit_name}",
+            value.chars().take(16).collect::<String>()
+        ))
+    })?;
+    Ok((n > 0).then(|| unit * n))
 }
 
 fn ssl_mode(value: &str) -> Result<MySqlSslMode, StorageError> {
@@ -91,6 +145,10 @@ impl Settings {
         if let Some(password) = &uri.password {
             connect = connect.password(password.expose());
         }
+        let mut statement_timeout = None;
+        let mut lock_wait_timeout = None;
+        let mut max_lifetime = MAX_LIFETIME;
+        let mut wait_threshold = storage_api::health::DEFAULT_WAIT_THRESHOLD;
         for (key, value) in &uri.query {
             match key.to_ascii_lowercase().as_str() {
                 "ssl-mode" | "sslmode" | "ssl_mode" => connect = connect.ssl_mode(ssl_mode(value)?),
@@ -98,9 +156,28 @@ impl Settings {
                 "ssl-cert" | "sslcert" => connect = connect.ssl_client_cert(value),
                 "ssl-key" | "sslkey" => connect = connect.ssl_client_key(value),
                 "socket" => connect = connect.socket(value),
+                "statement_timeout" => {
+                    statement_timeout =
+                        duration(key, value, Duration::from_millis(1), "milliseconds")?
+                }
+                "lock_wait_timeout" | "lock_timeout" => {
+                    lock_wait_timeout =
+                        duration(key, value, Duration::from_millis(1), "milliseconds")?
+                }
+                "pool_wait_threshold" => {
+                    if let Some(d) = duration(key, value, Duration::from_millis(1), "milliseconds")?
+                    {
+                        wait_threshold = d;
+                    }
+                }
+                "max_lifetime" => {
+                    if let Some(d) = duration(key, value, Duration::from_secs(1), "seconds")? {
+                        max_lifetime = d;
+                    }
+                }
                 _ => {
                     return Err(StorageError::Config(format!(
-                        "unknown parameter `{}` in the MySQL connection URI (known: ssl-mode, ssl-ca, ssl-cert, ssl-key, socket)",
+                        "unknown parameter `{}` in the MySQL connection URI (known: ssl-mode, ssl-ca, ssl-cert, ssl-key, socket, statement_timeout, lock_wait_timeout, max_lifetime, pool_wait_threshold)",
                         key.chars().take(40).collect::<String>()
                     )));
                 }
@@ -110,6 +187,10 @@ impl Settings {
             uri,
             database,
             connect,
+            statement_timeout,
+            lock_wait_timeout,
+            max_lifetime,
+            wait_threshold,
         })
     }
 }
@@ -244,16 +325,35 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// `options`; no ping on every checkout (idle connections are closed after the idle
 /// timeout, and checked only after a connection failure, see [`Health`]); session
 /// settings on every new connection.
-pub fn pool_options(options: &OpenOptions, health: Arc<Health>) -> MySqlPoolOptions {
+/// Also runs `timeouts` (see [`Settings::session_timeouts`]) on every new
+/// connection, and closes connections older than `max_lifetime`.
+pub fn pool_options(
+    options: &OpenOptions,
+    health: Arc<Health>,
+    timeouts: String,
+    max_lifetime: Duration,
+) -> MySqlPoolOptions {
     let idle = options.idle_timeout();
+    let timeouts: Arc<str> = Arc::from(timeouts);
     MySqlPoolOptions::new()
         .max_connections(options.pool_size())
         .min_connections(options.min_idle())
         .idle_timeout((!idle.is_zero()).then_some(idle))
         .acquire_timeout(options.connect_timeout())
-        .max_lifetime(Some(MAX_LIFETIME))
+        .max_lifetime(Some(max_lifetime))
         .test_before_acquire(false)
-        .after_connect(|conn, _meta| Box::pin(async move { init_session(conn).await }))
+        .after_connect(move |conn, _meta| {
+            let timeouts = timeouts.clone();
+            Box::pin(async move {
+                init_session(conn).await?;
+                if !timeouts.is_empty() {
+                    sqlx::raw_sql(AssertSqlSafe(timeouts.to_string()))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
         .before_acquire(move |conn, meta| {
             let health = health.clone();
             Box::pin(async move {
@@ -301,6 +401,35 @@ mod tests {
             .to_string();
         assert!(e.contains("useSSL") && !e.contains("s3cret"), "{e}");
         assert!(ok("postgres://h/db").is_err());
+    }
+
+    #[test]
+    fn timeouts_and_lifetime() {
+        let s = Settings::from_uri(
+            ConnectionUri::parse(
+                "mysql://u@h/db?statement_timeout=1500&lock_wait_timeout=1200&max_lifetime=90",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.max_lifetime, Duration::from_secs(90));
+        assert_eq!(
+            s.session_timeouts(true),
+            "SET SESSION max_statement_time = 1.500;SET SESSION innodb_lock_wait_timeout = 2;"
+        );
+        assert_eq!(
+            s.session_timeouts(false),
+            "SET SESSION max_execution_time = 1500;SET SESSION innodb_lock_wait_timeout = 2;"
+        );
+        let d = Settings::from_uri(ConnectionUri::parse("mysql://u@h/db").unwrap()).unwrap();
+        assert_eq!(d.session_timeouts(true), "");
+        assert_eq!(d.max_lifetime, MAX_LIFETIME);
+        let bad = ConnectionUri::parse("mysql://u:hunter2@h/db?statement_timeout=x").unwrap();
+        let e = Settings::from_uri(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("statement_timeout") && !e.contains("hunter2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub const ER_LOCK_DEADLOCK: u16 = 1213;
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// Deadlock between user-level locks (`GET_LOCK`, MySQL 8).
 pub const ER_USER_LOCK_DEADLOCK: u16 = 3058;
+/// MariaDB: the statement ran longer than `max_statement_time`.
+pub const ER_STATEMENT_TIMEOUT: u16 = 1969;
+/// MySQL: the statement ran longer than `max_execution_time`.
+pub const ER_QUERY_TIMEOUT: u16 = 3024;
 /// CHECK constraint failed (MariaDB).
 pub const ER_CONSTRAINT_FAILED: u16 = 4025;
 /// CHECK constraint violated (MySQL 8).
@@ -119,6 +123,28 @@ fn boxed(text: String) -> Option<storage_api::BoxError> {
     Some(Box::new(Scrubbed(text)))
 }
 
+/// What went wrong in a failed TLS connection, in words: the certificate's CA is
+/// unknown, the host name does not match, or the server offers no TLS. The driver
+/// reports certificate failures as I/O errors, so its text is read.
+fn tls_problem(err: &sqlx::Error, text: &str) -> Option<&'static str> {
+    if !matches!(err, sqlx::Error::Tls(_) | sqlx::Error::Io(_)) {
+        return None;
+    }
+    if text.contains("does not support TLS") {
+        Some("the server does not support TLS (server without TLS), but ssl-mode requires it")
+    } else if text.contains("UnknownIssuer") {
+        Some("the server's certificate is not signed by a trusted CA (unknown CA; check ssl-ca)")
+    } else if text.contains("not valid for name") || text.contains("NotValidForName") {
+        Some(
+            "the server's certificate is not valid for this host name (wrong host name; connect by a name the certificate lists, or use ssl-mode=VERIFY_CA)",
+        )
+    } else if text.contains("invalid peer certificate") || matches!(err, sqlx::Error::Tls(_)) {
+        Some("the TLS handshake failed")
+    } else {
+        None
+    }
+}
+
 /// Classifies a driver error for the shared operations.
 pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
     let text = storage_api::uri::scrub(&err.to_string(), uri);
@@ -137,7 +163,11 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
                 }
             }
             ER_NO_REFERENCED_ROW_2 | ER_NO_REFERENCED_ROW => return DbError::ForeignKey,
-            ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT | ER_USER_LOCK_DEADLOCK => {
+            ER_LOCK_DEADLOCK
+            | ER_LOCK_WAIT_TIMEOUT
+            | ER_USER_LOCK_DEADLOCK
+            | ER_STATEMENT_TIMEOUT
+            | ER_QUERY_TIMEOUT => {
                 return DbError::Other(StorageError::Retryable {
                     message: format!("MySQL error {number}: {message}"),
                     source: boxed(text),
@@ -167,6 +197,11 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
             message: format!("MySQL error {number}: {message}"),
             source: boxed(text),
         });
+    }
+    if let Some(problem) = tls_problem(&err, &text) {
+        return DbError::Other(StorageError::Config(format!(
+            "cannot connect to MySQL over TLS: {problem} ({text})"
+        )));
     }
     DbError::Other(match err {
         sqlx::Error::Configuration(_) | sqlx::Error::InvalidArgument(_) => {

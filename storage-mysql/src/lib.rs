@@ -25,8 +25,15 @@
 //! `MYSQL_MINIMUM_IDLE_CONNECTIONS`, `MYSQL_IDLE_CONNECTION_TIMEOUT`,
 //! `MYSQL_CONNECTION_TIMEOUT`). URI parameters: `ssl-mode` (`DISABLED`, `PREFERRED`
 //! (default), `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`), `ssl-ca`, `ssl-cert`,
-//! `ssl-key`, `socket`; any other parameter is a `Config` error, so a misspelt TLS
-//! setting never silently turns TLS off.
+//! `ssl-key`, `socket`, `statement_timeout` (ms: MariaDB `max_statement_time`, MySQL
+//! `max_execution_time`), `lock_wait_timeout` (ms, rounded up to whole seconds:
+//! `innodb_lock_wait_timeout`), `max_lifetime` (s, default 30 min),
+//! `pool_wait_threshold` (ms, default 100: slower waits for a connection are
+//! reported on the `tracing` target `storage_pool`); any other parameter is a
+//! `Config` error, so a misspelt TLS setting never silently turns TLS off. A
+//! statement or lock wait that times out is `Retryable`; a TLS handshake that fails
+//! is a `Config` error naming the problem (unknown CA, wrong host name, server
+//! without TLS).
 //!
 //! ## What every connection gets
 //!
@@ -131,6 +138,8 @@ pub struct MySqlDriver {
     settings: Settings,
     connect_timeout: Duration,
     server: ServerVersion,
+    waits: storage_api::WaitMonitor,
+    max_size: usize,
 }
 
 impl std::fmt::Debug for MySqlDriver {
@@ -166,8 +175,13 @@ impl MySqlDriver {
         let server = server?;
         tracing::debug!(server = %server.text, uri = %settings.uri, "connected to MySQL");
         let health = Arc::new(Health::default());
-        let pool = config::pool_options(&options, health.clone())
-            .connect_lazy_with(settings.connect.clone());
+        let pool = config::pool_options(
+            &options,
+            health.clone(),
+            settings.session_timeouts(server.mariadb),
+            settings.max_lifetime,
+        )
+        .connect_lazy_with(settings.connect.clone());
         let shared = Arc::new(Shared {
             uri: settings.uri.clone(),
             database: settings.database.clone(),
@@ -176,12 +190,14 @@ impl MySqlDriver {
             parking: park::Parking::new(
                 options.pool_size(),
                 options.idle_timeout(),
-                config::MAX_LIFETIME,
+                settings.max_lifetime,
             ),
         });
         Ok(Self {
             pool,
             shared,
+            waits: storage_api::WaitMonitor::new("mysql", settings.wait_threshold),
+            max_size: options.pool_size() as usize,
             settings,
             connect_timeout,
             server,
@@ -228,6 +244,7 @@ impl Driver for MySqlDriver {
     }
 
     async fn acquire(&self) -> Result<MySqlConn, StorageError> {
+        let _waiting = self.waits.start();
         let parking = &self.shared.parking;
         let permit = match parking.permit(self.connect_timeout).await {
             Ok(p) => p,
@@ -276,6 +293,20 @@ impl Driver for MySqlDriver {
     async fn close(&self) {
         self.shared.parking.close();
         self.pool.close().await;
+    }
+
+    fn pool_health(&self) -> Option<storage_api::PoolHealth> {
+        let size = self.pool.size() as usize;
+        let idle = (self.pool.num_idle() + self.shared.parking.parked()).min(size);
+        let mut h = storage_api::PoolHealth {
+            max_size: self.max_size,
+            size,
+            in_use: size - idle,
+            idle,
+            ..Default::default()
+        };
+        self.waits.fill(&mut h);
+        Some(h)
     }
 }
 

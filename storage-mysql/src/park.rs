@@ -74,6 +74,11 @@ impl Parking {
         }
     }
 
+    /// Connections parked (idle, held out of sqlx's pool).
+    pub fn parked(&self) -> usize {
+        self.idle().len()
+    }
+
     /// The most recently parked connection that is still fresh; stale ones (idle or
     /// alive for too long) are closed on the way.
     pub fn take(&self) -> Option<Parked> {

@@ -2,9 +2,9 @@
 //! validated schema and a validated table prefix.
 
 use crate::migrations::MIGRATIONS;
+use crate::tls::{MakeRustls, TlsFiles, TlsMode};
 use std::time::Duration;
 use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
-use tokio_postgres::config::SslMode;
 
 /// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes.
 pub(crate) const MAX_IDENTIFIER: usize = 63;
@@ -13,6 +13,9 @@ pub(crate) const MAX_IDENTIFIER: usize = 63;
 const KNOWN_PARAMS: &[&str] = &[
     "sslmode",
     "ssl-mode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
     "currentSchema",
     "application_name",
     "connect_timeout",
@@ -23,6 +26,12 @@ const KNOWN_PARAMS: &[&str] = &[
     "password",
     "dbname",
     "pipeline_depth",
+    "pooler",
+    "statement_timeout",
+    "lock_timeout",
+    "lock_wait_timeout",
+    "max_lifetime",
+    "pool_wait_threshold",
 ];
 
 /// Readers sharing one connection by default (see `share.rs`).
@@ -33,6 +42,10 @@ pub(crate) const DEFAULT_PIPELINE_DEPTH: usize = 4;
 pub(crate) struct Settings {
     /// The driver configuration (its `Debug` hides the password).
     pub pg: tokio_postgres::Config,
+    /// The TLS mode (`sslmode`).
+    pub tls_mode: TlsMode,
+    /// Makes TLS connections as `sslmode` asks (unused with `disable`).
+    pub tls: MakeRustls,
     /// The schema, folded to lower case and validated; `None` keeps the server's
     /// default `search_path`.
     pub schema: Option<String>,
@@ -49,6 +62,54 @@ pub(crate) struct Settings {
     /// Short reads sharing one connection (pipelined); 1 gives every read a
     /// connection of its own.
     pub pipeline_depth: usize,
+    /// Behind a transaction-mode pooler (`pooler=transaction`): no named
+    /// statements, no session state.
+    pub pooler: bool,
+    /// `statement_timeout` of the pooled connections (`None`: the server's).
+    pub statement_timeout: Option<Duration>,
+    /// `lock_timeout` of the pooled connections (`None`: the server's).
+    pub lock_timeout: Option<Duration>,
+    /// Pooled connections older than this are closed instead of reused.
+    pub max_lifetime: Option<Duration>,
+    /// A caller waiting longer than this for a connection is reported.
+    pub wait_threshold: Duration,
+}
+
+impl Settings {
+    /// The session settings every pooled connection gets after connecting
+    /// (timeouts), as one batch; `None` when there are none.
+    pub(crate) fn session_sql(&self) -> Option<String> {
+        let mut sql = String::new();
+        if let Some(t) = self.statement_timeout {
+            sql.push_str(&format!("SET statement_timeout = {};", t.as_millis()));
+        }
+        if let Some(t) = self.lock_timeout {
+            sql.push_str(&format!("SET lock_timeout = {};", t.as_millis()));
+        }
+        (!sql.is_empty()).then_some(sql)
+    }
+}
+
+/// A duration parameter of the URI: a whole number of `unit`s; zero or absent is
+/// `None`.
+pub(crate) fn duration_param(
+    uri: &ConnectionUri,
+    name: &str,
+    unit: Duration,
+    unit_name: &str,
+) -> Result<Option<Duration>> {
+    match param(uri, name) {
+        None => Ok(None),
+        Some(v) => {
+            let n = v.parse::<u32>().map_err(|_| {
+                StorageError::Config(format!(
+                    "the URI's {name} `{}` is not a whole number of {unit_name}",
+                    v.chars().take(16).collect::<String>()
+                ))
+            })?;
+            Ok((n > 0).then(|| unit * n))
+        }
+    }
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -158,30 +219,14 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
     };
     pg.port(port);
 
-    let sslmode = param(uri, "sslmode").or_else(|| param(uri, "ssl-mode"));
-    match sslmode.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("prefer") | Some("preferred") | Some("allow") => {
-            // Without a TLS connector, `prefer` connects in plain text.
-            pg.ssl_mode(SslMode::Prefer);
-        }
-        Some("disable") | Some("disabled") => {
-            pg.ssl_mode(SslMode::Disable);
-        }
-        Some(
-            m @ ("require" | "required" | "verify-ca" | "verify_ca" | "verify-full"
-            | "verify_identity"),
-        ) => {
-            return Err(StorageError::Config(format!(
-                "sslmode={m} needs TLS, which this build of storage-postgres does not include; use sslmode=disable or sslmode=prefer (plain text), or terminate TLS in a local proxy"
-            )));
-        }
-        Some(other) => {
-            return Err(StorageError::Config(format!(
-                "unknown sslmode `{}`; use disable, allow, prefer, require, verify-ca or verify-full",
-                other.chars().take(32).collect::<String>()
-            )));
-        }
-    }
+    let tls_mode = TlsMode::parse(param(uri, "sslmode").or_else(|| param(uri, "ssl-mode")))?;
+    pg.ssl_mode(tls_mode.driver_mode());
+    let files = TlsFiles {
+        root_cert: param(uri, "sslrootcert").map(str::to_owned),
+        client_cert: param(uri, "sslcert").map(Into::into),
+        client_key: param(uri, "sslkey").map(Into::into),
+    };
+    let tls = MakeRustls::new(tls_mode, &files)?;
 
     pg.application_name(param(uri, "application_name").unwrap_or("auth-storage"));
     if let Some(o) = param(uri, "options") {
@@ -240,8 +285,62 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
             })?,
     };
 
+    let pooler = match param(uri, "pooler").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("none") | Some("session") => false,
+        Some("transaction") => true,
+        Some(other) => {
+            return Err(StorageError::Config(format!(
+                "the URI's pooler `{}` is not one of none, session, transaction",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    };
+    if pooler && schema.is_some() {
+        return Err(StorageError::Config(
+            "a schema (currentSchema or POSTGRESQL_TABLE_SCHEMA) is a session setting, which a transaction-mode pooler does not keep; leave it unset and give the role its search_path instead (ALTER ROLE ... IN DATABASE ... SET search_path = ...), or connect without the pooler".into(),
+        ));
+    }
+    let statement_timeout = duration_param(
+        uri,
+        "statement_timeout",
+        Duration::from_millis(1),
+        "milliseconds",
+    )?;
+    let lock_timeout = match duration_param(
+        uri,
+        "lock_timeout",
+        Duration::from_millis(1),
+        "milliseconds",
+    )? {
+        Some(t) => Some(t),
+        None => duration_param(
+            uri,
+            "lock_wait_timeout",
+            Duration::from_millis(1),
+            "milliseconds",
+        )?,
+    };
+    let max_lifetime = duration_param(uri, "max_lifetime", Duration::from_secs(1), "seconds")?;
+    let wait_threshold = duration_param(
+        uri,
+        "pool_wait_threshold",
+        Duration::from_millis(1),
+        "milliseconds",
+    )?
+    .unwrap_or(storage_api::health::DEFAULT_WAIT_THRESHOLD);
+    if pooler && (statement_timeout.is_some() || lock_timeout.is_some()) {
+        return Err(StorageError::Config(
+            "statement_timeout and lock_timeout are session settings, which a transaction-mode pooler does not keep; set them for the role instead (ALTER ROLE ... SET statement_timeout = ...)".into(),
+        ));
+    }
+    // Readers sharing a connection pipeline their statements; through a pooler each
+    // takes a connection of its own.
+    let pipeline_depth = if pooler { 1 } else { pipeline_depth };
+
     Ok(Settings {
         pg,
+        tls_mode,
+        tls,
         schema,
         prefix,
         pool_size: options.pool_size() as usize,
@@ -249,6 +348,11 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         idle_timeout: options.idle_timeout(),
         connect_timeout,
         pipeline_depth,
+        pooler,
+        statement_timeout,
+        lock_timeout,
+        max_lifetime,
+        wait_threshold,
     })
 }
 
@@ -274,7 +378,24 @@ mod tests {
         assert_eq!(s.pg.get_password(), Some(&b"s3cr@t"[..]));
         assert_eq!(s.pg.get_dbname(), Some("auth"));
         assert_eq!(s.pg.get_ports(), &[6543]);
-        assert_eq!(s.pg.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(
+            s.pg.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+        for (mode, want) in [
+            ("require", TlsMode::Require),
+            ("verify-ca", TlsMode::VerifyCa),
+            ("verify-full", TlsMode::VerifyFull),
+            ("prefer", TlsMode::Prefer),
+            ("allow", TlsMode::Prefer),
+        ] {
+            let s = parse(
+                &format!("postgres://u@h/db?sslmode={mode}"),
+                OpenOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(s.tls_mode, want, "{mode}");
+        }
         assert_eq!(s.schema.as_deref(), Some("auth"));
         assert_eq!(s.prefix, "st_");
         assert_eq!(s.pool_size, 10);
@@ -288,8 +409,12 @@ mod tests {
     fn rejects_bad_parts_without_leaking() {
         for (uri, want) in [
             (
-                "postgres://u:hunter2@h/db?sslmode=require",
-                "sslmode=require",
+                "postgres://u:hunter2@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+                "/nonexistent/ca.pem",
+            ),
+            (
+                "postgres://u:hunter2@h/db?sslmode=require&sslcert=/x.pem",
+                "both sslcert and sslkey",
             ),
             ("postgres://u:hunter2@h/db?sslmode=bogus", "sslmode"),
             ("postgres://u:hunter2@h/db?foo=bar", "`foo`"),
@@ -309,6 +434,65 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, StorageError::Config(_)));
+    }
+
+    #[test]
+    fn timeouts_and_lifetime() {
+        let s = parse(
+            "postgres://u@h/db?statement_timeout=1500&lock_timeout=200&max_lifetime=60",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(s.statement_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(s.lock_timeout, Some(Duration::from_millis(200)));
+        assert_eq!(s.max_lifetime, Some(Duration::from_secs(60)));
+        assert_eq!(
+            s.session_sql().as_deref(),
+            Some("SET statement_timeout = 1500;SET lock_timeout = 200;")
+        );
+        let s = parse(
+            "postgres://u@h/db?statement_timeout=0",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(s.session_sql(), None);
+        assert!(
+            parse(
+                "postgres://u@h/db?lock_timeout=soon",
+                OpenOptions::default()
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                "postgres://u@h/db?pooler=transaction&statement_timeout=5",
+                OpenOptions::default()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn pooler_mode() {
+        let s = parse(
+            "postgres://u@h/db?pooler=transaction",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert!(s.pooler);
+        assert_eq!(s.pipeline_depth, 1);
+        assert!(
+            !parse("postgres://u@h/db", OpenOptions::default())
+                .unwrap()
+                .pooler
+        );
+        assert!(parse("postgres://u@h/db?pooler=statement", OpenOptions::default()).is_err());
+        let e = parse(
+            "postgres://u@h/db?pooler=transaction&currentSchema=a",
+            OpenOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, StorageError::Config(_)), "{e:?}");
     }
 
     #[test]

@@ -367,6 +367,28 @@ impl PostgresConn {
         Some(err)
     }
 
+    /// A statement through a transaction-mode pooler (see `pooler.rs`).
+    async fn pooled(
+        &mut self,
+        sql: &str,
+        values: &Values,
+    ) -> Result<(Vec<tokio_postgres::Row>, u64), DbError> {
+        let params: Vec<Param<'_>> = values.0.iter().map(Param).collect();
+        let r = match (self.client(), &self.shared.pooler) {
+            (Ok(client), Some(types)) => {
+                crate::pooler::run(client, self.in_tx, types, sql, &params).await
+            }
+            (Err(e), _) => return Err(DbError::Other(e)),
+            (Ok(_), None) => return Err(DbError::Other(StorageError::query("no pooler"))),
+        };
+        r.map_err(|e| {
+            // Never retried: nothing is cached on the server.
+            let mut retried = true;
+            self.failed(sql, e, &mut retried)
+                .unwrap_or_else(|| DbError::Other(StorageError::query("statement failed")))
+        })
+    }
+
     async fn simple(&mut self, sql: &str) -> Result<(), StorageError> {
         let r = self.client()?.batch_execute(sql).await;
         r.map_err(|e| {
@@ -382,6 +404,9 @@ impl PostgresConn {
 #[async_trait]
 impl Conn for PostgresConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
+        if self.shared.pooler.is_some() {
+            return self.pooled(sql, &values).await.map(|(_, n)| n);
+        }
         let params: Vec<Param<'_>> = values.0.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
@@ -409,6 +434,9 @@ impl Conn for PostgresConn {
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let mut retried = false;
         let rows = loop {
+            if self.shared.pooler.is_some() {
+                break self.pooled(sql, &values).await?.0;
+            }
             let client = self.client()?;
             let r = match client.prepare_cached(sql).await {
                 Ok(stmt) => client.query(&stmt, &refs).await,

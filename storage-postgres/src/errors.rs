@@ -33,7 +33,7 @@ pub(crate) enum Class {
     Unique(String),
     /// 23503.
     ForeignKey,
-    /// 40001, 40P01, 55P03.
+    /// 40001, 40P01, 55P03 (lock_timeout), 57014 (statement_timeout).
     Retryable,
     /// The connection is gone or cannot be made.
     Unavailable,
@@ -54,7 +54,8 @@ pub(crate) fn classify_state(
     match c {
         "23505" => Class::Unique(unique_key(constraint.unwrap_or(""), table)),
         "23503" => Class::ForeignKey,
-        "40001" | "40P01" | "55P03" => Class::Retryable,
+        // 57014: statement_timeout (or a cancel request) ended the statement.
+        "40001" | "40P01" | "55P03" | "57014" => Class::Retryable,
         "23502" | "22001" | "22021" => Class::InvalidInput,
         // 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown,
         // 57P03 cannot_connect_now, 53300 too_many_connections, class 08.
@@ -166,6 +167,12 @@ pub(crate) fn storage_error(e: tokio_postgres::Error, s: &Scrubber) -> StorageEr
 /// are configuration errors; everything else means the server cannot be reached.
 /// The driver error is not kept as a source: only its scrubbed text is.
 pub(crate) fn connect_error(e: &tokio_postgres::Error, s: &Scrubber) -> StorageError {
+    if let Some(tls) = crate::tls::describe(e) {
+        return StorageError::Config(format!(
+            "cannot connect to PostgreSQL over TLS: {}",
+            s.scrub(&tls)
+        ));
+    }
     let msg = message(e, s);
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
@@ -247,6 +254,10 @@ mod tests {
         );
         assert_eq!(
             classify_state(&SqlState::LOCK_NOT_AVAILABLE, None, None),
+            Class::Retryable
+        );
+        assert_eq!(
+            classify_state(&SqlState::QUERY_CANCELED, None, None),
             Class::Retryable
         );
         assert_eq!(

@@ -22,7 +22,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `storage_api::open_from_env` opens `POSTGRESQL_CONNECTION_URI` when it is set.
+//! `storage_api::open_from_env` opens `POSTGRESQL_CONNECTION_URI` when it is set;
+//! without any connection URI, SuperTokens' discrete settings `POSTGRESQL_HOST`,
+//! `POSTGRESQL_PORT`, `POSTGRESQL_USER`, `POSTGRESQL_PASSWORD` (or
+//! `POSTGRESQL_PASSWORD_FILE`) and `POSTGRESQL_DATABASE_NAME` make one (see
+//! `storage_api::resolve_uri`).
 //! Unset options come from `POSTGRESQL_TABLE_NAMES_PREFIX`, `POSTGRESQL_TABLE_SCHEMA`,
 //! `POSTGRESQL_CONNECTION_POOL_SIZE`, `POSTGRESQL_MINIMUM_IDLE_CONNECTIONS`,
 //! `POSTGRESQL_IDLE_CONNECTION_TIMEOUT` and `POSTGRESQL_CONNECTION_TIMEOUT` (ms).
@@ -37,16 +41,40 @@
 //!   both with different values is an error). It is created if missing, and every
 //!   connection runs `SET search_path TO "NAME"`. Names are ASCII letters, digits and
 //!   `_`, folded to lower case as PostgreSQL folds an unquoted name.
-//! - `sslmode`: `disable`, `allow` and `prefer` connect without TLS (this build has no
-//!   TLS connector); `require`, `verify-ca` and `verify-full` are rejected with a
-//!   `Config` error rather than silently downgraded. Terminate TLS in a local proxy if
-//!   the server is remote.
+//! - `sslmode` (libpq's meaning, TLS by rustls, no system OpenSSL): `disable`
+//!   never uses TLS; `allow` and `prefer` use it when the server offers it, without
+//!   verifying; `require` always uses it and verifies the chain only when
+//!   `sslrootcert` is given; `verify-ca` verifies the chain, not the host name;
+//!   `verify-full` verifies both. `sslrootcert=FILE` (PEM CA certificates) is the
+//!   trust anchor; without it (or with `sslrootcert=system`) `verify-ca` and
+//!   `verify-full` trust the Mozilla roots bundled at build time (`webpki-roots`),
+//!   which is what managed services with public certificates need. `sslcert=FILE`
+//!   and `sslkey=FILE` (PEM) present a client certificate. A failed handshake is a
+//!   `Config` error naming the problem (unknown CA, wrong host name, server without
+//!   TLS); files are read when opening, and errors name them, never their
+//!   contents. SCRAM channel binding is not offered.
 //! - `application_name`, `connect_timeout` (seconds; the option wins), `options`
 //!   (passed to the server, e.g. `-c statement_timeout=5000`), and `host`, `port`,
 //!   `user`, `password`, `dbname` overriding the URI's parts.
 //! - `pipeline_depth=N` (1 to 64, default 4): how many short reads outside a
 //!   transaction may share one pooled connection at once, their statements pipelined
 //!   (see Behaviour); 1 gives every read a connection of its own.
+//!
+//! - `pooler=transaction`: behind a transaction-mode pooler such as PgBouncer (1.18
+//!   included, which keeps no prepared statements). Statements run unnamed in one
+//!   round trip, with parameter types learnt once per statement inside a
+//!   transaction; no session state is set (a schema, `statement_timeout` and
+//!   `lock_timeout` are refused: set them for the role); reads are not pipelined;
+//!   migrations hold a transaction-level advisory lock for one transaction in which
+//!   each migration runs in a savepoint.
+//! - `statement_timeout`, `lock_timeout` (alias `lock_wait_timeout`), in
+//!   milliseconds: set on every pooled connection (not on the migration
+//!   connection). A statement ended by either is `Retryable` (57014, 55P03).
+//! - `max_lifetime` (seconds): pooled connections older than this are replaced at
+//!   their next checkout or by the background upkeep.
+//! - `pool_wait_threshold` (milliseconds, default 100): a caller that waited longer
+//!   for a connection is reported by a WARN event on target `storage_pool`; see
+//!   `Storage::pool_health`.
 //!
 //! Any other parameter is a `Config` error.
 //!
@@ -94,7 +122,9 @@ mod conn;
 mod errors;
 mod migrate;
 mod migrations;
+mod pooler;
 mod share;
+mod tls;
 
 pub use conn::PostgresConn;
 pub use migrate::PostgresMigrationDriver;
@@ -132,6 +162,9 @@ pub(crate) struct Shared {
     /// their I/O tasks may not have noticed yet.
     purge: AtomicU64,
     epoch: Instant,
+    /// Behind a transaction-mode pooler (`?pooler=transaction`): the parameter types
+    /// of the statements seen, which run unnamed (see `pooler.rs`).
+    pub(crate) pooler: Option<pooler::ParamTypes>,
 }
 
 impl Shared {
@@ -154,15 +187,19 @@ impl Shared {
 /// Opens connections with the configured `search_path`.
 struct PgConnect {
     schema: Option<String>,
+    /// Session settings (timeouts) run after connecting.
+    session: Option<String>,
+    tls: tls::MakeRustls,
     scrub: Scrubber,
 }
 
 /// Opens one connection, spawns its I/O task and sets the `search_path`.
 async fn connect(
     pg: &tokio_postgres::Config,
+    tls: &tls::MakeRustls,
     schema: Option<&str>,
 ) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
-    let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+    let (client, connection) = pg.connect(tls.clone()).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(target: "storage_postgres", error = %e, "connection ended");
@@ -176,6 +213,23 @@ async fn connect(
         }
     }
     Ok((client, task))
+}
+
+/// [`connect`] within `timeout`, its errors as [`StorageError`]s.
+async fn connect_within(
+    pg: &tokio_postgres::Config,
+    tls: &tls::MakeRustls,
+    schema: Option<&str>,
+    timeout: Duration,
+    scrub: &Scrubber,
+) -> Result<(tokio_postgres::Client, JoinHandle<()>), StorageError> {
+    tokio::time::timeout(timeout, connect(pg, tls, schema))
+        .await
+        .map_err(|_| StorageError::Unavailable {
+            message: format!("cannot connect to PostgreSQL within {timeout:?}"),
+            source: None,
+        })?
+        .map_err(|e| connect_error(&e, scrub))
 }
 
 impl deadpool_postgres::Connect for PgConnect {
@@ -195,7 +249,13 @@ impl deadpool_postgres::Connect for PgConnect {
     > {
         let pg = pg_config.clone();
         Box::pin(async move {
-            let r = connect(&pg, self.schema.as_deref()).await;
+            let mut r = connect(&pg, &self.tls, self.schema.as_deref()).await;
+            if let (Ok((client, task)), Some(sql)) = (&r, &self.session)
+                && let Err(e) = client.batch_execute(sql).await
+            {
+                task.abort();
+                r = Err(e);
+            }
             if let Err(e) = &r {
                 tracing::warn!(target: "storage_postgres", error = %self.scrub.scrub(&e.to_string()), "cannot open a connection");
             }
@@ -212,6 +272,7 @@ pub struct PostgresDriver {
     shared: Arc<Shared>,
     reads: share::ReadShare,
     maintenance: Mutex<Option<JoinHandle<()>>>,
+    waits: storage_api::WaitMonitor,
 }
 
 impl std::fmt::Debug for PostgresDriver {
@@ -219,6 +280,7 @@ impl std::fmt::Debug for PostgresDriver {
         f.debug_struct("PostgresDriver")
             .field("schema", &self.settings.schema)
             .field("prefix", &self.settings.prefix)
+            .field("tls", &self.settings.tls_mode)
             .field("pool", &self.pool.status())
             .finish_non_exhaustive()
     }
@@ -241,11 +303,14 @@ impl PostgresDriver {
             ),
             purge: AtomicU64::new(0),
             epoch: Instant::now(),
+            pooler: settings.pooler.then(pooler::ParamTypes::default),
         });
         let manager = Manager::from_connect(
             settings.pg.clone(),
             PgConnect {
                 schema: settings.schema.clone(),
+                session: settings.session_sql(),
+                tls: settings.tls.clone(),
                 scrub,
             },
             ManagerConfig {
@@ -253,6 +318,7 @@ impl PostgresDriver {
             },
         );
         let hook_shared = shared.clone();
+        let max_lifetime = settings.max_lifetime;
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .queue_mode(QueueMode::Lifo)
@@ -265,6 +331,8 @@ impl PostgresDriver {
                     Err(HookError::message(
                         "opened before a connection failure; replaced",
                     ))
+                } else if max_lifetime.is_some_and(|max| metrics.age() >= max) {
+                    Err(HookError::message("reached its maximum lifetime; replaced"))
                 } else {
                     Ok(())
                 }
@@ -277,9 +345,11 @@ impl PostgresDriver {
             pool.weak(),
             settings.idle_timeout,
             settings.min_idle,
+            settings.max_lifetime,
         ));
         Ok(Self {
             reads: share::ReadShare::new(settings.pipeline_depth, settings.pool_size),
+            waits: storage_api::WaitMonitor::new("postgresql", settings.wait_threshold),
             pool,
             settings,
             shared,
@@ -300,6 +370,7 @@ impl PostgresDriver {
 
     /// Takes a connection of its own from the pool.
     async fn take(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        let _waiting = self.waits.start();
         self.pool
             .get()
             .await
@@ -325,21 +396,20 @@ impl Drop for PostgresDriver {
 /// schema if it is missing.
 async fn prepare_server(settings: &Settings, scrub: &Scrubber) -> Result<(), StorageError> {
     let timeout = settings.connect_timeout;
-    let (client, task) = tokio::time::timeout(timeout, connect(&settings.pg, None))
-        .await
-        .map_err(|_| StorageError::Unavailable {
-            message: format!("cannot connect to PostgreSQL within {timeout:?}"),
-            source: None,
-        })?
-        .map_err(|e| connect_error(&e, scrub))?;
+    let (client, task) = connect_within(&settings.pg, &settings.tls, None, timeout, scrub).await?;
     let result = async {
-        let row = client
-            .query_one("SELECT current_setting('server_version_num')", &[])
+        // The simple protocol: no named statement (a transaction-mode pooler
+        // would not keep it).
+        let version = client
+            .simple_query("SELECT current_setting('server_version_num')")
             .await
-            .map_err(|e| errors::storage_error(e, scrub))?;
-        let version: String = row
-            .try_get(0)
-            .map_err(|e| errors::storage_error(e, scrub))?;
+            .map_err(|e| errors::storage_error(e, scrub))?
+            .into_iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .unwrap_or_default();
         let version: i64 = version.trim().parse().unwrap_or(0);
         if version < MIN_SERVER_VERSION {
             return Err(StorageError::Config(format!(
@@ -397,7 +467,12 @@ async fn top_up(pool: &Pool, want: usize) {
 
 /// Background upkeep: closes connections idle for longer than `idle_timeout` (keeping
 /// `min_idle`), drops closed ones, and tops the pool up to `min_idle`.
-async fn maintain(pool: deadpool_postgres::WeakPool, idle_timeout: Duration, min_idle: usize) {
+async fn maintain(
+    pool: deadpool_postgres::WeakPool,
+    idle_timeout: Duration,
+    min_idle: usize,
+    max_lifetime: Option<Duration>,
+) {
     let period = if idle_timeout.is_zero() {
         Duration::from_secs(30)
     } else {
@@ -411,7 +486,7 @@ async fn maintain(pool: deadpool_postgres::WeakPool, idle_timeout: Duration, min
         }
         let mut kept = 0usize;
         let removed = pool.retain(|client, metrics| {
-            if client.is_closed() {
+            if client.is_closed() || max_lifetime.is_some_and(|max| metrics.age() >= max) {
                 return false;
             }
             if !idle_timeout.is_zero() && metrics.last_used() > idle_timeout && kept >= min_idle {
@@ -465,10 +540,12 @@ impl Driver for PostgresDriver {
         }
         let d = PostgresMigrationDriver::connect(
             &self.settings.pg,
+            &self.settings.tls,
             self.settings.schema.clone(),
             self.settings.prefix.clone(),
             self.settings.connect_timeout,
             self.shared.scrub.clone(),
+            self.settings.pooler,
         )
         .await?;
         Ok(Box::new(d))
@@ -478,6 +555,33 @@ impl Driver for PostgresDriver {
         self.stop_maintenance();
         self.pool.close();
     }
+
+    fn pool_health(&self) -> Option<storage_api::PoolHealth> {
+        let s = self.pool.status();
+        let mut h = storage_api::PoolHealth {
+            max_size: s.max_size,
+            size: s.size,
+            in_use: s.size.saturating_sub(s.available),
+            idle: s.available,
+            ..Default::default()
+        };
+        self.waits.fill(&mut h);
+        Some(h)
+    }
+}
+
+/// Opens one driver connection outside any pool, with the URI's settings (TLS
+/// included, no `search_path`), its I/O task spawned on the current runtime: for
+/// callers and tests that need plain SQL on the same server as a storage. Errors
+/// are those of opening a storage and never carry the password.
+pub async fn connect_client(uri: &str) -> Result<tokio_postgres::Client, StorageError> {
+    let uri = ConnectionUri::parse(uri)?;
+    let settings = config::settings(&uri, &OpenOptions::default())?;
+    let scrub = Scrubber::new(&uri);
+    let timeout = settings.connect_timeout;
+    let (client, _task) =
+        connect_within(&settings.pg, &settings.tls, None, timeout, &scrub).await?;
+    Ok(client)
 }
 
 /// Opens a PostgreSQL storage (the options already merged with the environment, as

@@ -1,9 +1,17 @@
 //! The [`MigrationDriver`] of PostgreSQL: one dedicated connection (not from the
 //! pool), a session advisory lock, and each migration applied in one transaction
 //! together with its history row (DDL is transactional on PostgreSQL).
+//!
+//! Behind a transaction-mode pooler (`pooler=transaction`) a session lock would
+//! stay on whichever server connection took it, so the lock is a
+//! transaction-level advisory lock instead: `lock` opens a transaction and takes
+//! `pg_advisory_xact_lock`, the migrations run in it, each in a savepoint with its
+//! history row, and `unlock` commits them all. Statements outside that transaction
+//! run in short transactions of their own, so that no named statement outlives
+//! one.
 
 use crate::config::quote_ident;
-use crate::errors::{Scrubber, connect_error, storage_error};
+use crate::errors::{Scrubber, storage_error};
 use crate::migrations::MIGRATIONS;
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
@@ -21,6 +29,10 @@ pub struct PostgresMigrationDriver {
     prefix: String,
     scrub: Scrubber,
     locked: bool,
+    /// Behind a transaction-mode pooler.
+    pooler: bool,
+    /// The transaction `lock` opened behind a pooler is open.
+    open_tx: bool,
 }
 
 impl std::fmt::Debug for PostgresMigrationDriver {
@@ -29,6 +41,7 @@ impl std::fmt::Debug for PostgresMigrationDriver {
             .field("schema", &self.schema)
             .field("prefix", &self.prefix)
             .field("locked", &self.locked)
+            .field("pooler", &self.pooler)
             .finish_non_exhaustive()
     }
 }
@@ -47,18 +60,15 @@ impl PostgresMigrationDriver {
     /// Opens the dedicated connection, with the storage's `search_path`.
     pub(crate) async fn connect(
         pg: &tokio_postgres::Config,
+        tls: &crate::tls::MakeRustls,
         schema: Option<String>,
         prefix: String,
         timeout: Duration,
         scrub: Scrubber,
+        pooler: bool,
     ) -> Result<Self, StorageError> {
-        let (client, task) = tokio::time::timeout(timeout, crate::connect(pg, schema.as_deref()))
-            .await
-            .map_err(|_| StorageError::Unavailable {
-                message: format!("cannot connect to PostgreSQL within {timeout:?}"),
-                source: None,
-            })?
-            .map_err(|e| connect_error(&e, &scrub))?;
+        let (client, task) =
+            crate::connect_within(pg, tls, schema.as_deref(), timeout, &scrub).await?;
         Ok(Self {
             client,
             task,
@@ -66,11 +76,67 @@ impl PostgresMigrationDriver {
             prefix,
             scrub,
             locked: false,
+            pooler,
+            open_tx: false,
         })
     }
 
     fn err(&self, e: tokio_postgres::Error) -> StorageError {
         storage_error(e, &self.scrub)
+    }
+
+    /// Runs one statement; behind a pooler and outside the lock's transaction, in
+    /// a transaction of its own (the named statement is closed before it ends).
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StorageError> {
+        let own_tx = self.pooler && !self.open_tx;
+        if own_tx {
+            self.client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        let r = self.client.query(sql, params).await;
+        if own_tx {
+            let end = self
+                .client
+                .batch_execute(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })
+                .await;
+            if r.is_ok() {
+                end.map_err(|e| self.err(e))?;
+            }
+        }
+        r.map_err(|e| self.err(e))
+    }
+
+    /// The first row of [`Self::query`].
+    async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, StorageError> {
+        self.query(sql, params)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StorageError::query("the query returned no row"))
+    }
+
+    /// What starts, ends and abandons one step: a transaction, or a savepoint in
+    /// the lock's transaction behind a pooler.
+    fn step_sql(&self) -> [&'static str; 3] {
+        if self.open_tx {
+            [
+                "SAVEPOINT migration_step",
+                "RELEASE SAVEPOINT migration_step",
+                "ROLLBACK TO SAVEPOINT migration_step",
+            ]
+        } else {
+            ["BEGIN", "COMMIT", "ROLLBACK"]
+        }
     }
 
     fn history_table(&self) -> String {
@@ -93,10 +159,8 @@ impl PostgresMigrationDriver {
             return Ok(s.clone());
         }
         let row = self
-            .client
             .query_one("SELECT COALESCE(current_schema(), 'public')", &[])
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
         row.try_get(0).map_err(|e| self.err(e))
     }
 
@@ -107,8 +171,9 @@ impl PostgresMigrationDriver {
         statements: &[String],
     ) -> Result<Vec<Duration>, StatementFailure> {
         let fail = |index: usize, error: StorageError| StatementFailure { index, error };
+        let [begin, _, rollback] = self.step_sql();
         self.client
-            .batch_execute("BEGIN")
+            .batch_execute(begin)
             .await
             .map_err(|e| fail(0, self.err(e)))?;
         let mut times = Vec::with_capacity(statements.len());
@@ -116,7 +181,7 @@ impl PostgresMigrationDriver {
             let started = Instant::now();
             if let Err(e) = self.client.batch_execute(stmt).await {
                 let error = self.err(e);
-                let _ = self.client.batch_execute("ROLLBACK").await;
+                let _ = self.client.batch_execute(rollback).await;
                 return Err(fail(i, error));
             }
             times.push(started.elapsed());
@@ -134,13 +199,14 @@ impl PostgresMigrationDriver {
         index: usize,
     ) -> Result<(), StatementFailure> {
         let fail = |error: StorageError| StatementFailure { index, error };
+        let [_, commit, rollback] = self.step_sql();
         if let Err(e) = self.client.execute(finish, params).await {
             let error = self.err(e);
-            let _ = self.client.batch_execute("ROLLBACK").await;
+            let _ = self.client.batch_execute(rollback).await;
             return Err(fail(error));
         }
         self.client
-            .batch_execute("COMMIT")
+            .batch_execute(commit)
             .await
             .map_err(|e| fail(self.err(e)))
     }
@@ -179,15 +245,38 @@ impl MigrationDriver for PostgresMigrationDriver {
         let start = Instant::now();
         let key = self.lock_key();
         loop {
-            let row = self
-                .client
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                    &[&key],
-                )
-                .await
-                .map_err(|e| self.err(e))?;
-            let got: bool = row.try_get(0).map_err(|e| self.err(e))?;
+            let got: bool = if self.pooler {
+                // A transaction-level lock, held by the transaction the migrations
+                // then run in (see the module documentation).
+                self.client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map_err(|e| self.err(e))?;
+                self.open_tx = true;
+                let row = self
+                    .query_one(
+                        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                        &[&key],
+                    )
+                    .await;
+                let got = row.and_then(|r| r.try_get(0).map_err(|e| self.err(e)));
+                if !matches!(got, Ok(true)) {
+                    self.open_tx = false;
+                    self.client
+                        .batch_execute("ROLLBACK")
+                        .await
+                        .map_err(|e| self.err(e))?;
+                }
+                got?
+            } else {
+                let row = self
+                    .query_one(
+                        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                        &[&key],
+                    )
+                    .await?;
+                row.try_get(0).map_err(|e| self.err(e))?
+            };
             if got {
                 self.locked = true;
                 return Ok(true);
@@ -209,14 +298,22 @@ impl MigrationDriver for PostgresMigrationDriver {
         if !self.locked {
             return Ok(());
         }
+        if self.open_tx {
+            // Commits the migrations; the lock ends with the transaction.
+            self.open_tx = false;
+            self.locked = false;
+            return self
+                .client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| self.err(e));
+        }
         let key = self.lock_key();
-        self.client
-            .query_one(
-                "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
-                &[&key],
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+        self.query_one(
+            "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+            &[&key],
+        )
+        .await?;
         self.locked = false;
         Ok(())
     }
@@ -244,14 +341,12 @@ impl MigrationDriver for PostgresMigrationDriver {
     async fn history_table_exists(&mut self) -> Result<bool, StorageError> {
         let schema = self.target_schema().await?;
         let row = self
-            .client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables \
                  WHERE schemaname = $1 AND tablename = $2)",
                 &[&schema, &self.history_table()],
             )
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
         row.try_get(0).map_err(|e| self.err(e))
     }
 
@@ -260,11 +355,7 @@ impl MigrationDriver for PostgresMigrationDriver {
             "SELECT version, name, checksum, state, applied_at, execution_ms FROM {} ORDER BY version",
             quote_ident(&self.history_table())
         );
-        let rows = self
-            .client
-            .query(&sql, &[])
-            .await
-            .map_err(|e| self.err(e))?;
+        let rows = self.query(&sql, &[]).await?;
         rows.iter()
             .map(|r| {
                 let version: i64 = r.try_get(0)?;
@@ -315,21 +406,19 @@ impl MigrationDriver for PostgresMigrationDriver {
         let sql = self.insert_history_sql();
         let version = i64::from(row.version);
         let state = row.state.as_str();
-        self.client
-            .execute(
-                &sql,
-                &[
-                    &version,
-                    &row.name,
-                    &row.checksum,
-                    &state,
-                    &row.applied_at,
-                    &row.execution_ms,
-                ],
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.query(
+            &sql,
+            &[
+                &version,
+                &row.name,
+                &row.checksum,
+                &state,
+                &row.applied_at,
+                &row.execution_ms,
+            ],
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn forget(&mut self, version: u32) -> Result<(), StorageError> {
@@ -337,23 +426,17 @@ impl MigrationDriver for PostgresMigrationDriver {
             "DELETE FROM {} WHERE version = $1",
             quote_ident(&self.history_table())
         );
-        self.client
-            .execute(&sql, &[&i64::from(version)])
-            .await
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.query(&sql, &[&i64::from(version)]).await.map(|_| ())
     }
 
     async fn existing_tables(&mut self) -> Result<Vec<String>, StorageError> {
         let schema = self.target_schema().await?;
         let rows = self
-            .client
             .query(
                 "SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY tablename",
                 &[&schema],
             )
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let name: String = r.try_get(0).map_err(|e| self.err(e))?;
@@ -367,7 +450,6 @@ impl MigrationDriver for PostgresMigrationDriver {
     async fn existing_columns(&mut self) -> Result<Vec<LiveColumn>, StorageError> {
         let schema = self.target_schema().await?;
         let rows = self
-            .client
             .query(
                 "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
                  FROM pg_catalog.pg_attribute a \
@@ -378,8 +460,7 @@ impl MigrationDriver for PostgresMigrationDriver {
                  ORDER BY c.relname, a.attnum",
                 &[&schema],
             )
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
         let rows = rows
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))

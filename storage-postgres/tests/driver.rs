@@ -493,14 +493,17 @@ async fn connection_errors_are_typed_and_scrubbed() {
         .await
         .unwrap_err();
     assert!(matches!(e, StorageError::Config(_)), "{e:?}");
-    // TLS is refused clearly rather than downgraded.
+    // A TLS setting that cannot be honoured is refused, never downgraded.
     let e = storage_api::open(
-        &format!("{}?sslmode=require", base_uri()),
+        &format!(
+            "{}?sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
+            base_uri()
+        ),
         OpenOptions::default(),
     )
     .await
     .err()
-    .expect("sslmode=require must fail");
+    .expect("a missing sslrootcert must fail");
     assert!(matches!(e, StorageError::Config(_)), "{e:?}");
 }
 

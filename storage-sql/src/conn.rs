@@ -288,4 +288,8 @@ pub trait Driver: Send + Sync + 'static {
     async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>, StorageError>;
     /// Closes the pool.
     async fn close(&self);
+    /// The pool's health (see [`storage_api::Storage::pool_health`]).
+    fn pool_health(&self) -> Option<storage_api::PoolHealth> {
+        None
+    }
 }

@@ -63,4 +63,8 @@ impl<D: Driver> Storage for SqlStorage<D> {
     async fn close(&self) {
         self.driver.close().await
     }
+
+    fn pool_health(&self) -> Option<storage_api::PoolHealth> {
+        self.driver.pool_health()
+    }
 }

@@ -11,3 +11,4 @@ pub mod capture;
 pub mod conformance;
 pub mod harness;
 pub mod reliability;
+pub mod servers;

@@ -13,6 +13,10 @@ use storage_mysql::test_support::RawClient;
 /// The MySQL / MariaDB backend of the suite.
 pub struct MySql;
 
+/// The MySQL backend over TLS (`ssl-mode=VERIFY_IDENTITY`), on the TLS-only
+/// MariaDB of [`crate::servers::mysql_tls_uri`].
+pub struct MySqlTls;
+
 /// The server the suite runs on (its database is only used to connect).
 pub fn base_uri() -> String {
     std::env::var("MYSQL_TEST_URI")
@@ -29,7 +33,12 @@ fn redacted(uri: &str) -> String {
 
 /// The URI of database `db` on the test server.
 pub fn database_uri(db: &str) -> String {
-    let mut u = ConnectionUri::parse(&base_uri()).expect("MYSQL_TEST_URI is not a valid URI");
+    database_uri_at(&base_uri(), db)
+}
+
+/// The URI of database `db` on the server of `server_uri`.
+pub fn database_uri_at(server_uri: &str, db: &str) -> String {
+    let mut u = ConnectionUri::parse(server_uri).expect("the MySQL test URI is not valid");
     u.path = db.to_owned();
     u.expose()
 }
@@ -37,11 +46,15 @@ pub fn database_uri(db: &str) -> String {
 /// A plain-SQL connection to the test server. Panics with a clear message if the
 /// server cannot be reached: a missing server is a failure, never a skip.
 pub async fn connect_admin() -> RawClient {
-    let uri = base_uri();
-    RawClient::connect(&uri, 1).await.unwrap_or_else(|e| {
+    connect_admin_to(&base_uri()).await
+}
+
+/// A plain-SQL connection to the server of `uri`, as [`connect_admin`].
+pub async fn connect_admin_to(uri: &str) -> RawClient {
+    RawClient::connect(uri, 1).await.unwrap_or_else(|e| {
         panic!(
             "MySQL/MariaDB is not reachable at {} (set MYSQL_TEST_URI): {e}",
-            redacted(&uri)
+            redacted(uri)
         )
     })
 }
@@ -61,7 +74,12 @@ pub async fn create_database(admin: &RawClient) -> String {
 
 /// Drops a test database and everything in it.
 pub async fn drop_database(db: &str) {
-    let admin = connect_admin().await;
+    drop_database_at(&base_uri(), db).await;
+}
+
+/// Drops a test database on the server of `uri`.
+pub async fn drop_database_at(uri: &str, db: &str) {
+    let admin = connect_admin_to(uri).await;
     admin
         .execute(&format!("DROP DATABASE IF EXISTS {db}"))
         .await
@@ -109,11 +127,21 @@ pub async fn open_in_database(
     prefix: Option<&str>,
     options: OpenOptions,
 ) -> Arc<dyn storage_api::Storage> {
+    open_in_database_at(&base_uri(), db, prefix, options).await
+}
+
+/// [`open_in_database`] on the server of `server_uri`.
+pub async fn open_in_database_at(
+    server_uri: &str,
+    db: &str,
+    prefix: Option<&str>,
+    options: OpenOptions,
+) -> Arc<dyn storage_api::Storage> {
     let options = OpenOptions {
         table_prefix: prefix.map(str::to_owned),
         ..options
     };
-    let storage = storage_api::open(&database_uri(db), options)
+    let storage = storage_api::open(&database_uri_at(server_uri, db), options)
         .await
         .unwrap_or_else(|e| panic!("open mysql (database {db}): {e}"));
     storage_api::migrate_up(&*storage)
@@ -122,24 +150,41 @@ pub async fn open_in_database(
     storage
 }
 
+/// A fresh database on the server of `uri`, a migrated storage on it and a raw
+/// connection to it.
+async fn create_at(uri: String, prefix: Option<&str>) -> TestDb {
+    let admin = connect_admin_to(&uri).await;
+    let db = create_database(&admin).await;
+    admin.close().await;
+    let storage = open_in_database_at(&uri, &db, prefix, OpenOptions::default()).await;
+    let raw = RawClient::connect(&database_uri_at(&uri, &db), 2)
+        .await
+        .unwrap_or_else(|e| panic!("raw connection to database {db}: {e}"));
+    let cleanup_db = db.clone();
+    TestDb {
+        storage,
+        raw: Arc::new(Raw(raw)),
+        prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+        cleanup: Some(Box::pin(async move {
+            drop_database_at(&uri, &cleanup_db).await
+        })),
+    }
+}
+
 #[async_trait]
 impl TestBackend for MySql {
     const NAME: &'static str = "mysql";
 
     async fn create(prefix: Option<&str>) -> TestDb {
-        let admin = connect_admin().await;
-        let db = create_database(&admin).await;
-        admin.close().await;
-        let storage = open_in_database(&db, prefix, OpenOptions::default()).await;
-        let raw = RawClient::connect(&database_uri(&db), 2)
-            .await
-            .unwrap_or_else(|e| panic!("raw connection to database {db}: {e}"));
-        let cleanup_db = db.clone();
-        TestDb {
-            storage,
-            raw: Arc::new(Raw(raw)),
-            prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
-            cleanup: Some(Box::pin(async move { drop_database(&cleanup_db).await })),
-        }
+        create_at(base_uri(), prefix).await
+    }
+}
+
+#[async_trait]
+impl TestBackend for MySqlTls {
+    const NAME: &'static str = "mysql";
+
+    async fn create(prefix: Option<&str>) -> TestDb {
+        create_at(crate::servers::mysql_tls_uri(), prefix).await
     }
 }

@@ -8,10 +8,20 @@ use std::sync::Arc;
 use storage_api::OpenOptions;
 // Links the backend, which registers `postgres://` and `postgresql://` with
 // `storage_api::open`.
-use storage_postgres::tokio_postgres::{self, NoTls, SimpleQueryMessage};
+use storage_postgres::tokio_postgres::{self, SimpleQueryMessage};
 
 /// The PostgreSQL backend of the suite.
 pub struct Postgres;
+
+/// The PostgreSQL backend through PgBouncer in transaction mode
+/// (`pooler=transaction`, [`crate::servers::pgbouncer_uri`]); every test gets a
+/// database of its own on the main server, since a schema is a session setting a
+/// transaction-mode pooler does not keep.
+pub struct PostgresPgBouncer;
+
+/// The PostgreSQL backend over TLS (`sslmode=verify-full`), on the TLS-only
+/// cluster of [`crate::servers::postgres_tls_uri`].
+pub struct PostgresTls;
 
 /// The server the suite runs on.
 pub fn base_uri() -> String {
@@ -25,21 +35,22 @@ pub fn base_uri() -> String {
 /// runtime). Panics with a clear message if the server cannot be reached: a missing
 /// server is a failure, never a skip.
 pub async fn connect_admin() -> tokio_postgres::Client {
-    let uri = base_uri();
-    let (client, conn) = tokio_postgres::connect(&uri, NoTls)
+    connect_admin_to(&base_uri()).await
+}
+
+/// A plain connection (TLS as the URI says) to the server of `uri`, as
+/// [`connect_admin`].
+pub async fn connect_admin_to(uri: &str) -> tokio_postgres::Client {
+    storage_postgres::connect_client(uri)
         .await
         .unwrap_or_else(|e| {
             panic!(
                 "PostgreSQL is not reachable at {} (set POSTGRES_TEST_URI): {e}",
-                storage_api::ConnectionUri::parse(&uri)
+                storage_api::ConnectionUri::parse(uri)
                     .map(|u| u.redacted())
                     .unwrap_or_default()
             )
-        });
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
+        })
 }
 
 /// Creates a fresh schema named `t_<uuid>` and returns its name.
@@ -54,7 +65,12 @@ pub async fn create_schema(admin: &tokio_postgres::Client) -> String {
 
 /// Drops a test schema and everything in it.
 pub async fn drop_schema(schema: &str) {
-    let admin = connect_admin().await;
+    drop_schema_at(&base_uri(), schema).await;
+}
+
+/// Drops a test schema on the server of `uri`.
+pub async fn drop_schema_at(uri: &str, schema: &str) {
+    let admin = connect_admin_to(uri).await;
     admin
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .await
@@ -104,12 +120,21 @@ impl RawSql for Raw {
 
 /// Opens a storage on `schema` with `options` (schema and prefix set), migrated.
 pub async fn open_in_schema(schema: &str, prefix: Option<&str>) -> Arc<dyn storage_api::Storage> {
+    open_in_schema_at(&base_uri(), schema, prefix).await
+}
+
+/// [`open_in_schema`] on the server of `uri`.
+pub async fn open_in_schema_at(
+    uri: &str,
+    schema: &str,
+    prefix: Option<&str>,
+) -> Arc<dyn storage_api::Storage> {
     let options = OpenOptions {
         table_prefix: prefix.map(str::to_owned),
         schema: Some(schema.to_owned()),
         ..Default::default()
     };
-    let storage = storage_api::open(&base_uri(), options)
+    let storage = storage_api::open(uri, options)
         .await
         .unwrap_or_else(|e| panic!("open postgres (schema {schema}): {e}"));
     storage_api::migrate_up(&*storage)
@@ -118,24 +143,79 @@ pub async fn open_in_schema(schema: &str, prefix: Option<&str>) -> Arc<dyn stora
     storage
 }
 
+/// A fresh schema on the server of `uri`, a migrated storage on it and a raw
+/// connection with `search_path` set to it.
+async fn create_at(uri: String, prefix: Option<&str>) -> TestDb {
+    let admin = connect_admin_to(&uri).await;
+    let schema = create_schema(&admin).await;
+    let storage = open_in_schema_at(&uri, &schema, prefix).await;
+    admin
+        .batch_execute(&format!("SET search_path TO {schema}"))
+        .await
+        .expect("set search_path on the raw connection");
+    let cleanup_schema = schema.clone();
+    TestDb {
+        storage,
+        raw: Arc::new(Raw(admin)),
+        prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+        cleanup: Some(Box::pin(async move {
+            drop_schema_at(&uri, &cleanup_schema).await
+        })),
+    }
+}
+
 #[async_trait]
 impl TestBackend for Postgres {
     const NAME: &'static str = "postgresql";
 
     async fn create(prefix: Option<&str>) -> TestDb {
+        create_at(base_uri(), prefix).await
+    }
+}
+
+#[async_trait]
+impl TestBackend for PostgresTls {
+    const NAME: &'static str = "postgresql";
+
+    async fn create(prefix: Option<&str>) -> TestDb {
+        create_at(crate::servers::postgres_tls_uri(), prefix).await
+    }
+}
+
+#[async_trait]
+impl TestBackend for PostgresPgBouncer {
+    const NAME: &'static str = "postgresql";
+
+    async fn create(prefix: Option<&str>) -> TestDb {
         let admin = connect_admin().await;
-        let schema = create_schema(&admin).await;
-        let storage = open_in_schema(&schema, prefix).await;
+        let db = unique_name("t");
         admin
-            .batch_execute(&format!("SET search_path TO {schema}"))
+            .batch_execute(&format!("CREATE DATABASE {db}"))
             .await
-            .expect("set search_path on the raw connection");
-        let cleanup_schema = schema.clone();
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {db}: {e}"));
+        let options = OpenOptions {
+            table_prefix: prefix.map(str::to_owned),
+            ..Default::default()
+        };
+        let uri = crate::servers::with_database(&crate::servers::pgbouncer_uri(), &db);
+        let storage = storage_api::open(&uri, options)
+            .await
+            .unwrap_or_else(|e| panic!("open through PgBouncer (database {db}): {e}"));
+        storage_api::migrate_up(&*storage)
+            .await
+            .unwrap_or_else(|e| panic!("migrate through PgBouncer (database {db}): {e}"));
+        let raw = connect_admin_to(&crate::servers::with_database(&base_uri(), &db)).await;
         TestDb {
             storage,
-            raw: Arc::new(Raw(admin)),
+            raw: Arc::new(Raw(raw)),
             prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
-            cleanup: Some(Box::pin(async move { drop_schema(&cleanup_schema).await })),
+            cleanup: Some(Box::pin(async move {
+                connect_admin()
+                    .await
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .await
+                    .unwrap_or_else(|e| panic!("DROP DATABASE {db}: {e}"));
+            })),
         }
     }
 }
