@@ -75,6 +75,12 @@ pub enum StorageError {
     /// The email-verification token already exists.
     #[error("duplicate email-verification token")]
     DuplicateEmailVerificationToken,
+    /// The role does not exist in the app.
+    #[error("unknown role")]
+    UnknownRole,
+    /// A JWT signing key with this key id already exists in the app.
+    #[error("duplicate JWT signing key id")]
+    DuplicateKeyId,
     /// A value was rejected before the database saw it.
     #[error("invalid input for `{field}`: {reason}")]
     InvalidInput {

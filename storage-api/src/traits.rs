@@ -403,10 +403,156 @@ pub trait CodesTx: Send {
     ) -> Result<()>;
 }
 
+/// Per-user metadata: one JSON object per (app, user) (contract-phase2 B.1). User ids
+/// may be external ids (at most 128 characters).
+#[async_trait]
+pub trait UserMetadata: Send + Sync {
+    /// The user's metadata object, or `None` when the user has no row.
+    async fn get_user_metadata(&self, app: &AppId, user_id: &str) -> Result<Option<Value>>;
+    /// Stores the whole object (an upsert; the core merges before). The value must be a
+    /// JSON object (`InvalidInput` otherwise); `TenantOrAppNotFound`.
+    async fn set_user_metadata(&self, app: &AppId, user_id: &str, metadata: &Value) -> Result<()>;
+    /// Deletes the user's metadata; returns rows deleted (0 or 1).
+    async fn delete_user_metadata(&self, app: &AppId, user_id: &str) -> Result<u64>;
+    /// The metadata of every listed user that has a row, as (user id, object), sorted
+    /// by user id.
+    async fn get_users_metadata(
+        &self,
+        app: &AppId,
+        user_ids: &[String],
+    ) -> Result<Vec<(String, Value)>>;
+}
+
+/// User-metadata operations inside a transaction.
+#[async_trait]
+pub trait UserMetadataTx: Send {
+    /// The user's metadata under a named lock on (app, user), held until the end of
+    /// the transaction: concurrent read-merge-write calls serialise even when the user
+    /// has no row yet, so none loses a key.
+    async fn get_user_metadata_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Option<Value>>;
+    /// See [`UserMetadata::set_user_metadata`].
+    async fn set_user_metadata(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        metadata: &Value,
+    ) -> Result<()>;
+    /// See [`UserMetadata::delete_user_metadata`].
+    async fn delete_user_metadata(&mut self, app: &AppId, user_id: &str) -> Result<u64>;
+}
+
+/// Roles, their permissions (app-scoped) and their assignments to users
+/// (tenant-scoped) (contract-phase2 B.2). Every write that concerns one role takes a
+/// named lock on (app, role), so creating a role with permissions, assigning it and
+/// deleting it serialise: a deleted role never keeps permissions or assignments.
+#[async_trait]
+pub trait UserRoles: Send + Sync {
+    /// Creates the role if absent; returns whether it was created.
+    /// `TenantOrAppNotFound`.
+    async fn create_role(&self, app: &AppId, role: &str) -> Result<bool>;
+    /// Whether the role exists.
+    async fn role_exists(&self, app: &AppId, role: &str) -> Result<bool>;
+    /// Every role of the app, sorted.
+    async fn roles(&self, app: &AppId) -> Result<Vec<String>>;
+    /// Deletes the role with its permissions and every assignment of it in every
+    /// tenant of the app; returns whether it existed.
+    async fn delete_role(&self, app: &AppId, role: &str) -> Result<bool>;
+    /// Adds permissions to a role (idempotent): `UnknownRole`.
+    async fn add_permissions(&self, app: &AppId, role: &str, permissions: &[String]) -> Result<()>;
+    /// Removes permissions from a role (all of them when `permissions` is `None`);
+    /// returns how many went.
+    async fn remove_permissions(
+        &self,
+        app: &AppId,
+        role: &str,
+        permissions: Option<&[String]>,
+    ) -> Result<u64>;
+    /// The permissions of a role, sorted.
+    async fn permissions_of_role(&self, app: &AppId, role: &str) -> Result<Vec<String>>;
+    /// The roles that have a permission, sorted.
+    async fn roles_with_permission(&self, app: &AppId, permission: &str) -> Result<Vec<String>>;
+    /// Assigns a role to a user in a tenant; returns false if it already was.
+    /// `UnknownRole`, `TenantOrAppNotFound`.
+    async fn add_role_to_user(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        role: &str,
+    ) -> Result<bool>;
+    /// Removes one assignment; returns whether it existed.
+    async fn remove_role_from_user(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        role: &str,
+    ) -> Result<bool>;
+    /// The roles of a user in a tenant, sorted.
+    async fn roles_of_user(&self, tenant: &TenantIdentifier, user_id: &str) -> Result<Vec<String>>;
+    /// The users that have a role in a tenant, sorted.
+    async fn users_with_role(&self, tenant: &TenantIdentifier, role: &str) -> Result<Vec<String>>;
+    /// Removes every role of a user in a tenant; returns how many went.
+    async fn delete_roles_of_user(&self, tenant: &TenantIdentifier, user_id: &str) -> Result<u64>;
+}
+
+/// Role operations inside a transaction.
+#[async_trait]
+pub trait UserRolesTx: Send {
+    /// Whether the role exists, under the role's named lock and a row lock, so that a
+    /// "create role + add permissions" and a "delete role" serialise.
+    async fn role_exists_for_update(&mut self, app: &AppId, role: &str) -> Result<bool>;
+    /// See [`UserRoles::create_role`] (takes the role's named lock).
+    async fn create_role(&mut self, app: &AppId, role: &str) -> Result<bool>;
+    /// See [`UserRoles::add_permissions`] (takes the role's named lock).
+    async fn add_permissions(
+        &mut self,
+        app: &AppId,
+        role: &str,
+        permissions: &[String],
+    ) -> Result<()>;
+}
+
+/// Makes the key [`JwtSigningKeys::get_or_create_jwt_signing_key`] stores when the app
+/// has none of the algorithm. It may be called more than once (a transaction that is
+/// retried calls it again); only the key of the committed attempt is stored.
+pub type NewJwtKey<'a> = &'a (dyn Fn() -> JwtSigningKey + Send + Sync);
+
+/// JWT signing keys of an app (contract-phase2 B.4).
+#[async_trait]
+pub trait JwtSigningKeys: Send + Sync {
+    /// The app's keys, newest first (by creation time, then key id).
+    async fn jwt_signing_keys(&self, app: &AppId) -> Result<Vec<JwtSigningKey>>;
+    /// The newest key of `algorithm`; when the app has none, stores `new_key()` and
+    /// returns it. Runs under a named lock on the app's keys, so N cores asking at once
+    /// create exactly one key. The new key's algorithm must be `algorithm`
+    /// (`InvalidInput`); `DuplicateKeyId`, `TenantOrAppNotFound`.
+    async fn get_or_create_jwt_signing_key(
+        &self,
+        app: &AppId,
+        algorithm: &str,
+        new_key: NewJwtKey<'_>,
+    ) -> Result<JwtSigningKey>;
+}
+
+/// JWT signing-key operations inside a transaction.
+#[async_trait]
+pub trait JwtSigningKeysTx: Send {
+    /// The app's keys, newest first, under the app's named lock (the lock of
+    /// [`JwtSigningKeys::get_or_create_jwt_signing_key`]).
+    async fn jwt_signing_keys_for_update(&mut self, app: &AppId) -> Result<Vec<JwtSigningKey>>;
+    /// Adds a key: `DuplicateKeyId`, `TenantOrAppNotFound`.
+    async fn add_jwt_signing_key(&mut self, app: &AppId, key: &JwtSigningKey) -> Result<()>;
+}
+
 /// An open transaction: every *(tx)* operation, then commit or roll back. Dropping it
 /// without either rolls back.
 #[async_trait]
-pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
+pub trait Transaction:
+    TenancyTx + UsersTx + SessionsTx + CodesTx + UserMetadataTx + UserRolesTx + JwtSigningKeysTx + Send
+{
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
     /// Rolls back.
@@ -416,7 +562,18 @@ pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
 /// A whole storage: every domain, transactions and migrations. A core holds it as
 /// `Arc<dyn Storage>`, chosen at run time from a connection URI.
 #[async_trait]
-pub trait Storage: Tenancy + Users + Sessions + Codes + Send + Sync + 'static {
+pub trait Storage:
+    Tenancy
+    + Users
+    + Sessions
+    + Codes
+    + UserMetadata
+    + UserRoles
+    + JwtSigningKeys
+    + Send
+    + Sync
+    + 'static
+{
     /// The backend's name (`sqlite`, `postgresql`, `mysql`).
     fn backend_name(&self) -> &'static str;
     /// Starts a transaction. Prefer [`crate::run_transaction`], which retries.

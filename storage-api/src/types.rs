@@ -562,3 +562,29 @@ pub struct EmailVerificationToken {
     /// Expiry (ms).
     pub token_expiry: i64,
 }
+
+// ---------------------------------------------------------------- phase 2, part B
+
+/// A JWT signing key of an app (the `jwt_signing_keys` table of SuperTokens).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSigningKey {
+    /// The key id (at most 255 characters), unique per app.
+    pub key_id: String,
+    /// The algorithm, e.g. `RS256` (at most 10 characters).
+    pub algorithm: String,
+    /// The key material (hidden from `Debug`).
+    pub key_string: Secret,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+impl fmt::Debug for JwtSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtSigningKey")
+            .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
+            .field("key_string", &"***")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}

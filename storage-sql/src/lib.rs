@@ -7,13 +7,17 @@
 //! [`storage_api::Storage`].
 //!
 //! Where the SQL of a domain lives: `src/tenancy.rs`, `src/users.rs`,
-//! `src/sessions.rs`, `src/codes.rs` (one file per domain, all backends); what differs
+//! `src/sessions.rs`, `src/codes.rs`, and for phase 2 `src/metadata.rs`, `src/roles.rs`,
+//! `src/jwt_keys.rs` (one file per domain, all backends); what differs
 //! per backend (driver, error codes, locks, DDL) lives in each backend crate.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod codes;
 pub mod conn;
+mod jwt_keys;
+mod metadata;
+mod roles;
 mod run;
 mod schema;
 mod sessions;

@@ -42,6 +42,7 @@ idens! {
         AllAuthRecipeUsers = "all_auth_recipe_users",
         AppIdToUserId = "app_id_to_user_id",
         Apps = "apps",
+        JwtSigningKeys = "jwt_signing_keys",
         EmailpasswordPswdResetTokens = "emailpassword_pswd_reset_tokens",
         EmailpasswordUserToTenant = "emailpassword_user_to_tenant",
         EmailpasswordUsers = "emailpassword_users",
@@ -52,6 +53,8 @@ idens! {
         PasswordlessDevices = "passwordless_devices",
         PasswordlessUserToTenant = "passwordless_user_to_tenant",
         PasswordlessUsers = "passwordless_users",
+        RolePermissions = "role_permissions",
+        Roles = "roles",
         SessionAccessTokenSigningKeys = "session_access_token_signing_keys",
         SessionInfo = "session_info",
         TenantConfigs = "tenant_configs",
@@ -62,6 +65,8 @@ idens! {
         Tenants = "tenants",
         ThirdpartyUserToTenant = "thirdparty_user_to_tenant",
         ThirdpartyUsers = "thirdparty_users",
+        UserMetadata = "user_metadata",
+        UserRoles = "user_roles",
     }
 }
 
@@ -69,6 +74,7 @@ idens! {
     /// The columns of every table (a name shared by several tables is declared once).
     Col {
         AdditionalConfig = "additional_config",
+        Algorithm = "algorithm",
         AppId = "app_id",
         AuthorizationEndpoint = "authorization_endpoint",
         AuthorizationEndpointQueryParams = "authorization_endpoint_query_params",
@@ -91,12 +97,15 @@ idens! {
         IsLinkedOrIsAPrimaryUser = "is_linked_or_is_a_primary_user",
         JwksUri = "jwks_uri",
         JwtUserPayload = "jwt_user_payload",
+        KeyId = "key_id",
+        KeyString = "key_string",
         LinkCodeHash = "link_code_hash",
         LinkCodeSalt = "link_code_salt",
         Name = "name",
         OidcDiscoveryEndpoint = "oidc_discovery_endpoint",
         PasswordHash = "password_hash",
         PasswordlessEnabled = "passwordless_enabled",
+        Permission = "permission",
         PhoneNumber = "phone_number",
         PrevRefreshTokenHash2 = "prev_refresh_token_hash_2",
         PrimaryOrRecipeUserId = "primary_or_recipe_user_id",
@@ -105,6 +114,7 @@ idens! {
         RefreshTokenHash2 = "refresh_token_hash_2",
         RefreshTokenRotatedAt = "refresh_token_rotated_at",
         RequireEmail = "require_email",
+        Role = "role",
         Scope = "scope",
         SessionData = "session_data",
         SessionHandle = "session_handle",
@@ -128,6 +138,7 @@ idens! {
         UserInfoMapFromUserInfoEndpointEmail = "user_info_map_from_user_info_endpoint_email",
         UserInfoMapFromUserInfoEndpointEmailVerified = "user_info_map_from_user_info_endpoint_email_verified",
         UserInfoMapFromUserInfoEndpointUserId = "user_info_map_from_user_info_endpoint_user_id",
+        UserMetadata = "user_metadata",
         Value = "value",
     }
 }

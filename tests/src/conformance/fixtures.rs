@@ -414,8 +414,9 @@ pub async fn select(ctx: &Ctx, cols: &str, table: &str, where_: &str) -> Vec<Vec
         .await
 }
 
-/// Every phase-1 table with an `app_id` column.
-pub const APP_TABLES: [&str; 23] = [
+/// Every phase-1 table with an `app_id` column, and the phase-2 tables the suite
+/// writes (part B: JWT keys, metadata, roles).
+pub const APP_TABLES: [&str; 28] = [
     "apps",
     "tenants",
     "key_value",
@@ -439,6 +440,11 @@ pub const APP_TABLES: [&str; 23] = [
     "emailpassword_pswd_reset_tokens",
     "emailverification_tokens",
     "emailverification_verified_emails",
+    "jwt_signing_keys",
+    "user_metadata",
+    "roles",
+    "role_permissions",
+    "user_roles",
 ];
 
 /// The phase-1 tables of tenant configs (no foreign key to `apps`).
@@ -553,7 +559,7 @@ pub fn tenant_names(ids: &[TenantId]) -> Vec<String> {
 }
 
 /// Phase-1 tables holding tenant-scoped rows, for checks after deleting a tenant.
-pub const TENANT_SCOPED_TABLES: [&str; 10] = [
+pub const TENANT_SCOPED_TABLES: [&str; 11] = [
     "tenants",
     "key_value",
     "all_auth_recipe_users",
@@ -564,6 +570,7 @@ pub const TENANT_SCOPED_TABLES: [&str; 10] = [
     "passwordless_devices",
     "passwordless_codes",
     "emailverification_tokens",
+    "user_roles",
 ];
 
 /// What [`populate`] wrote for one tenant.
@@ -600,7 +607,7 @@ pub struct AppData {
     pub reset: PasswordResetToken,
 }
 
-/// Writes at least one row into every phase-1 table except the tenant-config tables
+/// Writes at least one row into every table of [`APP_TABLES`] except the tenant-config tables
 /// for `app_name` (tenants `public` and `t1`).
 pub async fn populate(ctx: &Ctx, app_name: &str) -> AppData {
     let mut out = Vec::new();
@@ -620,6 +627,14 @@ pub async fn populate(ctx: &Ctx, app_name: &str) -> AppData {
             .create_code(&t, &code(&device.device_id_hash, 14))
             .await
             .expect("create_code");
+        ctx.storage
+            .create_role(&t.app, "populated-role")
+            .await
+            .expect("create_role");
+        ctx.storage
+            .add_role_to_user(&t, &ep.id, "populated-role")
+            .await
+            .expect("add_role_to_user");
         let ev = ev_token(&t, &ep.id, &ep_email, NOW + HOUR);
         ctx.storage
             .add_email_verification_token(&ev)
@@ -649,6 +664,23 @@ pub async fn populate(ctx: &Ctx, app_name: &str) -> AppData {
         .await
         .expect("set_email_verified");
     add_signing_key(ctx, &app, signing_key(5)).await;
+    ctx.storage
+        .add_permissions(&app, "populated-role", &["read".to_owned()])
+        .await
+        .expect("add_permissions");
+    ctx.storage
+        .set_user_metadata(&app, &public.ep.id, &serde_json::json!({"populated": true}))
+        .await
+        .expect("set_user_metadata");
+    ctx.storage
+        .get_or_create_jwt_signing_key(&app, "RS256", &|| JwtSigningKey {
+            key_id: "populated-key".to_owned(),
+            algorithm: "RS256".to_owned(),
+            key_string: Secret::new("populated-key-material"),
+            created_at: NOW,
+        })
+        .await
+        .expect("get_or_create_jwt_signing_key");
     AppData {
         app,
         public,

@@ -10,6 +10,8 @@
 //! - [`users`]: sign-up of the three recipes, lookups, keyset pagination, counting,
 //!   updates, tenant membership, deletion;
 //! - [`sessions`]: sessions, refresh-token rotation, expiry, signing keys;
+//! - [`metadata`], [`roles`], [`jwt_keys`]: user metadata, roles and permissions, JWT
+//!   signing keys (contract-phase2 B.1, B.2, B.4), with their 64-task races;
 //! - [`codes`]: passwordless devices and codes, password-reset and email-verification
 //!   tokens, verified emails;
 //! - [`isolation`]: tenant isolation and the app scope;
@@ -24,8 +26,11 @@ pub mod bad_input;
 pub mod codes;
 pub mod fixtures;
 pub mod isolation;
+pub mod jwt_keys;
+pub mod metadata;
 pub mod persistence;
 pub mod races;
+pub mod roles;
 pub mod sessions;
 pub mod spans;
 pub mod tenancy;
