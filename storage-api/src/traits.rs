@@ -547,11 +547,177 @@ pub trait JwtSigningKeysTx: Send {
     async fn add_jwt_signing_key(&mut self, app: &AppId, key: &JwtSigningKey) -> Result<()>;
 }
 
+/// TOTP devices (app-scoped) and used codes (tenant-scoped) (contract-phase2 B.3).
+/// A TOTP user row exists while the user has at least one device; its used codes go
+/// with it.
+#[async_trait]
+pub trait Totp: Send + Sync {
+    /// Creates a device, and the TOTP user if absent: `DeviceAlreadyExists`,
+    /// `TenantOrAppNotFound`.
+    async fn create_totp_device(&self, app: &AppId, device: &TotpDevice) -> Result<()>;
+    /// Marks a device verified (idempotent): `UnknownDevice`.
+    async fn mark_totp_device_verified(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        device_name: &str,
+    ) -> Result<()>;
+    /// Renames a device: `DeviceAlreadyExists`, `UnknownDevice`.
+    async fn rename_totp_device(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        old_name: &str,
+        new_name: &str,
+    ) -> Result<()>;
+    /// The devices of a user, sorted by name.
+    async fn totp_devices(&self, app: &AppId, user_id: &str) -> Result<Vec<TotpDevice>>;
+    /// The devices of many users, sorted by user id then name.
+    async fn totp_devices_of_users(
+        &self,
+        app: &AppId,
+        user_ids: &[String],
+    ) -> Result<Vec<TotpDevice>>;
+    /// Deletes a device, and the TOTP user (with its used codes) when it was the last;
+    /// returns devices deleted (0 or 1).
+    async fn delete_totp_device(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        device_name: &str,
+    ) -> Result<u64>;
+    /// Removes the TOTP user with its devices and used codes; returns whether it
+    /// existed.
+    async fn remove_totp_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
+    /// Removes the tenant's used codes that expired before `before`; returns how many.
+    async fn remove_expired_totp_codes(
+        &self,
+        tenant: &TenantIdentifier,
+        before: i64,
+    ) -> Result<u64>;
+}
+
+/// TOTP operations inside a transaction: the verification flow.
+#[async_trait]
+pub trait TotpTx: Send {
+    /// The devices of a user, sorted by name, under the user's TOTP named lock and row
+    /// locks.
+    async fn totp_devices_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<TotpDevice>>;
+    /// The used codes of a user in a tenant, newest first, under the user's TOTP named
+    /// lock and row locks: N concurrent verifications of one code serialise, so exactly
+    /// one accepts it.
+    async fn used_totp_codes_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+    ) -> Result<Vec<TotpUsedCode>>;
+    /// Records a verification attempt: `UnknownTotpUser`, `UsedCodeAlreadyExists`,
+    /// `TenantOrAppNotFound`.
+    async fn insert_used_totp_code(
+        &mut self,
+        tenant: &TenantIdentifier,
+        code: &TotpUsedCode,
+    ) -> Result<()>;
+}
+
+/// Users and sessions of the admin dashboard (contract-phase2 B.5).
+#[async_trait]
+pub trait Dashboard: Send + Sync {
+    /// Creates a dashboard user: `DuplicateUserId`, `DuplicateEmail`,
+    /// `TenantOrAppNotFound`.
+    async fn create_dashboard_user(&self, app: &AppId, user: &DashboardUser) -> Result<()>;
+    /// A dashboard user by id.
+    async fn get_dashboard_user(&self, app: &AppId, user_id: &str)
+    -> Result<Option<DashboardUser>>;
+    /// A dashboard user by email.
+    async fn get_dashboard_user_by_email(
+        &self,
+        app: &AppId,
+        email: &str,
+    ) -> Result<Option<DashboardUser>>;
+    /// Every dashboard user of the app, by time joined then user id.
+    async fn list_dashboard_users(&self, app: &AppId) -> Result<Vec<DashboardUser>>;
+    /// Deletes a dashboard user with its sessions; returns whether it existed.
+    async fn delete_dashboard_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
+    /// Changes a dashboard user's email: `DuplicateEmail`, `UnknownUserId`.
+    async fn update_dashboard_user_email(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+    ) -> Result<()>;
+    /// Changes a dashboard user's password hash: `UnknownUserId`.
+    async fn update_dashboard_user_password_hash(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        hash: &Secret,
+    ) -> Result<()>;
+    /// Creates a session of a dashboard user: `UnknownUserId`.
+    async fn create_dashboard_session(&self, app: &AppId, session: &DashboardSession)
+    -> Result<()>;
+    /// A dashboard session by id.
+    async fn get_dashboard_session(
+        &self,
+        app: &AppId,
+        session_id: &str,
+    ) -> Result<Option<DashboardSession>>;
+    /// The sessions of a dashboard user, by creation time then id.
+    async fn dashboard_sessions_of_user(
+        &self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<DashboardSession>>;
+    /// Revokes one session; returns whether it existed.
+    async fn revoke_dashboard_session(&self, app: &AppId, session_id: &str) -> Result<bool>;
+    /// Revokes every dashboard session (of every app) expired at `now`; returns how many.
+    async fn revoke_expired_dashboard_sessions(&self, now: i64) -> Result<u64>;
+}
+
+/// Last-active times and monthly-active-user counts (contract-phase2 B.6). Every count
+/// is one query.
+#[async_trait]
+pub trait ActiveUsers: Send + Sync {
+    /// Records that the user was active at `now` (one upsert): `TenantOrAppNotFound`.
+    async fn update_last_active(&self, app: &AppId, user_id: &str, now: i64) -> Result<()>;
+    /// The user's last-active time.
+    async fn last_active(&self, app: &AppId, user_id: &str) -> Result<Option<i64>>;
+    /// Users of the app active at or after `since`.
+    async fn count_active_since(&self, app: &AppId, since: i64) -> Result<u64>;
+    /// Users of the app whose last activity is in `[from, to)`, grouped by UTC day:
+    /// (start of the day in ms, count), by day; days without activity are left out.
+    async fn count_active_by_day(&self, app: &AppId, from: i64, to: i64)
+    -> Result<Vec<(i64, u64)>>;
+    /// Users active at or after `since` whose group has more than one login method
+    /// (primary users with linked accounts), or, with `or_totp`, that also or instead
+    /// have TOTP enabled.
+    async fn count_active_with_many_login_methods(
+        &self,
+        app: &AppId,
+        since: i64,
+        or_totp: bool,
+    ) -> Result<u64>;
+    /// Deletes the user's last-active row; returns rows deleted.
+    async fn delete_last_active(&self, app: &AppId, user_id: &str) -> Result<u64>;
+}
+
 /// An open transaction: every *(tx)* operation, then commit or roll back. Dropping it
 /// without either rolls back.
 #[async_trait]
 pub trait Transaction:
-    TenancyTx + UsersTx + SessionsTx + CodesTx + UserMetadataTx + UserRolesTx + JwtSigningKeysTx + Send
+    TenancyTx
+    + UsersTx
+    + SessionsTx
+    + CodesTx
+    + UserMetadataTx
+    + UserRolesTx
+    + JwtSigningKeysTx
+    + TotpTx
+    + Send
 {
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -570,6 +736,9 @@ pub trait Storage:
     + UserMetadata
     + UserRoles
     + JwtSigningKeys
+    + Totp
+    + Dashboard
+    + ActiveUsers
     + Send
     + Sync
     + 'static

@@ -100,6 +100,7 @@ pub(crate) trait Traced {
 impl Traced for () {}
 impl Traced for RotateOutcome {}
 impl Traced for storage_api::JwtSigningKey {}
+impl Traced for i64 {}
 impl Traced for u64 {
     fn rows(&self) -> Option<u64> {
         Some(*self)
@@ -137,7 +138,9 @@ fn outcome(e: &StorageError) -> &'static str {
         StorageError::Query { .. } => "query",
         StorageError::UnknownUserId
         | StorageError::UnknownDeviceIdHash
-        | StorageError::UnknownRole => "unknown",
+        | StorageError::UnknownRole
+        | StorageError::UnknownDevice
+        | StorageError::UnknownTotpUser => "unknown",
         _ => "duplicate",
     }
 }

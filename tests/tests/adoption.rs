@@ -332,13 +332,17 @@ async fn adopts_and_serves(server: Server) {
         assert_eq!(plan.to_record[0].version, 1);
         assert_eq!(
             plan.left_pending,
-            vec![(2, "project".to_owned()), (3, "phase2".to_owned())]
+            vec![
+                (2, "project".to_owned()),
+                (3, "phase2".to_owned()),
+                (5, "recipes".to_owned())
+            ]
         );
         assert!(plan.unmanaged_tables.is_empty(), "{plan:?}");
         assert!(plan.extra_columns.is_empty(), "{plan:?}");
         assert_eq!(
             report.applied.iter().map(|s| s.version).collect::<Vec<_>>(),
-            vec![2, 3]
+            vec![2, 3, 5]
         );
         if db.server == Server::Mariadb {
             // Every plugin table took the database's case-insensitive default: each
@@ -723,8 +727,11 @@ async fn reports_unmanaged_tables(server: Server) {
         let (plan, report) = baseline_and_up(&*storage).await;
         let recorded: Vec<u32> = plan.to_record.iter().map(|f| f.version).collect();
         assert_eq!(recorded, vec![1, 3], "{plan:?}");
-        assert_eq!(plan.left_pending, vec![(2, "project".to_owned())]);
-        assert_eq!(report.applied.len(), 1);
+        assert_eq!(
+            plan.left_pending,
+            vec![(2, "project".to_owned()), (5, "recipes".to_owned())]
+        );
+        assert_eq!(report.applied.len(), 2);
         for t in ["oauth_clients", "webauthn_users", "bulk_import_users"] {
             assert!(
                 plan.unmanaged_tables.contains(&t.to_owned()),

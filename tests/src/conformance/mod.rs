@@ -10,8 +10,8 @@
 //! - [`users`]: sign-up of the three recipes, lookups, keyset pagination, counting,
 //!   updates, tenant membership, deletion;
 //! - [`sessions`]: sessions, refresh-token rotation, expiry, signing keys;
-//! - [`metadata`], [`roles`], [`jwt_keys`]: user metadata, roles and permissions, JWT
-//!   signing keys (contract-phase2 B.1, B.2, B.4), with their 64-task races;
+//! - [`metadata`], [`roles`], [`totp`], [`jwt_keys`], [`dashboard`], [`active`]: the
+//!   non-auth recipes (contract-phase2 B.1 to B.6), with their 64-task races;
 //! - [`codes`]: passwordless devices and codes, password-reset and email-verification
 //!   tokens, verified emails;
 //! - [`isolation`]: tenant isolation and the app scope;
@@ -22,8 +22,10 @@
 //!   served by the API, and the table-name prefix;
 //! - [`spans`]: one tracing span per operation, its events, no secret traced.
 
+pub mod active;
 pub mod bad_input;
 pub mod codes;
+pub mod dashboard;
 pub mod fixtures;
 pub mod isolation;
 pub mod jwt_keys;
@@ -34,6 +36,7 @@ pub mod roles;
 pub mod sessions;
 pub mod spans;
 pub mod tenancy;
+pub mod totp;
 pub mod transactions;
 pub mod users;
 
