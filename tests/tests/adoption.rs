@@ -300,7 +300,7 @@ async fn adopts_and_serves(server: Server) {
                 .await
                 .unwrap();
             let planned = migrate::plan_up(&mut *driver, None).await.unwrap();
-            assert_eq!(planned.len(), 2);
+            assert_eq!(planned.len(), 3);
             let rebuilds = planned[0]
                 .notes
                 .iter()
@@ -874,7 +874,7 @@ async fn pre_release_v1_says_what_to_do(server: Server) {
         let report = migrate::up(&mut *driver, &UpOptions::default(), &mut |_| {})
             .await
             .expect("up");
-        assert_eq!(report.applied.len(), 3);
+        assert_eq!(report.applied.len(), 4);
         drop(driver);
         storage.add_tenant(&public(), 1).await.unwrap();
         storage.close().await;
