@@ -1,10 +1,10 @@
 //! Users and sessions of the admin dashboard (contract-phase2 B.5).
 
 use crate::SqlStorage;
-use crate::conn::{Driver, UniqueKey, Violation};
+use crate::conn::{Conn, Driver, UniqueKey, Violation};
 use crate::run::{Op, Via};
 use crate::schema::{Col, Tbl};
-use crate::stmt::{Meaning, Rec, Stmt, app_user_is, args, insert_row, no_app};
+use crate::stmt::{Meaning, Q, Rec, Row1, Stmt, app_user_is, args, insert_row, no_app};
 use async_trait::async_trait;
 use sea_query::{Cond, Expr, ExprTrait, Order, Query};
 use storage_api::validate;
@@ -60,6 +60,38 @@ fn one_user(n: u64) -> Result<()> {
     }
 }
 
+/// A point read of one row of an app by one unique column.
+struct By {
+    stmt: Stmt,
+    table: Tbl,
+    cols: &'static [Col; 4],
+    col: Col,
+}
+
+/// `SELECT cols FROM table WHERE app_id = app AND col = value`.
+async fn one_by<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    by: By,
+    app: &AppId,
+    value: &str,
+) -> Result<Option<Row1<Col>>> {
+    let args = args! { app: app.as_str(), value: value };
+    Ok(q.fetch(c, by.stmt, by.cols, args, |a| {
+        Query::select()
+            .from(q.t(by.table))
+            .columns(*by.cols)
+            .cond_where(
+                Cond::all()
+                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .add(Expr::col(by.col).eq(a.value.expr())),
+            )
+            .to_owned()
+    })
+    .await?
+    .one())
+}
+
 #[async_trait]
 impl<D: Driver> Dashboard for SqlStorage<D> {
     async fn create_dashboard_user(&self, app: &AppId, u: &DashboardUser) -> Result<()> {
@@ -106,17 +138,13 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
         self.on(Via::Read, Op::app("get_dashboard_user", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let args = args! { app: app.as_str(), user_id: user_id };
-                let row = q
-                    .fetch(c, Stmt::fixed("dashboard.get_user"), &USER, args, |a| {
-                        Query::select()
-                            .from(q.t(Tbl::DashboardUsers))
-                            .columns(USER)
-                            .cond_where(app_user_is(&a.app, &a.user_id))
-                            .to_owned()
-                    })
-                    .await?
-                    .one();
+                let by = By {
+                    stmt: Stmt::fixed("dashboard.get_user"),
+                    table: Tbl::DashboardUsers,
+                    cols: &USER,
+                    col: Col::UserId,
+                };
+                let row = one_by(c, q, by, app, user_id).await?;
                 row.map(|r| user_from(&r.rec())).transpose()
             })
         })
@@ -135,27 +163,13 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
             |cx| {
                 Box::pin(async move {
                     let (c, q) = cx.parts();
-                    let args = args! { app: app.as_str(), email: email };
-                    let row = q
-                        .fetch(
-                            c,
-                            Stmt::fixed("dashboard.get_user_by_email"),
-                            &USER,
-                            args,
-                            |a| {
-                                Query::select()
-                                    .from(q.t(Tbl::DashboardUsers))
-                                    .columns(USER)
-                                    .cond_where(
-                                        Cond::all()
-                                            .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                            .add(Expr::col(Col::Email).eq(a.email.expr())),
-                                    )
-                                    .to_owned()
-                            },
-                        )
-                        .await?
-                        .one();
+                    let by = By {
+                        stmt: Stmt::fixed("dashboard.get_user_by_email"),
+                        table: Tbl::DashboardUsers,
+                        cols: &USER,
+                        col: Col::Email,
+                    };
+                    let row = one_by(c, q, by, app, email).await?;
                     row.map(|r| user_from(&r.rec())).transpose()
                 })
             },
@@ -331,27 +345,13 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
         self.on(Via::Read, Op::app("get_dashboard_session", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let args = args! { app: app.as_str(), session_id: session_id };
-                let row = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("dashboard.get_session"),
-                        &SESSION,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::DashboardUserSessions))
-                                .columns(SESSION)
-                                .cond_where(
-                                    Cond::all()
-                                        .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                        .add(Expr::col(Col::SessionId).eq(a.session_id.expr())),
-                                )
-                                .to_owned()
-                        },
-                    )
-                    .await?
-                    .one();
+                let by = By {
+                    stmt: Stmt::fixed("dashboard.get_session"),
+                    table: Tbl::DashboardUserSessions,
+                    cols: &SESSION,
+                    col: Col::SessionId,
+                };
+                let row = one_by(c, q, by, app, session_id).await?;
                 row.map(|r| session_from(&r.rec())).transpose()
             })
         })

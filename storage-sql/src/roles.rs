@@ -125,6 +125,44 @@ async fn add_permissions<C: Conn>(
     Ok(())
 }
 
+/// A look-up of one text column by another: `SELECT out FROM table WHERE app_id = app
+/// [AND tenant_id = tenant] AND by = value ORDER BY out`.
+struct Lookup {
+    stmt: Stmt,
+    table: Tbl,
+    by: Col,
+    out: &'static [Col; 1],
+}
+
+/// The sorted values of a [`Lookup`], in the app or (with `tenant`) one of its
+/// tenants.
+async fn sorted_column<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    l: Lookup,
+    app: &AppId,
+    tenant: Option<&str>,
+    value: &str,
+) -> Result<Vec<String>> {
+    let in_tenant = tenant.is_some();
+    let args = args! { app: app.as_str(), tenant: tenant, value: value };
+    let rows = q
+        .fetch(c, l.stmt, l.out, args, |a| {
+            let mut cond = Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr()));
+            if in_tenant {
+                cond = cond.add(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+            }
+            Query::select()
+                .from(q.t(l.table))
+                .columns(*l.out)
+                .cond_where(cond.add(Expr::col(l.by).eq(a.value.expr())))
+                .order_by(l.out[0], Order::Asc)
+                .to_owned()
+        })
+        .await?;
+    rows.iter().map(|r| r.text(l.out[0])).collect()
+}
+
 #[async_trait]
 impl<D: Driver> UserRoles for SqlStorage<D> {
     async fn create_role(&self, app: &AppId, role: &str) -> Result<bool> {
@@ -295,25 +333,13 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         self.on(Via::Pool, Op::app("permissions_of_role", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const PERMISSION: [Col; 1] = [Col::Permission];
-                let args = args! { app: app.as_str(), role: role };
-                let rows = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("roles.permissions_of_role"),
-                        &PERMISSION,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::RolePermissions))
-                                .columns(PERMISSION)
-                                .cond_where(role_is(&a.app, &a.role))
-                                .order_by(Col::Permission, Order::Asc)
-                                .to_owned()
-                        },
-                    )
-                    .await?;
-                rows.iter().map(|r| r.text(Col::Permission)).collect()
+                let l = Lookup {
+                    stmt: Stmt::fixed("roles.permissions_of_role"),
+                    table: Tbl::RolePermissions,
+                    by: Col::Role,
+                    out: &[Col::Permission],
+                };
+                sorted_column(c, q, l, app, None, role).await
             })
         })
         .await
@@ -324,29 +350,13 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         self.on(Via::Pool, Op::app("roles_with_permission", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const ROLE: [Col; 1] = [Col::Role];
-                let args = args! { app: app.as_str(), permission: permission };
-                let rows = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("roles.roles_with_permission"),
-                        &ROLE,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::RolePermissions))
-                                .columns(ROLE)
-                                .cond_where(
-                                    Cond::all()
-                                        .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                        .add(Expr::col(Col::Permission).eq(a.permission.expr())),
-                                )
-                                .order_by(Col::Role, Order::Asc)
-                                .to_owned()
-                        },
-                    )
-                    .await?;
-                rows.iter().map(|r| r.text(Col::Role)).collect()
+                let l = Lookup {
+                    stmt: Stmt::fixed("roles.roles_with_permission"),
+                    table: Tbl::RolePermissions,
+                    by: Col::Permission,
+                    out: &[Col::Role],
+                };
+                sorted_column(c, q, l, app, None, permission).await
             })
         })
         .await
@@ -436,26 +446,13 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         self.on(Via::Pool, Op::tenant("roles_of_user", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const ROLE: [Col; 1] = [Col::Role];
-                let args = args! {
-                    app: t.app.as_str(),
-                    tenant: t.tenant.as_str(),
-                    user_id: user_id,
+                let l = Lookup {
+                    stmt: Stmt::fixed("roles.roles_of_user"),
+                    table: Tbl::UserRoles,
+                    by: Col::UserId,
+                    out: &[Col::Role],
                 };
-                let rows = q
-                    .fetch(c, Stmt::fixed("roles.roles_of_user"), &ROLE, args, |a| {
-                        Query::select()
-                            .from(q.t(Tbl::UserRoles))
-                            .columns(ROLE)
-                            .cond_where(
-                                tenant_is(&a.app, &a.tenant)
-                                    .add(Expr::col(Col::UserId).eq(a.user_id.expr())),
-                            )
-                            .order_by(Col::Role, Order::Asc)
-                            .to_owned()
-                    })
-                    .await?;
-                rows.iter().map(|r| r.text(Col::Role)).collect()
+                sorted_column(c, q, l, &t.app, Some(t.tenant.as_str()), user_id).await
             })
         })
         .await
@@ -466,26 +463,13 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         self.on(Via::Pool, Op::tenant("users_with_role", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const USER: [Col; 1] = [Col::UserId];
-                let args = args! {
-                    app: t.app.as_str(),
-                    tenant: t.tenant.as_str(),
-                    role: role,
+                let l = Lookup {
+                    stmt: Stmt::fixed("roles.users_with_role"),
+                    table: Tbl::UserRoles,
+                    by: Col::Role,
+                    out: &[Col::UserId],
                 };
-                let rows = q
-                    .fetch(c, Stmt::fixed("roles.users_with_role"), &USER, args, |a| {
-                        Query::select()
-                            .from(q.t(Tbl::UserRoles))
-                            .columns(USER)
-                            .cond_where(
-                                tenant_is(&a.app, &a.tenant)
-                                    .add(Expr::col(Col::Role).eq(a.role.expr())),
-                            )
-                            .order_by(Col::UserId, Order::Asc)
-                            .to_owned()
-                    })
-                    .await?;
-                rows.iter().map(|r| r.text(Col::UserId)).collect()
+                sorted_column(c, q, l, &t.app, Some(t.tenant.as_str()), role).await
             })
         })
         .await

@@ -521,6 +521,9 @@ pub const APP_TABLES: [&str; 34] = [
     "user_last_active",
 ];
 
+/// The tables of contract-phase2 part B: the last ones of [`APP_TABLES`].
+pub const PART_B_TABLES: &[&str] = APP_TABLES.split_at(APP_TABLES.len() - 11).1;
+
 /// The phase-1 tables of tenant configs (no foreign key to `apps`).
 pub const CONFIG_TABLES: [&str; 5] = [
     "tenant_configs",

@@ -2,6 +2,7 @@
 //! plain SQL, a second storage on the test's database whose connections a test can
 //! kill, and the figures each test prints for `RELIABILITY.md`.
 
+pub use crate::conformance::fixtures::PART_B_TABLES;
 use crate::conformance::fixtures::race_tx_options;
 use crate::harness::Ctx;
 use std::collections::{BTreeMap, HashSet};
@@ -69,21 +70,6 @@ pub fn histogram<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 // ---------------------------------------------------------------- orphans
-
-/// The tables of contract-phase2 part B (every one has an `app_id` column).
-pub const PART_B_TABLES: [&str; 11] = [
-    "user_metadata",
-    "roles",
-    "role_permissions",
-    "user_roles",
-    "totp_users",
-    "totp_user_devices",
-    "totp_used_codes",
-    "jwt_signing_keys",
-    "dashboard_users",
-    "dashboard_user_sessions",
-    "user_last_active",
-];
 
 /// Checks in plain SQL that the user tables agree with each other:
 ///
