@@ -163,6 +163,26 @@ async fn sorted_column<C: Conn>(
     rows.iter().map(|r| r.text(l.out[0])).collect()
 }
 
+impl<D: Driver> SqlStorage<D> {
+    /// Runs a [`Lookup`] as the operation `op`.
+    async fn look_up(
+        &self,
+        op: Op<'_>,
+        l: Lookup,
+        app: &AppId,
+        tenant: Option<&str>,
+        value: &str,
+    ) -> Result<Vec<String>> {
+        self.on(Via::Pool, op, |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                sorted_column(c, q, l, app, tenant, value).await
+            })
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl<D: Driver> UserRoles for SqlStorage<D> {
     async fn create_role(&self, app: &AppId, role: &str) -> Result<bool> {
@@ -330,35 +350,31 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
 
     async fn permissions_of_role(&self, app: &AppId, role: &str) -> Result<Vec<String>> {
         check_role(role)?;
-        self.on(Via::Pool, Op::app("permissions_of_role", app), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let l = Lookup {
-                    stmt: Stmt::fixed("roles.permissions_of_role"),
-                    table: Tbl::RolePermissions,
-                    by: Col::Role,
-                    out: &[Col::Permission],
-                };
-                sorted_column(c, q, l, app, None, role).await
-            })
-        })
-        .await
+        let l = Lookup {
+            stmt: Stmt::fixed("roles.permissions_of_role"),
+            table: Tbl::RolePermissions,
+            by: Col::Role,
+            out: &[Col::Permission],
+        };
+        self.look_up(Op::app("permissions_of_role", app), l, app, None, role)
+            .await
     }
 
     async fn roles_with_permission(&self, app: &AppId, permission: &str) -> Result<Vec<String>> {
         check_permission(permission)?;
-        self.on(Via::Pool, Op::app("roles_with_permission", app), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let l = Lookup {
-                    stmt: Stmt::fixed("roles.roles_with_permission"),
-                    table: Tbl::RolePermissions,
-                    by: Col::Permission,
-                    out: &[Col::Role],
-                };
-                sorted_column(c, q, l, app, None, permission).await
-            })
-        })
+        let l = Lookup {
+            stmt: Stmt::fixed("roles.roles_with_permission"),
+            table: Tbl::RolePermissions,
+            by: Col::Permission,
+            out: &[Col::Role],
+        };
+        self.look_up(
+            Op::app("roles_with_permission", app),
+            l,
+            app,
+            None,
+            permission,
+        )
         .await
     }
 
@@ -443,35 +459,37 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
 
     async fn roles_of_user(&self, t: &TenantIdentifier, user_id: &str) -> Result<Vec<String>> {
         check_user_id(user_id)?;
-        self.on(Via::Pool, Op::tenant("roles_of_user", t), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let l = Lookup {
-                    stmt: Stmt::fixed("roles.roles_of_user"),
-                    table: Tbl::UserRoles,
-                    by: Col::UserId,
-                    out: &[Col::Role],
-                };
-                sorted_column(c, q, l, &t.app, Some(t.tenant.as_str()), user_id).await
-            })
-        })
+        let l = Lookup {
+            stmt: Stmt::fixed("roles.roles_of_user"),
+            table: Tbl::UserRoles,
+            by: Col::UserId,
+            out: &[Col::Role],
+        };
+        self.look_up(
+            Op::tenant("roles_of_user", t),
+            l,
+            &t.app,
+            Some(t.tenant.as_str()),
+            user_id,
+        )
         .await
     }
 
     async fn users_with_role(&self, t: &TenantIdentifier, role: &str) -> Result<Vec<String>> {
         check_role(role)?;
-        self.on(Via::Pool, Op::tenant("users_with_role", t), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let l = Lookup {
-                    stmt: Stmt::fixed("roles.users_with_role"),
-                    table: Tbl::UserRoles,
-                    by: Col::Role,
-                    out: &[Col::UserId],
-                };
-                sorted_column(c, q, l, &t.app, Some(t.tenant.as_str()), role).await
-            })
-        })
+        let l = Lookup {
+            stmt: Stmt::fixed("roles.users_with_role"),
+            table: Tbl::UserRoles,
+            by: Col::Role,
+            out: &[Col::UserId],
+        };
+        self.look_up(
+            Op::tenant("users_with_role", t),
+            l,
+            &t.app,
+            Some(t.tenant.as_str()),
+            role,
+        )
         .await
     }
 
