@@ -75,6 +75,24 @@ pub enum StorageError {
     /// The email-verification token already exists.
     #[error("duplicate email-verification token")]
     DuplicateEmailVerificationToken,
+    /// The role does not exist in the app.
+    #[error("unknown role")]
+    UnknownRole,
+    /// A JWT signing key with this key id already exists in the app.
+    #[error("duplicate JWT signing key id")]
+    DuplicateKeyId,
+    /// The user already has a TOTP device with this name.
+    #[error("TOTP device already exists")]
+    DeviceAlreadyExists,
+    /// The TOTP device does not exist.
+    #[error("unknown TOTP device")]
+    UnknownDevice,
+    /// The user has no TOTP device (no TOTP user row).
+    #[error("unknown TOTP user")]
+    UnknownTotpUser,
+    /// A used code with this creation time already exists for the user in the tenant.
+    #[error("used TOTP code already exists")]
+    UsedCodeAlreadyExists,
     /// A value was rejected before the database saw it.
     #[error("invalid input for `{field}`: {reason}")]
     InvalidInput {

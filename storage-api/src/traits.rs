@@ -403,10 +403,322 @@ pub trait CodesTx: Send {
     ) -> Result<()>;
 }
 
+/// Per-user metadata: one JSON object per (app, user) (contract-phase2 B.1). User ids
+/// may be external ids (at most 128 characters).
+#[async_trait]
+pub trait UserMetadata: Send + Sync {
+    /// The user's metadata object, or `None` when the user has no row.
+    async fn get_user_metadata(&self, app: &AppId, user_id: &str) -> Result<Option<Value>>;
+    /// Stores the whole object (an upsert; the core merges before). The value must be a
+    /// JSON object (`InvalidInput` otherwise); `TenantOrAppNotFound`.
+    async fn set_user_metadata(&self, app: &AppId, user_id: &str, metadata: &Value) -> Result<()>;
+    /// Deletes the user's metadata; returns rows deleted (0 or 1).
+    async fn delete_user_metadata(&self, app: &AppId, user_id: &str) -> Result<u64>;
+    /// The metadata of every listed user that has a row, as (user id, object), sorted
+    /// by user id.
+    async fn get_users_metadata(
+        &self,
+        app: &AppId,
+        user_ids: &[String],
+    ) -> Result<Vec<(String, Value)>>;
+}
+
+/// User-metadata operations inside a transaction.
+#[async_trait]
+pub trait UserMetadataTx: Send {
+    /// The user's metadata under a named lock on (app, user), held until the end of
+    /// the transaction: concurrent read-merge-write calls serialise even when the user
+    /// has no row yet, so none loses a key.
+    async fn get_user_metadata_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Option<Value>>;
+    /// See [`UserMetadata::set_user_metadata`].
+    async fn set_user_metadata(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        metadata: &Value,
+    ) -> Result<()>;
+    /// See [`UserMetadata::delete_user_metadata`].
+    async fn delete_user_metadata(&mut self, app: &AppId, user_id: &str) -> Result<u64>;
+}
+
+/// Roles, their permissions (app-scoped) and their assignments to users
+/// (tenant-scoped) (contract-phase2 B.2). Every write that concerns one role takes a
+/// named lock on (app, role), so creating a role with permissions, assigning it and
+/// deleting it serialise: a deleted role never keeps permissions or assignments.
+#[async_trait]
+pub trait UserRoles: Send + Sync {
+    /// Creates the role if absent; returns whether it was created.
+    /// `TenantOrAppNotFound`.
+    async fn create_role(&self, app: &AppId, role: &str) -> Result<bool>;
+    /// Whether the role exists.
+    async fn role_exists(&self, app: &AppId, role: &str) -> Result<bool>;
+    /// Every role of the app, sorted.
+    async fn roles(&self, app: &AppId) -> Result<Vec<String>>;
+    /// Deletes the role with its permissions and every assignment of it in every
+    /// tenant of the app; returns whether it existed.
+    async fn delete_role(&self, app: &AppId, role: &str) -> Result<bool>;
+    /// Adds permissions to a role (idempotent): `UnknownRole`.
+    async fn add_permissions(&self, app: &AppId, role: &str, permissions: &[String]) -> Result<()>;
+    /// Removes permissions from a role (all of them when `permissions` is `None`);
+    /// returns how many went.
+    async fn remove_permissions(
+        &self,
+        app: &AppId,
+        role: &str,
+        permissions: Option<&[String]>,
+    ) -> Result<u64>;
+    /// The permissions of a role, sorted.
+    async fn permissions_of_role(&self, app: &AppId, role: &str) -> Result<Vec<String>>;
+    /// The roles that have a permission, sorted.
+    async fn roles_with_permission(&self, app: &AppId, permission: &str) -> Result<Vec<String>>;
+    /// Assigns a role to a user in a tenant; returns false if it already was.
+    /// `UnknownRole`, `TenantOrAppNotFound`.
+    async fn add_role_to_user(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        role: &str,
+    ) -> Result<bool>;
+    /// Removes one assignment; returns whether it existed.
+    async fn remove_role_from_user(
+        &self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+        role: &str,
+    ) -> Result<bool>;
+    /// The roles of a user in a tenant, sorted.
+    async fn roles_of_user(&self, tenant: &TenantIdentifier, user_id: &str) -> Result<Vec<String>>;
+    /// The users that have a role in a tenant, sorted.
+    async fn users_with_role(&self, tenant: &TenantIdentifier, role: &str) -> Result<Vec<String>>;
+    /// Removes every role of a user in a tenant; returns how many went.
+    async fn delete_roles_of_user(&self, tenant: &TenantIdentifier, user_id: &str) -> Result<u64>;
+}
+
+/// Role operations inside a transaction.
+#[async_trait]
+pub trait UserRolesTx: Send {
+    /// Whether the role exists, under the role's named lock and a row lock, so that a
+    /// "create role + add permissions" and a "delete role" serialise.
+    async fn role_exists_for_update(&mut self, app: &AppId, role: &str) -> Result<bool>;
+    /// See [`UserRoles::create_role`] (takes the role's named lock).
+    async fn create_role(&mut self, app: &AppId, role: &str) -> Result<bool>;
+    /// See [`UserRoles::add_permissions`] (takes the role's named lock).
+    async fn add_permissions(
+        &mut self,
+        app: &AppId,
+        role: &str,
+        permissions: &[String],
+    ) -> Result<()>;
+}
+
+/// Makes the key [`JwtSigningKeys::get_or_create_jwt_signing_key`] stores when the app
+/// has none of the algorithm. It may be called more than once (a transaction that is
+/// retried calls it again); only the key of the committed attempt is stored.
+pub type NewJwtKey<'a> = &'a (dyn Fn() -> JwtSigningKey + Send + Sync);
+
+/// JWT signing keys of an app (contract-phase2 B.4).
+#[async_trait]
+pub trait JwtSigningKeys: Send + Sync {
+    /// The app's keys, newest first (by creation time, then key id).
+    async fn jwt_signing_keys(&self, app: &AppId) -> Result<Vec<JwtSigningKey>>;
+    /// The newest key of `algorithm`; when the app has none, stores `new_key()` and
+    /// returns it. Runs under a named lock on the app's keys, so N cores asking at once
+    /// create exactly one key. The new key's algorithm must be `algorithm`
+    /// (`InvalidInput`); `DuplicateKeyId`, `TenantOrAppNotFound`.
+    async fn get_or_create_jwt_signing_key(
+        &self,
+        app: &AppId,
+        algorithm: &str,
+        new_key: NewJwtKey<'_>,
+    ) -> Result<JwtSigningKey>;
+}
+
+/// JWT signing-key operations inside a transaction.
+#[async_trait]
+pub trait JwtSigningKeysTx: Send {
+    /// The app's keys, newest first, under the app's named lock (the lock of
+    /// [`JwtSigningKeys::get_or_create_jwt_signing_key`]).
+    async fn jwt_signing_keys_for_update(&mut self, app: &AppId) -> Result<Vec<JwtSigningKey>>;
+    /// Adds a key: `DuplicateKeyId`, `TenantOrAppNotFound`.
+    async fn add_jwt_signing_key(&mut self, app: &AppId, key: &JwtSigningKey) -> Result<()>;
+}
+
+/// TOTP devices (app-scoped) and used codes (tenant-scoped) (contract-phase2 B.3).
+/// A TOTP user row exists while the user has at least one device; its used codes go
+/// with it.
+#[async_trait]
+pub trait Totp: Send + Sync {
+    /// Creates a device, and the TOTP user if absent: `DeviceAlreadyExists`,
+    /// `TenantOrAppNotFound`.
+    async fn create_totp_device(&self, app: &AppId, device: &TotpDevice) -> Result<()>;
+    /// Marks a device verified (idempotent): `UnknownDevice`.
+    async fn mark_totp_device_verified(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        device_name: &str,
+    ) -> Result<()>;
+    /// Renames a device: `DeviceAlreadyExists`, `UnknownDevice`.
+    async fn rename_totp_device(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        old_name: &str,
+        new_name: &str,
+    ) -> Result<()>;
+    /// The devices of a user, sorted by name.
+    async fn totp_devices(&self, app: &AppId, user_id: &str) -> Result<Vec<TotpDevice>>;
+    /// The devices of many users, sorted by user id then name.
+    async fn totp_devices_of_users(
+        &self,
+        app: &AppId,
+        user_ids: &[String],
+    ) -> Result<Vec<TotpDevice>>;
+    /// Deletes a device, and the TOTP user (with its used codes) when it was the last;
+    /// returns devices deleted (0 or 1).
+    async fn delete_totp_device(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        device_name: &str,
+    ) -> Result<u64>;
+    /// Removes the TOTP user with its devices and used codes; returns whether it
+    /// existed.
+    async fn remove_totp_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
+    /// Removes the tenant's used codes that expired before `before`; returns how many.
+    async fn remove_expired_totp_codes(
+        &self,
+        tenant: &TenantIdentifier,
+        before: i64,
+    ) -> Result<u64>;
+}
+
+/// TOTP operations inside a transaction: the verification flow.
+#[async_trait]
+pub trait TotpTx: Send {
+    /// The devices of a user, sorted by name, under the user's TOTP named lock and row
+    /// locks.
+    async fn totp_devices_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<TotpDevice>>;
+    /// The used codes of a user in a tenant, newest first, under the user's TOTP named
+    /// lock and row locks: N concurrent verifications of one code serialise, so exactly
+    /// one accepts it.
+    async fn used_totp_codes_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        user_id: &str,
+    ) -> Result<Vec<TotpUsedCode>>;
+    /// Records a verification attempt: `UnknownTotpUser`, `UsedCodeAlreadyExists`,
+    /// `TenantOrAppNotFound`.
+    async fn insert_used_totp_code(
+        &mut self,
+        tenant: &TenantIdentifier,
+        code: &TotpUsedCode,
+    ) -> Result<()>;
+}
+
+/// Users and sessions of the admin dashboard (contract-phase2 B.5).
+#[async_trait]
+pub trait Dashboard: Send + Sync {
+    /// Creates a dashboard user: `DuplicateUserId`, `DuplicateEmail`,
+    /// `TenantOrAppNotFound`.
+    async fn create_dashboard_user(&self, app: &AppId, user: &DashboardUser) -> Result<()>;
+    /// A dashboard user by id.
+    async fn get_dashboard_user(&self, app: &AppId, user_id: &str)
+    -> Result<Option<DashboardUser>>;
+    /// A dashboard user by email.
+    async fn get_dashboard_user_by_email(
+        &self,
+        app: &AppId,
+        email: &str,
+    ) -> Result<Option<DashboardUser>>;
+    /// Every dashboard user of the app, by time joined then user id.
+    async fn list_dashboard_users(&self, app: &AppId) -> Result<Vec<DashboardUser>>;
+    /// Deletes a dashboard user with its sessions; returns whether it existed.
+    async fn delete_dashboard_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
+    /// Changes a dashboard user's email: `DuplicateEmail`, `UnknownUserId`.
+    async fn update_dashboard_user_email(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+    ) -> Result<()>;
+    /// Changes a dashboard user's password hash: `UnknownUserId`.
+    async fn update_dashboard_user_password_hash(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        hash: &Secret,
+    ) -> Result<()>;
+    /// Creates a session of a dashboard user: `UnknownUserId`.
+    async fn create_dashboard_session(&self, app: &AppId, session: &DashboardSession)
+    -> Result<()>;
+    /// A dashboard session by id.
+    async fn get_dashboard_session(
+        &self,
+        app: &AppId,
+        session_id: &str,
+    ) -> Result<Option<DashboardSession>>;
+    /// The sessions of a dashboard user, by creation time then id.
+    async fn dashboard_sessions_of_user(
+        &self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<DashboardSession>>;
+    /// Revokes one session; returns whether it existed.
+    async fn revoke_dashboard_session(&self, app: &AppId, session_id: &str) -> Result<bool>;
+    /// Revokes every dashboard session (of every app) expired at `now`; returns how many.
+    async fn revoke_expired_dashboard_sessions(&self, now: i64) -> Result<u64>;
+}
+
+/// Last-active times and monthly-active-user counts (contract-phase2 B.6). Every count
+/// is one query.
+#[async_trait]
+pub trait ActiveUsers: Send + Sync {
+    /// Records that the user was active at `now` (one upsert): `TenantOrAppNotFound`.
+    async fn update_last_active(&self, app: &AppId, user_id: &str, now: i64) -> Result<()>;
+    /// The user's last-active time.
+    async fn last_active(&self, app: &AppId, user_id: &str) -> Result<Option<i64>>;
+    /// Users of the app active at or after `since`.
+    async fn count_active_since(&self, app: &AppId, since: i64) -> Result<u64>;
+    /// Users of the app whose last activity is in `[from, to)`, grouped by UTC day:
+    /// (start of the day in ms, count), by day; days without activity are left out.
+    async fn count_active_by_day(&self, app: &AppId, from: i64, to: i64)
+    -> Result<Vec<(i64, u64)>>;
+    /// Users active at or after `since` whose group has more than one login method
+    /// (primary users with linked accounts), or, with `or_totp`, that also or instead
+    /// have TOTP enabled.
+    async fn count_active_with_many_login_methods(
+        &self,
+        app: &AppId,
+        since: i64,
+        or_totp: bool,
+    ) -> Result<u64>;
+    /// Deletes the user's last-active row; returns rows deleted.
+    async fn delete_last_active(&self, app: &AppId, user_id: &str) -> Result<u64>;
+}
+
 /// An open transaction: every *(tx)* operation, then commit or roll back. Dropping it
 /// without either rolls back.
 #[async_trait]
-pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
+pub trait Transaction:
+    TenancyTx
+    + UsersTx
+    + SessionsTx
+    + CodesTx
+    + UserMetadataTx
+    + UserRolesTx
+    + JwtSigningKeysTx
+    + TotpTx
+    + Send
+{
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
     /// Rolls back.
@@ -416,7 +728,21 @@ pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
 /// A whole storage: every domain, transactions and migrations. A core holds it as
 /// `Arc<dyn Storage>`, chosen at run time from a connection URI.
 #[async_trait]
-pub trait Storage: Tenancy + Users + Sessions + Codes + Send + Sync + 'static {
+pub trait Storage:
+    Tenancy
+    + Users
+    + Sessions
+    + Codes
+    + UserMetadata
+    + UserRoles
+    + JwtSigningKeys
+    + Totp
+    + Dashboard
+    + ActiveUsers
+    + Send
+    + Sync
+    + 'static
+{
     /// The backend's name (`sqlite`, `postgresql`, `mysql`).
     fn backend_name(&self) -> &'static str;
     /// Starts a transaction. Prefer [`crate::run_transaction`], which retries.

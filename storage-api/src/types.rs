@@ -562,3 +562,115 @@ pub struct EmailVerificationToken {
     /// Expiry (ms).
     pub token_expiry: i64,
 }
+
+// ---------------------------------------------------------------- phase 2, part B
+
+/// A JWT signing key of an app (the `jwt_signing_keys` table of SuperTokens).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSigningKey {
+    /// The key id (at most 255 characters), unique per app.
+    pub key_id: String,
+    /// The algorithm, e.g. `RS256` (at most 10 characters).
+    pub algorithm: String,
+    /// The key material (hidden from `Debug`).
+    pub key_string: Secret,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+impl fmt::Debug for JwtSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtSigningKey")
+            .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
+            .field("key_string", &"***")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A TOTP device of a user (the `totp_user_devices` table).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpDevice {
+    /// The user (at most 128 characters; may be an external id).
+    pub user_id: String,
+    /// The device's name, unique per user (at most 256 characters).
+    pub device_name: String,
+    /// The shared secret (hidden from `Debug`).
+    pub secret_key: Secret,
+    /// The code period in seconds.
+    pub period: i32,
+    /// How many periods before and after are accepted.
+    pub skew: i32,
+    /// Whether the user has verified the device.
+    pub verified: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+impl fmt::Debug for TotpDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TotpDevice")
+            .field("user_id", &self.user_id)
+            .field("device_name", &self.device_name)
+            .field("secret_key", &"***")
+            .field("period", &self.period)
+            .field("skew", &self.skew)
+            .field("verified", &self.verified)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// One TOTP verification attempt of a user in a tenant (the `totp_used_codes` table):
+/// the rate-limit history, valid and invalid attempts alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpUsedCode {
+    /// The user.
+    pub user_id: String,
+    /// The code tried (at most 8 characters).
+    pub code: String,
+    /// Whether it was accepted.
+    pub is_valid: bool,
+    /// When the record may be removed (ms).
+    pub expiry_time: i64,
+    /// When the attempt was made (ms); unique per (tenant, user).
+    pub created_time: i64,
+}
+
+/// A user of the admin dashboard (the `dashboard_users` table).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DashboardUser {
+    /// The user id (36 characters).
+    pub user_id: String,
+    /// The email, unique per app (at most 256 characters).
+    pub email: String,
+    /// The password hash (hidden from `Debug`).
+    pub password_hash: Secret,
+    /// Sign-up time (ms).
+    pub time_joined: i64,
+}
+
+impl fmt::Debug for DashboardUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DashboardUser")
+            .field("user_id", &self.user_id)
+            .field("email", &self.email)
+            .field("password_hash", &"***")
+            .field("time_joined", &self.time_joined)
+            .finish()
+    }
+}
+
+/// A session of a dashboard user (the `dashboard_user_sessions` table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardSession {
+    /// The session id (36 characters).
+    pub session_id: String,
+    /// The dashboard user.
+    pub user_id: String,
+    /// Creation time (ms).
+    pub time_created: i64,
+    /// Expiry time (ms).
+    pub expiry: i64,
+}

@@ -7,18 +7,25 @@
 //! [`storage_api::Storage`].
 //!
 //! Where the SQL of a domain lives: `src/tenancy.rs`, `src/users.rs`,
-//! `src/sessions.rs`, `src/codes.rs` (one file per domain, all backends); what differs
+//! `src/sessions.rs`, `src/codes.rs`, and for phase 2 `src/metadata.rs`, `src/roles.rs`,
+//! `src/jwt_keys.rs`, `src/totp.rs`, `src/dashboard.rs`, `src/active.rs` (one file per domain, all backends); what differs
 //! per backend (driver, error codes, locks, DDL) lives in each backend crate.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod active;
 mod codes;
 pub mod conn;
+mod dashboard;
+mod jwt_keys;
+mod metadata;
+mod roles;
 mod run;
 mod schema;
 mod sessions;
 mod stmt;
 mod tenancy;
+mod totp;
 mod tx;
 mod users;
 

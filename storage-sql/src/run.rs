@@ -99,6 +99,8 @@ pub(crate) trait Traced {
 
 impl Traced for () {}
 impl Traced for RotateOutcome {}
+impl Traced for storage_api::JwtSigningKey {}
+impl Traced for i64 {}
 impl Traced for u64 {
     fn rows(&self) -> Option<u64> {
         Some(*self)
@@ -134,7 +136,11 @@ fn outcome(e: &StorageError) -> &'static str {
         StorageError::Unavailable { .. } => "unavailable",
         StorageError::Config(_) => "config",
         StorageError::Query { .. } => "query",
-        StorageError::UnknownUserId | StorageError::UnknownDeviceIdHash => "unknown",
+        StorageError::UnknownUserId
+        | StorageError::UnknownDeviceIdHash
+        | StorageError::UnknownRole
+        | StorageError::UnknownDevice
+        | StorageError::UnknownTotpUser => "unknown",
         _ => "duplicate",
     }
 }

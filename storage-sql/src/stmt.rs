@@ -146,6 +146,39 @@ pub(crate) fn insert_row(
         .to_owned()
 }
 
+/// `insert` made "insert if absent" on the key `key`: PostgreSQL and SQLite
+/// `ON CONFLICT (key) DO NOTHING` (the row count says whether it inserted); MySQL and
+/// MariaDB a plain `INSERT`, whose duplicate-key error rolls back only that statement
+/// and which [`inserted`] reads as "already there" (their `ON DUPLICATE KEY UPDATE`
+/// counts 1 either way under `CLIENT_FOUND_ROWS`). The same text runs on MySQL 8.0
+/// and MariaDB 10.6.
+pub(crate) fn if_absent<const N: usize>(
+    q: Q<'_>,
+    mut insert: sea_query::InsertStatement,
+    key: [crate::schema::Col; N],
+) -> sea_query::InsertStatement {
+    if q.dialect != Dialect::MySql {
+        insert.on_conflict(sea_query::OnConflict::columns(key).do_nothing().to_owned());
+    }
+    insert
+}
+
+/// Whether an [`if_absent`] insert inserted its row; a foreign-key violation means
+/// `missing_parent()`.
+pub(crate) fn inserted(
+    r: Result<u64, DbError>,
+    missing_parent: impl FnOnce() -> StorageError,
+) -> Result<bool> {
+    match r {
+        Ok(n) => Ok(n > 0),
+        Err(DbError::Unique { .. }) => Ok(false),
+        Err(e) => Err(e.meaning(|v| match v {
+            Violation::ForeignKey => missing_parent(),
+            v => crate::conn::unexpected(v),
+        })),
+    }
+}
+
 /// `s`, taking row locks when `lock` (see [`Stmt::locking`]).
 pub(crate) fn locked(mut s: sea_query::SelectStatement, lock: bool) -> sea_query::SelectStatement {
     if lock {

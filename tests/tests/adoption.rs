@@ -300,7 +300,7 @@ async fn adopts_and_serves(server: Server) {
                 .await
                 .unwrap();
             let planned = migrate::plan_up(&mut *driver, None).await.unwrap();
-            assert_eq!(planned.len(), 2);
+            assert_eq!(planned.len(), 3);
             let rebuilds = planned[0]
                 .notes
                 .iter()
@@ -332,13 +332,17 @@ async fn adopts_and_serves(server: Server) {
         assert_eq!(plan.to_record[0].version, 1);
         assert_eq!(
             plan.left_pending,
-            vec![(2, "project".to_owned()), (3, "phase2".to_owned())]
+            vec![
+                (2, "project".to_owned()),
+                (3, "phase2".to_owned()),
+                (5, "recipes".to_owned())
+            ]
         );
         assert!(plan.unmanaged_tables.is_empty(), "{plan:?}");
         assert!(plan.extra_columns.is_empty(), "{plan:?}");
         assert_eq!(
             report.applied.iter().map(|s| s.version).collect::<Vec<_>>(),
-            vec![2, 3]
+            vec![2, 3, 5]
         );
         if db.server == Server::Mariadb {
             // Every plugin table took the database's case-insensitive default: each
@@ -723,8 +727,11 @@ async fn reports_unmanaged_tables(server: Server) {
         let (plan, report) = baseline_and_up(&*storage).await;
         let recorded: Vec<u32> = plan.to_record.iter().map(|f| f.version).collect();
         assert_eq!(recorded, vec![1, 3], "{plan:?}");
-        assert_eq!(plan.left_pending, vec![(2, "project".to_owned())]);
-        assert_eq!(report.applied.len(), 1);
+        assert_eq!(
+            plan.left_pending,
+            vec![(2, "project".to_owned()), (5, "recipes".to_owned())]
+        );
+        assert_eq!(report.applied.len(), 2);
         for t in ["oauth_clients", "webauthn_users", "bulk_import_users"] {
             assert!(
                 plan.unmanaged_tables.contains(&t.to_owned()),
@@ -867,9 +874,178 @@ async fn pre_release_v1_says_what_to_do(server: Server) {
         let report = migrate::up(&mut *driver, &UpOptions::default(), &mut |_| {})
             .await
             .expect("up");
-        assert_eq!(report.applied.len(), 3);
+        assert_eq!(report.applied.len(), 4);
         drop(driver);
         storage.add_tenant(&public(), 1).await.unwrap();
+        storage.close().await;
+    })
+    .await;
+}
+
+const DASH_USER: &str = "55555555-5555-4555-8555-555555555555";
+const DASH_SESSION: &str = "66666666-6666-4666-8666-666666666666";
+
+/// Phase-2 rows as a SuperTokens core writes them (contract-phase2 part B): metadata,
+/// roles with permissions and assignments, a TOTP user with two devices and used
+/// codes, a dashboard user with a session, and last-active times.
+fn phase2_rows() -> String {
+    format!(
+        "INSERT INTO user_metadata (app_id, user_id, user_metadata) VALUES ('public', '{EP_USER}', '{{\"plan\":\"pro\",\"tags\":[\"a\",\"é\"],\"n\":{{\"x\":1.5}}}}');
+INSERT INTO user_metadata (app_id, user_id, user_metadata) VALUES ('public', 'external-id-1', '{{}}');
+INSERT INTO roles (app_id, role) VALUES ('public', 'admin');
+INSERT INTO roles (app_id, role) VALUES ('public', 'viewer');
+INSERT INTO role_permissions (app_id, role, permission) VALUES ('public', 'admin', 'read');
+INSERT INTO role_permissions (app_id, role, permission) VALUES ('public', 'admin', 'write');
+INSERT INTO role_permissions (app_id, role, permission) VALUES ('public', 'viewer', 'read');
+INSERT INTO user_roles (app_id, tenant_id, user_id, role) VALUES ('public', 'public', '{EP_USER}', 'admin');
+INSERT INTO user_roles (app_id, tenant_id, user_id, role) VALUES ('public', 't1', '{EP_USER}', 'viewer');
+INSERT INTO totp_users (app_id, user_id) VALUES ('public', '{EP_USER}');
+INSERT INTO totp_user_devices (app_id, user_id, device_name, secret_key, period, skew, verified, created_at) VALUES ('public', '{EP_USER}', 'phone', 'JBSWY3DPEHPK3PXP', 30, 1, TRUE, 1700000000300);
+INSERT INTO totp_user_devices (app_id, user_id, device_name, secret_key, period, skew, verified, created_at) VALUES ('public', '{EP_USER}', 'laptop', 'KRSXG5DSNFXGOIDB', 60, 0, FALSE, 1700000000301);
+INSERT INTO totp_used_codes (app_id, tenant_id, user_id, code, is_valid, expiry_time_ms, created_time_ms) VALUES ('public', 'public', '{EP_USER}', '123456', TRUE, {FAR}, 1700000000400);
+INSERT INTO totp_used_codes (app_id, tenant_id, user_id, code, is_valid, expiry_time_ms, created_time_ms) VALUES ('public', 'public', '{EP_USER}', '000000', FALSE, {FAR}, 1700000000401);
+INSERT INTO dashboard_users (app_id, user_id, email, password_hash, time_joined) VALUES ('public', '{DASH_USER}', 'admin@example.com', '{HASH}', 1700000000500);
+INSERT INTO dashboard_user_sessions (app_id, session_id, user_id, time_created, expiry) VALUES ('public', '{DASH_SESSION}', '{DASH_USER}', 1700000000501, {FAR});
+INSERT INTO user_last_active (app_id, user_id, last_active_time) VALUES ('public', '{EP_USER}', 1700000000600);
+INSERT INTO user_last_active (app_id, user_id, last_active_time) VALUES ('public', '{TP_USER}', 1700086400600);
+"
+    )
+}
+
+/// A SuperTokens database with every plugin table and rows in each phase-2 table of
+/// part B: adopted with `baseline` + `up`, every row reads back exactly.
+async fn adopts_phase2_rows(server: Server) {
+    with_scratch(server, |db| async move {
+        run_plugin_blocks(&db, db.server.all_ddl()).await;
+        db.run(&core_rows(db.server)).await;
+        db.run(&phase2_rows()).await;
+        let storage = db.storage().await;
+        baseline_and_up(&*storage).await;
+        let s = &*storage;
+        let app = AppId::public();
+        assert_eq!(
+            s.get_user_metadata(&app, EP_USER).await.unwrap(),
+            Some(serde_json::json!({"plan": "pro", "tags": ["a", "é"], "n": {"x": 1.5}}))
+        );
+        assert_eq!(
+            s.get_user_metadata(&app, "external-id-1").await.unwrap(),
+            Some(serde_json::json!({}))
+        );
+        assert_eq!(s.roles(&app).await.unwrap(), vec!["admin", "viewer"]);
+        assert_eq!(
+            s.permissions_of_role(&app, "admin").await.unwrap(),
+            vec!["read", "write"]
+        );
+        assert_eq!(
+            s.roles_with_permission(&app, "read").await.unwrap(),
+            vec!["admin", "viewer"]
+        );
+        assert_eq!(
+            s.roles_of_user(&public(), EP_USER).await.unwrap(),
+            vec!["admin"]
+        );
+        assert_eq!(
+            s.roles_of_user(&t1(), EP_USER).await.unwrap(),
+            vec!["viewer"]
+        );
+        assert_eq!(
+            s.totp_devices(&app, EP_USER).await.unwrap(),
+            vec![
+                TotpDevice {
+                    user_id: EP_USER.into(),
+                    device_name: "laptop".into(),
+                    secret_key: Secret::new("KRSXG5DSNFXGOIDB"),
+                    period: 60,
+                    skew: 0,
+                    verified: false,
+                    created_at: 1_700_000_000_301,
+                },
+                TotpDevice {
+                    user_id: EP_USER.into(),
+                    device_name: "phone".into(),
+                    secret_key: Secret::new("JBSWY3DPEHPK3PXP"),
+                    period: 30,
+                    skew: 1,
+                    verified: true,
+                    created_at: 1_700_000_000_300,
+                },
+            ]
+        );
+        let codes = run_transaction(s, &TxOptions::default(), |tx| {
+            Box::pin(async move {
+                Ok::<_, TxError<()>>(tx.used_totp_codes_for_update(&public(), EP_USER).await?)
+            })
+        })
+        .await
+        .unwrap();
+        let code = |c: &str, valid, created| TotpUsedCode {
+            user_id: EP_USER.into(),
+            code: c.into(),
+            is_valid: valid,
+            expiry_time: FAR,
+            created_time: created,
+        };
+        assert_eq!(
+            codes,
+            vec![
+                code("000000", false, 1_700_000_000_401),
+                code("123456", true, 1_700_000_000_400)
+            ]
+        );
+        assert_eq!(
+            s.jwt_signing_keys(&app).await.unwrap(),
+            vec![JwtSigningKey {
+                key_id: "kid-1".into(),
+                algorithm: "RS256".into(),
+                key_string: Secret::new("jwt-key-material"),
+                created_at: 1_700_000_000_000,
+            }]
+        );
+        let dash = DashboardUser {
+            user_id: DASH_USER.into(),
+            email: "admin@example.com".into(),
+            password_hash: Secret::new(HASH),
+            time_joined: 1_700_000_000_500,
+        };
+        assert_eq!(
+            s.list_dashboard_users(&app).await.unwrap(),
+            vec![dash.clone()]
+        );
+        assert_eq!(
+            s.get_dashboard_user_by_email(&app, "admin@example.com")
+                .await
+                .unwrap(),
+            Some(dash)
+        );
+        assert_eq!(
+            s.dashboard_sessions_of_user(&app, DASH_USER).await.unwrap(),
+            vec![DashboardSession {
+                session_id: DASH_SESSION.into(),
+                user_id: DASH_USER.into(),
+                time_created: 1_700_000_000_501,
+                expiry: FAR,
+            }]
+        );
+        assert_eq!(
+            s.last_active(&app, EP_USER).await.unwrap(),
+            Some(1_700_000_000_600)
+        );
+        assert_eq!(
+            s.count_active_since(&app, 1_700_000_000_000).await.unwrap(),
+            2
+        );
+        assert_eq!(
+            s.count_active_by_day(&app, 1_699_920_000_000, 1_700_179_200_000)
+                .await
+                .unwrap(),
+            vec![(1_699_920_000_000, 1), (1_700_006_400_000, 1)]
+        );
+        // And it is written through as well.
+        assert!(!s.create_role(&app, "admin").await.unwrap());
+        s.add_role_to_user(&t1(), EP_USER, "admin").await.unwrap();
+        s.update_last_active(&app, EP_USER, 1_700_000_000_700)
+            .await
+            .unwrap();
         storage.close().await;
     })
     .await;
@@ -883,6 +1059,11 @@ macro_rules! on_server {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn adopts_and_serves() {
                 super::adopts_and_serves($server).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn adopts_phase2_rows() {
+                super::adopts_phase2_rows($server).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

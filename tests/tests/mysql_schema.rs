@@ -389,11 +389,24 @@ fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str, desc: boo
     );
 }
 
-/// The whole layout after every migration: the plugin's, migration 2's additions,
-/// the history table.
+/// Migration 5 (`0005_recipes`): the last-active index of the app's counts.
+fn add_migration_5(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    layout
+        .get_mut(&format!("{prefix}user_last_active"))
+        .expect("user_last_active")
+        .indexes
+        .insert(
+            "user_last_active_app_time_idx".to_owned(),
+            (false, split_cols("app_id,last_active_time")),
+        );
+}
+
+/// The whole layout after every migration: the plugin's, migration 2's and 5's
+/// additions, the history table.
 async fn expected(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
     let mut want = plugin_layout(prefix, desc).await;
     add_migration_2(&mut want, prefix, desc);
+    add_migration_5(&mut want, prefix);
     want.extend(history_table(prefix, desc));
     want
 }

@@ -241,9 +241,22 @@ fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str) {
 
 /// The whole layout after every migration: the plugin's, migration 2's additions,
 /// the history table.
+/// Migration 5 (`0005_recipes`): the last-active index of the app's counts.
+fn add_migration_5(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    let active = layout
+        .get_mut(&format!("{prefix}user_last_active"))
+        .expect("user_last_active");
+    active.indexes.push((
+        format!("{prefix}user_last_active_app_time_idx"),
+        "app_id, last_active_time".into(),
+    ));
+    active.indexes.sort();
+}
+
 async fn expected(prefix: &str) -> BTreeMap<String, Table> {
     let mut want = plugin_layout(prefix).await;
     add_migration_2(&mut want, prefix);
+    add_migration_5(&mut want, prefix);
     want.extend(history_table(prefix));
     want
 }

@@ -304,6 +304,74 @@ pub async fn add_signing_key(ctx: &Ctx, app: &AppId, key: SigningKey) {
     .unwrap_or_else(|e| panic!("add_signing_key failed: {e:?}"));
 }
 
+/// A TOTP device of a user.
+pub fn totp_device(user_id: &str, name: &str) -> TotpDevice {
+    TotpDevice {
+        user_id: user_id.to_owned(),
+        device_name: name.to_owned(),
+        secret_key: Secret::new(format!("totp-secret-{name}")),
+        period: 30,
+        skew: 1,
+        verified: false,
+        created_at: NOW,
+    }
+}
+
+/// A used TOTP code created at `created`, expiring an hour later.
+pub fn used_code(user_id: &str, code: &str, valid: bool, created: i64) -> TotpUsedCode {
+    TotpUsedCode {
+        user_id: user_id.to_owned(),
+        code: code.to_owned(),
+        is_valid: valid,
+        expiry_time: created + HOUR,
+        created_time: created,
+    }
+}
+
+/// Records a used TOTP code in its own transaction.
+pub async fn insert_used_code(ctx: &Ctx, t: &TenantIdentifier, code: &TotpUsedCode) {
+    try_insert_used_code(ctx, t, code)
+        .await
+        .unwrap_or_else(|e| panic!("insert_used_totp_code failed: {e:?}"));
+}
+
+/// Records a used TOTP code in its own transaction; its error.
+pub async fn try_insert_used_code(
+    ctx: &Ctx,
+    t: &TenantIdentifier,
+    code: &TotpUsedCode,
+) -> Result<(), TxError<()>> {
+    let (t, code) = (t.clone(), code.clone());
+    run_transaction(&*ctx.storage, &TxOptions::default(), move |tx| {
+        let (t, code) = (t.clone(), code.clone());
+        Box::pin(async move {
+            tx.insert_used_totp_code(&t, &code).await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// A dashboard user with a fresh id.
+pub fn dashboard_user(email: &str) -> DashboardUser {
+    DashboardUser {
+        user_id: uid(),
+        email: email.to_owned(),
+        password_hash: Secret::new("$argon2id$dashboard-hash"),
+        time_joined: NOW,
+    }
+}
+
+/// A dashboard session with a fresh id.
+pub fn dashboard_session(user_id: &str, expiry: i64) -> DashboardSession {
+    DashboardSession {
+        session_id: uid(),
+        user_id: user_id.to_owned(),
+        time_created: NOW,
+        expiry,
+    }
+}
+
 /// Transaction options for race tests: many attempts, small delays.
 pub fn race_tx_options() -> TxOptions {
     TxOptions {
@@ -414,8 +482,9 @@ pub async fn select(ctx: &Ctx, cols: &str, table: &str, where_: &str) -> Vec<Vec
         .await
 }
 
-/// Every phase-1 table with an `app_id` column.
-pub const APP_TABLES: [&str; 23] = [
+/// Every phase-1 table with an `app_id` column, and the phase-2 tables the suite
+/// writes (part B: JWT keys, metadata, roles, TOTP, dashboard, last-active).
+pub const APP_TABLES: [&str; 34] = [
     "apps",
     "tenants",
     "key_value",
@@ -439,7 +508,21 @@ pub const APP_TABLES: [&str; 23] = [
     "emailpassword_pswd_reset_tokens",
     "emailverification_tokens",
     "emailverification_verified_emails",
+    "jwt_signing_keys",
+    "user_metadata",
+    "roles",
+    "role_permissions",
+    "user_roles",
+    "totp_users",
+    "totp_user_devices",
+    "totp_used_codes",
+    "dashboard_users",
+    "dashboard_user_sessions",
+    "user_last_active",
 ];
+
+/// The tables of contract-phase2 part B: the last ones of [`APP_TABLES`].
+pub const PART_B_TABLES: &[&str] = APP_TABLES.split_at(APP_TABLES.len() - 11).1;
 
 /// The phase-1 tables of tenant configs (no foreign key to `apps`).
 pub const CONFIG_TABLES: [&str; 5] = [
@@ -553,7 +636,7 @@ pub fn tenant_names(ids: &[TenantId]) -> Vec<String> {
 }
 
 /// Phase-1 tables holding tenant-scoped rows, for checks after deleting a tenant.
-pub const TENANT_SCOPED_TABLES: [&str; 10] = [
+pub const TENANT_SCOPED_TABLES: [&str; 12] = [
     "tenants",
     "key_value",
     "all_auth_recipe_users",
@@ -564,6 +647,8 @@ pub const TENANT_SCOPED_TABLES: [&str; 10] = [
     "passwordless_devices",
     "passwordless_codes",
     "emailverification_tokens",
+    "user_roles",
+    "totp_used_codes",
 ];
 
 /// What [`populate`] wrote for one tenant.
@@ -600,7 +685,7 @@ pub struct AppData {
     pub reset: PasswordResetToken,
 }
 
-/// Writes at least one row into every phase-1 table except the tenant-config tables
+/// Writes at least one row into every table of [`APP_TABLES`] except the tenant-config tables
 /// for `app_name` (tenants `public` and `t1`).
 pub async fn populate(ctx: &Ctx, app_name: &str) -> AppData {
     let mut out = Vec::new();
@@ -620,6 +705,19 @@ pub async fn populate(ctx: &Ctx, app_name: &str) -> AppData {
             .create_code(&t, &code(&device.device_id_hash, 14))
             .await
             .expect("create_code");
+        ctx.storage
+            .create_role(&t.app, "populated-role")
+            .await
+            .expect("create_role");
+        ctx.storage
+            .add_role_to_user(&t, &ep.id, "populated-role")
+            .await
+            .expect("add_role_to_user");
+        ctx.storage
+            .create_totp_device(&t.app, &totp_device(&ep.id, "phone"))
+            .await
+            .expect("create_totp_device");
+        insert_used_code(ctx, &t, &used_code(&ep.id, "123456", true, NOW)).await;
         let ev = ev_token(&t, &ep.id, &ep_email, NOW + HOUR);
         ctx.storage
             .add_email_verification_token(&ev)
@@ -649,6 +747,36 @@ pub async fn populate(ctx: &Ctx, app_name: &str) -> AppData {
         .await
         .expect("set_email_verified");
     add_signing_key(ctx, &app, signing_key(5)).await;
+    ctx.storage
+        .add_permissions(&app, "populated-role", &["read".to_owned()])
+        .await
+        .expect("add_permissions");
+    ctx.storage
+        .set_user_metadata(&app, &public.ep.id, &serde_json::json!({"populated": true}))
+        .await
+        .expect("set_user_metadata");
+    ctx.storage
+        .get_or_create_jwt_signing_key(&app, "RS256", &|| JwtSigningKey {
+            key_id: "populated-key".to_owned(),
+            algorithm: "RS256".to_owned(),
+            key_string: Secret::new("populated-key-material"),
+            created_at: NOW,
+        })
+        .await
+        .expect("get_or_create_jwt_signing_key");
+    let dash = dashboard_user("populated@example.com");
+    ctx.storage
+        .create_dashboard_user(&app, &dash)
+        .await
+        .expect("create_dashboard_user");
+    ctx.storage
+        .create_dashboard_session(&app, &dashboard_session(&dash.user_id, NOW + HOUR))
+        .await
+        .expect("create_dashboard_session");
+    ctx.storage
+        .update_last_active(&app, &public.ep.id, NOW)
+        .await
+        .expect("update_last_active");
     AppData {
         app,
         public,

@@ -10,6 +10,8 @@
 //! - [`users`]: sign-up of the three recipes, lookups, keyset pagination, counting,
 //!   updates, tenant membership, deletion;
 //! - [`sessions`]: sessions, refresh-token rotation, expiry, signing keys;
+//! - [`metadata`], [`roles`], [`totp`], [`jwt_keys`], [`dashboard`], [`active`]: the
+//!   non-auth recipes (contract-phase2 B.1 to B.6), with their 64-task races;
 //! - [`codes`]: passwordless devices and codes, password-reset and email-verification
 //!   tokens, verified emails;
 //! - [`isolation`]: tenant isolation and the app scope;
@@ -20,15 +22,21 @@
 //!   served by the API, and the table-name prefix;
 //! - [`spans`]: one tracing span per operation, its events, no secret traced.
 
+pub mod active;
 pub mod bad_input;
 pub mod codes;
+pub mod dashboard;
 pub mod fixtures;
 pub mod isolation;
+pub mod jwt_keys;
+pub mod metadata;
 pub mod persistence;
 pub mod races;
+pub mod roles;
 pub mod sessions;
 pub mod spans;
 pub mod tenancy;
+pub mod totp;
 pub mod transactions;
 pub mod users;
 

@@ -2,6 +2,7 @@
 //! plain SQL, a second storage on the test's database whose connections a test can
 //! kill, and the figures each test prints for `RELIABILITY.md`.
 
+pub use crate::conformance::fixtures::PART_B_TABLES;
 use crate::conformance::fixtures::race_tx_options;
 use crate::harness::Ctx;
 use std::collections::{BTreeMap, HashSet};
@@ -80,7 +81,12 @@ pub fn histogram<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 /// - every recipe row has its `app_id_to_user_id` row, every per-tenant recipe row its
 ///   `all_auth_recipe_users` row;
 /// - every passwordless code has its device, and every device at least one code (the
-///   reliability tests never delete single codes).
+///   reliability tests never delete single codes);
+/// - the non-auth recipes (contract-phase2 B): every row of user_metadata, user_roles,
+///   totp_users and user_last_active belongs to a user of its app (a recipe user, or
+///   an external id of `userid_mapping`), every assignment's role exists (there is no
+///   foreign key from user_roles to roles), every TOTP user has a device, and no row of
+///   any of the part-B tables outlives its app.
 ///
 /// Returns how many rows were checked; panics listing every violated rule.
 pub async fn assert_no_orphans(ctx: &Ctx) -> i64 {
@@ -163,6 +169,51 @@ pub async fn assert_no_orphans(ctx: &Ctx) -> i64 {
              AND d.device_id_hash = c.device_id_hash)"
         ),
     ));
+    let mapping = t("userid_mapping");
+    for table in [
+        "user_metadata",
+        "user_roles",
+        "totp_users",
+        "user_last_active",
+    ] {
+        let tbl = t(table);
+        rules.push((
+            format!("{table} of a user that does not exist"),
+            format!(
+                "SELECT COUNT(*) FROM {tbl} r WHERE NOT EXISTS \
+                 (SELECT 1 FROM {a2u} m WHERE m.app_id = r.app_id AND m.user_id = r.user_id) \
+                 AND NOT EXISTS (SELECT 1 FROM {mapping} x WHERE x.app_id = r.app_id \
+                 AND x.external_user_id = r.user_id)"
+            ),
+        ));
+    }
+    let (roles, user_roles) = (t("roles"), t("user_roles"));
+    rules.push((
+        "user_roles of a role that does not exist".into(),
+        format!(
+            "SELECT COUNT(*) FROM {user_roles} u WHERE NOT EXISTS \
+             (SELECT 1 FROM {roles} r WHERE r.app_id = u.app_id AND r.role = u.role)"
+        ),
+    ));
+    let (totp_users, totp_devices) = (t("totp_users"), t("totp_user_devices"));
+    rules.push((
+        "totp_users without a device".into(),
+        format!(
+            "SELECT COUNT(*) FROM {totp_users} u WHERE NOT EXISTS \
+             (SELECT 1 FROM {totp_devices} d WHERE d.app_id = u.app_id AND d.user_id = u.user_id)"
+        ),
+    ));
+    let apps = t("apps");
+    for table in PART_B_TABLES {
+        let tbl = t(table);
+        rules.push((
+            format!("{table} of an app that does not exist"),
+            format!(
+                "SELECT COUNT(*) FROM {tbl} r WHERE NOT EXISTS \
+                 (SELECT 1 FROM {apps} a WHERE a.app_id = r.app_id)"
+            ),
+        ));
+    }
     let mut broken = Vec::new();
     for (what, sql) in &rules {
         let n = ctx.raw.count(sql).await;

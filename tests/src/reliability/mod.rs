@@ -41,6 +41,7 @@ macro_rules! reliability_suite {
                 (races, rel_race_sign_up),
                 (races, rel_race_signing_key),
                 (races, rel_race_kv_counter),
+                (races, rel_race_delete_app_with_recipes),
                 (faults, rel_fault_kill_mid_write),
                 (faults, rel_fault_cancelled_calls_leave_clean_connections),
                 (input, rel_input_string_fields),

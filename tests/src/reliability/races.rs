@@ -7,6 +7,7 @@
 use super::common::*;
 use crate::conformance::fixtures::*;
 use crate::harness::Ctx;
+use std::collections::BTreeMap;
 use storage_api::*;
 
 /// What one consumer of a one-time secret saw.
@@ -670,6 +671,100 @@ pub async fn rel_race_kv_counter(ctx: Ctx) {
             ("rounds", ROUNDS.to_string()),
             ("tasks", TASKS.to_string()),
             ("increments", (ROUNDS * TASKS).to_string()),
+        ],
+    );
+}
+
+/// Deleting an app while 63 tasks write every part-B recipe for its users (metadata,
+/// a role and its assignment, a TOTP device, last-active times, a dashboard user and
+/// session, a JWT key): every write either lands before the delete or fails with
+/// `TenantOrAppNotFound` (or `UnknownRole` once the role went), and afterwards no row
+/// of the app is left in any part-B table.
+pub async fn rel_race_delete_app_with_recipes(ctx: Ctx) {
+    let mut outcomes = BTreeMap::new();
+    for round in 0..ROUNDS {
+        let t = setup_tenant(&ctx, &format!("recipes{round}"), "public").await;
+        let users: Vec<String> = {
+            let mut v = Vec::new();
+            for i in 0..4 {
+                v.push(
+                    ep_user(&ctx, &t, &format!("r{round}-{i}@example.com"), 1)
+                        .await
+                        .id,
+                );
+            }
+            v
+        };
+        ctx.storage.create_role(&t.app, "role").await.unwrap();
+        let st = ctx.storage.clone();
+        let results = race(TASKS, |i| {
+            let (st, t, user) = (st.clone(), t.clone(), users[i % users.len()].clone());
+            async move {
+                let a = &t.app;
+                let r: Result<()> = match i % 8 {
+                    0 if i == 0 => st.delete_app(a).await.map(|_| ()),
+                    0 | 1 => {
+                        st.set_user_metadata(a, &user, &serde_json::json!({ "i": i }))
+                            .await
+                    }
+                    2 => st.add_role_to_user(&t, &user, "role").await.map(|_| ()),
+                    3 => {
+                        st.create_totp_device(a, &totp_device(&user, &format!("d{i}")))
+                            .await
+                    }
+                    4 => st.update_last_active(a, &user, NOW + i as i64).await,
+                    5 => {
+                        let u = dashboard_user(&format!("d{i}@example.com"));
+                        match st.create_dashboard_user(a, &u).await {
+                            Ok(()) => {
+                                st.create_dashboard_session(a, &dashboard_session(&u.user_id, NOW))
+                                    .await
+                            }
+                            e => e,
+                        }
+                    }
+                    6 => st
+                        .get_or_create_jwt_signing_key(a, "RS256", &move || JwtSigningKey {
+                            key_id: format!("k{i}"),
+                            algorithm: "RS256".into(),
+                            key_string: Secret::new("material"),
+                            created_at: NOW,
+                        })
+                        .await
+                        .map(|_| ()),
+                    _ => st.add_permissions(a, "role", &[format!("p{i}")]).await,
+                };
+                r
+            }
+        })
+        .await;
+        for (i, r) in results.into_iter().enumerate() {
+            let name = match r {
+                Ok(()) => "ok",
+                Err(StorageError::TenantOrAppNotFound(_)) => "app_gone",
+                Err(StorageError::UnknownRole) => "role_gone",
+                // A dashboard session of a user the delete took first.
+                Err(StorageError::UnknownUserId) if i % 8 == 5 => "user_gone",
+                Err(e) => panic!("round {round} task {i}: undocumented outcome {e:?}"),
+            };
+            *outcomes.entry(name).or_insert(0usize) += 1;
+        }
+        for table in PART_B_TABLES {
+            assert_eq!(
+                app_rows(&ctx, table, &t.app).await,
+                0,
+                "round {round}: {table} kept rows of the deleted app"
+            );
+        }
+    }
+    assert_no_orphans(&ctx).await;
+    figures(
+        ctx.backend,
+        "race_delete_app_with_recipes",
+        &[
+            ("rounds", ROUNDS.to_string()),
+            ("tasks", TASKS.to_string()),
+            ("outcomes", format!("{outcomes:?}")),
         ],
     );
 }

@@ -1,0 +1,251 @@
+//! Last-active times and monthly-active-user counts (contract-phase2 B.6). Every
+//! count is one query, served by the range of `user_last_active_app_time_idx`
+//! (app, last-active time; migration 5).
+
+use crate::SqlStorage;
+use crate::conn::{Dialect, Driver, Violation};
+use crate::metadata::check_user_id;
+use crate::run::{Op, Via};
+use crate::schema::{As, Col, Tbl};
+use crate::stmt::{Meaning, One, Q, Stmt, app_user_is, args, insert_row, no_app};
+use async_trait::async_trait;
+use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, UnionType};
+use storage_api::validate;
+use storage_api::*;
+
+/// One UTC day in milliseconds.
+const DAY_MS: i64 = 86_400_000;
+
+/// `SELECT user_id FROM user_last_active WHERE app_id = app AND last_active_time >= since`.
+fn active_since(q: Q<'_>, app: &One, since: &One) -> SelectStatement {
+    Query::select()
+        .column(Col::UserId)
+        .from(q.t(Tbl::UserLastActive))
+        .cond_where(
+            Cond::all()
+                .add(Expr::col(Col::AppId).eq(app.expr()))
+                .add(Expr::col(Col::LastActiveTime).gte(since.expr())),
+        )
+        .to_owned()
+}
+
+/// The first column of the one row of a `COUNT(*) AS n` query.
+fn count_of(row: Option<crate::stmt::Row1<As>>) -> Result<u64> {
+    Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
+}
+
+#[async_trait]
+impl<D: Driver> ActiveUsers for SqlStorage<D> {
+    async fn update_last_active(&self, app: &AppId, user_id: &str, now: i64) -> Result<()> {
+        check_user_id(user_id)?;
+        validate::time("now", now)?;
+        self.on(Via::Pool, Op::app("update_last_active", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let args = args! { app: app.as_str(), user_id: user_id, now: now };
+                q.exec(c, Stmt::fixed("active.update"), args, |a| {
+                    insert_row(
+                        q.t(Tbl::UserLastActive),
+                        [
+                            (Col::AppId, a.app.expr()),
+                            (Col::UserId, a.user_id.expr()),
+                            (Col::LastActiveTime, a.now.expr()),
+                        ],
+                    )
+                    .on_conflict(
+                        OnConflict::columns([Col::AppId, Col::UserId])
+                            .update_column(Col::LastActiveTime)
+                            .to_owned(),
+                    )
+                    .to_owned()
+                })
+                .await
+                .violations(|v| match v {
+                    Violation::ForeignKey => no_app(app),
+                    Violation::Unique(_) => StorageError::query("last-active upsert hit a key"),
+                })?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn last_active(&self, app: &AppId, user_id: &str) -> Result<Option<i64>> {
+        check_user_id(user_id)?;
+        self.on(Via::Read, Op::app("last_active", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const TIME: [Col; 1] = [Col::LastActiveTime];
+                let args = args! { app: app.as_str(), user_id: user_id };
+                let row = q
+                    .fetch(c, Stmt::fixed("active.get"), &TIME, args, |a| {
+                        Query::select()
+                            .from(q.t(Tbl::UserLastActive))
+                            .columns(TIME)
+                            .cond_where(app_user_is(&a.app, &a.user_id))
+                            .to_owned()
+                    })
+                    .await?
+                    .one();
+                Ok(row
+                    .map(|r| r.rec().opt_int(Col::LastActiveTime))
+                    .transpose()?
+                    .flatten())
+            })
+        })
+        .await
+    }
+
+    async fn count_active_since(&self, app: &AppId, since: i64) -> Result<u64> {
+        self.on(Via::Pool, Op::app("count_active_since", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const N: [As; 1] = [As::N];
+                let args = args! { app: app.as_str(), since: since };
+                let row = q
+                    .fetch(c, Stmt::fixed("active.count_since"), &N, args, |a| {
+                        Query::select()
+                            .from(q.t(Tbl::UserLastActive))
+                            .expr_as(Expr::cust("COUNT(*)"), As::N)
+                            .cond_where(
+                                Cond::all()
+                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                                    .add(Expr::col(Col::LastActiveTime).gte(a.since.expr())),
+                            )
+                            .to_owned()
+                    })
+                    .await?
+                    .one();
+                count_of(row)
+            })
+        })
+        .await
+    }
+
+    async fn count_active_by_day(
+        &self,
+        app: &AppId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, u64)>> {
+        self.on(Via::Pool, Op::app("count_active_by_day", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                const DAYS: [As; 2] = [As::Day, As::N];
+                // Integer division: `/` of two integers on PostgreSQL and SQLite, `DIV`
+                // on MySQL (whose `/` gives a decimal).
+                let day = match q.dialect {
+                    Dialect::MySql => format!("last_active_time DIV {DAY_MS}"),
+                    _ => format!("last_active_time / {DAY_MS}"),
+                };
+                let args = args! { app: app.as_str(), from: from, to: to };
+                let rows = q
+                    .fetch(c, Stmt::fixed("active.count_by_day"), &DAYS, args, |a| {
+                        Query::select()
+                            .from(q.t(Tbl::UserLastActive))
+                            .expr_as(Expr::cust(day.clone()), As::Day)
+                            .expr_as(Expr::cust("COUNT(*)"), As::N)
+                            .cond_where(
+                                Cond::all()
+                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                                    .add(Expr::col(Col::LastActiveTime).gte(a.from.expr()))
+                                    .add(Expr::col(Col::LastActiveTime).lt(a.to.expr())),
+                            )
+                            .add_group_by([Expr::cust(day.clone())])
+                            .order_by(As::Day, Order::Asc)
+                            .to_owned()
+                    })
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.int(As::Day)? * DAY_MS, r.int(As::N)? as u64)))
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn count_active_with_many_login_methods(
+        &self,
+        app: &AppId,
+        since: i64,
+        or_totp: bool,
+    ) -> Result<u64> {
+        self.on(
+            Via::Pool,
+            Op::app("count_active_with_many_login_methods", app),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    const N: [As; 1] = [As::N];
+                    let stmt = if or_totp {
+                        Stmt::fixed("active.count_many_methods_or_totp")
+                    } else {
+                        Stmt::fixed("active.count_many_methods")
+                    };
+                    let args = args! { app: app.as_str(), since: since };
+                    let row = q
+                        .fetch(c, stmt, &N, args, |a| {
+                            // Groups of an active primary user with more than one login
+                            // method (one row per login method in app_id_to_user_id).
+                            let mut users = Query::select()
+                                .column(Col::PrimaryOrRecipeUserId)
+                                .from(q.t(Tbl::AppIdToUserId))
+                                .cond_where(
+                                    Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr())).add(
+                                        Expr::col(Col::PrimaryOrRecipeUserId)
+                                            .in_subquery(active_since(q, &a.app, &a.since)),
+                                    ),
+                                )
+                                .group_by_col(Col::PrimaryOrRecipeUserId)
+                                .and_having(Expr::cust("COUNT(*) > 1"))
+                                .to_owned();
+                            if or_totp {
+                                // UNION (distinct): a user counted once either way.
+                                users.union(
+                                    UnionType::Distinct,
+                                    Query::select()
+                                        .column(Col::UserId)
+                                        .from(q.t(Tbl::TotpUsers))
+                                        .cond_where(
+                                            Cond::all()
+                                                .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                                                .add(Expr::col(Col::UserId).in_subquery(
+                                                    active_since(q, &a.app, &a.since),
+                                                )),
+                                        )
+                                        .to_owned(),
+                                );
+                            }
+                            Query::select()
+                                .expr_as(Expr::cust("COUNT(*)"), As::N)
+                                .from_subquery(users, As::G)
+                                .to_owned()
+                        })
+                        .await?
+                        .one();
+                    count_of(row)
+                })
+            },
+        )
+        .await
+    }
+
+    async fn delete_last_active(&self, app: &AppId, user_id: &str) -> Result<u64> {
+        check_user_id(user_id)?;
+        self.on(Via::Pool, Op::app("delete_last_active", app), |cx| {
+            Box::pin(async move {
+                let (c, q) = cx.parts();
+                let args = args! { app: app.as_str(), user_id: user_id };
+                q.exec(c, Stmt::fixed("active.delete"), args, |a| {
+                    Query::delete()
+                        .from_table(q.t(Tbl::UserLastActive))
+                        .cond_where(app_user_is(&a.app, &a.user_id))
+                        .to_owned()
+                })
+                .await
+                .no_violations()
+            })
+        })
+        .await
+    }
+}
