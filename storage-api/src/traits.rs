@@ -403,10 +403,109 @@ pub trait CodesTx: Send {
     ) -> Result<()>;
 }
 
+/// Account linking (contract-phase2 A.3): groups of login methods under a primary
+/// user. Every operation that can break the invariant of A.2 (no two primary users
+/// sharing a tenant share an email, phone number or third-party identity) checks and
+/// writes atomically inside the storage and returns a typed conflict.
+#[async_trait]
+pub trait AccountLinking: Send + Sync {
+    /// The group of any user id of it (same as [`Users::get_user`]).
+    async fn get_primary_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>>;
+    /// The groups with a login method of this email in the tenant, each once, across
+    /// all recipes.
+    async fn list_primary_users_by_email(
+        &self,
+        tenant: &TenantIdentifier,
+        email: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with a login method of this phone number in the tenant.
+    async fn list_primary_users_by_phone(
+        &self,
+        tenant: &TenantIdentifier,
+        phone: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with a login method of this third-party identity in the app.
+    async fn list_primary_users_by_third_party(
+        &self,
+        app: &AppId,
+        third_party: &ThirdPartyInfo,
+    ) -> Result<Vec<User>>;
+    /// Makes a recipe user primary: `UnknownUserId`, `RecipeUserAlreadyLinked`,
+    /// `AccountInfoAlreadyUsedByAnotherPrimaryUser`.
+    async fn make_primary(&self, app: &AppId, recipe_user_id: &str) -> Result<MakePrimaryOutcome>;
+    /// Links a recipe user to a primary user: `UnknownUserId`,
+    /// `InputUserIsNotAPrimaryUser`, `RecipeUserAlreadyLinkedWithAnotherPrimaryUser`,
+    /// `AccountInfoAlreadyUsedByAnotherPrimaryUser`. The group's time joined becomes
+    /// the earliest of its login methods.
+    async fn link(
+        &self,
+        app: &AppId,
+        recipe_user_id: &str,
+        primary_user_id: &str,
+    ) -> Result<LinkOutcome>;
+    /// Unlinks a recipe user (`UnknownUserId`): it becomes a group of one again,
+    /// except the primary user's own login method while others remain, which keeps
+    /// the group's id.
+    async fn unlink(&self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome>;
+    /// The primary user id of a user (its own id when unlinked), or none.
+    async fn primary_user_id_of(&self, app: &AppId, user_id: &str) -> Result<Option<String>>;
+    /// Whether any user of the app is primary or linked.
+    async fn uses_account_linking(&self, app: &AppId) -> Result<bool>;
+    /// The number of groups of the app with more than one login method.
+    async fn count_users_with_more_than_one_login_method(&self, app: &AppId) -> Result<u64>;
+}
+
+/// Account-linking operations inside a transaction: the locked reads of A.3 for
+/// cores that run their own checks, and the high-level operations.
+#[async_trait]
+pub trait AccountLinkingTx: Send {
+    /// The group of any user id of it, with the group's rows locked.
+    async fn get_primary_user_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Option<User>>;
+    /// The groups with this email in the tenant, under the email's named lock.
+    async fn list_primary_users_by_email_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        email: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with this phone number in the tenant, under the phone's named lock.
+    async fn list_primary_users_by_phone_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        phone: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with this third-party identity in the app, under its named lock.
+    async fn list_primary_users_by_third_party_for_update(
+        &mut self,
+        app: &AppId,
+        third_party: &ThirdPartyInfo,
+    ) -> Result<Vec<User>>;
+    /// See [`AccountLinking::make_primary`].
+    async fn make_primary(
+        &mut self,
+        app: &AppId,
+        recipe_user_id: &str,
+    ) -> Result<MakePrimaryOutcome>;
+    /// See [`AccountLinking::link`].
+    async fn link(
+        &mut self,
+        app: &AppId,
+        recipe_user_id: &str,
+        primary_user_id: &str,
+    ) -> Result<LinkOutcome>;
+    /// See [`AccountLinking::unlink`].
+    async fn unlink(&mut self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome>;
+}
+
 /// An open transaction: every *(tx)* operation, then commit or roll back. Dropping it
 /// without either rolls back.
 #[async_trait]
-pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
+pub trait Transaction:
+    TenancyTx + UsersTx + SessionsTx + CodesTx + AccountLinkingTx + Send
+{
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
     /// Rolls back.
@@ -416,7 +515,9 @@ pub trait Transaction: TenancyTx + UsersTx + SessionsTx + CodesTx + Send {
 /// A whole storage: every domain, transactions and migrations. A core holds it as
 /// `Arc<dyn Storage>`, chosen at run time from a connection URI.
 #[async_trait]
-pub trait Storage: Tenancy + Users + Sessions + Codes + Send + Sync + 'static {
+pub trait Storage:
+    Tenancy + Users + Sessions + Codes + AccountLinking + Send + Sync + 'static
+{
     /// The backend's name (`sqlite`, `postgresql`, `mysql`).
     fn backend_name(&self) -> &'static str;
     /// Starts a transaction. Prefer [`crate::run_transaction`], which retries.

@@ -562,3 +562,35 @@ pub struct EmailVerificationToken {
     /// Expiry (ms).
     pub token_expiry: i64,
 }
+
+// ---------------------------------------------------------------- account linking
+
+/// The result of making a recipe user primary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MakePrimaryOutcome {
+    /// The user was already a primary user; nothing changed.
+    AlreadyPrimary,
+    /// The user is now a primary user (a group of one).
+    MadePrimary,
+}
+
+/// The result of linking a recipe user to a primary user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// The recipe user was already linked to this primary user; nothing changed.
+    AlreadyLinked,
+    /// The recipe user is now part of the primary user's group.
+    Linked,
+}
+
+/// The result of unlinking a recipe user from its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    /// The user was not linked and not primary; nothing changed.
+    NotLinked,
+    /// The recipe user is a group of one again.
+    Unlinked,
+    /// The recipe user is the primary user's own login method and others remain:
+    /// the group keeps its id (the core then deletes that login method).
+    PrimaryKept,
+}

@@ -14,6 +14,7 @@
 
 mod codes;
 pub mod conn;
+mod linking;
 mod run;
 mod schema;
 mod sessions;

@@ -11,8 +11,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 use storage_api::{
-    AppId, Isolation, Result, RotateOutcome, StorageError, TenantIdentifier, TxOptions, UserPage,
-    UserScope,
+    AppId, Isolation, LinkOutcome, MakePrimaryOutcome, Result, RotateOutcome, StorageError,
+    TenantIdentifier, TxOptions, UnlinkOutcome, UserPage, UserScope,
 };
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -99,6 +99,9 @@ pub(crate) trait Traced {
 
 impl Traced for () {}
 impl Traced for RotateOutcome {}
+impl Traced for MakePrimaryOutcome {}
+impl Traced for LinkOutcome {}
+impl Traced for UnlinkOutcome {}
 impl Traced for u64 {
     fn rows(&self) -> Option<u64> {
         Some(*self)
@@ -134,7 +137,13 @@ fn outcome(e: &StorageError) -> &'static str {
         StorageError::Unavailable { .. } => "unavailable",
         StorageError::Config(_) => "config",
         StorageError::Query { .. } => "query",
-        StorageError::UnknownUserId | StorageError::UnknownDeviceIdHash => "unknown",
+        StorageError::UnknownUserId
+        | StorageError::UnknownDeviceIdHash
+        | StorageError::UnknownSuperTokensUserId => "unknown",
+        StorageError::RecipeUserAlreadyLinked { .. }
+        | StorageError::RecipeUserAlreadyLinkedWithAnotherPrimaryUser { .. }
+        | StorageError::InputUserIsNotAPrimaryUser
+        | StorageError::AccountInfoAlreadyUsedByAnotherPrimaryUser { .. } => "conflict",
         _ => "duplicate",
     }
 }

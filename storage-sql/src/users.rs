@@ -3,6 +3,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
+use crate::linking;
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
@@ -79,7 +80,7 @@ fn login_method_from(r: &Rec<'_, (As, Col)>) -> Result<(String, bool, LoginMetho
 
 /// Loads the users owning the given recipe user ids, with every login method, sorted
 /// by (time joined, id).
-async fn load_users<C: Conn>(
+pub(crate) async fn load_users<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
@@ -502,6 +503,8 @@ pub(crate) async fn update_ep_email<C: Conn>(
 ) -> Result<()> {
     validate::uuid("user_id", user_id)?;
     check_email(email)?;
+    let new = linking::email_identity(Some(email), None);
+    linking::guard_change(c, q, app, user_id, new, None).await?;
     for (stmt, table) in [
         (
             Stmt::fixed("users.update_ep_email"),
@@ -575,6 +578,8 @@ pub(crate) async fn update_pl_contact<C: Conn>(
             "one of email and phone number is required",
         ));
     }
+    let new = linking::email_identity(email, phone);
+    linking::guard_change(c, q, app, user_id, new, None).await?;
     for (stmt, table) in [
         (
             Stmt::fixed("users.update_pl_contact"),
@@ -715,6 +720,116 @@ async fn ids_in_tenant<C: Conn>(
                 .columns(USER_ID)
                 .cond_where(tenant_is(&a.app, &a.tenant).add(Expr::col(column).eq(a.value.expr())))
                 .to_owned()
+        })
+        .await?;
+    rows.iter().map(|r| r.text(Col::UserId)).collect()
+}
+
+/// The recipe user ids with this email in the tenant, across the three recipes.
+pub(crate) async fn ids_by_email<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    email: &str,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (stmt, table) in [
+        (
+            Stmt::fixed("users.ids_by_email_ep"),
+            Tbl::EmailpasswordUserToTenant,
+        ),
+        (
+            Stmt::fixed("users.ids_by_email_pl"),
+            Tbl::PasswordlessUserToTenant,
+        ),
+    ] {
+        ids.extend(ids_in_tenant(c, q, stmt, table, Col::Email, t, email).await?);
+    }
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        email: email,
+    };
+    let rows = q
+        .fetch(
+            c,
+            Stmt::fixed("users.ids_by_email_tp"),
+            &USER_ID,
+            args,
+            |a| {
+                Query::select()
+                    .from(q.t(Tbl::ThirdpartyUsers))
+                    .columns(USER_ID)
+                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(Col::Email).eq(a.email.expr()))
+                    .and_where(
+                        Expr::col(Col::UserId).in_subquery(
+                            Query::select()
+                                .from(q.t(Tbl::ThirdpartyUserToTenant))
+                                .column(Col::UserId)
+                                .cond_where(tenant_is(&a.app, &a.tenant))
+                                .to_owned(),
+                        ),
+                    )
+                    .to_owned()
+            },
+        )
+        .await?;
+    for r in rows.iter() {
+        ids.push(r.text(Col::UserId)?);
+    }
+    Ok(ids)
+}
+
+/// The passwordless user ids with this phone number in the tenant.
+pub(crate) async fn ids_by_phone<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    phone: &str,
+) -> Result<Vec<String>> {
+    let stmt = Stmt::fixed("users.ids_by_phone");
+    let table = Tbl::PasswordlessUserToTenant;
+    ids_in_tenant(c, q, stmt, table, Col::PhoneNumber, t, phone).await
+}
+
+/// The third-party user ids of this identity in the app, or in one tenant.
+pub(crate) async fn ids_by_third_party<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    tenant: Option<&TenantId>,
+    tp: &ThirdPartyInfo,
+) -> Result<Vec<String>> {
+    let (stmt, table) = match tenant {
+        None => (
+            Stmt::fixed("users.ids_by_third_party"),
+            Tbl::ThirdpartyUsers,
+        ),
+        Some(_) => (
+            Stmt::fixed("users.ids_by_third_party_in_tenant"),
+            Tbl::ThirdpartyUserToTenant,
+        ),
+    };
+    let in_tenant = tenant.is_some();
+    let args = args! {
+        app: app.as_str(),
+        tenant: tenant.map(TenantId::as_str),
+        third_party_id: tp.third_party_id.as_str(),
+        third_party_user_id: tp.third_party_user_id.as_str(),
+    };
+    let rows = q
+        .fetch(c, stmt, &USER_ID, args, |a| {
+            let mut s = Query::select();
+            s.from(q.t(table))
+                .columns(USER_ID)
+                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(Col::ThirdPartyId).eq(a.third_party_id.expr()))
+                .and_where(Expr::col(Col::ThirdPartyUserId).eq(a.third_party_user_id.expr()));
+            if in_tenant {
+                s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+            }
+            s
         })
         .await?;
     rows.iter().map(|r| r.text(Col::UserId)).collect()
@@ -962,52 +1077,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.on(Via::Read, Op::tenant("list_users_by_email", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let mut ids = Vec::new();
-                for (stmt, table) in [
-                    (
-                        Stmt::fixed("users.ids_by_email_ep"),
-                        Tbl::EmailpasswordUserToTenant,
-                    ),
-                    (
-                        Stmt::fixed("users.ids_by_email_pl"),
-                        Tbl::PasswordlessUserToTenant,
-                    ),
-                ] {
-                    ids.extend(ids_in_tenant(c, q, stmt, table, Col::Email, t, email).await?);
-                }
-                let args = args! {
-                    app: t.app.as_str(),
-                    tenant: t.tenant.as_str(),
-                    email: email,
-                };
-                let rows = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("users.ids_by_email_tp"),
-                        &USER_ID,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::ThirdpartyUsers))
-                                .columns(USER_ID)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .and_where(Expr::col(Col::Email).eq(a.email.expr()))
-                                .and_where(
-                                    Expr::col(Col::UserId).in_subquery(
-                                        Query::select()
-                                            .from(q.t(Tbl::ThirdpartyUserToTenant))
-                                            .column(Col::UserId)
-                                            .cond_where(tenant_is(&a.app, &a.tenant))
-                                            .to_owned(),
-                                    ),
-                                )
-                                .to_owned()
-                        },
-                    )
-                    .await?;
-                for r in rows.iter() {
-                    ids.push(r.text(Col::UserId)?);
-                }
+                let ids = ids_by_email(c, q, t, email).await?;
                 load_users(c, q, &t.app, &ids).await
             })
         })
@@ -1019,9 +1089,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.on(Via::Read, Op::tenant("list_users_by_phone", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let stmt = Stmt::fixed("users.ids_by_phone");
-                let table = Tbl::PasswordlessUserToTenant;
-                let ids = ids_in_tenant(c, q, stmt, table, Col::PhoneNumber, t, phone).await?;
+                let ids = ids_by_phone(c, q, t, phone).await?;
                 load_users(c, q, &t.app, &ids).await
             })
         })
@@ -1037,35 +1105,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.on(Via::Read, Op::app("list_users_by_third_party", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let args = args! {
-                    app: app.as_str(),
-                    third_party_id: tp.third_party_id.as_str(),
-                    third_party_user_id: tp.third_party_user_id.as_str(),
-                };
-                let rows = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("users.ids_by_third_party"),
-                        &USER_ID,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::ThirdpartyUsers))
-                                .columns(USER_ID)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .and_where(Expr::col(Col::ThirdPartyId).eq(a.third_party_id.expr()))
-                                .and_where(
-                                    Expr::col(Col::ThirdPartyUserId)
-                                        .eq(a.third_party_user_id.expr()),
-                                )
-                                .to_owned()
-                        },
-                    )
-                    .await?;
-                let ids = rows
-                    .iter()
-                    .map(|r| r.text(Col::UserId))
-                    .collect::<Result<Vec<_>>>()?;
+                let ids = ids_by_third_party(c, q, app, None, tp).await?;
                 load_users(c, q, app, &ids).await
             })
         })
@@ -1332,6 +1372,9 @@ async fn add_user_to_tenant<C: Conn>(
     t: &TenantIdentifier,
     user_id: &str,
 ) -> Result<bool> {
+    // A linked user joining a tenant brings its group's identities there (A.2).
+    let none = Default::default();
+    linking::guard_change(c, q, &t.app, user_id, none, Some(&t.tenant)).await?;
     const BASE: [Col; 5] = [
         Col::RecipeId,
         Col::PrimaryOrRecipeUserId,

@@ -13,6 +13,8 @@
 //! - [`codes`]: passwordless devices and codes, password-reset and email-verification
 //!   tokens, verified emails;
 //! - [`isolation`]: tenant isolation and the app scope;
+//! - [`linking`]: account linking: make primary, link, unlink, the group read back,
+//!   the typed conflicts of the A.2 invariant, the 64-task invariant race;
 //! - [`transactions`]: the three outcomes, retries, isolation levels;
 //! - [`races`]: the concurrent flows of contract 5.5 from 16 tasks each;
 //! - [`bad_input`]: `InvalidInput` and `Config` errors, Unicode and SQL metacharacters;
@@ -24,6 +26,7 @@ pub mod bad_input;
 pub mod codes;
 pub mod fixtures;
 pub mod isolation;
+pub mod linking;
 pub mod persistence;
 pub mod races;
 pub mod sessions;
