@@ -122,8 +122,9 @@ pub trait Users: Send + Sync {
         tenant: &TenantIdentifier,
         user_id: &str,
     ) -> Result<bool>;
-    /// Deletes a user and its rows in every phase-1 table (sessions, tokens, verified
-    /// emails keyed by its id). Returns whether it existed.
+    /// Deletes a user with every login method linked to it, and its rows in every
+    /// phase-1 and phase-2 table (see [`AccountLinking::delete_user_with_links`]).
+    /// Returns whether it existed.
     async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
 }
 
@@ -447,12 +448,65 @@ pub trait AccountLinking: Send + Sync {
     /// except the primary user's own login method while others remain, which keeps
     /// the group's id.
     async fn unlink(&self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome>;
+    /// Deletes a user in one transaction: with `all_linked` its whole group, otherwise
+    /// only this login method (the group keeps its id, its other login methods and
+    /// the data keyed by its id; its time joined is recomputed). Every row keyed by a
+    /// deleted id, or by the external id mapped to it, goes from every phase-1 and
+    /// phase-2 table. [`Users::delete_user`] is this with `all_linked`. Returns
+    /// whether the user existed.
+    async fn delete_user_with_links(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        all_linked: bool,
+    ) -> Result<bool>;
     /// The primary user id of a user (its own id when unlinked), or none.
     async fn primary_user_id_of(&self, app: &AppId, user_id: &str) -> Result<Option<String>>;
     /// Whether any user of the app is primary or linked.
     async fn uses_account_linking(&self, app: &AppId) -> Result<bool>;
     /// The number of groups of the app with more than one login method.
     async fn count_users_with_more_than_one_login_method(&self, app: &AppId) -> Result<u64>;
+}
+
+/// User-id mapping (contract-phase2 A.4), app-scoped.
+#[async_trait]
+pub trait UserIdMappings: Send + Sync {
+    /// Maps a SuperTokens user id to an external id: `UnknownSuperTokensUserId`,
+    /// `UserIdMappingAlreadyExists`.
+    async fn create_user_id_mapping(&self, app: &AppId, mapping: &UserIdMapping) -> Result<()>;
+    /// The mappings of `id` looked up as `kind` (at most two with `Any`: one by
+    /// SuperTokens id, one by external id).
+    async fn get_user_id_mapping(
+        &self,
+        app: &AppId,
+        id: &str,
+        kind: UserIdType,
+    ) -> Result<Vec<UserIdMapping>>;
+    /// The mappings of many SuperTokens ids at once.
+    async fn get_user_id_mappings_for(
+        &self,
+        app: &AppId,
+        supertokens_user_ids: &[String],
+    ) -> Result<Vec<UserIdMapping>>;
+    /// Deletes the mapping of `id` looked up as `kind`; whether one went.
+    async fn delete_user_id_mapping(&self, app: &AppId, id: &str, kind: UserIdType)
+    -> Result<bool>;
+    /// Replaces (or with `None` clears) the external info of the mapping of `id`;
+    /// whether a mapping was found.
+    async fn update_external_user_id_info(
+        &self,
+        app: &AppId,
+        id: &str,
+        kind: UserIdType,
+        info: Option<&str>,
+    ) -> Result<bool>;
+    /// The non-auth recipes holding rows for `user_id`, so a core can refuse to map
+    /// an id already in use.
+    async fn non_auth_recipes_using(
+        &self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<NonAuthRecipe>>;
 }
 
 /// Account-linking operations inside a transaction: the locked reads of A.3 for
@@ -496,6 +550,13 @@ pub trait AccountLinkingTx: Send {
         recipe_user_id: &str,
         primary_user_id: &str,
     ) -> Result<LinkOutcome>;
+    /// See [`AccountLinking::delete_user_with_links`].
+    async fn delete_user_with_links(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        all_linked: bool,
+    ) -> Result<bool>;
     /// See [`AccountLinking::unlink`].
     async fn unlink(&mut self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome>;
 }
@@ -516,7 +577,7 @@ pub trait Transaction:
 /// `Arc<dyn Storage>`, chosen at run time from a connection URI.
 #[async_trait]
 pub trait Storage:
-    Tenancy + Users + Sessions + Codes + AccountLinking + Send + Sync + 'static
+    Tenancy + Users + Sessions + Codes + AccountLinking + UserIdMappings + Send + Sync + 'static
 {
     /// The backend's name (`sqlite`, `postgresql`, `mysql`).
     fn backend_name(&self) -> &'static str;

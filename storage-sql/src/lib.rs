@@ -15,6 +15,7 @@
 mod codes;
 pub mod conn;
 mod linking;
+mod mapping;
 mod run;
 mod schema;
 mod sessions;

@@ -26,7 +26,10 @@ use crate::run::{Op, Via, named_lock, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{Meaning, Q, Stmt, app_user_is, args, locked};
 use crate::tx::SqlTx;
-use crate::users::{get_user, ids_by_email, ids_by_phone, ids_by_third_party, load_users};
+use crate::users::{
+    delete_login_method, delete_user, get_user, ids_by_email, ids_by_phone, ids_by_third_party,
+    load_users,
+};
 use async_trait::async_trait;
 use sea_query::{Expr, ExprTrait, Func, Query};
 use std::collections::BTreeSet;
@@ -116,6 +119,21 @@ async fn lock_group<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, primary: &str) ->
     )
     .await?;
     Ok(())
+}
+
+/// Locks the row of `user_id` and the rows of its group, and reads the group; none
+/// if the user does not exist.
+pub(crate) async fn lock_group_of<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+) -> Result<Option<User>> {
+    let Some(base) = base_of(c, q, app, user_id, true).await? else {
+        return Ok(None);
+    };
+    lock_group(c, q, app, &base.primary).await?;
+    group_of(c, q, app, user_id).await.map(Some)
 }
 
 /// An identity the invariant of A.2 is about.
@@ -269,34 +287,19 @@ async fn set_link<C: Conn>(
     Ok(())
 }
 
-/// Sets `primary_or_recipe_user_time_joined` of every row of the group of `primary`
-/// to the earliest `time_joined` of its login methods.
+/// Sets `primary_or_recipe_user_time_joined` of every row of the group of `member`
+/// to the group's time joined (the earliest of its login methods).
 pub(crate) async fn fold_time_joined<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
-    primary: &str,
+    member: &str,
 ) -> Result<()> {
-    const MIN: [As; 1] = [As::N];
-    let args = args! { app: app.as_str(), primary: primary };
-    let row = q
-        .fetch(
-            c,
-            Stmt::fixed("linking.group_time_joined"),
-            &MIN,
-            args,
-            |a| {
-                Query::select()
-                    .from(q.t(Tbl::AppIdToUserId))
-                    .expr_as(Func::min(Expr::col(Col::TimeJoined)), As::N)
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                    .and_where(Expr::col(Col::PrimaryOrRecipeUserId).eq(a.primary.expr()))
-                    .to_owned()
-            },
-        )
+    let Some(group) = load_users(c, q, app, &[member.to_owned()])
         .await?
-        .one();
-    let Some(min) = row.map(|r| r.rec().opt_int(As::N)).transpose()?.flatten() else {
+        .into_iter()
+        .next()
+    else {
         return Ok(());
     };
     for (stmt, table) in [
@@ -306,7 +309,7 @@ pub(crate) async fn fold_time_joined<C: Conn>(
             Tbl::AllAuthRecipeUsers,
         ),
     ] {
-        let args = args! { app: app.as_str(), primary: primary, min: min };
+        let args = args! { app: app.as_str(), primary: group.id.as_str(), min: group.time_joined };
         q.exec(c, stmt, args, |a| {
             Query::update()
                 .table(q.t(table))
@@ -382,7 +385,7 @@ pub(crate) async fn link<C: Conn>(
         );
     }
     lock_group(c, q, app, &primary).await?;
-    let group = group_of(c, q, app, &primary).await?;
+    let group = group_of(c, q, app, primary_user_id).await?;
     let recipe = group_of(c, q, app, recipe_user_id).await?;
     let mut idents = identities(&group);
     idents.extend(identities(&recipe));
@@ -393,7 +396,7 @@ pub(crate) async fn link<C: Conn>(
     lock_identities(c, app, &idents).await?;
     check_free(c, q, app, &tenants, &idents, &primary).await?;
     set_link(c, q, app, recipe_user_id, &primary, true).await?;
-    fold_time_joined(c, q, app, &primary).await?;
+    fold_time_joined(c, q, app, recipe_user_id).await?;
     Ok(LinkOutcome::Linked)
 }
 
@@ -412,14 +415,20 @@ pub(crate) async fn unlink<C: Conn>(
         return Ok(UnlinkOutcome::NotLinked);
     }
     lock_group(c, q, app, &base.primary).await?;
-    let group = group_of(c, q, app, &base.primary).await?;
+    let group = group_of(c, q, app, recipe_user_id).await?;
     if base.primary == recipe_user_id && group.login_methods.len() > 1 {
         return Ok(UnlinkOutcome::PrimaryKept);
     }
     set_link(c, q, app, recipe_user_id, recipe_user_id, false).await?;
     fold_time_joined(c, q, app, recipe_user_id).await?;
     if base.primary != recipe_user_id {
-        fold_time_joined(c, q, app, &base.primary).await?;
+        let rest = load_users(c, q, app, std::slice::from_ref(&base.primary)).await?;
+        if rest.is_empty() {
+            // Only the kept row of a deleted primary login method was left.
+            delete_login_method(c, q, app, &base.primary, false).await?;
+        } else {
+            fold_time_joined(c, q, app, &base.primary).await?;
+        }
     }
     Ok(UnlinkOutcome::Unlinked)
 }
@@ -443,7 +452,7 @@ pub(crate) async fn guard_change<C: Conn>(
         return Ok(());
     }
     lock_group(c, q, app, &base.primary).await?;
-    let group = group_of(c, q, app, &base.primary).await?;
+    let group = group_of(c, q, app, user_id).await?;
     let (idents, tenants) = match extra_tenant {
         // Joining a tenant: every identity of the group, in that tenant.
         Some(t) => (identities(&group), vec![t.clone()]),
@@ -597,6 +606,19 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
         .await
     }
 
+    async fn delete_user_with_links(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        all_linked: bool,
+    ) -> Result<bool> {
+        self.in_tx(Op::app("delete_user", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(delete_user(c, q, app, user_id, all_linked))
+        })
+        .await
+    }
+
     async fn primary_user_id_of(&self, app: &AppId, user_id: &str) -> Result<Option<String>> {
         validate::uuid("user_id", user_id)?;
         self.on(Via::Read, Op::app("primary_user_id_of", app), |cx| {
@@ -684,13 +706,7 @@ impl<D: Driver> AccountLinkingTx for SqlTx<D> {
     ) -> Result<Option<User>> {
         validate::uuid("user_id", user_id)?;
         let (c, q) = self.parts();
-        let done = async move {
-            let Some(base) = base_of(c, q, app, user_id, true).await? else {
-                return Ok(None);
-            };
-            lock_group(c, q, app, &base.primary).await?;
-            get_user(c, q, app, user_id).await
-        };
+        let done = lock_group_of(c, q, app, user_id);
         traced(D::NAME, Op::app("get_primary_user_for_update", app), done).await
     }
 
@@ -752,6 +768,17 @@ impl<D: Driver> AccountLinkingTx for SqlTx<D> {
         let (c, q) = self.parts();
         let done = link(c, q, app, recipe_user_id, primary);
         traced(D::NAME, Op::app("link", app), done).await
+    }
+
+    async fn delete_user_with_links(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        all_linked: bool,
+    ) -> Result<bool> {
+        let (c, q) = self.parts();
+        let done = delete_user(c, q, app, user_id, all_linked);
+        traced(D::NAME, Op::app("delete_user", app), done).await
     }
 
     async fn unlink(&mut self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome> {

@@ -62,6 +62,11 @@ idens! {
         Tenants = "tenants",
         ThirdpartyUserToTenant = "thirdparty_user_to_tenant",
         ThirdpartyUsers = "thirdparty_users",
+        TotpUsers = "totp_users",
+        UserLastActive = "user_last_active",
+        UserMetadata = "user_metadata",
+        UserRoles = "user_roles",
+        UseridMapping = "userid_mapping",
     }
 }
 
@@ -84,6 +89,8 @@ idens! {
         Email = "email",
         EmailPasswordEnabled = "email_password_enabled",
         ExpiresAt = "expires_at",
+        ExternalUserId = "external_user_id",
+        ExternalUserIdInfo = "external_user_id_info",
         FactorId = "factor_id",
         FailedAttempts = "failed_attempts",
         ForcePkce = "force_pkce",
@@ -108,6 +115,7 @@ idens! {
         Scope = "scope",
         SessionData = "session_data",
         SessionHandle = "session_handle",
+        SupertokensUserId = "supertokens_user_id",
         TenantId = "tenant_id",
         ThirdPartyEnabled = "third_party_enabled",
         ThirdPartyId = "third_party_id",

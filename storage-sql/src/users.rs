@@ -196,6 +196,16 @@ pub(crate) async fn load_users<C: Conn>(
     }
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     for (primary, linked, mut m) in methods {
+        // The kept row of a primary user whose own login method was deleted while
+        // others remain: not a login method.
+        let ghost = match m.recipe_id {
+            RecipeId::EmailPassword => m.email.is_none(),
+            RecipeId::ThirdParty => m.third_party.is_none(),
+            RecipeId::Passwordless => m.email.is_none() && m.phone_number.is_none(),
+        };
+        if ghost {
+            continue;
+        }
         m.tenant_ids = tenant_map.remove(&m.recipe_user_id).unwrap_or_default();
         m.verified = m
             .email
@@ -208,7 +218,9 @@ pub(crate) async fn load_users<C: Conn>(
             time_joined: i64::MAX,
             login_methods: Vec::new(),
         });
-        if m.recipe_user_id == primary && linked {
+        // Any linked row makes the group a primary user (its primary's own login
+        // method may have been deleted while others remain).
+        if linked {
             u.is_primary = true;
         }
         u.time_joined = Ord::min(u.time_joined, m.time_joined);
@@ -619,14 +631,19 @@ pub(crate) async fn update_pl_contact<C: Conn>(
     Ok(())
 }
 
-pub(crate) async fn delete_user<C: Conn>(
+/// Deletes the recipe rows of one login method: its passwordless devices (keyed by
+/// contact, not by user) and its `app_id_to_user_id` row, which cascades to
+/// `all_auth_recipe_users`, the recipe tables, the `*_user_to_tenant` tables,
+/// password-reset tokens and its user-id mapping. With `keep_base` (the primary's
+/// own method of a group that survives) the `app_id_to_user_id` row stays: the
+/// group's other rows refer to it (foreign key) and the group keeps its id.
+pub(crate) async fn delete_login_method<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
     user_id: &str,
+    keep_base: bool,
 ) -> Result<bool> {
-    validate::uuid("user_id", user_id)?;
-    // Passwordless devices are keyed by contact, not by user: remove the user's.
     const CONTACT: [Col; 2] = [Col::Email, Col::PhoneNumber];
     let args = args! { app: app.as_str(), user_id: user_id };
     let contact = q
@@ -672,24 +689,30 @@ pub(crate) async fn delete_user<C: Conn>(
             .no_violations()?;
         }
     }
-    // The last one cascades to all_auth_recipe_users, the recipe tables, the
-    // *_user_to_tenant tables and password-reset tokens.
-    let mut n = 0;
-    for (stmt, table) in [
-        (Stmt::fixed("users.delete_sessions"), Tbl::SessionInfo),
-        (
-            Stmt::fixed("users.delete_verification_tokens"),
-            Tbl::EmailverificationTokens,
-        ),
-        (
-            Stmt::fixed("users.delete_verified_emails"),
-            Tbl::EmailverificationVerifiedEmails,
-        ),
-        (Stmt::fixed("users.delete_user"), Tbl::AppIdToUserId),
-    ] {
-        let args = args! { app: app.as_str(), user_id: user_id };
-        n = q
-            .exec(c, stmt, args, |a| {
+    if keep_base {
+        // The group's primary row stays (the other methods' rows refer to it); only
+        // this method's recipe rows go.
+        for (stmt, table) in [
+            (
+                Stmt::fixed("users.delete_method_reset_tokens"),
+                Tbl::EmailpasswordPswdResetTokens,
+            ),
+            (
+                Stmt::fixed("users.delete_method_tenants"),
+                Tbl::AllAuthRecipeUsers,
+            ),
+            (
+                Stmt::fixed("users.delete_method_ep"),
+                Tbl::EmailpasswordUsers,
+            ),
+            (Stmt::fixed("users.delete_method_tp"), Tbl::ThirdpartyUsers),
+            (
+                Stmt::fixed("users.delete_method_pl"),
+                Tbl::PasswordlessUsers,
+            ),
+        ] {
+            let args = args! { app: app.as_str(), user_id: user_id };
+            q.exec(c, stmt, args, |a| {
                 Query::delete()
                     .from_table(q.t(table))
                     .cond_where(app_user_is(&a.app, &a.user_id))
@@ -697,8 +720,134 @@ pub(crate) async fn delete_user<C: Conn>(
             })
             .await
             .no_violations()?;
+        }
+        return Ok(true);
     }
+    let args = args! { app: app.as_str(), user_id: user_id };
+    let n = q
+        .exec(c, Stmt::fixed("users.delete_user"), args, |a| {
+            Query::delete()
+                .from_table(q.t(Tbl::AppIdToUserId))
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await
+        .no_violations()?;
     Ok(n > 0)
+}
+
+/// The tables of phase 1 and 2 keyed by a user id (SuperTokens or external) that no
+/// foreign key ties to `app_id_to_user_id`: sessions, email verification, metadata,
+/// roles, TOTP (its devices and used codes cascade from `totp_users`), last active.
+const USER_DATA: [(Stmt, Tbl); 7] = [
+    (Stmt::fixed("users.delete_sessions"), Tbl::SessionInfo),
+    (
+        Stmt::fixed("users.delete_verification_tokens"),
+        Tbl::EmailverificationTokens,
+    ),
+    (
+        Stmt::fixed("users.delete_verified_emails"),
+        Tbl::EmailverificationVerifiedEmails,
+    ),
+    (Stmt::fixed("users.delete_metadata"), Tbl::UserMetadata),
+    (Stmt::fixed("users.delete_roles"), Tbl::UserRoles),
+    (Stmt::fixed("users.delete_totp_user"), Tbl::TotpUsers),
+    (Stmt::fixed("users.delete_last_active"), Tbl::UserLastActive),
+];
+
+/// The external id mapped to a SuperTokens user id, if any.
+pub(crate) async fn external_id_of<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+) -> Result<Option<String>> {
+    const EXT: [Col; 1] = [Col::ExternalUserId];
+    let args = args! { app: app.as_str(), user_id: user_id };
+    let row = q
+        .fetch(c, Stmt::fixed("users.external_id_of"), &EXT, args, |a| {
+            Query::select()
+                .from(q.t(Tbl::UseridMapping))
+                .columns(EXT)
+                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(Col::SupertokensUserId).eq(a.user_id.expr()))
+                .to_owned()
+        })
+        .await?
+        .one();
+    row.map(|r| r.rec().text(Col::ExternalUserId)).transpose()
+}
+
+/// Deletes every row of [`USER_DATA`] keyed by `user_id` in the app.
+async fn delete_user_data<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Result<()> {
+    for (stmt, table) in USER_DATA {
+        let args = args! { app: app.as_str(), user_id: user_id };
+        q.exec(c, stmt, args, |a| {
+            Query::delete()
+                .from_table(q.t(table))
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await
+        .no_violations()?;
+    }
+    Ok(())
+}
+
+/// Deletes a user (contract-phase2 A.3): with `all_linked` its whole group, otherwise
+/// only this login method (the group keeps its id, its other methods and the data
+/// keyed by its id, and its time joined is recomputed). Every row keyed by a deleted
+/// id (or by the external id mapped to it) goes, in every phase-1 and phase-2 table.
+pub(crate) async fn delete_user<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+    all_linked: bool,
+) -> Result<bool> {
+    validate::uuid("user_id", user_id)?;
+    let Some(group) = linking::lock_group_of(c, q, app, user_id).await? else {
+        return Ok(false);
+    };
+    let doomed: Vec<String> = if all_linked {
+        group
+            .login_methods
+            .iter()
+            .map(|m| m.recipe_user_id.clone())
+            .collect()
+    } else {
+        vec![user_id.to_owned()]
+    };
+    // The group's id stays in use while other methods remain.
+    let survivor = group
+        .login_methods
+        .iter()
+        .map(|m| m.recipe_user_id.clone())
+        .find(|id| !doomed.contains(id));
+    for id in &doomed {
+        let keeps_group = survivor.is_some() && *id == group.id;
+        if !keeps_group {
+            if let Some(ext) = external_id_of(c, q, app, id).await? {
+                delete_user_data(c, q, app, &ext).await?;
+            }
+            delete_user_data(c, q, app, id).await?;
+        }
+        delete_login_method(c, q, app, id, keeps_group).await?;
+    }
+    match survivor {
+        Some(member) => linking::fold_time_joined(c, q, app, &member).await?,
+        None if !doomed.contains(&group.id) => {
+            // The group's own login method went earlier (its row was kept for the
+            // group): its row and data go with the last method.
+            if let Some(ext) = external_id_of(c, q, app, &group.id).await? {
+                delete_user_data(c, q, app, &ext).await?;
+            }
+            delete_user_data(c, q, app, &group.id).await?;
+            delete_login_method(c, q, app, &group.id, false).await?;
+        }
+        None => {}
+    }
+    Ok(true)
 }
 
 /// The user ids of `table` (one of the `*_user_to_tenant` tables) in a tenant with
@@ -1357,7 +1506,7 @@ impl<D: Driver> Users for SqlStorage<D> {
     async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool> {
         self.in_tx(Op::app("delete_user", app), |cx| {
             let (c, q) = cx.parts();
-            Box::pin(delete_user(c, q, app, user_id))
+            Box::pin(delete_user(c, q, app, user_id, true))
         })
         .await
     }
@@ -1527,7 +1676,7 @@ impl<D: Driver> UsersTx for SqlTx<D> {
 
     async fn delete_user(&mut self, app: &AppId, user_id: &str) -> Result<bool> {
         let (c, q) = self.parts();
-        let done = delete_user(c, q, app, user_id);
+        let done = delete_user(c, q, app, user_id, true);
         traced(D::NAME, Op::app("delete_user", app), done).await
     }
 }

@@ -695,3 +695,201 @@ async fn check_invariant(ctx: &Ctx, app: &AppId) {
         );
     }
 }
+
+/// Rows keyed by `id` in phase-2 tables without a foreign key to the user, written
+/// with plain SQL as a core of part B would.
+async fn seed_user_data(ctx: &Ctx, t: &TenantIdentifier, id: &str) {
+    let (app, tenant) = (t.app.as_str(), t.tenant.as_str());
+    for sql in [
+        format!(
+            "INSERT INTO {} (app_id, user_id, user_metadata) VALUES ('{app}', '{id}', '{{}}')",
+            ctx.table("user_metadata")
+        ),
+        format!(
+            "INSERT INTO {} (app_id, tenant_id, user_id, role) VALUES ('{app}', '{tenant}', '{id}', 'admin')",
+            ctx.table("user_roles")
+        ),
+        format!(
+            "INSERT INTO {} (app_id, user_id) VALUES ('{app}', '{id}')",
+            ctx.table("totp_users")
+        ),
+        format!(
+            "INSERT INTO {} (app_id, user_id, device_name, secret_key, period, skew, verified, created_at) \
+             VALUES ('{app}', '{id}', 'phone', 'secret', 30, 1, TRUE, 1)",
+            ctx.table("totp_user_devices")
+        ),
+        format!(
+            "INSERT INTO {} (app_id, tenant_id, user_id, code, is_valid, expiry_time_ms, created_time_ms) \
+             VALUES ('{app}', '{tenant}', '{id}', '123456', TRUE, 2, 1)",
+            ctx.table("totp_used_codes")
+        ),
+        format!(
+            "INSERT INTO {} (app_id, user_id, last_active_time) VALUES ('{app}', '{id}', 1)",
+            ctx.table("user_last_active")
+        ),
+    ] {
+        ctx.raw.execute(&sql).await;
+    }
+    ctx.storage.create_session(&session(t, id)).await.unwrap();
+}
+
+/// Tables of phase 1 and 2 that hold rows keyed by a user id, with that column.
+const USER_KEYED: [(&str, &str); 17] = [
+    ("app_id_to_user_id", "user_id"),
+    ("app_id_to_user_id", "primary_or_recipe_user_id"),
+    ("all_auth_recipe_users", "user_id"),
+    ("emailpassword_users", "user_id"),
+    ("emailpassword_user_to_tenant", "user_id"),
+    ("thirdparty_users", "user_id"),
+    ("thirdparty_user_to_tenant", "user_id"),
+    ("passwordless_users", "user_id"),
+    ("passwordless_user_to_tenant", "user_id"),
+    ("session_info", "user_id"),
+    ("emailverification_verified_emails", "user_id"),
+    ("user_metadata", "user_id"),
+    ("user_roles", "user_id"),
+    ("totp_users", "user_id"),
+    ("totp_user_devices", "user_id"),
+    ("totp_used_codes", "user_id"),
+    ("user_last_active", "user_id"),
+];
+
+/// How many rows of every user-keyed table (and the mapping table) hold `id`.
+async fn rows_keyed_by(ctx: &Ctx, id: &str) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for (table, col) in USER_KEYED.iter().copied().chain([
+        ("userid_mapping", "supertokens_user_id"),
+        ("userid_mapping", "external_user_id"),
+        ("emailpassword_pswd_reset_tokens", "user_id"),
+        ("emailverification_tokens", "user_id"),
+    ]) {
+        let n = count(ctx, table, &format!("{col} = '{id}'")).await;
+        if n > 0 {
+            out.push((format!("{table}.{col}"), n));
+        }
+    }
+    out
+}
+
+/// Delete (A.3): one login method, then the primary's own method (the group keeps its
+/// id), then the whole group; no row keyed by a deleted id (or its external id) stays
+/// in any phase-1 or phase-2 table; time joined and primary id stay right.
+pub async fn linking_delete_user(ctx: Ctx) {
+    let t1 = setup_tenant(&ctx, "delapp", "t1").await;
+    let t2 = setup_tenant(&ctx, "delapp", "t2").await;
+    let app = t1.app.clone();
+    let mail = email();
+    let p = ep_user(&ctx, &t1, &mail, 100).await;
+    let r = tp_user(&ctx, &t2, &mail, "google", "g-del", 50).await;
+    let s = pl_user(&ctx, &t2, None, Some(&phone()), 200).await;
+    ctx.storage.make_primary(&app, &p.id).await.unwrap();
+    ctx.storage.link(&app, &r.id, &p.id).await.unwrap();
+    ctx.storage.link(&app, &s.id, &p.id).await.unwrap();
+    for (t, id) in [(&t1, &p.id), (&t2, &r.id), (&t2, &s.id)] {
+        seed_user_data(&ctx, t, id).await;
+        ctx.storage
+            .set_email_verified(&app, id, &mail, true)
+            .await
+            .unwrap();
+    }
+    ctx.storage
+        .add_password_reset_token(&reset_token(&app, &p.id, NOW + HOUR))
+        .await
+        .unwrap();
+    // r has an external id, and data keyed by it.
+    let ext = format!("ext-{}", uid());
+    ctx.raw
+        .execute(&format!(
+            "INSERT INTO {} (app_id, supertokens_user_id, external_user_id) VALUES ('{app}', '{}', '{ext}')",
+            ctx.table("userid_mapping"),
+            r.id
+        ))
+        .await;
+    seed_user_data(&ctx, &t2, &ext).await;
+    // One login method.
+    assert!(
+        ctx.storage
+            .delete_user_with_links(&app, &r.id, false)
+            .await
+            .unwrap()
+    );
+    assert_eq!(rows_keyed_by(&ctx, &r.id).await, vec![]);
+    assert_eq!(rows_keyed_by(&ctx, &ext).await, vec![]);
+    let g = ctx.storage.get_user(&app, &s.id).await.unwrap().unwrap();
+    assert_eq!(
+        (g.id.as_str(), g.is_primary, g.time_joined),
+        (p.id.as_str(), true, 100)
+    );
+    assert_eq!(ids_of_methods(&g), vec![p.id.clone(), s.id.clone()]);
+    assert_eq!(tenant_names(&g.tenant_ids), vec!["t1", "t2"]);
+    // The primary's own method: the group keeps its id and the data keyed by it.
+    assert!(
+        ctx.storage
+            .delete_user_with_links(&app, &p.id, false)
+            .await
+            .unwrap()
+    );
+    let g = ctx.storage.get_user(&app, &s.id).await.unwrap().unwrap();
+    assert_eq!(
+        (g.id.as_str(), g.is_primary, g.time_joined),
+        (p.id.as_str(), true, 200)
+    );
+    assert_eq!(ids_of_methods(&g), vec![s.id.clone()]);
+    assert_eq!(
+        ctx.storage.primary_user_id_of(&app, &s.id).await.unwrap(),
+        Some(p.id.clone())
+    );
+    assert!(ctx.storage.get_user(&app, &p.id).await.unwrap().is_some());
+    let kept = rows_keyed_by(&ctx, &p.id).await;
+    assert!(
+        kept.iter().any(|(t, _)| t == "user_metadata.user_id"),
+        "the group's data stays: {kept:?}"
+    );
+    assert!(
+        !kept.iter().any(|(t, _)| t.starts_with("emailpassword")),
+        "the login method's rows went: {kept:?}"
+    );
+    for table in ["app_id_to_user_id", "all_auth_recipe_users"] {
+        for (_, primary, linked, tj) in link_rows(&ctx, table, &[&s.id]).await {
+            assert_eq!((primary.as_str(), linked, tj), (p.id.as_str(), true, 200));
+        }
+    }
+    // The whole group.
+    assert!(
+        ctx.storage
+            .delete_user_with_links(&app, &s.id, true)
+            .await
+            .unwrap()
+    );
+    for id in [&p.id, &r.id, &s.id] {
+        assert_eq!(rows_keyed_by(&ctx, id).await, vec![], "rows of {id}");
+        assert!(ctx.storage.get_user(&app, id).await.unwrap().is_none());
+    }
+    assert!(
+        !ctx.storage
+            .delete_user_with_links(&app, &s.id, true)
+            .await
+            .unwrap()
+    );
+    // all_linked from any member, through Users::delete_user too.
+    let a = ep_user(&ctx, &t1, &email(), 1).await;
+    let b = pl_user(&ctx, &t1, Some(&email()), None, 2).await;
+    ctx.storage.make_primary(&app, &a.id).await.unwrap();
+    ctx.storage.link(&app, &b.id, &a.id).await.unwrap();
+    seed_user_data(&ctx, &t1, &a.id).await;
+    assert!(ctx.storage.delete_user(&app, &b.id).await.unwrap());
+    for id in [&a.id, &b.id] {
+        assert_eq!(rows_keyed_by(&ctx, id).await, vec![], "rows of {id}");
+    }
+    assert_invalid(
+        ctx.storage.delete_user_with_links(&app, "nope", true).await,
+        "user_id",
+    );
+}
+
+fn ids_of_methods(u: &User) -> Vec<String> {
+    u.login_methods
+        .iter()
+        .map(|m| m.recipe_user_id.clone())
+        .collect()
+}

@@ -14,7 +14,8 @@
 //!   tokens, verified emails;
 //! - [`isolation`]: tenant isolation and the app scope;
 //! - [`linking`]: account linking: make primary, link, unlink, the group read back,
-//!   the typed conflicts of the A.2 invariant, the 64-task invariant race;
+//!   the typed conflicts of the A.2 invariant, the 64-task invariant race, deletion;
+//! - [`mapping`]: user-id mapping and the non-auth recipes using an id;
 //! - [`transactions`]: the three outcomes, retries, isolation levels;
 //! - [`races`]: the concurrent flows of contract 5.5 from 16 tasks each;
 //! - [`bad_input`]: `InvalidInput` and `Config` errors, Unicode and SQL metacharacters;
@@ -27,6 +28,7 @@ pub mod codes;
 pub mod fixtures;
 pub mod isolation;
 pub mod linking;
+pub mod mapping;
 pub mod persistence;
 pub mod races;
 pub mod sessions;
