@@ -5,8 +5,9 @@
 //! that can break the invariant (make primary, link, adding a linked login method to
 //! a tenant, changing the email or phone of a linked login method) runs in one READ
 //! COMMITTED transaction that
-//! 1. locks the `app_id_to_user_id` rows of the users it names (sorted by id), then
-//!    the rows of the group(s) involved, so that no group changes under it;
+//! 1. takes the named lock of each group involved (`group/<primary id>`, per app,
+//!    sorted), re-reading the users afterwards, so that no group changes under it
+//!    (every operation that changes a group's rows holds its lock);
 //! 2. takes one named lock per identity of the resulting group (`e/<email>`,
 //!    `p/<phone>`, `t/<provider>/<id>`, per app), in lexicographic order of the
 //!    names, so two operations on a shared identity serialise and never deadlock on
@@ -79,8 +80,16 @@ async fn base_of<C: Conn>(
     .transpose()
 }
 
-/// Locks the `app_id_to_user_id` rows of the users `ids`, one by one in sorted order;
-/// their linking states in that order (`UnknownUserId` if one is missing).
+/// The name of the named lock of the group whose primary user id is `primary`.
+fn group_lock(app: &AppId, primary: &str) -> String {
+    format!("group/{app}/{primary}")
+}
+
+/// Locks the groups of the users `ids`: reads their linking states, takes the named
+/// lock of each group (sorted by name: the first phase of the global order), and
+/// reads the states again. A user whose group changed between the two reads makes the
+/// transaction `Retryable` (it runs again with the new group; rare). Their linking
+/// states, sorted by id (`UnknownUserId` if one is missing).
 async fn lock_users<C: Conn>(
     c: &mut C,
     q: Q<'_>,
@@ -88,11 +97,29 @@ async fn lock_users<C: Conn>(
     ids: &[&str],
 ) -> Result<Vec<(String, Base)>> {
     let sorted: BTreeSet<&str> = ids.iter().copied().collect();
-    let mut out = Vec::with_capacity(sorted.len());
-    for id in sorted {
-        let base = base_of(c, q, app, id, true)
+    let mut names = BTreeSet::new();
+    let mut seen = Vec::with_capacity(sorted.len());
+    for id in &sorted {
+        let base = base_of(c, q, app, id, false)
             .await?
             .ok_or(StorageError::UnknownUserId)?;
+        names.insert(group_lock(app, &base.primary));
+        seen.push(base.primary);
+    }
+    for name in names {
+        named_lock(c, &name).await?;
+    }
+    let mut out = Vec::with_capacity(sorted.len());
+    for (id, primary) in sorted.into_iter().zip(seen) {
+        let base = base_of(c, q, app, id, false)
+            .await?
+            .ok_or(StorageError::UnknownUserId)?;
+        if base.primary != primary {
+            return Err(StorageError::Retryable {
+                message: "the user's group changed while it was being locked".into(),
+                source: None,
+            });
+        }
         out.push((id.to_owned(), base));
     }
     Ok(out)
@@ -121,17 +148,21 @@ async fn lock_group<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, primary: &str) ->
     Ok(())
 }
 
-/// Locks the row of `user_id` and the rows of its group, and reads the group; none
-/// if the user does not exist.
+/// Locks the group of `user_id` (its named lock, then its rows), and reads the
+/// group; none if the user does not exist.
 pub(crate) async fn lock_group_of<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
     user_id: &str,
 ) -> Result<Option<User>> {
-    let Some(base) = base_of(c, q, app, user_id, true).await? else {
+    if base_of(c, q, app, user_id, false).await?.is_none() {
+        return Ok(None);
+    }
+    let Some((_, base)) = lock_users(c, q, app, &[user_id]).await?.pop() else {
         return Ok(None);
     };
+    // The rows too, for cores that read them under the lock.
     lock_group(c, q, app, &base.primary).await?;
     group_of(c, q, app, user_id).await.map(Some)
 }
@@ -384,7 +415,6 @@ pub(crate) async fn link<C: Conn>(
             },
         );
     }
-    lock_group(c, q, app, &primary).await?;
     let group = group_of(c, q, app, primary_user_id).await?;
     let recipe = group_of(c, q, app, recipe_user_id).await?;
     let mut idents = identities(&group);
@@ -414,7 +444,6 @@ pub(crate) async fn unlink<C: Conn>(
     if !base.linked {
         return Ok(UnlinkOutcome::NotLinked);
     }
-    lock_group(c, q, app, &base.primary).await?;
     let group = group_of(c, q, app, recipe_user_id).await?;
     if base.primary == recipe_user_id && group.login_methods.len() > 1 {
         return Ok(UnlinkOutcome::PrimaryKept);
@@ -445,13 +474,15 @@ pub(crate) async fn guard_change<C: Conn>(
     new: BTreeSet<Identity>,
     extra_tenant: Option<&TenantId>,
 ) -> Result<()> {
-    let Some(base) = base_of(c, q, app, user_id, true).await? else {
+    if base_of(c, q, app, user_id, false).await?.is_none() {
+        return Ok(());
+    }
+    let Some((_, base)) = lock_users(c, q, app, &[user_id]).await?.pop() else {
         return Ok(());
     };
     if !base.linked {
         return Ok(());
     }
-    lock_group(c, q, app, &base.primary).await?;
     let group = group_of(c, q, app, user_id).await?;
     let (idents, tenants) = match extra_tenant {
         // Joining a tenant: every identity of the group, in that tenant.
