@@ -302,7 +302,7 @@ async fn adopts_and_serves(server: Server) {
                 .await
                 .unwrap();
             let planned = migrate::plan_up(&mut *driver, None).await.unwrap();
-            assert_eq!(planned.len(), 2);
+            assert_eq!(planned.len(), 3);
             let rebuilds = planned[0]
                 .notes
                 .iter()
@@ -334,13 +334,17 @@ async fn adopts_and_serves(server: Server) {
         assert_eq!(plan.to_record[0].version, 1);
         assert_eq!(
             plan.left_pending,
-            vec![(2, "project".to_owned()), (3, "phase2".to_owned())]
+            vec![
+                (2, "project".to_owned()),
+                (3, "phase2".to_owned()),
+                (4, "linking".to_owned())
+            ]
         );
         assert!(plan.unmanaged_tables.is_empty(), "{plan:?}");
         assert!(plan.extra_columns.is_empty(), "{plan:?}");
         assert_eq!(
             report.applied.iter().map(|s| s.version).collect::<Vec<_>>(),
-            vec![2, 3]
+            vec![2, 3, 4]
         );
         if db.server == Server::Mariadb {
             // Every plugin table took the database's case-insensitive default: each
@@ -725,8 +729,11 @@ async fn reports_unmanaged_tables(server: Server) {
         let (plan, report) = baseline_and_up(&*storage).await;
         let recorded: Vec<u32> = plan.to_record.iter().map(|f| f.version).collect();
         assert_eq!(recorded, vec![1, 3], "{plan:?}");
-        assert_eq!(plan.left_pending, vec![(2, "project".to_owned())]);
-        assert_eq!(report.applied.len(), 1);
+        assert_eq!(
+            plan.left_pending,
+            vec![(2, "project".to_owned()), (4, "linking".to_owned())]
+        );
+        assert_eq!(report.applied.len(), 2);
         for t in ["oauth_clients", "webauthn_users", "bulk_import_users"] {
             assert!(
                 plan.unmanaged_tables.contains(&t.to_owned()),
@@ -869,7 +876,7 @@ async fn pre_release_v1_says_what_to_do(server: Server) {
         let report = migrate::up(&mut *driver, &UpOptions::default(), &mut |_| {})
             .await
             .expect("up");
-        assert_eq!(report.applied.len(), 3);
+        assert_eq!(report.applied.len(), 4);
         drop(driver);
         storage.add_tenant(&public(), 1).await.unwrap();
         storage.close().await;

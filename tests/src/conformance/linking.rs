@@ -893,3 +893,111 @@ fn ids_of_methods(u: &User) -> Vec<String> {
         .map(|m| m.recipe_user_id.clone())
         .collect()
 }
+
+/// Pages and counts are over groups: a linked group is listed once, at its earliest
+/// time joined, across page boundaries in both orders; counts per recipe count the
+/// groups with a login method of that recipe.
+pub async fn linking_pages_and_counts_over_groups(ctx: Ctx) {
+    let t = setup_tenant(&ctx, "pageapp", "public").await;
+    let app = t.app.clone();
+    // Groups: g1 = {a(10), b(60)}, g2 = {c(30)}, g3 = {d(50), e(20), f(70)}, g4 = {h(40)}.
+    let a = ep_user(&ctx, &t, &email(), 10).await;
+    let b = pl_user(&ctx, &t, Some(&email()), None, 60).await;
+    let c = ep_user(&ctx, &t, &email(), 30).await;
+    let d = ep_user(&ctx, &t, &email(), 50).await;
+    let e = tp_user(&ctx, &t, &email(), "github", "gh-page", 20).await;
+    let f = pl_user(&ctx, &t, None, Some(&phone()), 70).await;
+    let h = tp_user(&ctx, &t, &email(), "github", "gh-h", 40).await;
+    ctx.storage.make_primary(&app, &a.id).await.unwrap();
+    ctx.storage.link(&app, &b.id, &a.id).await.unwrap();
+    ctx.storage.make_primary(&app, &d.id).await.unwrap();
+    ctx.storage.link(&app, &e.id, &d.id).await.unwrap();
+    ctx.storage.link(&app, &f.id, &e.id).await.unwrap();
+    let want_asc = vec![a.id.clone(), d.id.clone(), c.id.clone(), h.id.clone()];
+    for (order, want) in [
+        (TimeJoinedOrder::Asc, want_asc.clone()),
+        (
+            TimeJoinedOrder::Desc,
+            want_asc.iter().rev().cloned().collect(),
+        ),
+    ] {
+        let mut got = Vec::new();
+        let mut after = None;
+        loop {
+            let page = ctx
+                .storage
+                .list_users(&ListUsers {
+                    tenant: t.clone(),
+                    limit: 1,
+                    order,
+                    recipes: vec![],
+                    after: after.clone(),
+                })
+                .await
+                .unwrap();
+            got.extend(
+                page.users
+                    .iter()
+                    .map(|u| (u.id.clone(), u.login_methods.len())),
+            );
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let ids: Vec<String> = got.iter().map(|(id, _)| id.clone()).collect();
+        assert_eq!(ids, want, "{order:?}");
+        let sizes: Vec<usize> = got.iter().map(|(_, n)| *n).collect();
+        let expected_sizes: Vec<usize> = want
+            .iter()
+            .map(|id| {
+                if *id == a.id {
+                    2
+                } else if *id == d.id {
+                    3
+                } else {
+                    1
+                }
+            })
+            .collect();
+        assert_eq!(sizes, expected_sizes, "{order:?}");
+    }
+    let scope = UserScope::Tenant(t.clone());
+    for (recipes, n) in [
+        (vec![], 4),
+        (vec![RecipeId::EmailPassword], 3),
+        (vec![RecipeId::ThirdParty], 2),
+        (vec![RecipeId::Passwordless], 2),
+    ] {
+        assert_eq!(
+            ctx.storage.count_users(&scope, &recipes).await.unwrap(),
+            n,
+            "{recipes:?}"
+        );
+    }
+    // Unlinking the earliest method moves its group in the order.
+    ctx.storage.unlink(&app, &e.id).await.unwrap();
+    let page = ctx
+        .storage
+        .list_users(&ListUsers {
+            tenant: t.clone(),
+            limit: 10,
+            order: TimeJoinedOrder::Asc,
+            recipes: vec![],
+            after: None,
+        })
+        .await
+        .unwrap();
+    let ids: Vec<String> = page.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            a.id.clone(),
+            e.id.clone(),
+            c.id.clone(),
+            h.id.clone(),
+            d.id.clone()
+        ]
+    );
+    assert_eq!(page.users[4].time_joined, 50);
+}
