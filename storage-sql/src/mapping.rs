@@ -18,6 +18,45 @@ const MAPPING: [Col; 3] = [
     Col::ExternalUserIdInfo,
 ];
 
+/// The tables where a non-auth recipe keeps rows keyed by a user id.
+const NON_AUTH_TABLES: [(NonAuthRecipe, Stmt, Tbl); 7] = [
+    (
+        NonAuthRecipe::Session,
+        Stmt::fixed("mapping.used_by_sessions"),
+        Tbl::SessionInfo,
+    ),
+    (
+        NonAuthRecipe::UserMetadata,
+        Stmt::fixed("mapping.used_by_metadata"),
+        Tbl::UserMetadata,
+    ),
+    (
+        NonAuthRecipe::UserRoles,
+        Stmt::fixed("mapping.used_by_roles"),
+        Tbl::UserRoles,
+    ),
+    (
+        NonAuthRecipe::Totp,
+        Stmt::fixed("mapping.used_by_totp"),
+        Tbl::TotpUsers,
+    ),
+    (
+        NonAuthRecipe::EmailVerification,
+        Stmt::fixed("mapping.used_by_verified_emails"),
+        Tbl::EmailverificationVerifiedEmails,
+    ),
+    (
+        NonAuthRecipe::EmailVerification,
+        Stmt::fixed("mapping.used_by_verification_tokens"),
+        Tbl::EmailverificationTokens,
+    ),
+    (
+        NonAuthRecipe::LastActive,
+        Stmt::fixed("mapping.used_by_last_active"),
+        Tbl::UserLastActive,
+    ),
+];
+
 /// The column an id is looked up in, and the statement names of that look-up.
 fn column(kind: UserIdType) -> (Col, &'static str, &'static str, &'static str) {
     match kind {
@@ -304,43 +343,7 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let mut out = Vec::new();
-                for (recipe, stmt, table) in [
-                    (
-                        NonAuthRecipe::Session,
-                        Stmt::fixed("mapping.used_by_sessions"),
-                        Tbl::SessionInfo,
-                    ),
-                    (
-                        NonAuthRecipe::UserMetadata,
-                        Stmt::fixed("mapping.used_by_metadata"),
-                        Tbl::UserMetadata,
-                    ),
-                    (
-                        NonAuthRecipe::UserRoles,
-                        Stmt::fixed("mapping.used_by_roles"),
-                        Tbl::UserRoles,
-                    ),
-                    (
-                        NonAuthRecipe::Totp,
-                        Stmt::fixed("mapping.used_by_totp"),
-                        Tbl::TotpUsers,
-                    ),
-                    (
-                        NonAuthRecipe::EmailVerification,
-                        Stmt::fixed("mapping.used_by_verified_emails"),
-                        Tbl::EmailverificationVerifiedEmails,
-                    ),
-                    (
-                        NonAuthRecipe::EmailVerification,
-                        Stmt::fixed("mapping.used_by_verification_tokens"),
-                        Tbl::EmailverificationTokens,
-                    ),
-                    (
-                        NonAuthRecipe::LastActive,
-                        Stmt::fixed("mapping.used_by_last_active"),
-                        Tbl::UserLastActive,
-                    ),
-                ] {
+                for (recipe, stmt, table) in NON_AUTH_TABLES {
                     if out.contains(&recipe) {
                         continue;
                     }

@@ -91,17 +91,59 @@ pub async fn linking_make_primary(ctx: Ctx) {
     );
 }
 
+/// A tenant pair of `app` and a group-to-be of three recipes sharing one email: an
+/// email-password user `p` (t1, joined 100), a third-party user `r` (t2, 50, identity
+/// `google`/`tp_id`) and a passwordless user `s` (t2, 200, phone `phone`).
+struct Three {
+    t1: TenantIdentifier,
+    t2: TenantIdentifier,
+    mail: String,
+    p: User,
+    r: User,
+    s: User,
+}
+
+async fn three_methods(ctx: &Ctx, app: &str, tp_id: &str, phone: &str) -> Three {
+    let t1 = setup_tenant(ctx, app, "t1").await;
+    let t2 = setup_tenant(ctx, app, "t2").await;
+    let mail = email();
+    let p = ep_user(ctx, &t1, &mail, 100).await;
+    let r = tp_user(ctx, &t2, &mail, "google", tp_id, 50).await;
+    let s = pl_user(ctx, &t2, None, Some(phone), 200).await;
+    Three {
+        t1,
+        t2,
+        mail,
+        p,
+        r,
+        s,
+    }
+}
+
+/// A request for the first page of a tenant's users.
+fn first_page(t: &TenantIdentifier, limit: u32, order: TimeJoinedOrder) -> ListUsers {
+    ListUsers {
+        tenant: t.clone(),
+        limit,
+        order,
+        recipes: vec![],
+        after: None,
+    }
+}
+
 /// Link: the group read back by every id and every look-up, with every field of A.1,
 /// in several tenants; the time joined folded into every row; counts of groups.
 pub async fn linking_link_reads_group(ctx: Ctx) {
-    let t1 = setup_tenant(&ctx, "linkapp", "t1").await;
-    let t2 = setup_tenant(&ctx, "linkapp", "t2").await;
-    let app = t1.app.clone();
-    let mail = email();
-    let p = ep_user(&ctx, &t1, &mail, 100).await;
-    let r = tp_user(&ctx, &t2, &mail, "google", "g-1", 50).await;
     let phone = phone();
-    let s = pl_user(&ctx, &t2, None, Some(&phone), 200).await;
+    let Three {
+        t1,
+        t2,
+        mail,
+        p,
+        r,
+        s,
+    } = three_methods(&ctx, "linkapp", "g-1", &phone).await;
+    let app = t1.app.clone();
     ctx.storage
         .set_email_verified(&app, &r.id, &mail, true)
         .await
@@ -209,13 +251,7 @@ pub async fn linking_link_reads_group(ctx: Ctx) {
     );
     let page = ctx
         .storage
-        .list_users(&ListUsers {
-            tenant: t2.clone(),
-            limit: 10,
-            order: TimeJoinedOrder::Asc,
-            recipes: vec![],
-            after: None,
-        })
+        .list_users(&first_page(&t2, 10, TimeJoinedOrder::Asc))
         .await
         .unwrap();
     assert_eq!(ids_of(&page.users), vec![p.id.clone(), other.id.clone()]);
@@ -775,13 +811,15 @@ async fn rows_keyed_by(ctx: &Ctx, id: &str) -> Vec<(String, i64)> {
 /// id), then the whole group; no row keyed by a deleted id (or its external id) stays
 /// in any phase-1 or phase-2 table; time joined and primary id stay right.
 pub async fn linking_delete_user(ctx: Ctx) {
-    let t1 = setup_tenant(&ctx, "delapp", "t1").await;
-    let t2 = setup_tenant(&ctx, "delapp", "t2").await;
+    let Three {
+        t1,
+        t2,
+        mail,
+        p,
+        r,
+        s,
+    } = three_methods(&ctx, "delapp", "g-del", &phone()).await;
     let app = t1.app.clone();
-    let mail = email();
-    let p = ep_user(&ctx, &t1, &mail, 100).await;
-    let r = tp_user(&ctx, &t2, &mail, "google", "g-del", 50).await;
-    let s = pl_user(&ctx, &t2, None, Some(&phone()), 200).await;
     ctx.storage.make_primary(&app, &p.id).await.unwrap();
     ctx.storage.link(&app, &r.id, &p.id).await.unwrap();
     ctx.storage.link(&app, &s.id, &p.id).await.unwrap();
@@ -979,13 +1017,7 @@ pub async fn linking_pages_and_counts_over_groups(ctx: Ctx) {
     ctx.storage.unlink(&app, &e.id).await.unwrap();
     let page = ctx
         .storage
-        .list_users(&ListUsers {
-            tenant: t.clone(),
-            limit: 10,
-            order: TimeJoinedOrder::Asc,
-            recipes: vec![],
-            after: None,
-        })
+        .list_users(&first_page(&t, 10, TimeJoinedOrder::Asc))
         .await
         .unwrap();
     let ids: Vec<String> = page.users.iter().map(|u| u.id.clone()).collect();
