@@ -93,6 +93,43 @@ pub enum StorageError {
     /// A used code with this creation time already exists for the user in the tenant.
     #[error("used TOTP code already exists")]
     UsedCodeAlreadyExists,
+    /// Account linking: the recipe user is already linked to the primary user
+    /// `primary` (make primary).
+    #[error("recipe user is already linked to a primary user")]
+    RecipeUserAlreadyLinked {
+        /// The primary user it is linked to.
+        primary: String,
+    },
+    /// Account linking: the recipe user is already linked to another primary user
+    /// (link).
+    #[error("recipe user is already linked with another primary user")]
+    RecipeUserAlreadyLinkedWithAnotherPrimaryUser {
+        /// The primary user it is linked to.
+        primary: String,
+    },
+    /// Account linking: the user given as primary is not a primary user (link).
+    #[error("input user is not a primary user")]
+    InputUserIsNotAPrimaryUser,
+    /// Account linking: an email, phone number or third-party identity of the group
+    /// is already used by another primary user sharing a tenant with it (the
+    /// invariant of contract-phase2 A.2).
+    #[error("account info already used by another primary user")]
+    AccountInfoAlreadyUsedByAnotherPrimaryUser {
+        /// The other primary user.
+        primary: String,
+    },
+    /// User-id mapping: the SuperTokens user id does not exist in the app.
+    #[error("unknown SuperTokens user id")]
+    UnknownSuperTokensUserId,
+    /// User-id mapping: a mapping already uses the SuperTokens id and/or the
+    /// external id.
+    #[error("user-id mapping already exists")]
+    UserIdMappingAlreadyExists {
+        /// A mapping of the SuperTokens user id exists.
+        supertokens_id_taken: bool,
+        /// A mapping of the external user id exists.
+        external_id_taken: bool,
+    },
     /// A value was rejected before the database saw it.
     #[error("invalid input for `{field}`: {reason}")]
     InvalidInput {

@@ -122,8 +122,9 @@ pub trait Users: Send + Sync {
         tenant: &TenantIdentifier,
         user_id: &str,
     ) -> Result<bool>;
-    /// Deletes a user and its rows in every phase-1 table (sessions, tokens, verified
-    /// emails keyed by its id). Returns whether it existed.
+    /// Deletes a user with every login method linked to it, and its rows in every
+    /// phase-1 and phase-2 table (see [`AccountLinking::delete_user_with_links`]).
+    /// Returns whether it existed.
     async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool>;
 }
 
@@ -705,6 +706,163 @@ pub trait ActiveUsers: Send + Sync {
     async fn delete_last_active(&self, app: &AppId, user_id: &str) -> Result<u64>;
 }
 
+/// Account linking (contract-phase2 A.3): groups of login methods under a primary
+/// user. Every operation that can break the invariant of A.2 (no two primary users
+/// sharing a tenant share an email, phone number or third-party identity) checks and
+/// writes atomically inside the storage and returns a typed conflict.
+#[async_trait]
+pub trait AccountLinking: Send + Sync {
+    /// The group of any user id of it (same as [`Users::get_user`]).
+    async fn get_primary_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>>;
+    /// The groups with a login method of this email in the tenant, each once, across
+    /// all recipes.
+    async fn list_primary_users_by_email(
+        &self,
+        tenant: &TenantIdentifier,
+        email: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with a login method of this phone number in the tenant.
+    async fn list_primary_users_by_phone(
+        &self,
+        tenant: &TenantIdentifier,
+        phone: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with a login method of this third-party identity in the app.
+    async fn list_primary_users_by_third_party(
+        &self,
+        app: &AppId,
+        third_party: &ThirdPartyInfo,
+    ) -> Result<Vec<User>>;
+    /// Makes a recipe user primary: `UnknownUserId`, `RecipeUserAlreadyLinked`,
+    /// `AccountInfoAlreadyUsedByAnotherPrimaryUser`.
+    async fn make_primary(&self, app: &AppId, recipe_user_id: &str) -> Result<MakePrimaryOutcome>;
+    /// Links a recipe user to a primary user: `UnknownUserId`,
+    /// `InputUserIsNotAPrimaryUser`, `RecipeUserAlreadyLinkedWithAnotherPrimaryUser`,
+    /// `AccountInfoAlreadyUsedByAnotherPrimaryUser`. The group's time joined becomes
+    /// the earliest of its login methods.
+    async fn link(
+        &self,
+        app: &AppId,
+        recipe_user_id: &str,
+        primary_user_id: &str,
+    ) -> Result<LinkOutcome>;
+    /// Unlinks a recipe user (`UnknownUserId`): it becomes a group of one again,
+    /// except the primary user's own login method while others remain, which keeps
+    /// the group's id.
+    async fn unlink(&self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome>;
+    /// Deletes a user in one transaction: with `all_linked` its whole group, otherwise
+    /// only this login method (the group keeps its id, its other login methods and
+    /// the data keyed by its id; its time joined is recomputed). Every row keyed by a
+    /// deleted id, or by the external id mapped to it, goes from every phase-1 and
+    /// phase-2 table. [`Users::delete_user`] is this with `all_linked`. Returns
+    /// whether the user existed.
+    async fn delete_user_with_links(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        all_linked: bool,
+    ) -> Result<bool>;
+    /// The primary user id of a user (its own id when unlinked), or none.
+    async fn primary_user_id_of(&self, app: &AppId, user_id: &str) -> Result<Option<String>>;
+    /// Whether any user of the app is primary or linked.
+    async fn uses_account_linking(&self, app: &AppId) -> Result<bool>;
+    /// The number of groups of the app with more than one login method.
+    async fn count_users_with_more_than_one_login_method(&self, app: &AppId) -> Result<u64>;
+}
+
+/// User-id mapping (contract-phase2 A.4), app-scoped.
+#[async_trait]
+pub trait UserIdMappings: Send + Sync {
+    /// Maps a SuperTokens user id to an external id: `UnknownSuperTokensUserId`,
+    /// `UserIdMappingAlreadyExists`.
+    async fn create_user_id_mapping(&self, app: &AppId, mapping: &UserIdMapping) -> Result<()>;
+    /// The mappings of `id` looked up as `kind` (at most two with `Any`: one by
+    /// SuperTokens id, one by external id).
+    async fn get_user_id_mapping(
+        &self,
+        app: &AppId,
+        id: &str,
+        kind: UserIdType,
+    ) -> Result<Vec<UserIdMapping>>;
+    /// The mappings of many SuperTokens ids at once.
+    async fn get_user_id_mappings_for(
+        &self,
+        app: &AppId,
+        supertokens_user_ids: &[String],
+    ) -> Result<Vec<UserIdMapping>>;
+    /// Deletes the mapping of `id` looked up as `kind`; whether one went.
+    async fn delete_user_id_mapping(&self, app: &AppId, id: &str, kind: UserIdType)
+    -> Result<bool>;
+    /// Replaces (or with `None` clears) the external info of the mapping of `id`;
+    /// whether a mapping was found.
+    async fn update_external_user_id_info(
+        &self,
+        app: &AppId,
+        id: &str,
+        kind: UserIdType,
+        info: Option<&str>,
+    ) -> Result<bool>;
+    /// The non-auth recipes holding rows for `user_id`, so a core can refuse to map
+    /// an id already in use.
+    async fn non_auth_recipes_using(
+        &self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Vec<NonAuthRecipe>>;
+}
+
+/// Account-linking operations inside a transaction: the locked reads of A.3 for
+/// cores that run their own checks, and the high-level operations.
+#[async_trait]
+pub trait AccountLinkingTx: Send {
+    /// The group of any user id of it, with the group's rows locked.
+    async fn get_primary_user_for_update(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+    ) -> Result<Option<User>>;
+    /// The groups with this email in the tenant, under the email's named lock.
+    async fn list_primary_users_by_email_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        email: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with this phone number in the tenant, under the phone's named lock.
+    async fn list_primary_users_by_phone_for_update(
+        &mut self,
+        tenant: &TenantIdentifier,
+        phone: &str,
+    ) -> Result<Vec<User>>;
+    /// The groups with this third-party identity in the app, under its named lock.
+    async fn list_primary_users_by_third_party_for_update(
+        &mut self,
+        app: &AppId,
+        third_party: &ThirdPartyInfo,
+    ) -> Result<Vec<User>>;
+    /// See [`AccountLinking::make_primary`].
+    async fn make_primary(
+        &mut self,
+        app: &AppId,
+        recipe_user_id: &str,
+    ) -> Result<MakePrimaryOutcome>;
+    /// See [`AccountLinking::link`].
+    async fn link(
+        &mut self,
+        app: &AppId,
+        recipe_user_id: &str,
+        primary_user_id: &str,
+    ) -> Result<LinkOutcome>;
+    /// See [`AccountLinking::delete_user_with_links`].
+    async fn delete_user_with_links(
+        &mut self,
+        app: &AppId,
+        user_id: &str,
+        all_linked: bool,
+    ) -> Result<bool>;
+    /// See [`AccountLinking::unlink`].
+    async fn unlink(&mut self, app: &AppId, recipe_user_id: &str) -> Result<UnlinkOutcome>;
+}
+
 /// An open transaction: every *(tx)* operation, then commit or roll back. Dropping it
 /// without either rolls back.
 #[async_trait]
@@ -717,6 +875,7 @@ pub trait Transaction:
     + UserRolesTx
     + JwtSigningKeysTx
     + TotpTx
+    + AccountLinkingTx
     + Send
 {
     /// Commits.
@@ -739,6 +898,8 @@ pub trait Storage:
     + Totp
     + Dashboard
     + ActiveUsers
+    + AccountLinking
+    + UserIdMappings
     + Send
     + Sync
     + 'static

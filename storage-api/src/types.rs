@@ -674,3 +674,76 @@ pub struct DashboardSession {
     /// Expiry time (ms).
     pub expiry: i64,
 }
+
+// ---------------------------------------------------------------- account linking
+
+/// The result of making a recipe user primary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MakePrimaryOutcome {
+    /// The user was already a primary user; nothing changed.
+    AlreadyPrimary,
+    /// The user is now a primary user (a group of one).
+    MadePrimary,
+}
+
+/// The result of linking a recipe user to a primary user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// The recipe user was already linked to this primary user; nothing changed.
+    AlreadyLinked,
+    /// The recipe user is now part of the primary user's group.
+    Linked,
+}
+
+/// The result of unlinking a recipe user from its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    /// The user was not linked and not primary; nothing changed.
+    NotLinked,
+    /// The recipe user is a group of one again.
+    Unlinked,
+    /// The recipe user is the primary user's own login method and others remain:
+    /// the group keeps its id (the core then deletes that login method).
+    PrimaryKept,
+}
+
+// ---------------------------------------------------------------- user-id mapping
+
+/// A mapping of a SuperTokens user id to an external user id (app-scoped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserIdMapping {
+    /// The SuperTokens (recipe or primary) user id.
+    pub supertokens_user_id: String,
+    /// The external id, at most 128 characters.
+    pub external_user_id: String,
+    /// Free-form information about the external id.
+    pub external_user_id_info: Option<String>,
+}
+
+/// Which column of a mapping a given id is looked up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserIdType {
+    /// The SuperTokens user id.
+    SuperTokens,
+    /// The external user id.
+    External,
+    /// Either: two indexed look-ups (never one `OR` across both columns).
+    Any,
+}
+
+/// A non-auth recipe that can hold rows keyed by a user id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NonAuthRecipe {
+    /// Sessions.
+    Session,
+    /// User metadata.
+    UserMetadata,
+    /// User roles.
+    UserRoles,
+    /// TOTP.
+    Totp,
+    /// Email verification (tokens or verified emails).
+    EmailVerification,
+    /// Last-active tracking.
+    LastActive,
+}

@@ -10,6 +10,7 @@ pub(crate) static MIGRATIONS: &[Migration] = storage_api::embedded_migrations![
         ["beaab220fc12ef951cfc08a045a56393a901a329a119a4702dd72748768755a6"];
     2 "project" Project "0002_project" [];
     3 "phase2" SuperTokens "0003_phase2" [];
+    4 "linking" Project "0004_linking" [];
     5 "recipes" Project "0005_recipes" [];
 ];
 

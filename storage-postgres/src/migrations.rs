@@ -10,6 +10,7 @@ pub(crate) static MIGRATIONS: &[Migration] = storage_api::embedded_migrations![
         ["350f01794b2d704b006d6117cf27a33a38d790028f8e844bc162033c50049abf"];
     2 "project" Project "0002_project" [];
     3 "phase2" SuperTokens "0003_phase2" [];
+    4 "linking" Project "0004_linking" [];
     5 "recipes" Project "0005_recipes" [];
 ];
 

@@ -18,6 +18,8 @@ mod codes;
 pub mod conn;
 mod dashboard;
 mod jwt_keys;
+mod linking;
+mod mapping;
 mod metadata;
 mod roles;
 mod run;

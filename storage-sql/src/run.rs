@@ -11,8 +11,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 use storage_api::{
-    AppId, Isolation, Result, RotateOutcome, StorageError, TenantIdentifier, TxOptions, UserPage,
-    UserScope,
+    AppId, Isolation, LinkOutcome, MakePrimaryOutcome, Result, RotateOutcome, StorageError,
+    TenantIdentifier, TxOptions, UnlinkOutcome, UserPage, UserScope,
 };
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -101,6 +101,9 @@ impl Traced for () {}
 impl Traced for RotateOutcome {}
 impl Traced for storage_api::JwtSigningKey {}
 impl Traced for i64 {}
+impl Traced for MakePrimaryOutcome {}
+impl Traced for LinkOutcome {}
+impl Traced for UnlinkOutcome {}
 impl Traced for u64 {
     fn rows(&self) -> Option<u64> {
         Some(*self)
@@ -140,7 +143,12 @@ fn outcome(e: &StorageError) -> &'static str {
         | StorageError::UnknownDeviceIdHash
         | StorageError::UnknownRole
         | StorageError::UnknownDevice
-        | StorageError::UnknownTotpUser => "unknown",
+        | StorageError::UnknownTotpUser
+        | StorageError::UnknownSuperTokensUserId => "unknown",
+        StorageError::RecipeUserAlreadyLinked { .. }
+        | StorageError::RecipeUserAlreadyLinkedWithAnotherPrimaryUser { .. }
+        | StorageError::InputUserIsNotAPrimaryUser
+        | StorageError::AccountInfoAlreadyUsedByAnotherPrimaryUser { .. } => "conflict",
         _ => "duplicate",
     }
 }

@@ -73,6 +73,7 @@ idens! {
         UserLastActive = "user_last_active",
         UserMetadata = "user_metadata",
         UserRoles = "user_roles",
+        UseridMapping = "userid_mapping",
     }
 }
 
@@ -101,6 +102,8 @@ idens! {
         ExpiresAt = "expires_at",
         Expiry = "expiry",
         ExpiryTimeMs = "expiry_time_ms",
+        ExternalUserId = "external_user_id",
+        ExternalUserIdInfo = "external_user_id_info",
         FactorId = "factor_id",
         FailedAttempts = "failed_attempts",
         ForcePkce = "force_pkce",
@@ -135,6 +138,7 @@ idens! {
         SessionData = "session_data",
         SessionHandle = "session_handle",
         Skew = "skew",
+        SupertokensUserId = "supertokens_user_id",
         TenantId = "tenant_id",
         ThirdPartyEnabled = "third_party_enabled",
         ThirdPartyId = "third_party_id",

@@ -3,6 +3,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
+use crate::linking;
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
@@ -79,7 +80,7 @@ fn login_method_from(r: &Rec<'_, (As, Col)>) -> Result<(String, bool, LoginMetho
 
 /// Loads the users owning the given recipe user ids, with every login method, sorted
 /// by (time joined, id).
-async fn load_users<C: Conn>(
+pub(crate) async fn load_users<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
@@ -195,6 +196,16 @@ async fn load_users<C: Conn>(
     }
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     for (primary, linked, mut m) in methods {
+        // The kept row of a primary user whose own login method was deleted while
+        // others remain: not a login method.
+        let ghost = match m.recipe_id {
+            RecipeId::EmailPassword => m.email.is_none(),
+            RecipeId::ThirdParty => m.third_party.is_none(),
+            RecipeId::Passwordless => m.email.is_none() && m.phone_number.is_none(),
+        };
+        if ghost {
+            continue;
+        }
         m.tenant_ids = tenant_map.remove(&m.recipe_user_id).unwrap_or_default();
         m.verified = m
             .email
@@ -207,7 +218,9 @@ async fn load_users<C: Conn>(
             time_joined: i64::MAX,
             login_methods: Vec::new(),
         });
-        if m.recipe_user_id == primary && linked {
+        // Any linked row makes the group a primary user (its primary's own login
+        // method may have been deleted while others remain).
+        if linked {
             u.is_primary = true;
         }
         u.time_joined = Ord::min(u.time_joined, m.time_joined);
@@ -461,6 +474,8 @@ pub(crate) async fn update_ep_email<C: Conn>(
 ) -> Result<()> {
     validate::uuid("user_id", user_id)?;
     check_email(email)?;
+    let new = linking::email_identity(Some(email), None);
+    linking::guard_change(c, q, app, user_id, new, None).await?;
     for (stmt, table) in [
         (
             Stmt::fixed("users.update_ep_email"),
@@ -534,6 +549,8 @@ pub(crate) async fn update_pl_contact<C: Conn>(
             "one of email and phone number is required",
         ));
     }
+    let new = linking::email_identity(email, phone);
+    linking::guard_change(c, q, app, user_id, new, None).await?;
     for (stmt, table) in [
         (
             Stmt::fixed("users.update_pl_contact"),
@@ -573,14 +590,19 @@ pub(crate) async fn update_pl_contact<C: Conn>(
     Ok(())
 }
 
-pub(crate) async fn delete_user<C: Conn>(
+/// Deletes the recipe rows of one login method: its passwordless devices (keyed by
+/// contact, not by user) and its `app_id_to_user_id` row, which cascades to
+/// `all_auth_recipe_users`, the recipe tables, the `*_user_to_tenant` tables,
+/// password-reset tokens and its user-id mapping. With `keep_base` (the primary's
+/// own method of a group that survives) the `app_id_to_user_id` row stays: the
+/// group's other rows refer to it (foreign key) and the group keeps its id.
+pub(crate) async fn delete_login_method<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
     user_id: &str,
+    keep_base: bool,
 ) -> Result<bool> {
-    validate::uuid("user_id", user_id)?;
-    // Passwordless devices are keyed by contact, not by user: remove the user's.
     const CONTACT: [Col; 2] = [Col::Email, Col::PhoneNumber];
     let args = args! { app: app.as_str(), user_id: user_id };
     let contact = q
@@ -623,24 +645,30 @@ pub(crate) async fn delete_user<C: Conn>(
             .no_violations()?;
         }
     }
-    // The last one cascades to all_auth_recipe_users, the recipe tables, the
-    // *_user_to_tenant tables and password-reset tokens.
-    let mut n = 0;
-    for (stmt, table) in [
-        (Stmt::fixed("users.delete_sessions"), Tbl::SessionInfo),
-        (
-            Stmt::fixed("users.delete_verification_tokens"),
-            Tbl::EmailverificationTokens,
-        ),
-        (
-            Stmt::fixed("users.delete_verified_emails"),
-            Tbl::EmailverificationVerifiedEmails,
-        ),
-        (Stmt::fixed("users.delete_user"), Tbl::AppIdToUserId),
-    ] {
-        let args = args! { app: app.as_str(), user_id: user_id };
-        n = q
-            .exec(c, stmt, args, |a| {
+    if keep_base {
+        // The group's primary row stays (the other methods' rows refer to it); only
+        // this method's recipe rows go.
+        for (stmt, table) in [
+            (
+                Stmt::fixed("users.delete_method_reset_tokens"),
+                Tbl::EmailpasswordPswdResetTokens,
+            ),
+            (
+                Stmt::fixed("users.delete_method_tenants"),
+                Tbl::AllAuthRecipeUsers,
+            ),
+            (
+                Stmt::fixed("users.delete_method_ep"),
+                Tbl::EmailpasswordUsers,
+            ),
+            (Stmt::fixed("users.delete_method_tp"), Tbl::ThirdpartyUsers),
+            (
+                Stmt::fixed("users.delete_method_pl"),
+                Tbl::PasswordlessUsers,
+            ),
+        ] {
+            let args = args! { app: app.as_str(), user_id: user_id };
+            q.exec(c, stmt, args, |a| {
                 Query::delete()
                     .from_table(q.t(table))
                     .cond_where(app_user_is(&a.app, &a.user_id))
@@ -648,8 +676,134 @@ pub(crate) async fn delete_user<C: Conn>(
             })
             .await
             .no_violations()?;
+        }
+        return Ok(true);
     }
+    let args = args! { app: app.as_str(), user_id: user_id };
+    let n = q
+        .exec(c, Stmt::fixed("users.delete_user"), args, |a| {
+            Query::delete()
+                .from_table(q.t(Tbl::AppIdToUserId))
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await
+        .no_violations()?;
     Ok(n > 0)
+}
+
+/// The tables of phase 1 and 2 keyed by a user id (SuperTokens or external) that no
+/// foreign key ties to `app_id_to_user_id`: sessions, email verification, metadata,
+/// roles, TOTP (its devices and used codes cascade from `totp_users`), last active.
+const USER_DATA: [(Stmt, Tbl); 7] = [
+    (Stmt::fixed("users.delete_sessions"), Tbl::SessionInfo),
+    (
+        Stmt::fixed("users.delete_verification_tokens"),
+        Tbl::EmailverificationTokens,
+    ),
+    (
+        Stmt::fixed("users.delete_verified_emails"),
+        Tbl::EmailverificationVerifiedEmails,
+    ),
+    (Stmt::fixed("users.delete_metadata"), Tbl::UserMetadata),
+    (Stmt::fixed("users.delete_roles"), Tbl::UserRoles),
+    (Stmt::fixed("users.delete_totp_user"), Tbl::TotpUsers),
+    (Stmt::fixed("users.delete_last_active"), Tbl::UserLastActive),
+];
+
+/// The external id mapped to a SuperTokens user id, if any.
+pub(crate) async fn external_id_of<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+) -> Result<Option<String>> {
+    const EXT: [Col; 1] = [Col::ExternalUserId];
+    let args = args! { app: app.as_str(), user_id: user_id };
+    let row = q
+        .fetch(c, Stmt::fixed("users.external_id_of"), &EXT, args, |a| {
+            Query::select()
+                .from(q.t(Tbl::UseridMapping))
+                .columns(EXT)
+                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(Col::SupertokensUserId).eq(a.user_id.expr()))
+                .to_owned()
+        })
+        .await?
+        .one();
+    row.map(|r| r.rec().text(Col::ExternalUserId)).transpose()
+}
+
+/// Deletes every row of [`USER_DATA`] keyed by `user_id` in the app.
+async fn delete_user_data<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Result<()> {
+    for (stmt, table) in USER_DATA {
+        let args = args! { app: app.as_str(), user_id: user_id };
+        q.exec(c, stmt, args, |a| {
+            Query::delete()
+                .from_table(q.t(table))
+                .cond_where(app_user_is(&a.app, &a.user_id))
+                .to_owned()
+        })
+        .await
+        .no_violations()?;
+    }
+    Ok(())
+}
+
+/// Deletes a user (contract-phase2 A.3): with `all_linked` its whole group, otherwise
+/// only this login method (the group keeps its id, its other methods and the data
+/// keyed by its id, and its time joined is recomputed). Every row keyed by a deleted
+/// id (or by the external id mapped to it) goes, in every phase-1 and phase-2 table.
+pub(crate) async fn delete_user<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+    all_linked: bool,
+) -> Result<bool> {
+    validate::uuid("user_id", user_id)?;
+    let Some(group) = linking::lock_group_of(c, q, app, user_id).await? else {
+        return Ok(false);
+    };
+    let doomed: Vec<String> = if all_linked {
+        group
+            .login_methods
+            .iter()
+            .map(|m| m.recipe_user_id.clone())
+            .collect()
+    } else {
+        vec![user_id.to_owned()]
+    };
+    // The group's id stays in use while other methods remain.
+    let survivor = group
+        .login_methods
+        .iter()
+        .map(|m| m.recipe_user_id.clone())
+        .find(|id| !doomed.contains(id));
+    for id in &doomed {
+        let keeps_group = survivor.is_some() && *id == group.id;
+        if !keeps_group {
+            if let Some(ext) = external_id_of(c, q, app, id).await? {
+                delete_user_data(c, q, app, &ext).await?;
+            }
+            delete_user_data(c, q, app, id).await?;
+        }
+        delete_login_method(c, q, app, id, keeps_group).await?;
+    }
+    match survivor {
+        Some(member) => linking::fold_time_joined(c, q, app, &member).await?,
+        None if !doomed.contains(&group.id) => {
+            // The group's own login method went earlier (its row was kept for the
+            // group): its row and data go with the last method.
+            if let Some(ext) = external_id_of(c, q, app, &group.id).await? {
+                delete_user_data(c, q, app, &ext).await?;
+            }
+            delete_user_data(c, q, app, &group.id).await?;
+            delete_login_method(c, q, app, &group.id, false).await?;
+        }
+        None => {}
+    }
+    Ok(true)
 }
 
 /// The user ids of `table` (one of the `*_user_to_tenant` tables) in a tenant with
@@ -671,6 +825,116 @@ async fn ids_in_tenant<C: Conn>(
                 .columns(USER_ID)
                 .cond_where(tenant_is(&a.app, &a.tenant).add(Expr::col(column).eq(a.value.expr())))
                 .to_owned()
+        })
+        .await?;
+    rows.iter().map(|r| r.text(Col::UserId)).collect()
+}
+
+/// The recipe user ids with this email in the tenant, across the three recipes.
+pub(crate) async fn ids_by_email<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    email: &str,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (stmt, table) in [
+        (
+            Stmt::fixed("users.ids_by_email_ep"),
+            Tbl::EmailpasswordUserToTenant,
+        ),
+        (
+            Stmt::fixed("users.ids_by_email_pl"),
+            Tbl::PasswordlessUserToTenant,
+        ),
+    ] {
+        ids.extend(ids_in_tenant(c, q, stmt, table, Col::Email, t, email).await?);
+    }
+    let args = args! {
+        app: t.app.as_str(),
+        tenant: t.tenant.as_str(),
+        email: email,
+    };
+    let rows = q
+        .fetch(
+            c,
+            Stmt::fixed("users.ids_by_email_tp"),
+            &USER_ID,
+            args,
+            |a| {
+                Query::select()
+                    .from(q.t(Tbl::ThirdpartyUsers))
+                    .columns(USER_ID)
+                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(Col::Email).eq(a.email.expr()))
+                    .and_where(
+                        Expr::col(Col::UserId).in_subquery(
+                            Query::select()
+                                .from(q.t(Tbl::ThirdpartyUserToTenant))
+                                .column(Col::UserId)
+                                .cond_where(tenant_is(&a.app, &a.tenant))
+                                .to_owned(),
+                        ),
+                    )
+                    .to_owned()
+            },
+        )
+        .await?;
+    for r in rows.iter() {
+        ids.push(r.text(Col::UserId)?);
+    }
+    Ok(ids)
+}
+
+/// The passwordless user ids with this phone number in the tenant.
+pub(crate) async fn ids_by_phone<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    t: &TenantIdentifier,
+    phone: &str,
+) -> Result<Vec<String>> {
+    let stmt = Stmt::fixed("users.ids_by_phone");
+    let table = Tbl::PasswordlessUserToTenant;
+    ids_in_tenant(c, q, stmt, table, Col::PhoneNumber, t, phone).await
+}
+
+/// The third-party user ids of this identity in the app, or in one tenant.
+pub(crate) async fn ids_by_third_party<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    tenant: Option<&TenantId>,
+    tp: &ThirdPartyInfo,
+) -> Result<Vec<String>> {
+    let (stmt, table) = match tenant {
+        None => (
+            Stmt::fixed("users.ids_by_third_party"),
+            Tbl::ThirdpartyUsers,
+        ),
+        Some(_) => (
+            Stmt::fixed("users.ids_by_third_party_in_tenant"),
+            Tbl::ThirdpartyUserToTenant,
+        ),
+    };
+    let in_tenant = tenant.is_some();
+    let args = args! {
+        app: app.as_str(),
+        tenant: tenant.map(TenantId::as_str),
+        third_party_id: tp.third_party_id.as_str(),
+        third_party_user_id: tp.third_party_user_id.as_str(),
+    };
+    let rows = q
+        .fetch(c, stmt, &USER_ID, args, |a| {
+            let mut s = Query::select();
+            s.from(q.t(table))
+                .columns(USER_ID)
+                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(Col::ThirdPartyId).eq(a.third_party_id.expr()))
+                .and_where(Expr::col(Col::ThirdPartyUserId).eq(a.third_party_user_id.expr()));
+            if in_tenant {
+                s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+            }
+            s
         })
         .await?;
     rows.iter().map(|r| r.text(Col::UserId)).collect()
@@ -892,49 +1156,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.on(Via::Read, Op::tenant("list_users_by_email", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let mut ids = Vec::new();
-                for (stmt, table) in [
-                    (
-                        Stmt::fixed("users.ids_by_email_ep"),
-                        Tbl::EmailpasswordUserToTenant,
-                    ),
-                    (
-                        Stmt::fixed("users.ids_by_email_pl"),
-                        Tbl::PasswordlessUserToTenant,
-                    ),
-                ] {
-                    ids.extend(ids_in_tenant(c, q, stmt, table, Col::Email, t, email).await?);
-                }
-                let args = args! {
-                    app: t.app.as_str(),
-                    tenant: t.tenant.as_str(),
-                    email: email,
-                };
-                let rows = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("users.ids_by_email_tp"),
-                        &USER_ID,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::ThirdpartyUsers))
-                                .columns(USER_ID)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .and_where(Expr::col(Col::Email).eq(a.email.expr()))
-                                .and_where(in_rows_of(
-                                    q,
-                                    Col::UserId,
-                                    Tbl::ThirdpartyUserToTenant,
-                                    tenant_is(&a.app, &a.tenant),
-                                ))
-                                .to_owned()
-                        },
-                    )
-                    .await?;
-                for r in rows.iter() {
-                    ids.push(r.text(Col::UserId)?);
-                }
+                let ids = ids_by_email(c, q, t, email).await?;
                 load_users(c, q, &t.app, &ids).await
             })
         })
@@ -946,9 +1168,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.on(Via::Read, Op::tenant("list_users_by_phone", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let stmt = Stmt::fixed("users.ids_by_phone");
-                let table = Tbl::PasswordlessUserToTenant;
-                let ids = ids_in_tenant(c, q, stmt, table, Col::PhoneNumber, t, phone).await?;
+                let ids = ids_by_phone(c, q, t, phone).await?;
                 load_users(c, q, &t.app, &ids).await
             })
         })
@@ -964,35 +1184,7 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.on(Via::Read, Op::app("list_users_by_third_party", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                let args = args! {
-                    app: app.as_str(),
-                    third_party_id: tp.third_party_id.as_str(),
-                    third_party_user_id: tp.third_party_user_id.as_str(),
-                };
-                let rows = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("users.ids_by_third_party"),
-                        &USER_ID,
-                        args,
-                        |a| {
-                            Query::select()
-                                .from(q.t(Tbl::ThirdpartyUsers))
-                                .columns(USER_ID)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .and_where(Expr::col(Col::ThirdPartyId).eq(a.third_party_id.expr()))
-                                .and_where(
-                                    Expr::col(Col::ThirdPartyUserId)
-                                        .eq(a.third_party_user_id.expr()),
-                                )
-                                .to_owned()
-                        },
-                    )
-                    .await?;
-                let ids = rows
-                    .iter()
-                    .map(|r| r.text(Col::UserId))
-                    .collect::<Result<Vec<_>>>()?;
+                let ids = ids_by_third_party(c, q, app, None, tp).await?;
                 load_users(c, q, app, &ids).await
             })
         })
@@ -1244,7 +1436,7 @@ impl<D: Driver> Users for SqlStorage<D> {
     async fn delete_user(&self, app: &AppId, user_id: &str) -> Result<bool> {
         self.in_tx(Op::app("delete_user", app), |cx| {
             let (c, q) = cx.parts();
-            Box::pin(delete_user(c, q, app, user_id))
+            Box::pin(delete_user(c, q, app, user_id, true))
         })
         .await
     }
@@ -1259,6 +1451,9 @@ async fn add_user_to_tenant<C: Conn>(
     t: &TenantIdentifier,
     user_id: &str,
 ) -> Result<bool> {
+    // A linked user joining a tenant brings its group's identities there (A.2).
+    let none = Default::default();
+    linking::guard_change(c, q, &t.app, user_id, none, Some(&t.tenant)).await?;
     const BASE: [Col; 5] = [
         Col::RecipeId,
         Col::PrimaryOrRecipeUserId,
@@ -1411,7 +1606,7 @@ impl<D: Driver> UsersTx for SqlTx<D> {
 
     async fn delete_user(&mut self, app: &AppId, user_id: &str) -> Result<bool> {
         let (c, q) = self.parts();
-        let done = delete_user(c, q, app, user_id);
+        let done = delete_user(c, q, app, user_id, true);
         traced(D::NAME, Op::app("delete_user", app), done).await
     }
 }

@@ -68,6 +68,7 @@ static MIGRATIONS: &[Migration] = storage_api::embedded_migrations![
         ["74c714eee70fc9b0ab2aa1b207ec0e558ad2bc3b22e845e3d22d957e7f03b2aa"];
     2 "project" Project "0002_project" [];
     3 "phase2" SuperTokens "0003_phase2" [];
+    4 "linking" Project "0004_linking" [];
     5 "recipes" Project "0005_recipes" [];
 ];
 

@@ -9,6 +9,8 @@
 //! - on MariaDB, whose plugin tables take the database's case-insensitive default
 //!   collation, migration 2 rebuilds them with `utf8mb4_bin` (reporting each) and the
 //!   storage compares bytes afterwards;
+//! - a database with linked accounts and user-id mappings reads back with the right
+//!   groups and mappings after `baseline` + `up`;
 //! - `baseline` refuses a database whose columns differ, and writes nothing;
 //! - a SuperTokens core started on a database migrated here creates every table it
 //!   still misses (the plugins' `*-all.sql`, table by table as the core does);
@@ -300,7 +302,7 @@ async fn adopts_and_serves(server: Server) {
                 .await
                 .unwrap();
             let planned = migrate::plan_up(&mut *driver, None).await.unwrap();
-            assert_eq!(planned.len(), 3);
+            assert_eq!(planned.len(), 4);
             let rebuilds = planned[0]
                 .notes
                 .iter()
@@ -335,6 +337,7 @@ async fn adopts_and_serves(server: Server) {
             vec![
                 (2, "project".to_owned()),
                 (3, "phase2".to_owned()),
+                (4, "linking".to_owned()),
                 (5, "recipes".to_owned())
             ]
         );
@@ -342,7 +345,7 @@ async fn adopts_and_serves(server: Server) {
         assert!(plan.extra_columns.is_empty(), "{plan:?}");
         assert_eq!(
             report.applied.iter().map(|s| s.version).collect::<Vec<_>>(),
-            vec![2, 3, 5]
+            vec![2, 3, 4, 5]
         );
         if db.server == Server::Mariadb {
             // Every plugin table took the database's case-insensitive default: each
@@ -729,9 +732,13 @@ async fn reports_unmanaged_tables(server: Server) {
         assert_eq!(recorded, vec![1, 3], "{plan:?}");
         assert_eq!(
             plan.left_pending,
-            vec![(2, "project".to_owned()), (5, "recipes".to_owned())]
+            vec![
+                (2, "project".to_owned()),
+                (4, "linking".to_owned()),
+                (5, "recipes".to_owned())
+            ]
         );
-        assert_eq!(report.applied.len(), 2);
+        assert_eq!(report.applied.len(), 3);
         for t in ["oauth_clients", "webauthn_users", "bulk_import_users"] {
             assert!(
                 plan.unmanaged_tables.contains(&t.to_owned()),
@@ -874,7 +881,7 @@ async fn pre_release_v1_says_what_to_do(server: Server) {
         let report = migrate::up(&mut *driver, &UpOptions::default(), &mut |_| {})
             .await
             .expect("up");
-        assert_eq!(report.applied.len(), 4);
+        assert_eq!(report.applied.len(), 5);
         drop(driver);
         storage.add_tenant(&public(), 1).await.unwrap();
         storage.close().await;
@@ -1051,6 +1058,133 @@ async fn adopts_phase2_rows(server: Server) {
     .await;
 }
 
+/// Linked accounts and user-id mappings as a SuperTokens core writes them: alice
+/// (email-password) is primary with bob (third-party) linked to her; carol
+/// (passwordless) has an external id.
+fn linked_rows(server: Server) -> String {
+    let mut s = String::new();
+    for id in [EP_USER, TP_USER] {
+        s.push_str(&format!(
+            "UPDATE app_id_to_user_id SET primary_or_recipe_user_id = '{EP_USER}', \
+             is_linked_or_is_a_primary_user = TRUE WHERE app_id = 'public' AND user_id = '{id}';\n\
+             UPDATE all_auth_recipe_users SET primary_or_recipe_user_id = '{EP_USER}', \
+             is_linked_or_is_a_primary_user = TRUE, primary_or_recipe_user_time_joined = 1700000000001 \
+             WHERE app_id = 'public' AND user_id = '{id}';\n"
+        ));
+    }
+    if server == Server::Postgres {
+        s.push_str(&format!(
+            "UPDATE app_id_to_user_id SET primary_or_recipe_user_time_joined = 1700000000001 \
+             WHERE app_id = 'public' AND user_id IN ('{EP_USER}', '{TP_USER}');\n"
+        ));
+    }
+    s.push_str(&format!(
+        "INSERT INTO userid_mapping (app_id, supertokens_user_id, external_user_id, external_user_id_info) \
+         VALUES ('public', '{PL_USER}', 'ext-carol', 'from auth0');\n"
+    ));
+    s
+}
+
+/// A SuperTokens database with every plugin table, linked accounts and a mapping:
+/// adopted with `baseline` + `up`, the groups and the mapping read back right, and
+/// linking goes on from there.
+async fn adopts_linked_accounts(server: Server) {
+    with_scratch(server, |db| async move {
+        run_plugin_blocks(&db, db.server.all_ddl()).await;
+        db.run(&core_rows(db.server)).await;
+        db.run(&linked_rows(db.server)).await;
+        let storage = db.storage().await;
+        let (plan, report) = baseline_and_up(&*storage).await;
+        assert!(
+            plan.to_record.iter().any(|m| m.version == 3),
+            "the phase-2 tables are adopted: {plan:?}"
+        );
+        assert!(!report.applied.is_empty(), "{report:?}");
+        let s = &*storage;
+        let app = AppId::public();
+        let group = s.get_user(&app, TP_USER).await.unwrap().expect("group");
+        assert_eq!(group.id, EP_USER);
+        assert!(group.is_primary);
+        assert_eq!(group.time_joined, 1_700_000_000_001);
+        let methods: Vec<&str> = group
+            .login_methods
+            .iter()
+            .map(|m| m.recipe_user_id.as_str())
+            .collect();
+        assert_eq!(methods, vec![EP_USER, TP_USER]);
+        assert_eq!(
+            group.tenant_ids,
+            vec![TenantId::public(), TenantId::new("t1").unwrap()]
+        );
+        assert_eq!(
+            s.get_user(&app, EP_USER).await.unwrap().as_ref(),
+            Some(&group)
+        );
+        assert_eq!(
+            s.primary_user_id_of(&app, TP_USER)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(EP_USER)
+        );
+        let carol = s.get_user(&app, PL_USER).await.unwrap().expect("carol");
+        assert!(!carol.is_primary);
+        assert!(s.uses_account_linking(&app).await.unwrap());
+        assert_eq!(
+            s.count_users_with_more_than_one_login_method(&app)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.count_users(&UserScope::App(app.clone()), &[])
+                .await
+                .unwrap(),
+            2
+        );
+        let page = s
+            .list_users(&ListUsers {
+                tenant: public(),
+                limit: 10,
+                order: TimeJoinedOrder::Asc,
+                recipes: vec![],
+                after: None,
+            })
+            .await
+            .unwrap();
+        let ids: Vec<&str> = page.users.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, vec![EP_USER, PL_USER]);
+        let mapping = s
+            .get_user_id_mapping(&app, "ext-carol", UserIdType::External)
+            .await
+            .unwrap();
+        assert_eq!(
+            mapping,
+            vec![UserIdMapping {
+                supertokens_user_id: PL_USER.into(),
+                external_user_id: "ext-carol".into(),
+                external_user_id_info: Some("from auth0".into()),
+            }]
+        );
+        // Linking goes on: carol joins the group, the mapping stays.
+        assert_eq!(
+            s.link(&app, PL_USER, TP_USER).await.unwrap(),
+            LinkOutcome::Linked
+        );
+        let group = s.get_user(&app, PL_USER).await.unwrap().expect("group");
+        assert_eq!((group.id.as_str(), group.login_methods.len()), (EP_USER, 3));
+        assert_eq!(
+            s.get_user_id_mapping(&app, PL_USER, UserIdType::Any)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        storage.close().await;
+    })
+    .await;
+}
+
 macro_rules! on_server {
     ($module:ident, $server:expr) => {
         mod $module {
@@ -1064,6 +1198,11 @@ macro_rules! on_server {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn adopts_phase2_rows() {
                 super::adopts_phase2_rows($server).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn adopts_linked_accounts() {
+                super::adopts_linked_accounts($server).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -401,11 +401,31 @@ fn add_migration_5(layout: &mut BTreeMap<String, Table>, prefix: &str) {
         );
 }
 
-/// The whole layout after every migration: the plugin's, migration 2's and 5's
+/// What migration 4 adds to the plugin's layout: two indexes (unprefixed names).
+fn add_migration_4(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    for (table, idx, cols) in [
+        (
+            "app_id_to_user_id",
+            "app_id_to_user_id_linked_idx",
+            "app_id,is_linked_or_is_a_primary_user,primary_or_recipe_user_id",
+        ),
+        (
+            "emailverification_tokens",
+            "emailverification_tokens_user_idx",
+            "app_id,user_id",
+        ),
+    ] {
+        let t = layout.get_mut(&format!("{prefix}{table}")).expect(table);
+        t.indexes.insert(idx.to_owned(), (false, split_cols(cols)));
+    }
+}
+
+/// The whole layout after every migration: the plugin's, migration 2's, 4's and 5's
 /// additions, the history table.
 async fn expected(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
     let mut want = plugin_layout(prefix, desc).await;
     add_migration_2(&mut want, prefix, desc);
+    add_migration_4(&mut want, prefix);
     add_migration_5(&mut want, prefix);
     want.extend(history_table(prefix, desc));
     want

@@ -4,7 +4,7 @@
 //! plugin's DDL are compared as a whole (every table, column in order, type,
 //! nullability, default, primary / unique / foreign key with name, columns, target
 //! and cascades, and every index with name and columns). After all migrations the
-//! catalog must be that layout plus exactly migration 2's additions and the history
+//! catalog must be that layout plus exactly migration 2's and 4's additions and the history
 //! table, checked without a prefix in the default schema of a fresh database, with a
 //! prefix in a non-default schema, with `currentSchema=` from the URI, and with two
 //! prefixes sharing one schema.
@@ -239,8 +239,26 @@ fn add_migration_2(layout: &mut BTreeMap<String, Table>, prefix: &str) {
     ));
 }
 
-/// The whole layout after every migration: the plugin's, migration 2's additions,
-/// the history table.
+/// What migration 4 adds to the plugin's layout: two indexes.
+fn add_migration_4(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    for (table, idx, cols) in [
+        (
+            "app_id_to_user_id",
+            "app_id_to_user_id_linked_idx",
+            "app_id, is_linked_or_is_a_primary_user, primary_or_recipe_user_id",
+        ),
+        (
+            "emailverification_tokens",
+            "emailverification_tokens_user_idx",
+            "app_id, user_id",
+        ),
+    ] {
+        let t = layout.get_mut(&format!("{prefix}{table}")).expect(table);
+        t.indexes.push((format!("{prefix}{idx}"), cols.to_owned()));
+        t.indexes.sort();
+    }
+}
+
 /// Migration 5 (`0005_recipes`): the last-active index of the app's counts.
 fn add_migration_5(layout: &mut BTreeMap<String, Table>, prefix: &str) {
     let active = layout
@@ -253,9 +271,12 @@ fn add_migration_5(layout: &mut BTreeMap<String, Table>, prefix: &str) {
     active.indexes.sort();
 }
 
+/// The whole layout after every migration: the plugin's, migration 2's, 4's and 5's
+/// additions, the history table.
 async fn expected(prefix: &str) -> BTreeMap<String, Table> {
     let mut want = plugin_layout(prefix).await;
     add_migration_2(&mut want, prefix);
+    add_migration_4(&mut want, prefix);
     add_migration_5(&mut want, prefix);
     want.extend(history_table(prefix));
     want

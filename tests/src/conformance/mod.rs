@@ -15,6 +15,9 @@
 //! - [`codes`]: passwordless devices and codes, password-reset and email-verification
 //!   tokens, verified emails;
 //! - [`isolation`]: tenant isolation and the app scope;
+//! - [`linking`]: account linking: make primary, link, unlink, the group read back,
+//!   the typed conflicts of the A.2 invariant, the 64-task invariant race, deletion;
+//! - [`mapping`]: user-id mapping and the non-auth recipes using an id;
 //! - [`transactions`]: the three outcomes, retries, isolation levels;
 //! - [`races`]: the concurrent flows of contract 5.5 from 16 tasks each;
 //! - [`bad_input`]: `InvalidInput` and `Config` errors, Unicode and SQL metacharacters;
@@ -29,6 +32,8 @@ pub mod dashboard;
 pub mod fixtures;
 pub mod isolation;
 pub mod jwt_keys;
+pub mod linking;
+pub mod mapping;
 pub mod metadata;
 pub mod persistence;
 pub mod races;
