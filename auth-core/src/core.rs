@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::keys::KeyStore;
 use crate::tokens::RefreshKey;
 use std::sync::Arc;
-use storage_api::{Storage, StorageError, TenantIdentifier};
+use storage_api::{Storage, StorageError, TenantConfig, TenantConfigKey, TenantIdentifier};
 
 /// Everything a handler needs.
 pub struct Core {
@@ -37,6 +37,11 @@ impl Core {
             .add_tenant(&TenantIdentifier::default_public(), crate::util::now_ms())
             .await
         {
+            Ok(()) | Err(StorageError::DuplicateTenant) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let public = TenantConfig::new(TenantConfigKey::new(TenantIdentifier::default_public()));
+        match self.storage.create_tenant_config(&public).await {
             Ok(()) | Err(StorageError::DuplicateTenant) => {}
             Err(e) => return Err(e.into()),
         }

@@ -6,7 +6,7 @@
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::request::{Req, ok_json};
-use crate::{emailpassword, emailverification, session, users};
+use crate::{emailpassword, emailverification, multitenancy, session, users};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -55,6 +55,14 @@ const ROUTES: &[(&str, &[Method])] = &[
     ("/recipe/session/data", &[Method::PUT]),
     ("/recipe/jwt/data", &[Method::PUT]),
     ("/recipe/session/regenerate", &[Method::POST]),
+    (
+        "/recipe/multitenancy/tenant/v2",
+        &[Method::PUT, Method::GET],
+    ),
+    ("/recipe/multitenancy/tenant/list/v2", &[Method::GET]),
+    ("/recipe/multitenancy/tenant/remove", &[Method::POST]),
+    ("/recipe/multitenancy/tenant/user", &[Method::POST]),
+    ("/recipe/multitenancy/tenant/user/remove", &[Method::POST]),
 ];
 
 /// Paths reachable without an api key.
@@ -124,7 +132,9 @@ async fn entry(
                 .unwrap_or_else(IntoResponse::into_response);
             (api, r)
         }
-        Err(e) => ("-".to_owned(), e.into_response()),
+        // An unknown path is logged as given (paths carry no secrets; queries are
+        // never logged).
+        Err(e) => (uri.path().chars().take(200).collect(), e.into_response()),
     };
     tracing::info!(
         method = %method,
@@ -283,6 +293,14 @@ async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
         "/recipe/session/data" => session::update_data(core, &req).await,
         "/recipe/jwt/data" => session::update_jwt_data(core, &req).await,
         "/recipe/session/regenerate" => session::regenerate(core, &req).await,
+        "/recipe/multitenancy/tenant/v2" if m == Method::PUT => {
+            multitenancy::create_or_update(core, &req).await
+        }
+        "/recipe/multitenancy/tenant/v2" => multitenancy::get(core, &req).await,
+        "/recipe/multitenancy/tenant/list/v2" => multitenancy::list(core, &req).await,
+        "/recipe/multitenancy/tenant/remove" => multitenancy::remove(core, &req).await,
+        "/recipe/multitenancy/tenant/user" => multitenancy::associate(core, &req).await,
+        "/recipe/multitenancy/tenant/user/remove" => multitenancy::disassociate(core, &req).await,
         _ => Err(ApiError::NotFound),
     }
 }

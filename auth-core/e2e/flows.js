@@ -1,0 +1,146 @@
+// The flows of cdi.md (f) through the unmodified supertokens-node SDK against auth-core.
+// Usage: CORE="http://127.0.0.1:3567[;http://127.0.0.1:3568]" API_KEY=... node flows.js
+// Exits non-zero on the first failure.
+const assert = require("assert");
+const st = require("supertokens-node");
+const Session = require("supertokens-node/recipe/session");
+const EP = require("supertokens-node/recipe/emailpassword");
+const EV = require("supertokens-node/recipe/emailverification");
+const MT = require("supertokens-node/recipe/multitenancy");
+
+st.init({
+  supertokens: { connectionURI: process.env.CORE || "http://127.0.0.1:3567", apiKey: process.env.API_KEY },
+  appInfo: { appName: "t", apiDomain: "http://localhost:3001", websiteDomain: "http://localhost:3000" },
+  recipeList: [EP.init(), EV.init({ mode: "OPTIONAL" }), Session.init({ antiCsrf: "VIA_TOKEN" })],
+});
+
+async function step(name, f) {
+  try {
+    await f();
+    console.log("ok  ", name);
+  } catch (e) {
+    console.error("FAIL", name);
+    throw e;
+  }
+}
+
+(async () => {
+  const T = "public", email = `u${Date.now()}${Math.floor(Math.random() * 1e6)}@example.com`;
+  let rid, email2;
+  // (1) EmailPassword
+  await step("emailpassword", async () => {
+    assert.equal((await EP.signUp(T, email, "abcd1234")).status, "OK");
+    assert.equal((await EP.signUp(T, email, "abcd1234")).status, "EMAIL_ALREADY_EXISTS_ERROR");
+    assert.equal((await EP.signIn(T, email, "wrong")).status, "WRONG_CREDENTIALS_ERROR");
+    const si = await EP.signIn(T, email.toUpperCase(), "abcd1234");
+    assert.equal(si.status, "OK");
+    rid = si.recipeUserId;
+    assert.equal(si.user.loginMethods[0].email, email);
+    assert.equal((await EP.verifyCredentials(T, email, "abcd1234")).status, "OK");
+    const rt = await EP.createResetPasswordToken(T, rid.getAsString(), email);
+    assert.equal(rt.status, "OK");
+    assert.equal((await EP.resetPasswordUsingToken(T, rt.token, "newpass123")).status, "OK");
+    assert.equal((await EP.signIn(T, email, "newpass123")).status, "OK");
+    assert.equal((await EP.consumePasswordResetToken(T, rt.token)).status, "RESET_PASSWORD_INVALID_TOKEN_ERROR");
+    email2 = "x" + email;
+    assert.equal((await EP.updateEmailOrPassword({ recipeUserId: rid, email: email2, password: "another123" })).status, "OK");
+    assert.equal((await EP.signIn(T, email2, "another123")).status, "OK");
+  });
+  // (4) EmailVerification
+  await step("emailverification", async () => {
+    const evt = await EV.createEmailVerificationToken(T, rid, email2);
+    assert.equal(evt.status, "OK");
+    assert.equal((await EV.verifyEmailUsingToken(T, evt.token)).status, "OK");
+    assert.equal(await EV.isEmailVerified(rid, email2), true);
+    assert.equal((await EV.createEmailVerificationToken(T, rid, email2)).status, "EMAIL_ALREADY_VERIFIED_ERROR");
+    await EV.revokeEmailVerificationTokens(T, rid, email2);
+    await EV.unverifyEmail(rid, email2);
+    assert.equal(await EV.isEmailVerified(rid, email2), false);
+  });
+  // (2) Session
+  await step("session", async () => {
+    const s = await Session.createNewSessionWithoutRequestResponse(T, rid, { role: "a" }, { secret: 1 });
+    const tok = s.getAllSessionTokensDangerously();
+    const g = await Session.getSessionWithoutRequestResponse(tok.accessToken, tok.antiCsrfToken);
+    assert.equal(g.getAccessTokenPayload().role, "a");
+    assert.equal(g.getTenantId(), "public");
+    assert.deepEqual((await Session.getSessionInformation(s.getHandle())).sessionDataInDatabase, { secret: 1 });
+    assert.ok((await Session.getAllSessionHandlesForUser(rid.getAsString())).includes(s.getHandle()));
+    assert.equal(await Session.updateSessionDataInDatabase(s.getHandle(), { secret: 2 }), true);
+    assert.deepEqual((await Session.getSessionInformation(s.getHandle())).sessionDataInDatabase, { secret: 2 });
+    assert.equal(await Session.mergeIntoAccessTokenPayload(s.getHandle(), { extra: true }), true);
+    await g.mergeIntoAccessTokenPayload({ more: 1 });
+    assert.equal(g.getAccessTokenPayload().more, 1);
+    const r1 = await Session.refreshSessionWithoutRequestResponse(tok.refreshToken, false, tok.antiCsrfToken);
+    const t1 = r1.getAllSessionTokensDangerously();
+    const g1 = await Session.getSessionWithoutRequestResponse(t1.accessToken, t1.antiCsrfToken);
+    assert.equal(g1.getAllSessionTokensDangerously().accessAndFrontTokenUpdated, true);
+    const r2 = await Session.refreshSessionWithoutRequestResponse(t1.refreshToken, false, t1.antiCsrfToken);
+    const t2 = r2.getAllSessionTokensDangerously();
+    await Session.getSessionWithoutRequestResponse(t2.accessToken, t2.antiCsrfToken);
+    await assert.rejects(Session.refreshSessionWithoutRequestResponse(tok.refreshToken, false, tok.antiCsrfToken),
+      (e) => e.type === Session.Error.TOKEN_THEFT_DETECTED);
+    await assert.rejects(Session.getSessionWithoutRequestResponse(t2.accessToken, "wrong-csrf"),
+      (e) => e.type === Session.Error.TRY_REFRESH_TOKEN);
+    assert.equal(await Session.revokeSession(s.getHandle()), true);
+    assert.equal(await Session.revokeSession(s.getHandle()), false);
+    const s2 = await Session.createNewSessionWithoutRequestResponse(T, rid);
+    await Session.revokeAllSessionsForUser(rid.getAsString());
+    assert.equal(await Session.getSessionInformation(s2.getHandle()), undefined);
+    await assert.rejects(Session.getSessionWithoutRequestResponse(t1.accessToken, t1.antiCsrfToken, { checkDatabase: true }),
+      (e) => e.type === Session.Error.UNAUTHORISED);
+  });
+  // (5) Multitenancy
+  await step("multitenancy", async () => {
+    const t1 = "t" + Math.floor(Math.random() * 1e9);
+    const c = await MT.createOrUpdateTenant(t1, { firstFactors: ["emailpassword"] });
+    assert.equal(c.status, "OK");
+    assert.equal(c.createdNew, true);
+    assert.equal((await MT.createOrUpdateTenant(t1, { coreConfig: { a: 1 } })).createdNew, false);
+    const got = await MT.getTenant(t1);
+    assert.ok(got);
+    assert.deepEqual(got.firstFactors, ["emailpassword"]);
+    assert.equal(got.coreConfig.a, 1);
+    assert.ok((await MT.listAllTenants()).tenants.length >= 2);
+    assert.equal((await MT.associateUserToTenant(t1, rid)).status, "OK");
+    assert.equal((await MT.associateUserToTenant(t1, rid)).wasAlreadyAssociated, true);
+    const s = await Session.createNewSessionWithoutRequestResponse(t1, rid);
+    assert.equal(s.getTenantId(), t1);
+    const tok = s.getAllSessionTokensDangerously();
+    const g = await Session.getSessionWithoutRequestResponse(tok.accessToken, tok.antiCsrfToken, { checkDatabase: true });
+    assert.equal(g.getTenantId(), t1);
+    assert.equal((await Session.getSessionInformation(s.getHandle())).tenantId, t1);
+    assert.ok((await Session.getAllSessionHandlesForUser(rid.getAsString(), true, t1)).includes(s.getHandle()));
+    assert.equal((await EP.signIn(t1, email2, "another123")).status, "OK");
+    assert.equal(await st.getUserCount(undefined, t1), 1);
+    await Session.revokeAllSessionsForUser(rid.getAsString(), true, t1);
+    assert.equal(await Session.getSessionInformation(s.getHandle()), undefined);
+    assert.equal((await MT.disassociateUserFromTenant(t1, rid)).wasAssociated, true);
+    assert.equal((await EP.signIn(t1, email2, "another123")).status, "WRONG_CREDENTIALS_ERROR");
+    assert.equal((await MT.deleteTenant(t1)).didExist, true);
+    assert.equal(await MT.getTenant(t1), undefined);
+  });
+  // (7) users
+  await step("users", async () => {
+    assert.ok((await st.getUserCount()) >= 1);
+    assert.ok((await st.getUserCount(["emailpassword"], T)) >= 1);
+    const newest = await st.getUsersNewestFirst({ tenantId: T, limit: 10 });
+    assert.ok(newest.users.length >= 1);
+    assert.equal(newest.users[0].id, rid.getAsString());
+    const oldest = await st.getUsersOldestFirst({ tenantId: T, limit: 1 });
+    assert.equal(oldest.users.length, 1);
+    const u = await st.getUser(rid.getAsString());
+    assert.ok(u);
+    assert.deepEqual(u.emails, [email2]);
+    assert.equal(u.loginMethods[0].recipeId, "emailpassword");
+    const by = await st.listUsersByAccountInfo(T, { email: email2 });
+    assert.equal(by.length, 1);
+    await st.deleteUser(rid.getAsString());
+    assert.equal(await st.getUser(rid.getAsString()), undefined);
+    assert.equal((await EP.signIn(T, email2, "another123")).status, "WRONG_CREDENTIALS_ERROR");
+  });
+  console.log("ALL FLOWS OK");
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
