@@ -7,11 +7,12 @@ const Session = require("supertokens-node/recipe/session");
 const EP = require("supertokens-node/recipe/emailpassword");
 const EV = require("supertokens-node/recipe/emailverification");
 const MT = require("supertokens-node/recipe/multitenancy");
+const TP = require("supertokens-node/recipe/thirdparty");
 
 st.init({
   supertokens: { connectionURI: process.env.CORE || "http://127.0.0.1:3567", apiKey: process.env.API_KEY },
   appInfo: { appName: "t", apiDomain: "http://localhost:3001", websiteDomain: "http://localhost:3000" },
-  recipeList: [EP.init(), EV.init({ mode: "OPTIONAL" }), Session.init({ antiCsrf: "VIA_TOKEN" })],
+  recipeList: [EP.init(), EV.init({ mode: "OPTIONAL" }), TP.init(), Session.init({ antiCsrf: "VIA_TOKEN" })],
 });
 
 async function step(name, f) {
@@ -89,6 +90,22 @@ async function step(name, f) {
     assert.equal(await Session.getSessionInformation(s2.getHandle()), undefined);
     await assert.rejects(Session.getSessionWithoutRequestResponse(t1.accessToken, t1.antiCsrfToken, { checkDatabase: true }),
       (e) => e.type === Session.Error.UNAUTHORISED);
+  });
+  // (6) ThirdParty
+  await step("thirdparty", async () => {
+    const tpId = "g-" + Math.floor(Math.random() * 1e9);
+    const tp = await TP.manuallyCreateOrUpdateUser(T, "google", tpId, "tp" + email, true);
+    assert.equal(tp.status, "OK");
+    assert.equal(tp.createdNewRecipeUser, true);
+    assert.deepEqual(tp.user.thirdParty, [{ id: "google", userId: tpId }]);
+    assert.equal(tp.user.loginMethods[0].verified, true);
+    const again = await TP.manuallyCreateOrUpdateUser(T, "google", tpId, "tp" + email, false);
+    assert.equal(again.status, "OK");
+    assert.equal(again.createdNewRecipeUser, false);
+    assert.equal(again.user.id, tp.user.id);
+    const by = await st.listUsersByAccountInfo(T, { thirdParty: { id: "google", userId: tpId } });
+    assert.equal(by.length, 1);
+    await st.deleteUser(tp.user.id);
   });
   // (5) Multitenancy
   await step("multitenancy", async () => {

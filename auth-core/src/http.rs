@@ -6,7 +6,7 @@
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::request::{Req, ok_json};
-use crate::{emailpassword, emailverification, multitenancy, session, users};
+use crate::{emailpassword, emailverification, multitenancy, session, thirdparty, users};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -55,6 +55,7 @@ const ROUTES: &[(&str, &[Method])] = &[
     ("/recipe/session/data", &[Method::PUT]),
     ("/recipe/jwt/data", &[Method::PUT]),
     ("/recipe/session/regenerate", &[Method::POST]),
+    ("/recipe/signinup", &[Method::POST]),
     (
         "/recipe/multitenancy/tenant/v2",
         &[Method::PUT, Method::GET],
@@ -293,6 +294,7 @@ async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
         "/recipe/session/data" => session::update_data(core, &req).await,
         "/recipe/jwt/data" => session::update_jwt_data(core, &req).await,
         "/recipe/session/regenerate" => session::regenerate(core, &req).await,
+        "/recipe/signinup" => thirdparty::sign_in_up(core, &req).await,
         "/recipe/multitenancy/tenant/v2" if m == Method::PUT => {
             multitenancy::create_or_update(core, &req).await
         }

@@ -9,7 +9,7 @@
 //! * [`keys`] and [`tokens`]: RS256 signing keys kept in the storage, access tokens
 //!   (version 5) and refresh tokens.
 //! * One module per recipe: [`session`], [`emailpassword`], [`emailverification`],
-//!   [`users`], [`multitenancy`]; password hashing in [`passwords`].
+//!   [`users`], [`multitenancy`], [`thirdparty`]; password hashing in [`passwords`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -24,6 +24,7 @@ pub mod multitenancy;
 pub mod passwords;
 pub mod request;
 pub mod session;
+pub mod thirdparty;
 pub mod tokens;
 pub mod users;
 pub mod util;
