@@ -8,11 +8,14 @@ const EP = require("supertokens-node/recipe/emailpassword");
 const EV = require("supertokens-node/recipe/emailverification");
 const MT = require("supertokens-node/recipe/multitenancy");
 const TP = require("supertokens-node/recipe/thirdparty");
+const PL = require("supertokens-node/recipe/passwordless");
 
 st.init({
   supertokens: { connectionURI: process.env.CORE || "http://127.0.0.1:3567", apiKey: process.env.API_KEY },
   appInfo: { appName: "t", apiDomain: "http://localhost:3001", websiteDomain: "http://localhost:3000" },
-  recipeList: [EP.init(), EV.init({ mode: "OPTIONAL" }), TP.init(), Session.init({ antiCsrf: "VIA_TOKEN" })],
+  recipeList: [EP.init(), EV.init({ mode: "OPTIONAL" }), TP.init(),
+    PL.init({ contactMethod: "EMAIL_OR_PHONE", flowType: "USER_INPUT_CODE_AND_MAGIC_LINK" }),
+    Session.init({ antiCsrf: "VIA_TOKEN" })],
 });
 
 async function step(name, f) {
@@ -90,6 +93,66 @@ async function step(name, f) {
     assert.equal(await Session.getSessionInformation(s2.getHandle()), undefined);
     await assert.rejects(Session.getSessionWithoutRequestResponse(t1.accessToken, t1.antiCsrfToken, { checkDatabase: true }),
       (e) => e.type === Session.Error.UNAUTHORISED);
+  });
+  // (3) Passwordless
+  await step("passwordless", async () => {
+    const pe = "p" + email, c = await PL.createCode({ tenantId: T, email: pe });
+    assert.equal(c.status, "OK");
+    assert.equal((await PL.listCodesByEmail({ tenantId: T, email: pe })).length, 1);
+    const byPre = await PL.listCodesByPreAuthSessionId({ tenantId: T, preAuthSessionId: c.preAuthSessionId });
+    assert.equal(byPre.codes.length, 1);
+    const byDev = await PL.listCodesByDeviceId({ tenantId: T, deviceId: c.deviceId });
+    assert.equal(byDev.preAuthSessionId, c.preAuthSessionId);
+    const again = await PL.createNewCodeForDevice({ tenantId: T, deviceId: c.deviceId, userInputCode: c.userInputCode });
+    assert.equal(again.status, "USER_INPUT_CODE_ALREADY_USED_ERROR");
+    const wrong = c.userInputCode === "000000" ? "111111" : "000000";
+    const w = await PL.consumeCode({ tenantId: T, preAuthSessionId: c.preAuthSessionId, deviceId: c.deviceId, userInputCode: wrong });
+    assert.equal(w.status, "INCORRECT_USER_INPUT_CODE_ERROR");
+    assert.equal(w.failedCodeInputAttemptCount, 1);
+    assert.equal(w.maximumCodeInputAttempts, 5);
+    assert.equal((await PL.checkCode({ tenantId: T, preAuthSessionId: c.preAuthSessionId, deviceId: c.deviceId,
+      userInputCode: c.userInputCode })).status, "OK");
+    const ok = await PL.consumeCode({ tenantId: T, preAuthSessionId: c.preAuthSessionId, deviceId: c.deviceId, userInputCode: c.userInputCode });
+    assert.equal(ok.status, "OK");
+    assert.equal(ok.createdNewUser, true);
+    assert.equal(ok.user.loginMethods[0].verified, true);
+    assert.equal((await PL.listCodesByEmail({ tenantId: T, email: pe })).length, 0);
+    const c2 = await PL.createCode({ tenantId: T, phoneNumber: "+14155552671" });
+    const ok2 = await PL.consumeCode({ tenantId: T, preAuthSessionId: c2.preAuthSessionId, linkCode: c2.linkCode });
+    assert.equal(ok2.status, "OK");
+    assert.equal((await PL.consumeCode({ tenantId: T, preAuthSessionId: c2.preAuthSessionId, linkCode: c2.linkCode })).status, "RESTART_FLOW_ERROR");
+    // Sign in again with a new code: the same user.
+    const c5 = await PL.createCode({ tenantId: T, email: pe });
+    const ok5 = await PL.consumeCode({ tenantId: T, preAuthSessionId: c5.preAuthSessionId, linkCode: c5.linkCode });
+    assert.equal(ok5.createdNewUser, false);
+    assert.equal(ok5.user.id, ok.user.id);
+    // Five wrong codes restart the flow.
+    const c6 = await PL.createCode({ tenantId: T, email: pe });
+    for (let i = 1; i <= 4; i++) {
+      const r = await PL.consumeCode({ tenantId: T, preAuthSessionId: c6.preAuthSessionId, deviceId: c6.deviceId, userInputCode: "x" + i });
+      assert.equal(r.status, "INCORRECT_USER_INPUT_CODE_ERROR");
+    }
+    assert.equal((await PL.consumeCode({ tenantId: T, preAuthSessionId: c6.preAuthSessionId, deviceId: c6.deviceId,
+      userInputCode: "x5" })).status, "RESTART_FLOW_ERROR");
+    const c3 = await PL.createCode({ tenantId: T, email: pe });
+    await PL.revokeCode({ tenantId: T, codeId: c3.codeId });
+    assert.equal((await PL.listCodesByEmail({ tenantId: T, email: pe })).length, 0);
+    const c4 = await PL.createCode({ tenantId: T, email: pe });
+    await PL.revokeCode({ tenantId: T, preAuthSessionId: c4.preAuthSessionId });
+    await PL.createCode({ tenantId: T, email: pe });
+    await PL.revokeAllCodes({ tenantId: T, email: pe });
+    assert.equal((await PL.listCodesByEmail({ tenantId: T, email: pe })).length, 0);
+    // updateUser (PUT /recipe/user with rid passwordless).
+    const upd = await PL.updateUser({ recipeUserId: ok2.recipeUserId, email: "q" + pe });
+    assert.equal(upd.status, "OK");
+    const u2 = await st.getUser(ok2.user.id);
+    assert.deepEqual(u2.emails, ["q" + pe]);
+    assert.deepEqual(u2.phoneNumbers, ["+14155552671"]);
+    assert.equal((await PL.updateUser({ recipeUserId: ok2.recipeUserId, email: pe })).status, "EMAIL_ALREADY_EXISTS_ERROR");
+    assert.equal((await PL.updateUser({ recipeUserId: ok2.recipeUserId, phoneNumber: null })).status, "OK");
+    assert.deepEqual((await st.getUser(ok2.user.id)).phoneNumbers, []);
+    await st.deleteUser(ok.user.id);
+    await st.deleteUser(ok2.user.id);
   });
   // (6) ThirdParty
   await step("thirdparty", async () => {

@@ -6,7 +6,9 @@
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::request::{Req, ok_json};
-use crate::{emailpassword, emailverification, multitenancy, session, thirdparty, users};
+use crate::{
+    emailpassword, emailverification, multitenancy, passwordless, session, thirdparty, users,
+};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -56,6 +58,12 @@ const ROUTES: &[(&str, &[Method])] = &[
     ("/recipe/jwt/data", &[Method::PUT]),
     ("/recipe/session/regenerate", &[Method::POST]),
     ("/recipe/signinup", &[Method::POST]),
+    ("/recipe/signinup/code", &[Method::POST]),
+    ("/recipe/signinup/code/consume", &[Method::POST]),
+    ("/recipe/signinup/code/check", &[Method::POST]),
+    ("/recipe/signinup/codes", &[Method::GET]),
+    ("/recipe/signinup/code/remove", &[Method::POST]),
+    ("/recipe/signinup/codes/remove", &[Method::POST]),
     (
         "/recipe/multitenancy/tenant/v2",
         &[Method::PUT, Method::GET],
@@ -269,11 +277,9 @@ async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
             emailpassword::consume_reset_token(core, &req).await
         }
         "/recipe/user" => match req.rid.as_deref() {
-            // Passwordless and third-party updates are not served yet; Java falls
-            // back to the email-password handler for a missing or unknown rid.
-            Some("passwordless") => Err(ApiError::BadRequest(
-                "passwordless user updates are not supported by this core yet".into(),
-            )),
+            Some("passwordless") => passwordless::update_user(core, &req).await,
+            // Third-party users have no updatable field here; like Java, a missing
+            // or other rid goes to the email-password handler.
             _ => emailpassword::update_user(core, &req).await,
         },
         "/recipe/user/email/verify/token" => emailverification::create_token(core, &req).await,
@@ -295,6 +301,12 @@ async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
         "/recipe/jwt/data" => session::update_jwt_data(core, &req).await,
         "/recipe/session/regenerate" => session::regenerate(core, &req).await,
         "/recipe/signinup" => thirdparty::sign_in_up(core, &req).await,
+        "/recipe/signinup/code" => passwordless::create_code(core, &req).await,
+        "/recipe/signinup/code/consume" => passwordless::consume_code(core, &req).await,
+        "/recipe/signinup/code/check" => passwordless::check_code(core, &req).await,
+        "/recipe/signinup/codes" => passwordless::list_codes(core, &req).await,
+        "/recipe/signinup/code/remove" => passwordless::remove_code(core, &req).await,
+        "/recipe/signinup/codes/remove" => passwordless::remove_codes(core, &req).await,
         "/recipe/multitenancy/tenant/v2" if m == Method::PUT => {
             multitenancy::create_or_update(core, &req).await
         }

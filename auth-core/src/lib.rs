@@ -9,7 +9,7 @@
 //! * [`keys`] and [`tokens`]: RS256 signing keys kept in the storage, access tokens
 //!   (version 5) and refresh tokens.
 //! * One module per recipe: [`session`], [`emailpassword`], [`emailverification`],
-//!   [`users`], [`multitenancy`], [`thirdparty`]; password hashing in [`passwords`].
+//!   [`users`], [`multitenancy`], [`thirdparty`], [`passwordless`]; password hashing in [`passwords`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod multitenancy;
+pub mod passwordless;
 pub mod passwords;
 pub mod request;
 pub mod session;
