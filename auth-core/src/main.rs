@@ -58,11 +58,32 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("binding {addr}: {e}"))?;
     tracing::info!(%addr, "auth-core listening");
     axum::serve(listener, http::router(core))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server: {e}"))?;
     storage.close().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (how containers stop the core).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -498,21 +498,27 @@ pub async fn remove(core: &Core, req: &Req) -> Result<Response, ApiError> {
     ))
 }
 
+/// Writes session data or the JWT payload of a session named in the body.
+async fn update_stored(
+    core: &Core,
+    req: &Req,
+    handle: &str,
+    data: Option<&Value>,
+    jwt: Option<&Value>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of_handle(req, handle)?;
+    if core.storage.update_session(&t, handle, data, jwt).await? == 0 {
+        return Ok(unauthorised("Session does not exist."));
+    }
+    Ok(status("OK"))
+}
+
 /// `PUT /recipe/session/data`.
 pub async fn update_data(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
     let handle = b.str("sessionHandle")?;
     let data = Value::Object(b.object("userDataInDatabase")?);
-    let t = tenant_of_handle(req, &handle)?;
-    if core
-        .storage
-        .update_session(&t, &handle, Some(&data), None)
-        .await?
-        == 0
-    {
-        return Ok(unauthorised("Session does not exist."));
-    }
-    Ok(status("OK"))
+    update_stored(core, req, &handle, Some(&data), None).await
 }
 
 /// `PUT /recipe/jwt/data`.
@@ -521,16 +527,7 @@ pub async fn update_jwt_data(core: &Core, req: &Req) -> Result<Response, ApiErro
     let handle = b.str("sessionHandle")?;
     let jwt = b.object("userDataInJWT")?;
     check_protected(&jwt)?;
-    let t = tenant_of_handle(req, &handle)?;
-    if core
-        .storage
-        .update_session(&t, &handle, None, Some(&Value::Object(jwt)))
-        .await?
-        == 0
-    {
-        return Ok(unauthorised("Session does not exist."));
-    }
-    Ok(status("OK"))
+    update_stored(core, req, &handle, None, Some(&Value::Object(jwt))).await
 }
 
 /// `POST /recipe/session/regenerate`.

@@ -105,6 +105,11 @@ async fn call_with(
     }
 }
 
+/// A 200 JSON answer of `call`.
+async fn jcall(app: &axum::Router, method: &str, path: &str, body: Option<Value>) -> Value {
+    call(app, method, path, body).await.json()
+}
+
 fn st(v: &Value) -> &str {
     v["status"].as_str().unwrap_or("<none>")
 }
@@ -219,7 +224,7 @@ async fn transport(app: &axum::Router) {
     .await
     .json();
     assert!(!jwks["keys"].as_array().unwrap().is_empty());
-    let old = call(app, "GET", "/recipe/jwt/jwks", None).await.json();
+    let old = jcall(app, "GET", "/recipe/jwt/jwks", None).await;
     assert_eq!(st(&old), "OK");
     let invalid = call(
         app,
@@ -244,14 +249,13 @@ async fn transport(app: &axum::Router) {
 async fn users_and_passwords(app: &axum::Router) -> String {
     let email = format!("u{}@Example.com", uuid::Uuid::new_v4().simple());
     let lower = email.to_lowercase();
-    let up = call(
+    let up = jcall(
         app,
         "POST",
         "/public/recipe/signup",
         Some(json!({"email": email, "password": "abcd1234"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&up), "OK", "{up}");
     let id = up["recipeUserId"].as_str().unwrap().to_owned();
     let u = &up["user"];
@@ -262,14 +266,13 @@ async fn users_and_passwords(app: &axum::Router) -> String {
     assert_eq!(u["loginMethods"][0]["recipeId"], "emailpassword");
     assert_eq!(u["loginMethods"][0]["verified"], false);
     assert!(u["loginMethods"][0].get("phoneNumber").is_none());
-    let again = call(
+    let again = jcall(
         app,
         "POST",
         "/public/recipe/signup",
         Some(json!({"email": lower, "password": "x"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&again), "EMAIL_ALREADY_EXISTS_ERROR");
     let empty = call(
         app,
@@ -279,76 +282,69 @@ async fn users_and_passwords(app: &axum::Router) -> String {
     )
     .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
-    let wrong = call(
+    let wrong = jcall(
         app,
         "POST",
         "/public/recipe/signin",
         Some(json!({"email": lower, "password": "wrong"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&wrong), "WRONG_CREDENTIALS_ERROR");
-    let unknown = call(
+    let unknown = jcall(
         app,
         "POST",
         "/public/recipe/signin",
         Some(json!({"email": "nobody@x.com", "password": "wrong"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&unknown), "WRONG_CREDENTIALS_ERROR");
-    let ok = call(
+    let ok = jcall(
         app,
         "POST",
         "/public/recipe/signin",
         Some(json!({"email": email, "password": "abcd1234"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(
         (st(&ok), ok["recipeUserId"].as_str()),
         ("OK", Some(id.as_str()))
     );
 
     // Password reset.
-    let t = call(
+    let t = jcall(
         app,
         "POST",
         "/public/recipe/user/password/reset/token",
         Some(json!({"userId": id, "email": lower})),
     )
-    .await
-    .json();
+    .await;
     let token = t["token"].as_str().unwrap().to_owned();
-    let unknown = call(
+    let unknown = jcall(
         app,
         "POST",
         "/public/recipe/user/password/reset/token",
         Some(json!({"userId": uuid::Uuid::new_v4().to_string(), "email": lower})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&unknown), "UNKNOWN_USER_ID_ERROR");
-    let c = call(
+    let c = jcall(
         app,
         "POST",
         "/public/recipe/user/password/reset/token/consume",
         Some(json!({"token": token})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(
         (st(&c), c["userId"].as_str(), c["email"].as_str()),
         ("OK", Some(id.as_str()), Some(lower.as_str()))
     );
-    let c = call(
+    let c = jcall(
         app,
         "POST",
         "/public/recipe/user/password/reset/token/consume",
         Some(json!({"token": token})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&c), "RESET_PASSWORD_INVALID_TOKEN_ERROR");
 
     // Update email and password (rid emailpassword, and no rid).
@@ -372,142 +368,127 @@ async fn users_and_passwords(app: &axum::Router) -> String {
     )
     .await;
     assert_eq!(none.status, StatusCode::BAD_REQUEST);
-    let unknown = call(
+    let unknown = jcall(
         app,
         "PUT",
         "/recipe/user",
         Some(json!({"recipeUserId": "nope", "password": "p"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&unknown), "UNKNOWN_USER_ID_ERROR");
-    let ok = call(
+    let ok = jcall(
         app,
         "POST",
         "/public/recipe/signin",
         Some(json!({"email": email2, "password": "another123"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&ok), "OK");
-    let other = call(
+    let other = jcall(
         app,
         "POST",
         "/public/recipe/signup",
         Some(json!({"email": format!("o{lower}"), "password": "abcd1234"})),
     )
-    .await
-    .json();
+    .await;
     let other_id = other["recipeUserId"].as_str().unwrap().to_owned();
-    let dup = call(
+    let dup = jcall(
         app,
         "PUT",
         "/recipe/user",
         Some(json!({"recipeUserId": other_id, "email": email2})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&dup), "EMAIL_ALREADY_EXISTS_ERROR");
 
     // Email verification.
-    let evt = call(
+    let evt = jcall(
         app,
         "POST",
         "/public/recipe/user/email/verify/token",
         Some(json!({"userId": id, "email": email2})),
     )
-    .await
-    .json();
+    .await;
     let evt = evt["token"].as_str().unwrap().to_owned();
-    let bad = call(
+    let bad = jcall(
         app,
         "POST",
         "/public/recipe/user/email/verify",
         Some(json!({"method": "token", "token": "nope"})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&bad), "EMAIL_VERIFICATION_INVALID_TOKEN_ERROR");
-    let v = call(
+    let v = jcall(
         app,
         "POST",
         "/public/recipe/user/email/verify",
         Some(json!({"method": "token", "token": evt})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(
         (st(&v), v["userId"].as_str(), v["email"].as_str()),
         ("OK", Some(id.as_str()), Some(email2.as_str()))
     );
     let q = format!("/recipe/user/email/verify?userId={id}&email={email2}");
-    assert_eq!(call(app, "GET", &q, None).await.json()["isVerified"], true);
-    let again = call(
+    assert_eq!(jcall(app, "GET", &q, None).await["isVerified"], true);
+    let again = jcall(
         app,
         "POST",
         "/public/recipe/user/email/verify/token",
         Some(json!({"userId": id, "email": email2})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&again), "EMAIL_ALREADY_VERIFIED_ERROR");
-    let user = call(app, "GET", &format!("/user/id?userId={id}"), None)
-        .await
-        .json();
+    let user = jcall(app, "GET", &format!("/user/id?userId={id}"), None).await;
     assert_eq!(user["user"]["loginMethods"][0]["verified"], true);
-    let rm = call(
+    let rm = jcall(
         app,
         "POST",
         "/public/recipe/user/email/verify/token/remove",
         Some(json!({"userId": id, "email": email2})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&rm), "OK");
-    let un = call(
+    let un = jcall(
         app,
         "POST",
         "/recipe/user/email/verify/remove",
         Some(json!({"userId": id, "email": email2})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&un), "OK");
-    assert_eq!(call(app, "GET", &q, None).await.json()["isVerified"], false);
+    assert_eq!(jcall(app, "GET", &q, None).await["isVerified"], false);
 
     // Users: get, list, count, by account info.
-    let missing = call(app, "GET", "/user/id?userId=nope", None).await.json();
+    let missing = jcall(app, "GET", "/user/id?userId=nope", None).await;
     assert_eq!(st(&missing), "UNKNOWN_USER_ID_ERROR");
-    let count = call(
+    let count = jcall(
         app,
         "GET",
         "/public/users/count?includeAllTenants=true",
         None,
     )
-    .await
-    .json();
+    .await;
     assert!(count["count"].as_u64().unwrap() >= 2);
-    let count = call(
+    let count = jcall(
         app,
         "GET",
         "/public/users/count?includeRecipeIds=emailpassword",
         None,
     )
-    .await
-    .json();
+    .await;
     assert!(count["count"].as_u64().unwrap() >= 2);
-    let page = call(
+    let page = jcall(
         app,
         "GET",
         "/public/users?timeJoinedOrder=DESC&limit=1",
         None,
     )
-    .await
-    .json();
+    .await;
     assert_eq!(page["users"].as_array().unwrap().len(), 1);
     assert_eq!(page["users"][0]["id"], other_id);
     let next = page["nextPaginationToken"].as_str().unwrap();
-    let page2 = call(
+    let page2 = jcall(
         app,
         "GET",
         &format!(
@@ -516,8 +497,7 @@ async fn users_and_passwords(app: &axum::Router) -> String {
         ),
         None,
     )
-    .await
-    .json();
+    .await;
     assert_eq!(page2["users"][0]["id"], id);
     assert_eq!(
         call(app, "GET", "/public/users?limit=501", None)
@@ -531,7 +511,7 @@ async fn users_and_passwords(app: &axum::Router) -> String {
             .status,
         StatusCode::BAD_REQUEST
     );
-    let by = call(
+    let by = jcall(
         app,
         "GET",
         &format!(
@@ -540,41 +520,34 @@ async fn users_and_passwords(app: &axum::Router) -> String {
         ),
         None,
     )
-    .await
-    .json();
+    .await;
     assert_eq!(by["users"].as_array().unwrap().len(), 1);
     assert_eq!(by["users"][0]["id"], id);
     let no_flag = call(app, "GET", "/public/users/by-accountinfo?email=a@b.c", None).await;
     assert_eq!(no_flag.status, StatusCode::BAD_REQUEST);
-    let union = call(app, "GET", &format!("/public/users/by-accountinfo?email={email2}&phoneNumber=%2B1555&doUnionOfAccountInfo=true"), None).await.json();
+    let union = jcall(app, "GET", &format!("/public/users/by-accountinfo?email={email2}&phoneNumber=%2B1555&doUnionOfAccountInfo=true"), None).await;
     assert_eq!(union["users"].as_array().unwrap().len(), 1);
-    let inter = call(app, "GET", &format!("/public/users/by-accountinfo?email={email2}&phoneNumber=%2B1555&doUnionOfAccountInfo=false"), None).await.json();
+    let inter = jcall(app, "GET", &format!("/public/users/by-accountinfo?email={email2}&phoneNumber=%2B1555&doUnionOfAccountInfo=false"), None).await;
     assert_eq!(inter["users"].as_array().unwrap().len(), 0);
-    let rm = call(
+    let rm = jcall(
         app,
         "POST",
         "/user/remove",
         Some(json!({"userId": other_id, "removeAllLinkedAccounts": true})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&rm), "OK");
     assert_eq!(
-        st(
-            &call(app, "GET", &format!("/user/id?userId={other_id}"), None)
-                .await
-                .json()
-        ),
+        st(&jcall(app, "GET", &format!("/user/id?userId={other_id}"), None).await),
         "UNKNOWN_USER_ID_ERROR"
     );
-    let rm = call(
+    let rm = jcall(
         app,
         "POST",
         "/user/remove",
         Some(json!({"userId": other_id})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&rm), "OK");
     id
 }
@@ -602,7 +575,7 @@ fn refresh_body(token: &str, csrf: Option<&str>) -> Value {
 
 /// Sessions across two cores (`a` and `b`) on one database.
 async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
-    let created = call(
+    let created = jcall(
         a,
         "POST",
         "/public/recipe/session",
@@ -611,8 +584,7 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
             "userDataInDatabase": {"secret": 1}, "enableAntiCsrf": true,
         })),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&created), "OK", "{created}");
     let handle = created["session"]["handle"].as_str().unwrap().to_owned();
     assert_eq!(created["session"]["tenantId"], "public");
@@ -696,43 +668,40 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     assert_eq!(st(&v), "TRY_REFRESH_TOKEN");
 
     // Session information and data.
-    let info = call(
+    let info = jcall(
         b,
         "GET",
         &format!("/recipe/session?sessionHandle={handle}"),
         None,
     )
-    .await
-    .json();
+    .await;
     assert_eq!(info["userDataInDatabase"], json!({"secret": 1}));
     assert_eq!(info["tenantId"], "public");
     assert!(info["expiry"].as_i64().unwrap() > info["timeCreated"].as_i64().unwrap());
-    let handles = call(a, "GET", &format!("/recipe/session/user?userId={user}&fetchSessionsForAllLinkedAccounts=true&fetchAcrossAllTenants=true"), None).await.json();
+    let handles = jcall(a, "GET", &format!("/recipe/session/user?userId={user}&fetchSessionsForAllLinkedAccounts=true&fetchAcrossAllTenants=true"), None).await;
     assert!(
         handles["sessionHandles"]
             .as_array()
             .unwrap()
             .contains(&json!(handle))
     );
-    let put = call(
+    let put = jcall(
         a,
         "PUT",
         "/recipe/session/data",
         Some(json!({"sessionHandle": handle, "userDataInDatabase": {"secret": 2}})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&put), "OK");
-    let put = call(
+    let put = jcall(
         a,
         "PUT",
         "/recipe/session/data",
         Some(json!({"sessionHandle": "nope", "userDataInDatabase": {}})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&put), "UNAUTHORISED");
-    let put = call(a, "PUT", "/recipe/jwt/data", Some(json!({"sessionHandle": handle, "userDataInJWT": {"role": "a", "iss": "http://x/auth", "extra": true}}))).await.json();
+    let put = jcall(a, "PUT", "/recipe/jwt/data", Some(json!({"sessionHandle": handle, "userDataInJWT": {"role": "a", "iss": "http://x/auth", "extra": true}}))).await;
     assert_eq!(st(&put), "OK");
     let bad = call(
         a,
@@ -755,14 +724,13 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
         claims(v["accessToken"]["token"].as_str().unwrap())["extra"],
         true
     );
-    let regen = call(
+    let regen = jcall(
         b,
         "POST",
         "/recipe/session/regenerate",
         Some(json!({"accessToken": at0, "userDataInJWT": {"more": 1}})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&regen), "OK");
     let rc = claims(regen["accessToken"]["token"].as_str().unwrap());
     assert_eq!(
@@ -898,7 +866,7 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     assert_eq!(st(&theft), "TOKEN_THEFT_DETECTED");
 
     // Revocation.
-    let second = call(
+    let second = jcall(
         b,
         "POST",
         "/public/recipe/session",
@@ -906,20 +874,18 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
             "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false,
         })),
     )
-    .await
-    .json();
+    .await;
     assert!(second.get("antiCsrfToken").is_none());
     let h2 = second["session"]["handle"].as_str().unwrap().to_owned();
-    let rm = call(
+    let rm = jcall(
         a,
         "POST",
         "/recipe/session/remove",
         Some(json!({"sessionHandles": [h2, "nope"]})),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(rm["sessionHandlesRevoked"], json!([h2]));
-    let rm = call(a, "POST", "/recipe/session/remove", Some(json!({"userId": user, "revokeSessionsForLinkedAccounts": true, "revokeAcrossAllTenants": true}))).await.json();
+    let rm = jcall(a, "POST", "/recipe/session/remove", Some(json!({"userId": user, "revokeSessionsForLinkedAccounts": true, "revokeAcrossAllTenants": true}))).await;
     assert_eq!(rm["sessionHandlesRevoked"], json!([handle]));
     let v = call(
         b,
@@ -930,14 +896,13 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     .await
     .json();
     assert_eq!(st(&v), "UNAUTHORISED");
-    let info = call(
+    let info = jcall(
         b,
         "GET",
         &format!("/recipe/session?sessionHandle={handle}"),
         None,
     )
-    .await
-    .json();
+    .await;
     assert_eq!(st(&info), "UNAUTHORISED");
     let r = call(
         a,
