@@ -1,9 +1,9 @@
 // Hot paths of auth-core through HTTP: sign in, session verify on the core
 // (checkDatabase), refresh (with promotion, i.e. one rotation per refresh).
-// Usage: CORE=http://127.0.0.1:3567 API_KEY=... SECONDS=5 node bench.js
+// Usage: CORE=http://127.0.0.1:3567 API_KEY=... BENCH_SECONDS=5 node bench.js
 // Prints one markdown row per (operation, concurrency): rps, p50, p99 (ms).
 const CORE = process.env.CORE || "http://127.0.0.1:3567";
-const SECONDS = Number(process.env.SECONDS || 5);
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const LEVELS = (process.env.LEVELS || "1,64").split(",").map(Number);
 const LABEL = process.env.LABEL || "";
 const headers = { "content-type": "application/json; charset=utf-8", "cdi-version": "5.4" };
