@@ -923,11 +923,414 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     assert_eq!(both.status, StatusCode::BAD_REQUEST);
 }
 
+/// Passwordless codes, attempt accounting and the passwordless user update.
+async fn passwordless(app: &axum::Router) {
+    let email = format!("p{}@example.com", uuid::Uuid::new_v4().simple());
+    let c = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email.to_uppercase(), "shouldTryLinkingWithSessionUser": false})),
+    )
+    .await;
+    assert_eq!(st(&c), "OK", "{c}");
+    assert_eq!(c["userInputCode"].as_str().unwrap().len(), 6);
+    assert_eq!(c["codeLifetime"], 900_000);
+    let (pre, dev) = (
+        c["preAuthSessionId"].as_str().unwrap(),
+        c["deviceId"].as_str().unwrap(),
+    );
+    let both = call(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email, "phoneNumber": "+1555"})),
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    let again = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"deviceId": dev, "userInputCode": c["userInputCode"]})),
+    )
+    .await;
+    assert_eq!(st(&again), "USER_INPUT_CODE_ALREADY_USED_ERROR");
+    let unknown = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"deviceId": "AAAA"})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "RESTART_FLOW_ERROR");
+    for q in [
+        format!("email={email}"),
+        format!("deviceId={}", urlenc(dev)),
+        format!("preAuthSessionId={pre}"),
+    ] {
+        let l = jcall(
+            app,
+            "GET",
+            &format!("/public/recipe/signinup/codes?{q}"),
+            None,
+        )
+        .await;
+        assert_eq!(l["devices"][0]["codes"].as_array().unwrap().len(), 1, "{q}");
+        assert_eq!(l["devices"][0]["email"], email);
+    }
+    let wrong = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/consume",
+        Some(json!({"preAuthSessionId": pre, "deviceId": dev, "userInputCode": "nope"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            st(&wrong),
+            wrong["failedCodeInputAttemptCount"].as_u64(),
+            wrong["maximumCodeInputAttempts"].as_u64()
+        ),
+        ("INCORRECT_USER_INPUT_CODE_ERROR", Some(1), Some(5))
+    );
+    let mixed = call(app, "POST", "/public/recipe/signinup/code/consume", Some(json!({"preAuthSessionId": pre, "deviceId": dev, "userInputCode": "1", "linkCode": "x"}))).await;
+    assert_eq!(mixed.status, StatusCode::BAD_REQUEST);
+    let checked = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/check",
+        Some(json!({"preAuthSessionId": pre, "linkCode": c["linkCode"]})),
+    )
+    .await;
+    assert_eq!(checked["consumedDevice"]["failedCodeInputAttemptCount"], 1);
+    let ok = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/consume",
+        Some(json!({"preAuthSessionId": pre, "linkCode": c["linkCode"]})),
+    )
+    .await;
+    assert_eq!(
+        (st(&ok), ok["createdNewUser"].as_bool()),
+        ("OK", Some(true))
+    );
+    assert_eq!(ok["user"]["loginMethods"][0]["recipeId"], "passwordless");
+    assert_eq!(ok["user"]["loginMethods"][0]["verified"], true);
+    assert_eq!(ok["consumedDevice"]["email"], email);
+    let used = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/consume",
+        Some(json!({"preAuthSessionId": pre, "linkCode": c["linkCode"]})),
+    )
+    .await;
+    assert_eq!(st(&used), "RESTART_FLOW_ERROR");
+    let uid = ok["recipeUserId"].as_str().unwrap().to_owned();
+    // Five wrong codes: the fifth restarts the flow and deletes the device.
+    let c2 = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"phoneNumber": " +14155550000 "})),
+    )
+    .await;
+    let (pre2, dev2) = (
+        c2["preAuthSessionId"].as_str().unwrap(),
+        c2["deviceId"].as_str().unwrap(),
+    );
+    for i in 1..=5 {
+        let r = jcall(
+            app,
+            "POST",
+            "/public/recipe/signinup/code/consume",
+            Some(json!({"preAuthSessionId": pre2, "deviceId": dev2, "userInputCode": "x"})),
+        )
+        .await;
+        let expected = if i < 5 {
+            "INCORRECT_USER_INPUT_CODE_ERROR"
+        } else {
+            "RESTART_FLOW_ERROR"
+        };
+        assert_eq!(st(&r), expected, "attempt {i}");
+    }
+    let gone = jcall(
+        app,
+        "GET",
+        "/public/recipe/signinup/codes?phoneNumber=%2B14155550000",
+        None,
+    )
+    .await;
+    assert_eq!(gone["devices"], json!([]));
+    // Revoking.
+    let c3 = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/remove",
+        Some(json!({"codeId": c3["codeId"]})),
+    )
+    .await;
+    let c4 = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/remove",
+        Some(json!({"preAuthSessionId": c4["preAuthSessionId"]})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/codes/remove",
+        Some(json!({"email": email})),
+    )
+    .await;
+    let none = jcall(
+        app,
+        "GET",
+        &format!("/public/recipe/signinup/codes?email={email}"),
+        None,
+    )
+    .await;
+    assert_eq!(none["devices"], json!([]));
+    // PUT /recipe/user with rid passwordless: absent keeps, null clears, not both.
+    let put = |body: Value| async move {
+        call_with(
+            app,
+            "PUT",
+            "/recipe/user",
+            Some(body),
+            Some(KEY),
+            &[("rid", "passwordless")],
+        )
+        .await
+    };
+    let r = put(json!({"recipeUserId": uid, "phoneNumber": "+14155551111"}))
+        .await
+        .json();
+    assert_eq!(st(&r), "OK");
+    let both = put(json!({"recipeUserId": uid, "email": null, "phoneNumber": null})).await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    let r = put(json!({"recipeUserId": uid, "email": null}))
+        .await
+        .json();
+    assert_eq!(st(&r), "OK");
+    let u = jcall(app, "GET", &format!("/user/id?userId={uid}"), None).await;
+    assert_eq!(
+        (
+            u["user"]["emails"].clone(),
+            u["user"]["phoneNumbers"].clone()
+        ),
+        (json!([]), json!(["+14155551111"]))
+    );
+    let r = put(json!({"recipeUserId": "nope", "email": "a@b.c"}))
+        .await
+        .json();
+    assert_eq!(st(&r), "UNKNOWN_USER_ID_ERROR");
+}
+
+/// Third-party sign-in/up and multitenancy.
+async fn third_party_and_tenants(app: &axum::Router) {
+    let tp_user = uuid::Uuid::new_v4().to_string();
+    let body = json!({"thirdPartyId": "google", "thirdPartyUserId": tp_user, "email": {"id": "T@x.com", "isVerified": true}});
+    let first = jcall(app, "POST", "/public/recipe/signinup", Some(body.clone())).await;
+    assert_eq!(
+        (st(&first), first["createdNewUser"].as_bool()),
+        ("OK", Some(true))
+    );
+    assert_eq!(
+        first["user"]["thirdParty"],
+        json!([{"id": "google", "userId": tp_user}])
+    );
+    assert_eq!(first["user"]["emails"], json!(["t@x.com"]));
+    assert_eq!(first["user"]["loginMethods"][0]["verified"], true);
+    let second = jcall(app, "POST", "/public/recipe/signinup", Some(body)).await;
+    assert_eq!(
+        (second["createdNewUser"].as_bool(), &second["user"]["id"]),
+        (Some(false), &first["user"]["id"])
+    );
+    let no_verified = call(
+        app,
+        "POST",
+        "/public/recipe/signinup",
+        Some(json!({"thirdPartyId": "g", "thirdPartyUserId": "1", "email": {"id": "a@b.c"}})),
+    )
+    .await;
+    assert_eq!(no_verified.status, StatusCode::BAD_REQUEST);
+    let uid = first["recipeUserId"].as_str().unwrap().to_owned();
+
+    let t = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let created = jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    assert_eq!(created["createdNew"], true);
+    let got = jcall(
+        app,
+        "GET",
+        &format!("/{t}/recipe/multitenancy/tenant/v2"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (got["tenantId"].as_str(), got["firstFactors"].clone()),
+        (Some(t.as_str()), json!([]))
+    );
+    let updated = jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t, "firstFactors": null, "coreConfig": {"a": 1, "b": 2}})),
+    )
+    .await;
+    assert_eq!(updated["createdNew"], false);
+    jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t, "coreConfig": {"a": null}})),
+    )
+    .await;
+    let got = jcall(
+        app,
+        "GET",
+        &format!("/{t}/recipe/multitenancy/tenant/v2"),
+        None,
+    )
+    .await;
+    assert!(got.get("firstFactors").is_none());
+    assert_eq!(got["coreConfig"], json!({"b": 2}));
+    let legacy = call(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t, "emailPasswordEnabled": true})),
+    )
+    .await;
+    assert_eq!(legacy.status, StatusCode::BAD_REQUEST);
+    let bad_id = call(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": "recipe"})),
+    )
+    .await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
+    let public = jcall(app, "GET", "/public/recipe/multitenancy/tenant/v2", None).await;
+    assert!(public.get("firstFactors").is_none());
+    let list = jcall(app, "GET", "/recipe/multitenancy/tenant/list/v2", None).await;
+    assert!(
+        list["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["tenantId"] == t.as_str())
+    );
+    let a = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": uid})),
+    )
+    .await;
+    assert_eq!(a["wasAlreadyAssociated"], false);
+    let a = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": uid})),
+    )
+    .await;
+    assert_eq!(a["wasAlreadyAssociated"], true);
+    let unknown = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": uuid::Uuid::new_v4().to_string()})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "UNKNOWN_USER_ID_ERROR");
+    let count = jcall(app, "GET", &format!("/{t}/users/count"), None).await;
+    assert_eq!(count["count"], 1);
+    let s = jcall(app, "POST", &format!("/{t}/recipe/session"), Some(json!({"userId": uid, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}))).await;
+    let handle = s["session"]["handle"].as_str().unwrap().to_owned();
+    assert!(handle.ends_with(&format!("_{t}")));
+    assert_eq!(
+        claims(s["accessToken"]["token"].as_str().unwrap())["tId"],
+        t.as_str()
+    );
+    let info = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session?sessionHandle={handle}"),
+        None,
+    )
+    .await;
+    assert_eq!(info["tenantId"], t.as_str());
+    let d = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user/remove"),
+        Some(json!({"recipeUserId": uid})),
+    )
+    .await;
+    assert_eq!(d["wasAssociated"], true);
+    let forbidden = call(
+        app,
+        "POST",
+        "/recipe/multitenancy/tenant/remove",
+        Some(json!({"tenantId": "public"})),
+    )
+    .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let removed = jcall(
+        app,
+        "POST",
+        "/recipe/multitenancy/tenant/remove",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    assert_eq!(removed["didExist"], true);
+    let missing = jcall(
+        app,
+        "GET",
+        &format!("/{t}/recipe/multitenancy/tenant/v2"),
+        None,
+    )
+    .await;
+    assert_eq!(st(&missing), "TENANT_NOT_FOUND_ERROR");
+}
+
 async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     let (a, b) = (core_on(a).await, core_on(b).await);
     transport(&a).await;
     let user = users_and_passwords(&a).await;
     sessions(&a, &b, &user).await;
+    passwordless(&a).await;
+    third_party_and_tenants(&b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
