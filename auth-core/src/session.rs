@@ -180,6 +180,49 @@ pub async fn create(core: &Core, req: &Req) -> Result<Response, ApiError> {
     Ok(ok_json(body))
 }
 
+/// Promotes a child token: makes `new_hash` the session's current hash if `expected`
+/// still is, in the storage's one-statement rotation, and extends the session. On a
+/// lost race `s` is re-read. `None`: the session is gone; `Some(current)`: whether
+/// `new_hash` is now current (by this call or a concurrent one).
+async fn promote(
+    core: &Core,
+    tenant: &TenantIdentifier,
+    s: &mut Session,
+    expected: &str,
+    new_hash: &str,
+    now: i64,
+) -> Result<Option<bool>, ApiError> {
+    let new_expiry = now + core.config.refresh_validity_ms();
+    let outcome = core
+        .storage
+        .rotate_refresh_token(
+            tenant,
+            &RefreshRotation {
+                handle: &s.handle,
+                expected,
+                new_hash,
+                new_expiry,
+                now,
+            },
+        )
+        .await?;
+    match outcome {
+        RotateOutcome::Rotated => {
+            s.refresh_token_hash = new_hash.to_owned();
+            s.expires_at = new_expiry;
+            Ok(Some(true))
+        }
+        RotateOutcome::Mismatch => match core.storage.get_session(tenant, &s.handle).await? {
+            Some(fresh) => {
+                *s = fresh;
+                Ok(Some(s.refresh_token_hash == new_hash))
+            }
+            None => Ok(None),
+        },
+        RotateOutcome::NotFound => Ok(None),
+    }
+}
+
 /// `POST /recipe/session/verify`.
 pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
@@ -232,41 +275,9 @@ pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
     if let Some(parent) = &claims.parent_refresh_token_hash1 {
         let parent_hash2 = hash2_of_hash1(parent);
         if s.refresh_token_hash == parent_hash2 {
-            let new_expiry = now + core.config.refresh_validity_ms();
-            let outcome = core
-                .storage
-                .rotate_refresh_token(
-                    &tenant,
-                    &RefreshRotation {
-                        handle: &s.handle,
-                        expected: &parent_hash2,
-                        new_hash: &own_hash2,
-                        new_expiry,
-                        now,
-                    },
-                )
-                .await?;
-            match outcome {
-                RotateOutcome::Rotated => {
-                    s.refresh_token_hash = own_hash2.clone();
-                    s.expires_at = new_expiry;
-                    new_token = true;
-                }
-                RotateOutcome::Mismatch => {
-                    // Someone else promoted (or rotated) first: re-read.
-                    match core.storage.get_session(&tenant, &s.handle).await? {
-                        Some(fresh) => {
-                            new_token = fresh.refresh_token_hash == own_hash2;
-                            s = fresh;
-                        }
-                        None => {
-                            return Ok(unauthorised(
-                                "Either the session has ended or has been blacklisted",
-                            ));
-                        }
-                    }
-                }
-                RotateOutcome::NotFound => {
+            match promote(core, &tenant, &mut s, &parent_hash2, &own_hash2, now).await? {
+                Some(current) => new_token = current,
+                None => {
                     return Ok(unauthorised(
                         "Either the session has ended or has been blacklisted",
                     ));
@@ -332,34 +343,11 @@ pub async fn refresh(core: &Core, req: &Req) -> Result<Response, ApiError> {
             .as_deref()
             .is_some_and(|ph| hash2_of_hash1(ph) == s.refresh_token_hash);
         if promotable {
-            let new_expiry = now + core.config.refresh_validity_ms();
             let expected = s.refresh_token_hash.clone();
-            let outcome = core
-                .storage
-                .rotate_refresh_token(
-                    &tenant,
-                    &RefreshRotation {
-                        handle: &s.handle,
-                        expected: &expected,
-                        new_hash: &h2,
-                        new_expiry,
-                        now,
-                    },
-                )
-                .await?;
-            match outcome {
-                RotateOutcome::Rotated => {
-                    s.refresh_token_hash = h2.clone();
-                    s.expires_at = new_expiry;
-                }
-                RotateOutcome::Mismatch => {
-                    match core.storage.get_session(&tenant, &s.handle).await? {
-                        Some(fresh) if fresh.refresh_token_hash == h2 => s = fresh,
-                        Some(_) => return Ok(theft(&s)),
-                        None => return Ok(missing()),
-                    }
-                }
-                RotateOutcome::NotFound => return Ok(missing()),
+            match promote(core, &tenant, &mut s, &expected, &h2, now).await? {
+                Some(true) => {}
+                Some(false) => return Ok(theft(&s)),
+                None => return Ok(missing()),
             }
         } else {
             return Ok(theft(&s));
