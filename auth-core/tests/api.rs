@@ -1324,11 +1324,38 @@ async fn third_party_and_tenants(app: &axum::Router) {
     assert_eq!(st(&missing), "TENANT_NOT_FOUND_ERROR");
 }
 
+/// Concurrent refreshes with one un-promoted child token, on both cores: every one
+/// succeeds (one promotes, the others find it promoted); none is theft.
+async fn concurrent_refreshes(a: &axum::Router, b: &axum::Router, user: &str) {
+    let created = jcall(a, "POST", "/public/recipe/session", Some(json!({"userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}))).await;
+    let rt0 = created["refreshToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"refreshToken": rt0, "enableAntiCsrf": false, "useDynamicSigningKey": true});
+    let r1 = jcall(a, "POST", "/recipe/session/refresh", Some(body)).await;
+    let rt1 = r1["refreshToken"]["token"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let body =
+            json!({"refreshToken": rt1, "enableAntiCsrf": false, "useDynamicSigningKey": true});
+        tasks.push(tokio::spawn(async move {
+            jcall(&app, "POST", "/recipe/session/refresh", Some(body)).await
+        }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(st(&r), "OK", "{r}");
+    }
+}
+
 async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     let (a, b) = (core_on(a).await, core_on(b).await);
     transport(&a).await;
     let user = users_and_passwords(&a).await;
     sessions(&a, &b, &user).await;
+    concurrent_refreshes(&a, &b, &user).await;
     passwordless(&a).await;
     third_party_and_tenants(&b).await;
 }
