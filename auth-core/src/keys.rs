@@ -1,0 +1,246 @@
+//! Dynamic RS256 signing keys, kept in the storage so that every replica on one
+//! database signs and verifies with the same keys (cdi.md d).
+//!
+//! A key is stored as SuperTokens does: `<base64 X.509 public key>|<base64 PKCS#8
+//! private key>`, its id is `d-<created at ms>`. A new key is created when no key is
+//! younger than the rotation interval minus 60 s; the newest key signs once it is 60 s
+//! old (the previous one keeps signing until then); keys are published and verify until
+//! interval + 2 × access-token validity after their creation, then they are deleted.
+//! Creation runs in a transaction under the storage's named lock on the app's keys, so
+//! concurrent replicas create one key.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::util::{b64, b64_decode, b64url};
+use rsa::pkcs1v15::{Signature, SigningKey as RsaSigner, VerifyingKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::{Arc, RwLock};
+use storage_api::{AppId, SigningKey, Storage, TxError, TxOptions, run_transaction};
+
+/// Publication lead: a new key appears this long before it signs (ms).
+const LEAD_MS: i64 = 60_000;
+
+/// A key usable for signing and verifying.
+pub struct LoadedKey {
+    /// `d-<created_at>`.
+    pub kid: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    signer: RsaSigner<Sha256>,
+    verifier: VerifyingKey<Sha256>,
+    public: RsaPublicKey,
+}
+
+impl std::fmt::Debug for LoadedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedKey {
+    fn from_stored(k: &SigningKey) -> Option<Self> {
+        let (_, private) = k.value.split_once('|')?;
+        let der = b64_decode(private)?;
+        let private = RsaPrivateKey::from_pkcs8_der(&der).ok()?;
+        let public = private.to_public_key();
+        Some(Self {
+            kid: format!("d-{}", k.created_at),
+            created_at: k.created_at,
+            verifier: VerifyingKey::new(public.clone()),
+            signer: RsaSigner::new(private),
+            public,
+        })
+    }
+
+    /// Signs `msg` with RS256.
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.signer.sign(msg).to_vec()
+    }
+
+    /// Checks an RS256 signature.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        Signature::try_from(sig)
+            .map(|s| self.verifier.verify(msg, &s).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// The JWK of the public key.
+    pub fn jwk(&self) -> Value {
+        json!({
+            "kty": "RSA",
+            "kid": self.kid,
+            "n": b64url(&self.public.n().to_bytes_be()),
+            "e": b64url(&self.public.e().to_bytes_be()),
+            "alg": "RS256",
+            "use": "sig",
+        })
+    }
+}
+
+/// Generates a 2048-bit key in SuperTokens' stored format (runs on a blocking thread).
+pub async fn generate_stored_key(created_at: i64) -> Result<SigningKey, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+            .map_err(|e| ApiError::Internal(format!("rsa key generation: {e}")))?;
+        let public = private
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|e| ApiError::Internal(format!("public key encoding: {e}")))?;
+        let private = private
+            .to_pkcs8_der()
+            .map_err(|e| ApiError::Internal(format!("private key encoding: {e}")))?;
+        Ok(SigningKey {
+            created_at,
+            value: format!("{}|{}", b64(public.as_bytes()), b64(private.as_bytes())),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("key generation task: {e}")))?
+}
+
+/// The signing keys of the public app, cached and re-read from the storage when a
+/// key id is unknown or a rotation is due.
+pub struct KeyStore {
+    storage: Arc<dyn Storage>,
+    interval_ms: i64,
+    lifetime_ms: i64,
+    cache: RwLock<Vec<Arc<LoadedKey>>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl KeyStore {
+    /// A key store for `storage` with the configured rotation and lifetimes.
+    pub fn new(storage: Arc<dyn Storage>, config: &Config) -> Self {
+        Self {
+            storage,
+            interval_ms: config.key_interval_ms(),
+            lifetime_ms: config.key_interval_ms() + 2 * config.access_validity_ms(),
+            cache: RwLock::new(Vec::new()),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cached(&self) -> Vec<Arc<LoadedKey>> {
+        self.cache.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn store_cache(&self, keys: &[SigningKey]) {
+        let mut loaded: Vec<Arc<LoadedKey>> = keys
+            .iter()
+            .filter_map(|k| {
+                let l = LoadedKey::from_stored(k);
+                if l.is_none() {
+                    tracing::warn!(created_at = k.created_at, "unreadable signing key skipped");
+                }
+                l.map(Arc::new)
+            })
+            .collect();
+        loaded.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        if let Ok(mut c) = self.cache.write() {
+            *c = loaded;
+        }
+    }
+
+    fn rotation_due(&self, keys: &[Arc<LoadedKey>], now: i64) -> bool {
+        keys.first()
+            .is_none_or(|k| k.created_at <= now - (self.interval_ms - LEAD_MS))
+    }
+
+    /// Makes sure a current key exists: reads the storage, and creates a key under the
+    /// app's key lock when rotation is due; removes expired keys.
+    pub async fn ensure_current(&self, now: i64) -> Result<(), ApiError> {
+        let _g = self.refresh.lock().await;
+        if !self.rotation_due(&self.cached(), now) {
+            return Ok(());
+        }
+        let app = AppId::public();
+        let stored = self.storage.signing_keys(&app).await?;
+        self.store_cache(&stored);
+        if !self.rotation_due(&self.cached(), now) {
+            return Ok(());
+        }
+        let fresh = generate_stored_key(now).await?;
+        let interval = self.interval_ms;
+        let lifetime = self.lifetime_ms;
+        let keys = run_transaction(&*self.storage, &TxOptions::default(), |tx| {
+            let app = app.clone();
+            let fresh = fresh.clone();
+            Box::pin(async move {
+                let mut keys = tx.signing_keys_for_update(&app).await?;
+                let due = keys
+                    .iter()
+                    .map(|k| k.created_at)
+                    .max()
+                    .is_none_or(|t| t <= now - (interval - LEAD_MS));
+                if due {
+                    let mut key = fresh;
+                    // created_at is unique per app.
+                    while keys.iter().any(|k| k.created_at == key.created_at) {
+                        key.created_at += 1;
+                    }
+                    tx.add_signing_key(&app, &key).await?;
+                    keys.push(key);
+                }
+                tx.remove_signing_keys_before(&app, now - lifetime).await?;
+                keys.retain(|k| k.created_at >= now - lifetime);
+                Ok::<_, TxError<ApiError>>(keys)
+            })
+        })
+        .await?;
+        self.store_cache(&keys);
+        Ok(())
+    }
+
+    /// The key that signs now: the newest key at least 60 s old, else the newest.
+    pub async fn signing_key(&self, now: i64) -> Result<Arc<LoadedKey>, ApiError> {
+        if self.rotation_due(&self.cached(), now) {
+            self.ensure_current(now).await?;
+        }
+        let keys = self.cached();
+        keys.iter()
+            .find(|k| k.created_at <= now - LEAD_MS && k.created_at > now - self.lifetime_ms)
+            .or_else(|| keys.first())
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("no signing key".into()))
+    }
+
+    /// The key with id `kid`, re-reading the storage once if it is unknown.
+    pub async fn by_kid(&self, kid: &str, now: i64) -> Result<Option<Arc<LoadedKey>>, ApiError> {
+        let find = |keys: Vec<Arc<LoadedKey>>| {
+            keys.into_iter()
+                .find(|k| k.kid == kid && k.created_at > now - self.lifetime_ms)
+        };
+        if let Some(k) = find(self.cached()) {
+            return Ok(Some(k));
+        }
+        if !kid.starts_with("d-") {
+            return Ok(None);
+        }
+        let _g = self.refresh.lock().await;
+        let stored = self.storage.signing_keys(&AppId::public()).await?;
+        self.store_cache(&stored);
+        Ok(find(self.cached()))
+    }
+
+    /// The JWKS body and its `Cache-Control` max-age in seconds.
+    pub async fn jwks(&self, now: i64) -> Result<(Value, i64), ApiError> {
+        self.ensure_current(now).await?;
+        let keys = self.cached();
+        let live: Vec<Value> = keys
+            .iter()
+            .filter(|k| k.created_at > now - self.lifetime_ms)
+            .map(|k| k.jwk())
+            .collect();
+        let newest = keys.first().map(|k| k.created_at).unwrap_or(now);
+        let next_due = newest + self.interval_ms - LEAD_MS;
+        let max_age = ((next_due - now) / 1000 - 60).max(1);
+        Ok((json!({ "keys": live }), max_age))
+    }
+}

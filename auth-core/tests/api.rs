@@ -1,0 +1,1393 @@
+//! The CDI endpoints through the axum router (no socket), on SQLite, PostgreSQL and
+//! MariaDB. A missing database server fails these tests; it never skips them.
+
+use auth_core::{Config, Core, http};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPublicKey};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use storage_api::Storage;
+use tower::ServiceExt;
+
+const KEY: &str = "test-api-key-0123456789";
+
+fn test_config() -> Config {
+    Config {
+        api_keys: vec![KEY.into()],
+        bcrypt_log_rounds: 4,
+        ..Config::default()
+    }
+}
+
+async fn core_on(storage: Arc<dyn Storage>) -> axum::Router {
+    let core = Core::new(storage, test_config());
+    core.init().await.expect("init");
+    http::router(core)
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    cache_control: Option<String>,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
+        serde_json::from_str(&self.text).expect("json")
+    }
+}
+
+async fn call(app: &axum::Router, method: &str, path: &str, body: Option<Value>) -> Answer {
+    call_with(
+        app,
+        method,
+        path,
+        body,
+        Some(KEY),
+        &[("cdi-version", "5.4")],
+    )
+    .await
+}
+
+async fn call_with(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut r = Request::builder().method(method).uri(path);
+    if let Some(k) = key {
+        r = r.header("api-key", k);
+    }
+    for (h, v) in headers {
+        r = r.header(*h, *v);
+    }
+    let req = match body {
+        Some(b) => r
+            .header("content-type", "application/json; charset=utf-8")
+            .body(Body::from(b.to_string())),
+        None => r.body(Body::empty()),
+    }
+    .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let cache_control = resp
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        content_type,
+        cache_control,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// A 200 JSON answer of `call`.
+async fn jcall(app: &axum::Router, method: &str, path: &str, body: Option<Value>) -> Value {
+    call(app, method, path, body).await.json()
+}
+
+fn st(v: &Value) -> &str {
+    v["status"].as_str().unwrap_or("<none>")
+}
+
+fn claims(token: &str) -> Value {
+    let p = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+}
+
+/// Checks an access token against the published JWKS, as jose does.
+async fn check_with_jwks(app: &axum::Router, token: &str) {
+    let jwks = call_with(app, "GET", "/.well-known/jwks.json", None, None, &[]).await;
+    assert!(
+        jwks.cache_control
+            .as_ref()
+            .unwrap()
+            .ends_with("must-revalidate")
+    );
+    let jwks = jwks.json();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["version"], "5");
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["alg"], "RS256");
+    let kid = header["kid"].as_str().unwrap();
+    assert!(kid.starts_with("d-"));
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("kid published");
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["use"].as_str()),
+        (Some("RSA"), Some("sig"))
+    );
+    let n = BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap());
+    let e = BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap());
+    let key = RsaPublicKey::new(n, e).unwrap();
+    assert!(key.size() >= 256);
+    let sig = Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice()).unwrap();
+    VerifyingKey::<sha2::Sha256>::new(key)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .expect("signature verifies with the JWKS key");
+}
+
+async fn transport(app: &axum::Router) {
+    let v = call_with(app, "GET", "/apiversion", None, Some(KEY), &[])
+        .await
+        .json();
+    assert_eq!(v, json!({"versions": ["5.4"]}));
+    let no_key = call_with(app, "GET", "/apiversion", None, None, &[]).await;
+    assert_eq!(
+        (no_key.status, no_key.text.as_str()),
+        (StatusCode::UNAUTHORIZED, "Invalid API key")
+    );
+    let bearer = call_with(
+        app,
+        "GET",
+        "/apiversion",
+        None,
+        None,
+        &[("authorization", &format!("Bearer {KEY}"))],
+    )
+    .await;
+    assert_eq!(bearer.status, StatusCode::OK);
+    let hello = call_with(app, "GET", "/hello", None, None, &[]).await;
+    assert_eq!(
+        (hello.status, hello.text.as_str()),
+        (StatusCode::OK, "Hello")
+    );
+    assert_eq!(
+        call(app, "GET", "/nope", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(app, "DELETE", "/recipe/signup", None).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let bad = call_with(
+        app,
+        "GET",
+        "/user/id?userId=x",
+        None,
+        Some(KEY),
+        &[("cdi-version", "9.9")],
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.text.as_str()),
+        (StatusCode::BAD_REQUEST, "cdi-version 9.9 not supported")
+    );
+    let bad = call_with(
+        app,
+        "GET",
+        "/user/id?userId=x",
+        None,
+        Some(KEY),
+        &[("cdi-version", "x")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.content_type.starts_with("text/html"));
+    let jwks = call_with(
+        app,
+        "GET",
+        "/appid-public/.well-known/jwks.json",
+        None,
+        None,
+        &[],
+    )
+    .await
+    .json();
+    assert!(!jwks["keys"].as_array().unwrap().is_empty());
+    let old = jcall(app, "GET", "/recipe/jwt/jwks", None).await;
+    assert_eq!(st(&old), "OK");
+    let invalid = call(
+        app,
+        "POST",
+        "/public/recipe/signup",
+        Some(json!({"email": null, "password": "x"})),
+    )
+    .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    let non_json = call_with(app, "POST", "/public/recipe/signin", None, Some(KEY), &[]).await;
+    assert_eq!(
+        (non_json.status, non_json.text.as_str()),
+        (StatusCode::BAD_REQUEST, "Invalid Json Input")
+    );
+    let other_app = call(app, "GET", "/appid-other/user/id?userId=x", None).await;
+    assert_eq!(other_app.status, StatusCode::BAD_REQUEST);
+    let forbidden = call(app, "GET", "/t1/user/id?userId=x", None).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+}
+
+/// Email-password, email verification and the user endpoints; returns the user id.
+async fn users_and_passwords(app: &axum::Router) -> String {
+    let email = format!("u{}@Example.com", uuid::Uuid::new_v4().simple());
+    let lower = email.to_lowercase();
+    let up = jcall(
+        app,
+        "POST",
+        "/public/recipe/signup",
+        Some(json!({"email": email, "password": "abcd1234"})),
+    )
+    .await;
+    assert_eq!(st(&up), "OK", "{up}");
+    let id = up["recipeUserId"].as_str().unwrap().to_owned();
+    let u = &up["user"];
+    assert_eq!(u["id"], id);
+    assert_eq!(u["isPrimaryUser"], false);
+    assert_eq!(u["emails"], json!([lower]));
+    assert_eq!(u["tenantIds"], json!(["public"]));
+    assert_eq!(u["loginMethods"][0]["recipeId"], "emailpassword");
+    assert_eq!(u["loginMethods"][0]["verified"], false);
+    assert!(u["loginMethods"][0].get("phoneNumber").is_none());
+    let again = jcall(
+        app,
+        "POST",
+        "/public/recipe/signup",
+        Some(json!({"email": lower, "password": "x"})),
+    )
+    .await;
+    assert_eq!(st(&again), "EMAIL_ALREADY_EXISTS_ERROR");
+    let empty = call(
+        app,
+        "POST",
+        "/public/recipe/signup",
+        Some(json!({"email": "e@x.com", "password": ""})),
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let wrong = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": lower, "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(st(&wrong), "WRONG_CREDENTIALS_ERROR");
+    let unknown = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": "nobody@x.com", "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "WRONG_CREDENTIALS_ERROR");
+    let ok = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": email, "password": "abcd1234"})),
+    )
+    .await;
+    assert_eq!(
+        (st(&ok), ok["recipeUserId"].as_str()),
+        ("OK", Some(id.as_str()))
+    );
+
+    // Password reset.
+    let t = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token",
+        Some(json!({"userId": id, "email": lower})),
+    )
+    .await;
+    let token = t["token"].as_str().unwrap().to_owned();
+    let unknown = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token",
+        Some(json!({"userId": uuid::Uuid::new_v4().to_string(), "email": lower})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "UNKNOWN_USER_ID_ERROR");
+    let c = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token/consume",
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(
+        (st(&c), c["userId"].as_str(), c["email"].as_str()),
+        ("OK", Some(id.as_str()), Some(lower.as_str()))
+    );
+    let c = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token/consume",
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(st(&c), "RESET_PASSWORD_INVALID_TOKEN_ERROR");
+
+    // Update email and password (rid emailpassword, and no rid).
+    let email2 = format!("x{lower}");
+    let put = call_with(
+        app,
+        "PUT",
+        "/recipe/user",
+        Some(json!({"recipeUserId": id, "email": email2, "password": "another123"})),
+        Some(KEY),
+        &[("rid", "emailpassword")],
+    )
+    .await
+    .json();
+    assert_eq!(st(&put), "OK");
+    let none = call(
+        app,
+        "PUT",
+        "/recipe/user",
+        Some(json!({"recipeUserId": id})),
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST);
+    let unknown = jcall(
+        app,
+        "PUT",
+        "/recipe/user",
+        Some(json!({"recipeUserId": "nope", "password": "p"})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "UNKNOWN_USER_ID_ERROR");
+    let ok = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": email2, "password": "another123"})),
+    )
+    .await;
+    assert_eq!(st(&ok), "OK");
+    let other = jcall(
+        app,
+        "POST",
+        "/public/recipe/signup",
+        Some(json!({"email": format!("o{lower}"), "password": "abcd1234"})),
+    )
+    .await;
+    let other_id = other["recipeUserId"].as_str().unwrap().to_owned();
+    let dup = jcall(
+        app,
+        "PUT",
+        "/recipe/user",
+        Some(json!({"recipeUserId": other_id, "email": email2})),
+    )
+    .await;
+    assert_eq!(st(&dup), "EMAIL_ALREADY_EXISTS_ERROR");
+
+    // Email verification.
+    let evt = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify/token",
+        Some(json!({"userId": id, "email": email2})),
+    )
+    .await;
+    let evt = evt["token"].as_str().unwrap().to_owned();
+    let bad = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify",
+        Some(json!({"method": "token", "token": "nope"})),
+    )
+    .await;
+    assert_eq!(st(&bad), "EMAIL_VERIFICATION_INVALID_TOKEN_ERROR");
+    let v = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify",
+        Some(json!({"method": "token", "token": evt})),
+    )
+    .await;
+    assert_eq!(
+        (st(&v), v["userId"].as_str(), v["email"].as_str()),
+        ("OK", Some(id.as_str()), Some(email2.as_str()))
+    );
+    let q = format!("/recipe/user/email/verify?userId={id}&email={email2}");
+    assert_eq!(jcall(app, "GET", &q, None).await["isVerified"], true);
+    let again = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify/token",
+        Some(json!({"userId": id, "email": email2})),
+    )
+    .await;
+    assert_eq!(st(&again), "EMAIL_ALREADY_VERIFIED_ERROR");
+    let user = jcall(app, "GET", &format!("/user/id?userId={id}"), None).await;
+    assert_eq!(user["user"]["loginMethods"][0]["verified"], true);
+    let rm = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify/token/remove",
+        Some(json!({"userId": id, "email": email2})),
+    )
+    .await;
+    assert_eq!(st(&rm), "OK");
+    let un = jcall(
+        app,
+        "POST",
+        "/recipe/user/email/verify/remove",
+        Some(json!({"userId": id, "email": email2})),
+    )
+    .await;
+    assert_eq!(st(&un), "OK");
+    assert_eq!(jcall(app, "GET", &q, None).await["isVerified"], false);
+
+    // Users: get, list, count, by account info.
+    let missing = jcall(app, "GET", "/user/id?userId=nope", None).await;
+    assert_eq!(st(&missing), "UNKNOWN_USER_ID_ERROR");
+    let count = jcall(
+        app,
+        "GET",
+        "/public/users/count?includeAllTenants=true",
+        None,
+    )
+    .await;
+    assert!(count["count"].as_u64().unwrap() >= 2);
+    let count = jcall(
+        app,
+        "GET",
+        "/public/users/count?includeRecipeIds=emailpassword",
+        None,
+    )
+    .await;
+    assert!(count["count"].as_u64().unwrap() >= 2);
+    let page = jcall(
+        app,
+        "GET",
+        "/public/users?timeJoinedOrder=DESC&limit=1",
+        None,
+    )
+    .await;
+    assert_eq!(page["users"].as_array().unwrap().len(), 1);
+    assert_eq!(page["users"][0]["id"], other_id);
+    let next = page["nextPaginationToken"].as_str().unwrap();
+    let page2 = jcall(
+        app,
+        "GET",
+        &format!(
+            "/public/users?timeJoinedOrder=DESC&limit=1&paginationToken={}",
+            urlenc(next)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(page2["users"][0]["id"], id);
+    assert_eq!(
+        call(app, "GET", "/public/users?limit=501", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        call(app, "GET", "/public/users?paginationToken=zz", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let by = jcall(
+        app,
+        "GET",
+        &format!(
+            "/public/users/by-accountinfo?email={}&doUnionOfAccountInfo=false",
+            urlenc(&email2.to_uppercase())
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(by["users"].as_array().unwrap().len(), 1);
+    assert_eq!(by["users"][0]["id"], id);
+    let no_flag = call(app, "GET", "/public/users/by-accountinfo?email=a@b.c", None).await;
+    assert_eq!(no_flag.status, StatusCode::BAD_REQUEST);
+    let union = jcall(app, "GET", &format!("/public/users/by-accountinfo?email={email2}&phoneNumber=%2B1555&doUnionOfAccountInfo=true"), None).await;
+    assert_eq!(union["users"].as_array().unwrap().len(), 1);
+    let inter = jcall(app, "GET", &format!("/public/users/by-accountinfo?email={email2}&phoneNumber=%2B1555&doUnionOfAccountInfo=false"), None).await;
+    assert_eq!(inter["users"].as_array().unwrap().len(), 0);
+    let rm = jcall(
+        app,
+        "POST",
+        "/user/remove",
+        Some(json!({"userId": other_id, "removeAllLinkedAccounts": true})),
+    )
+    .await;
+    assert_eq!(st(&rm), "OK");
+    assert_eq!(
+        st(&jcall(app, "GET", &format!("/user/id?userId={other_id}"), None).await),
+        "UNKNOWN_USER_ID_ERROR"
+    );
+    let rm = jcall(
+        app,
+        "POST",
+        "/user/remove",
+        Some(json!({"userId": other_id})),
+    )
+    .await;
+    assert_eq!(st(&rm), "OK");
+    id
+}
+
+fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn verify_body(token: &str, csrf: Option<&str>, check_db: bool) -> Value {
+    let mut b = json!({"accessToken": token, "doAntiCsrfCheck": true, "enableAntiCsrf": true, "checkDatabase": check_db});
+    if let Some(c) = csrf {
+        b["antiCsrfToken"] = json!(c);
+    }
+    b
+}
+
+fn refresh_body(token: &str, csrf: Option<&str>) -> Value {
+    let mut b =
+        json!({"refreshToken": token, "enableAntiCsrf": true, "useDynamicSigningKey": true});
+    if let Some(c) = csrf {
+        b["antiCsrfToken"] = json!(c);
+    }
+    b
+}
+
+/// Sessions across two cores (`a` and `b`) on one database.
+async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
+    let created = jcall(
+        a,
+        "POST",
+        "/public/recipe/session",
+        Some(json!({
+            "userId": user, "userDataInJWT": {"role": "a", "iss": "http://x/auth"},
+            "userDataInDatabase": {"secret": 1}, "enableAntiCsrf": true,
+        })),
+    )
+    .await;
+    assert_eq!(st(&created), "OK", "{created}");
+    let handle = created["session"]["handle"].as_str().unwrap().to_owned();
+    assert_eq!(created["session"]["tenantId"], "public");
+    assert_eq!(created["session"]["recipeUserId"], user);
+    let at0 = created["accessToken"]["token"].as_str().unwrap().to_owned();
+    let rt0 = created["refreshToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let csrf0 = created["antiCsrfToken"].as_str().unwrap().to_owned();
+    let c = claims(&at0);
+    assert_eq!(c["sub"], user);
+    assert_eq!(c["rsub"], user);
+    assert_eq!(c["tId"], "public");
+    assert_eq!(c["role"], "a");
+    assert_eq!(c["parentRefreshTokenHash1"], Value::Null);
+    assert_eq!(c["antiCsrfToken"], csrf0);
+    assert_eq!(c["refreshTokenHash1"], auth_core::util::sha256_hex(&rt0));
+    assert_eq!(
+        created["accessToken"]["expiry"].as_i64().unwrap(),
+        c["exp"].as_i64().unwrap() * 1000
+    );
+    check_with_jwks(a, &at0).await;
+    check_with_jwks(b, &at0).await;
+
+    let protected = call(a, "POST", "/public/recipe/session", Some(json!({
+        "userId": user, "userDataInJWT": {"sub": "x"}, "userDataInDatabase": {}, "enableAntiCsrf": false,
+    }))).await;
+    assert_eq!(
+        (protected.status, protected.text.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "The user payload contains protected field"
+        )
+    );
+    let static_key = call(a, "POST", "/public/recipe/session", Some(json!({
+        "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": false,
+    }))).await;
+    assert_eq!(static_key.status, StatusCode::BAD_REQUEST);
+
+    // Verify on the other replica: no parent, so no new token.
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&at0, Some(&csrf0), false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "OK");
+    assert!(v.get("accessToken").is_none());
+    assert_eq!(v["session"]["userDataInJWT"]["role"], "a");
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&at0, Some("wrong"), false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "TRY_REFRESH_TOKEN");
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body("a.b.c", None, false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "TRY_REFRESH_TOKEN");
+    let mut tampered = at0.clone();
+    tampered.push('A');
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&tampered, Some(&csrf0), false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "TRY_REFRESH_TOKEN");
+
+    // Session information and data.
+    let info = jcall(
+        b,
+        "GET",
+        &format!("/recipe/session?sessionHandle={handle}"),
+        None,
+    )
+    .await;
+    assert_eq!(info["userDataInDatabase"], json!({"secret": 1}));
+    assert_eq!(info["tenantId"], "public");
+    assert!(info["expiry"].as_i64().unwrap() > info["timeCreated"].as_i64().unwrap());
+    let handles = jcall(a, "GET", &format!("/recipe/session/user?userId={user}&fetchSessionsForAllLinkedAccounts=true&fetchAcrossAllTenants=true"), None).await;
+    assert!(
+        handles["sessionHandles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(handle))
+    );
+    let put = jcall(
+        a,
+        "PUT",
+        "/recipe/session/data",
+        Some(json!({"sessionHandle": handle, "userDataInDatabase": {"secret": 2}})),
+    )
+    .await;
+    assert_eq!(st(&put), "OK");
+    let put = jcall(
+        a,
+        "PUT",
+        "/recipe/session/data",
+        Some(json!({"sessionHandle": "nope", "userDataInDatabase": {}})),
+    )
+    .await;
+    assert_eq!(st(&put), "UNAUTHORISED");
+    let put = jcall(a, "PUT", "/recipe/jwt/data", Some(json!({"sessionHandle": handle, "userDataInJWT": {"role": "a", "iss": "http://x/auth", "extra": true}}))).await;
+    assert_eq!(st(&put), "OK");
+    let bad = call(
+        a,
+        "PUT",
+        "/recipe/jwt/data",
+        Some(json!({"sessionHandle": handle, "userDataInJWT": {"exp": 1}})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // checkDatabase sees the changed payload and answers with a new token.
+    let v = call(
+        a,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&at0, Some(&csrf0), true)),
+    )
+    .await
+    .json();
+    assert_eq!(
+        claims(v["accessToken"]["token"].as_str().unwrap())["extra"],
+        true
+    );
+    let regen = jcall(
+        b,
+        "POST",
+        "/recipe/session/regenerate",
+        Some(json!({"accessToken": at0, "userDataInJWT": {"more": 1}})),
+    )
+    .await;
+    assert_eq!(st(&regen), "OK");
+    let rc = claims(regen["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(
+        (rc["more"].clone(), rc["exp"].clone()),
+        (json!(1), c["exp"].clone())
+    );
+    assert_eq!(rc["refreshTokenHash1"], c["refreshTokenHash1"]);
+
+    // Refresh chain: R0 -> R1 (parent R0), twice is legal; verify promotes.
+    let bad_csrf = call(
+        a,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt0, Some("x"))),
+    )
+    .await
+    .json();
+    assert_eq!(st(&bad_csrf), "UNAUTHORISED");
+    let garbage = call(
+        a,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body("abc.def.V2", None)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&garbage), "UNAUTHORISED");
+    let r1 = call(
+        a,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt0, Some(&csrf0))),
+    )
+    .await
+    .json();
+    assert_eq!(st(&r1), "OK", "{r1}");
+    let r1b = call(
+        b,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt0, Some(&csrf0))),
+    )
+    .await
+    .json();
+    assert_eq!(st(&r1b), "OK", "refreshing with the parent twice is legal");
+    let at1 = r1["accessToken"]["token"].as_str().unwrap().to_owned();
+    let rt1 = r1["refreshToken"]["token"].as_str().unwrap().to_owned();
+    let csrf1 = r1["antiCsrfToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claims(&at1)["parentRefreshTokenHash1"],
+        auth_core::util::sha256_hex(&rt0)
+    );
+    assert_eq!(claims(&at1)["more"], 1);
+    check_with_jwks(a, &at1).await;
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&at1, Some(&csrf1), false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "OK");
+    let promoted = v["accessToken"]["token"].as_str().expect("verify promotes");
+    assert_eq!(claims(promoted)["parentRefreshTokenHash1"], Value::Null);
+    assert_eq!(
+        claims(promoted)["refreshTokenHash1"],
+        claims(&at1)["refreshTokenHash1"]
+    );
+    // Verifying the promoted child again still answers (own hash is current).
+    let v = call(
+        a,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&at1, Some(&csrf1), false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "OK");
+    // The sibling child from the second parent refresh is now stale but not theft on verify.
+    let sib = r1b["accessToken"]["token"].as_str().unwrap();
+    let v = call(
+        a,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(sib, r1b["antiCsrfToken"].as_str(), false)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "OK");
+    assert!(v.get("accessToken").is_none());
+    // R1 -> R2, promote by using R2 on refresh (child refresh promotes too).
+    let r2 = call(
+        b,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt1, Some(&csrf1))),
+    )
+    .await
+    .json();
+    assert_eq!(st(&r2), "OK");
+    let rt2 = r2["refreshToken"]["token"].as_str().unwrap().to_owned();
+    let r3 = call(
+        a,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt2, r2["antiCsrfToken"].as_str())),
+    )
+    .await
+    .json();
+    assert_eq!(st(&r3), "OK");
+    let theft = call(
+        a,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt0, Some(&csrf0))),
+    )
+    .await
+    .json();
+    assert_eq!(st(&theft), "TOKEN_THEFT_DETECTED");
+    assert_eq!(
+        theft["session"],
+        json!({"handle": handle, "userId": user, "recipeUserId": user})
+    );
+    let theft = call(
+        b,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt1, Some(&csrf1))),
+    )
+    .await
+    .json();
+    assert_eq!(st(&theft), "TOKEN_THEFT_DETECTED");
+
+    // Revocation.
+    let second = jcall(
+        b,
+        "POST",
+        "/public/recipe/session",
+        Some(json!({
+            "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false,
+        })),
+    )
+    .await;
+    assert!(second.get("antiCsrfToken").is_none());
+    let h2 = second["session"]["handle"].as_str().unwrap().to_owned();
+    let rm = jcall(
+        a,
+        "POST",
+        "/recipe/session/remove",
+        Some(json!({"sessionHandles": [h2, "nope"]})),
+    )
+    .await;
+    assert_eq!(rm["sessionHandlesRevoked"], json!([h2]));
+    let rm = jcall(a, "POST", "/recipe/session/remove", Some(json!({"userId": user, "revokeSessionsForLinkedAccounts": true, "revokeAcrossAllTenants": true}))).await;
+    assert_eq!(rm["sessionHandlesRevoked"], json!([handle]));
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(promoted, Some(&csrf1), true)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "UNAUTHORISED");
+    let info = jcall(
+        b,
+        "GET",
+        &format!("/recipe/session?sessionHandle={handle}"),
+        None,
+    )
+    .await;
+    assert_eq!(st(&info), "UNAUTHORISED");
+    let r = call(
+        a,
+        "POST",
+        "/recipe/session/refresh",
+        Some(refresh_body(&rt2, None)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&r), "UNAUTHORISED");
+    let both = call(
+        a,
+        "POST",
+        "/recipe/session/remove",
+        Some(json!({"userId": user, "sessionHandles": []})),
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+}
+
+/// Passwordless codes, attempt accounting and the passwordless user update.
+async fn passwordless(app: &axum::Router) {
+    let email = format!("p{}@example.com", uuid::Uuid::new_v4().simple());
+    let c = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email.to_uppercase(), "shouldTryLinkingWithSessionUser": false})),
+    )
+    .await;
+    assert_eq!(st(&c), "OK", "{c}");
+    assert_eq!(c["userInputCode"].as_str().unwrap().len(), 6);
+    assert_eq!(c["codeLifetime"], 900_000);
+    let (pre, dev) = (
+        c["preAuthSessionId"].as_str().unwrap(),
+        c["deviceId"].as_str().unwrap(),
+    );
+    let both = call(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email, "phoneNumber": "+1555"})),
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    let again = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"deviceId": dev, "userInputCode": c["userInputCode"]})),
+    )
+    .await;
+    assert_eq!(st(&again), "USER_INPUT_CODE_ALREADY_USED_ERROR");
+    let unknown = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"deviceId": "AAAA"})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "RESTART_FLOW_ERROR");
+    for q in [
+        format!("email={email}"),
+        format!("deviceId={}", urlenc(dev)),
+        format!("preAuthSessionId={pre}"),
+    ] {
+        let l = jcall(
+            app,
+            "GET",
+            &format!("/public/recipe/signinup/codes?{q}"),
+            None,
+        )
+        .await;
+        assert_eq!(l["devices"][0]["codes"].as_array().unwrap().len(), 1, "{q}");
+        assert_eq!(l["devices"][0]["email"], email);
+    }
+    let wrong = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/consume",
+        Some(json!({"preAuthSessionId": pre, "deviceId": dev, "userInputCode": "nope"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            st(&wrong),
+            wrong["failedCodeInputAttemptCount"].as_u64(),
+            wrong["maximumCodeInputAttempts"].as_u64()
+        ),
+        ("INCORRECT_USER_INPUT_CODE_ERROR", Some(1), Some(5))
+    );
+    let mixed = call(app, "POST", "/public/recipe/signinup/code/consume", Some(json!({"preAuthSessionId": pre, "deviceId": dev, "userInputCode": "1", "linkCode": "x"}))).await;
+    assert_eq!(mixed.status, StatusCode::BAD_REQUEST);
+    let checked = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/check",
+        Some(json!({"preAuthSessionId": pre, "linkCode": c["linkCode"]})),
+    )
+    .await;
+    assert_eq!(checked["consumedDevice"]["failedCodeInputAttemptCount"], 1);
+    let ok = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/consume",
+        Some(json!({"preAuthSessionId": pre, "linkCode": c["linkCode"]})),
+    )
+    .await;
+    assert_eq!(
+        (st(&ok), ok["createdNewUser"].as_bool()),
+        ("OK", Some(true))
+    );
+    assert_eq!(ok["user"]["loginMethods"][0]["recipeId"], "passwordless");
+    assert_eq!(ok["user"]["loginMethods"][0]["verified"], true);
+    assert_eq!(ok["consumedDevice"]["email"], email);
+    let used = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/consume",
+        Some(json!({"preAuthSessionId": pre, "linkCode": c["linkCode"]})),
+    )
+    .await;
+    assert_eq!(st(&used), "RESTART_FLOW_ERROR");
+    let uid = ok["recipeUserId"].as_str().unwrap().to_owned();
+    // Five wrong codes: the fifth restarts the flow and deletes the device.
+    let c2 = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"phoneNumber": " +14155550000 "})),
+    )
+    .await;
+    let (pre2, dev2) = (
+        c2["preAuthSessionId"].as_str().unwrap(),
+        c2["deviceId"].as_str().unwrap(),
+    );
+    for i in 1..=5 {
+        let r = jcall(
+            app,
+            "POST",
+            "/public/recipe/signinup/code/consume",
+            Some(json!({"preAuthSessionId": pre2, "deviceId": dev2, "userInputCode": "x"})),
+        )
+        .await;
+        let expected = if i < 5 {
+            "INCORRECT_USER_INPUT_CODE_ERROR"
+        } else {
+            "RESTART_FLOW_ERROR"
+        };
+        assert_eq!(st(&r), expected, "attempt {i}");
+    }
+    let gone = jcall(
+        app,
+        "GET",
+        "/public/recipe/signinup/codes?phoneNumber=%2B14155550000",
+        None,
+    )
+    .await;
+    assert_eq!(gone["devices"], json!([]));
+    // Revoking.
+    let c3 = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/remove",
+        Some(json!({"codeId": c3["codeId"]})),
+    )
+    .await;
+    let c4 = jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code/remove",
+        Some(json!({"preAuthSessionId": c4["preAuthSessionId"]})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/code",
+        Some(json!({"email": email})),
+    )
+    .await;
+    jcall(
+        app,
+        "POST",
+        "/public/recipe/signinup/codes/remove",
+        Some(json!({"email": email})),
+    )
+    .await;
+    let none = jcall(
+        app,
+        "GET",
+        &format!("/public/recipe/signinup/codes?email={email}"),
+        None,
+    )
+    .await;
+    assert_eq!(none["devices"], json!([]));
+    // PUT /recipe/user with rid passwordless: absent keeps, null clears, not both.
+    let put = |body: Value| async move {
+        call_with(
+            app,
+            "PUT",
+            "/recipe/user",
+            Some(body),
+            Some(KEY),
+            &[("rid", "passwordless")],
+        )
+        .await
+    };
+    let r = put(json!({"recipeUserId": uid, "phoneNumber": "+14155551111"}))
+        .await
+        .json();
+    assert_eq!(st(&r), "OK");
+    let both = put(json!({"recipeUserId": uid, "email": null, "phoneNumber": null})).await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    let r = put(json!({"recipeUserId": uid, "email": null}))
+        .await
+        .json();
+    assert_eq!(st(&r), "OK");
+    let u = jcall(app, "GET", &format!("/user/id?userId={uid}"), None).await;
+    assert_eq!(
+        (
+            u["user"]["emails"].clone(),
+            u["user"]["phoneNumbers"].clone()
+        ),
+        (json!([]), json!(["+14155551111"]))
+    );
+    let r = put(json!({"recipeUserId": "nope", "email": "a@b.c"}))
+        .await
+        .json();
+    assert_eq!(st(&r), "UNKNOWN_USER_ID_ERROR");
+}
+
+/// Third-party sign-in/up and multitenancy.
+async fn third_party_and_tenants(app: &axum::Router) {
+    let tp_user = uuid::Uuid::new_v4().to_string();
+    let body = json!({"thirdPartyId": "google", "thirdPartyUserId": tp_user, "email": {"id": "T@x.com", "isVerified": true}});
+    let first = jcall(app, "POST", "/public/recipe/signinup", Some(body.clone())).await;
+    assert_eq!(
+        (st(&first), first["createdNewUser"].as_bool()),
+        ("OK", Some(true))
+    );
+    assert_eq!(
+        first["user"]["thirdParty"],
+        json!([{"id": "google", "userId": tp_user}])
+    );
+    assert_eq!(first["user"]["emails"], json!(["t@x.com"]));
+    assert_eq!(first["user"]["loginMethods"][0]["verified"], true);
+    let second = jcall(app, "POST", "/public/recipe/signinup", Some(body)).await;
+    assert_eq!(
+        (second["createdNewUser"].as_bool(), &second["user"]["id"]),
+        (Some(false), &first["user"]["id"])
+    );
+    let no_verified = call(
+        app,
+        "POST",
+        "/public/recipe/signinup",
+        Some(json!({"thirdPartyId": "g", "thirdPartyUserId": "1", "email": {"id": "a@b.c"}})),
+    )
+    .await;
+    assert_eq!(no_verified.status, StatusCode::BAD_REQUEST);
+    let uid = first["recipeUserId"].as_str().unwrap().to_owned();
+
+    let t = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let created = jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    assert_eq!(created["createdNew"], true);
+    let got = jcall(
+        app,
+        "GET",
+        &format!("/{t}/recipe/multitenancy/tenant/v2"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (got["tenantId"].as_str(), got["firstFactors"].clone()),
+        (Some(t.as_str()), json!([]))
+    );
+    let updated = jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t, "firstFactors": null, "coreConfig": {"a": 1, "b": 2}})),
+    )
+    .await;
+    assert_eq!(updated["createdNew"], false);
+    jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t, "coreConfig": {"a": null}})),
+    )
+    .await;
+    let got = jcall(
+        app,
+        "GET",
+        &format!("/{t}/recipe/multitenancy/tenant/v2"),
+        None,
+    )
+    .await;
+    assert!(got.get("firstFactors").is_none());
+    assert_eq!(got["coreConfig"], json!({"b": 2}));
+    let legacy = call(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t, "emailPasswordEnabled": true})),
+    )
+    .await;
+    assert_eq!(legacy.status, StatusCode::BAD_REQUEST);
+    let bad_id = call(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": "recipe"})),
+    )
+    .await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
+    let public = jcall(app, "GET", "/public/recipe/multitenancy/tenant/v2", None).await;
+    assert!(public.get("firstFactors").is_none());
+    let list = jcall(app, "GET", "/recipe/multitenancy/tenant/list/v2", None).await;
+    assert!(
+        list["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["tenantId"] == t.as_str())
+    );
+    let a = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": uid})),
+    )
+    .await;
+    assert_eq!(a["wasAlreadyAssociated"], false);
+    let a = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": uid})),
+    )
+    .await;
+    assert_eq!(a["wasAlreadyAssociated"], true);
+    let unknown = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": uuid::Uuid::new_v4().to_string()})),
+    )
+    .await;
+    assert_eq!(st(&unknown), "UNKNOWN_USER_ID_ERROR");
+    let count = jcall(app, "GET", &format!("/{t}/users/count"), None).await;
+    assert_eq!(count["count"], 1);
+    let s = jcall(app, "POST", &format!("/{t}/recipe/session"), Some(json!({"userId": uid, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}))).await;
+    let handle = s["session"]["handle"].as_str().unwrap().to_owned();
+    assert!(handle.ends_with(&format!("_{t}")));
+    assert_eq!(
+        claims(s["accessToken"]["token"].as_str().unwrap())["tId"],
+        t.as_str()
+    );
+    let info = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session?sessionHandle={handle}"),
+        None,
+    )
+    .await;
+    assert_eq!(info["tenantId"], t.as_str());
+    let d = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user/remove"),
+        Some(json!({"recipeUserId": uid})),
+    )
+    .await;
+    assert_eq!(d["wasAssociated"], true);
+    let forbidden = call(
+        app,
+        "POST",
+        "/recipe/multitenancy/tenant/remove",
+        Some(json!({"tenantId": "public"})),
+    )
+    .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let removed = jcall(
+        app,
+        "POST",
+        "/recipe/multitenancy/tenant/remove",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    assert_eq!(removed["didExist"], true);
+    let missing = jcall(
+        app,
+        "GET",
+        &format!("/{t}/recipe/multitenancy/tenant/v2"),
+        None,
+    )
+    .await;
+    assert_eq!(st(&missing), "TENANT_NOT_FOUND_ERROR");
+}
+
+/// Concurrent refreshes with one un-promoted child token, on both cores: every one
+/// succeeds (one promotes, the others find it promoted); none is theft.
+async fn concurrent_refreshes(a: &axum::Router, b: &axum::Router, user: &str) {
+    let created = jcall(a, "POST", "/public/recipe/session", Some(json!({"userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}))).await;
+    let rt0 = created["refreshToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"refreshToken": rt0, "enableAntiCsrf": false, "useDynamicSigningKey": true});
+    let r1 = jcall(a, "POST", "/recipe/session/refresh", Some(body)).await;
+    let rt1 = r1["refreshToken"]["token"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let body =
+            json!({"refreshToken": rt1, "enableAntiCsrf": false, "useDynamicSigningKey": true});
+        tasks.push(tokio::spawn(async move {
+            jcall(&app, "POST", "/recipe/session/refresh", Some(body)).await
+        }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(st(&r), "OK", "{r}");
+    }
+}
+
+async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
+    let (a, b) = (core_on(a).await, core_on(b).await);
+    transport(&a).await;
+    let user = users_and_passwords(&a).await;
+    sessions(&a, &b, &user).await;
+    concurrent_refreshes(&a, &b, &user).await;
+    passwordless(&a).await;
+    third_party_and_tenants(&b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite://{}", dir.path().join("core.db").display());
+    let a = storage_api::open(&uri, Default::default()).await.unwrap();
+    storage_api::migrate_up(&*a).await.unwrap();
+    let b = storage_api::open(&uri, Default::default()).await.unwrap();
+    everything(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_cores_one_database() {
+    storage_tests::backends::postgres::in_fresh_schema(|schema| async move {
+        let a = storage_tests::backends::postgres::open_in_schema(&schema, None).await;
+        let b = storage_tests::backends::postgres::open_in_schema(&schema, None).await;
+        everything(a, b).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_two_cores_one_database() {
+    storage_tests::backends::mysql::in_fresh_database(|db| async move {
+        let a =
+            storage_tests::backends::mysql::open_in_database(&db, None, Default::default()).await;
+        let b =
+            storage_tests::backends::mysql::open_in_database(&db, None, Default::default()).await;
+        everything(a, b).await;
+    })
+    .await;
+}
