@@ -7,7 +7,8 @@ use crate::linking;
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
 use crate::stmt::{
-    Meaning, Q, Rec, Shape, Stmt, app_user_is, args, each, in_rows_of, no_tenant, tenant_is, val,
+    Meaning, Q, Rec, Rows, Shape, Stmt, app_user_is, args, each, in_rows_of, no_tenant, tenant_is,
+    val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -80,6 +81,46 @@ fn login_method_from(r: &Rec<'_, (As, Col)>) -> Result<(String, bool, LoginMetho
 
 /// Loads the users owning the given recipe user ids, with every login method, sorted
 /// by (time joined, id).
+/// A read of the rows of `table` that belong to some users of an app.
+struct IdRows {
+    /// Statement name (its shape is the number of ids).
+    stmt: &'static str,
+    table: Tbl,
+    cols: &'static [Col],
+    /// Ascending order, if any.
+    order: Option<Col>,
+}
+
+/// The rows of `r.table` with `app_id = app` and `user_id` among `ids`.
+async fn rows_of_users<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    r: IdRows,
+    app: &AppId,
+    ids: &[&str],
+) -> Result<Rows<Col>> {
+    let args = args! { app: app.as_str(), ids: each(ids.iter().copied()) };
+    q.fetch(
+        c,
+        Stmt::shaped(r.stmt, Shape::Each(ids.len())),
+        r.cols,
+        args,
+        |a| {
+            let mut s = Query::select()
+                .from(q.t(r.table))
+                .columns(r.cols.iter().copied())
+                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                .to_owned();
+            if let Some(o) = r.order {
+                s.order_by(o, Order::Asc);
+            }
+            s
+        },
+    )
+    .await
+}
+
 pub(crate) async fn load_users<C: Conn>(
     c: &mut C,
     q: Q<'_>,
@@ -145,44 +186,34 @@ pub(crate) async fn load_users<C: Conn>(
         .iter()
         .map(|(_, _, m)| m.recipe_user_id.as_str())
         .collect();
-    let n = recipe_ids.len();
     const TENANT: [Col; 2] = [Col::UserId, Col::TenantId];
-    let args = args! { app: app.as_str(), ids: each(recipe_ids.iter().copied()) };
-    let tenants = q
-        .fetch(
-            c,
-            Stmt::shaped("users.tenants_of", Shape::Each(n)),
-            &TENANT,
-            args,
-            |a| {
-                Query::select()
-                    .from(q.t(Tbl::AllAuthRecipeUsers))
-                    .columns(TENANT)
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                    .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
-                    .order_by(Col::TenantId, Order::Asc)
-                    .to_owned()
-            },
-        )
-        .await?;
+    let tenants = rows_of_users(
+        c,
+        q,
+        IdRows {
+            stmt: "users.tenants_of",
+            table: Tbl::AllAuthRecipeUsers,
+            cols: &TENANT,
+            order: Some(Col::TenantId),
+        },
+        app,
+        &recipe_ids,
+    )
+    .await?;
     const VERIFIED: [Col; 2] = [Col::UserId, Col::Email];
-    let args = args! { app: app.as_str(), ids: each(recipe_ids.iter().copied()) };
-    let verified = q
-        .fetch(
-            c,
-            Stmt::shaped("users.verified_emails_of", Shape::Each(n)),
-            &VERIFIED,
-            args,
-            |a| {
-                Query::select()
-                    .from(q.t(Tbl::EmailverificationVerifiedEmails))
-                    .columns(VERIFIED)
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                    .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
-                    .to_owned()
-            },
-        )
-        .await?;
+    let verified = rows_of_users(
+        c,
+        q,
+        IdRows {
+            stmt: "users.verified_emails_of",
+            table: Tbl::EmailverificationVerifiedEmails,
+            cols: &VERIFIED,
+            order: None,
+        },
+        app,
+        &recipe_ids,
+    )
+    .await?;
     let mut tenant_map: BTreeMap<String, Vec<TenantId>> = BTreeMap::new();
     for r in tenants.iter() {
         tenant_map
