@@ -12,13 +12,13 @@
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::util::{b64, b64_decode, b64url};
-use rsa::pkcs1v15::{Signature, SigningKey as RsaSigner, VerifyingKey};
+use ring::signature::{
+    KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::sync::{Arc, RwLock};
 use storage_api::{AppId, SigningKey, Storage, TxError, TxOptions, run_transaction};
 
@@ -31,8 +31,11 @@ pub struct LoadedKey {
     pub kid: String,
     /// Creation time (ms).
     pub created_at: i64,
-    signer: RsaSigner<Sha256>,
-    verifier: VerifyingKey<Sha256>,
+    /// RS256 signs and verifies with `ring`, chosen over the pure-Rust `rsa` crate by
+    /// measurement (`examples/rs256.rs`, "Benchmark" in the README); `rsa` only
+    /// generates and encodes keys.
+    signer: RsaKeyPair,
+    verifier: UnparsedPublicKey<Vec<u8>>,
     public: RsaPublicKey,
 }
 
@@ -48,27 +51,38 @@ impl LoadedKey {
     fn from_stored(k: &SigningKey) -> Option<Self> {
         let (_, private) = k.value.split_once('|')?;
         let der = b64_decode(private)?;
-        let private = RsaPrivateKey::from_pkcs8_der(&der).ok()?;
-        let public = private.to_public_key();
+        let public = RsaPrivateKey::from_pkcs8_der(&der).ok()?.to_public_key();
+        let signer = RsaKeyPair::from_pkcs8(&der).ok()?;
+        let verifier = UnparsedPublicKey::new(
+            &RSA_PKCS1_2048_8192_SHA256,
+            signer.public_key().as_ref().to_vec(),
+        );
         Some(Self {
             kid: format!("d-{}", k.created_at),
             created_at: k.created_at,
-            verifier: VerifyingKey::new(public.clone()),
-            signer: RsaSigner::new(private),
+            signer,
+            verifier,
             public,
         })
     }
 
-    /// Signs `msg` with RS256.
-    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.signer.sign(msg).to_vec()
+    /// Signs `msg` with RS256 (RSASSA-PKCS1-v1_5, SHA-256).
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let mut sig = vec![0; self.signer.public().modulus_len()];
+        self.signer
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                msg,
+                &mut sig,
+            )
+            .map_err(|_| ApiError::Internal("RS256 signing failed".into()))?;
+        Ok(sig)
     }
 
     /// Checks an RS256 signature.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        Signature::try_from(sig)
-            .map(|s| self.verifier.verify(msg, &s).is_ok())
-            .unwrap_or(false)
+        self.verifier.verify(msg, sig).is_ok()
     }
 
     /// The JWK of the public key.

@@ -270,7 +270,10 @@ pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
         ));
     }
     let own_hash2 = hash2_of_hash1(&claims.refresh_token_hash1);
-    let mut new_token = s.refresh_token_hash == own_hash2
+    // As supertokens-core's getSession: a token without a parent gets a new token only
+    // when the stored payload changed; one with a parent also when it is already current.
+    let mut new_token = (claims.parent_refresh_token_hash1.is_some()
+        && s.refresh_token_hash == own_hash2)
         || (check_db && s.jwt_payload != Value::Object(claims.custom.clone()));
     if let Some(parent) = &claims.parent_refresh_token_hash1 {
         let parent_hash2 = hash2_of_hash1(parent);

@@ -87,7 +87,7 @@ pub async fn sign_access_token(keys: &KeyStore, c: &AccessClaims) -> Result<Stri
         b64url(header.to_string().as_bytes()),
         b64url(Value::Object(payload).to_string().as_bytes())
     );
-    let sig = key.sign(signing_input.as_bytes());
+    let sig = key.sign(signing_input.as_bytes())?;
     Ok(format!("{signing_input}.{}", b64url(&sig)))
 }
 
