@@ -1,5 +1,8 @@
 // Hot paths of auth-core through HTTP: sign in, session verify on the core
 // (checkDatabase), refresh (with promotion, i.e. one rotation per refresh).
+// The Node load generator, kept to compare with the Rust one that bench.sh uses
+// (auth-core/examples/http_bench.rs, which also measures the storage floor):
+// NODE=1 bash bench.sh runs both on SQLite.
 // Usage: CORE=http://127.0.0.1:3567 API_KEY=... BENCH_SECONDS=5 node bench.js
 // Prints one markdown row per (operation, concurrency): rps, p50, p99 (ms).
 const CORE = process.env.CORE || "http://127.0.0.1:3567";

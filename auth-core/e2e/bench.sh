@@ -70,7 +70,8 @@ SCHEMA="bench_$$"
 DB="bench_$$"
 psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE SCHEMA $SCHEMA" >/dev/null
 mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-trap 'cleanup; psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA IF EXISTS '"$SCHEMA"' CASCADE" >/dev/null 2>&1; mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS '"$DB"'"' EXIT
+# (cd / first: the working directory, $WORK, is gone after cleanup, and psql fails there.)
+trap 'cleanup; cd /; psql -q -h 127.0.0.1 -U postgres -d test -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS '"$SCHEMA"' CASCADE" >/dev/null; mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS '"$DB"'"' EXIT
 
 backend sqlite
 backend postgresql POSTGRESQL_CONNECTION_URI="postgresql://postgres@127.0.0.1:5432/test" POSTGRESQL_TABLE_SCHEMA="$SCHEMA"

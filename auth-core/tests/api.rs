@@ -637,6 +637,18 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     assert_eq!(st(&v), "OK");
     assert!(v.get("accessToken").is_none());
     assert_eq!(v["session"]["userDataInJWT"]["role"], "a");
+    // checkDatabase with an unchanged payload: a session read, still no new token
+    // (supertokens-core's getSession returns before minting one).
+    let v = call(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(verify_body(&at0, Some(&csrf0), true)),
+    )
+    .await
+    .json();
+    assert_eq!(st(&v), "OK");
+    assert!(v.get("accessToken").is_none(), "{v}");
     let v = call(
         b,
         "POST",
