@@ -30,7 +30,7 @@ impl Core {
         })
     }
 
-    /// Creates the public tenant if missing and a current signing key.
+    /// Creates the public tenant if missing, a current signing key and the static key.
     pub async fn init(&self) -> Result<(), ApiError> {
         match self
             .storage
@@ -45,6 +45,7 @@ impl Core {
             Ok(()) | Err(StorageError::DuplicateTenant) => {}
             Err(e) => return Err(e.into()),
         }
-        self.keys.ensure_current(crate::util::now_ms()).await
+        self.keys.ensure_current(crate::util::now_ms()).await?;
+        self.keys.static_key().await.map(|_| ())
     }
 }

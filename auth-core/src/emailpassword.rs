@@ -4,7 +4,6 @@ use crate::core::Core;
 use crate::error::ApiError;
 use crate::passwords::{self, HashSettings};
 use crate::request::{Req, ok_json, status};
-use crate::users::user_json;
 use crate::util::{normalise_email, now_ms, random_token, sha256_hex, uuid};
 use axum::response::Response;
 use serde_json::json;
@@ -18,8 +17,13 @@ pub fn is_fake_email(email: &str) -> bool {
     email.ends_with("@stfakeemail.supertokens.com") || email.ends_with(".fakeemail.com")
 }
 
-fn ok_user(u: &User, recipe_user_id: &str) -> Response {
-    ok_json(json!({"status": "OK", "user": user_json(u), "recipeUserId": recipe_user_id}))
+async fn ok_user(
+    core: &Core,
+    req: &Req,
+    u: &User,
+    recipe_user_id: &str,
+) -> Result<Response, ApiError> {
+    crate::users::user_answer(core, req.app(), u, recipe_user_id, json!({})).await
 }
 
 /// `POST /<t>/recipe/signup`.
@@ -74,7 +78,7 @@ pub async fn sign_up(core: &Core, req: &Req) -> Result<Response, ApiError> {
     } else {
         user
     };
-    Ok(ok_user(&user, &user_id))
+    ok_user(core, req, &user, &user_id).await
 }
 
 /// `POST /<t>/recipe/signin`.
@@ -98,7 +102,7 @@ pub async fn sign_in(core: &Core, req: &Req) -> Result<Response, ApiError> {
             continue;
         };
         if passwords::verify(password, hash).await? {
-            return Ok(ok_user(u, &m.recipe_user_id));
+            return ok_user(core, req, u, &m.recipe_user_id).await;
         }
         break;
     }

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-use storage_api::{AppId, TenantId, TenantIdentifier};
+use storage_api::{AppId, TenantConfigKey, TenantId, TenantIdentifier};
 
 /// The CDI versions this core speaks.
 pub const CDI_VERSIONS: [&str; 1] = ["5.4"];
@@ -246,7 +246,57 @@ fn check_cdi_version(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The tenant-specific APIs (they act on the path's tenant; the others act on the app
+/// and answer 403 to a non-public tenant, or ignore it, as the Java core does).
+const TENANT_APIS: &[(&str, Method)] = &[
+    ("/users", Method::GET),
+    ("/users/count", Method::GET),
+    ("/users/by-accountinfo", Method::GET),
+    ("/recipe/signup", Method::POST),
+    ("/recipe/signin", Method::POST),
+    ("/recipe/user/password/reset/token", Method::POST),
+    ("/recipe/user/password/reset/token/consume", Method::POST),
+    ("/recipe/user/email/verify/token", Method::POST),
+    ("/recipe/user/email/verify", Method::POST),
+    ("/recipe/user/email/verify/token/remove", Method::POST),
+    ("/recipe/session", Method::POST),
+    ("/recipe/session/user", Method::GET),
+    ("/recipe/session/remove", Method::POST),
+    ("/recipe/signinup", Method::POST),
+    ("/recipe/signinup/code", Method::POST),
+    ("/recipe/signinup/code/consume", Method::POST),
+    ("/recipe/signinup/code/check", Method::POST),
+    ("/recipe/signinup/codes", Method::GET),
+    ("/recipe/signinup/code/remove", Method::POST),
+    ("/recipe/signinup/codes/remove", Method::POST),
+    ("/recipe/multitenancy/tenant/v2", Method::PUT),
+    ("/recipe/multitenancy/tenant/user", Method::POST),
+    ("/recipe/multitenancy/tenant/user/remove", Method::POST),
+];
+
+/// 400 `AppId or tenantId not found` when a tenant-specific API names a non-public
+/// tenant that does not exist, as the Java core answers before any handler runs
+/// (`GET tenant/v2` answers `TENANT_NOT_FOUND_ERROR` itself).
+async fn check_tenant_exists(core: &Core, req: &Req) -> Result<(), ApiError> {
+    if req.tenant.tenant.is_public()
+        || !TENANT_APIS
+            .iter()
+            .any(|(api, m)| *api == req.api && *m == req.method)
+    {
+        return Ok(());
+    }
+    let key = TenantConfigKey::new(req.tenant.clone());
+    match core.storage.get_tenant_config(&key).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::BadRequest(format!(
+            "AppId or tenantId not found => {}",
+            req.tenant
+        ))),
+    }
+}
+
 async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
+    check_tenant_exists(core, &req).await?;
     let m = &req.method;
     match req.api.as_str() {
         "/apiversion" => Ok(ok_json(json!({ "versions": CDI_VERSIONS }))),

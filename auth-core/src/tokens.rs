@@ -65,9 +65,13 @@ pub fn check_protected(payload: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Signs an access token.
-pub async fn sign_access_token(keys: &KeyStore, c: &AccessClaims) -> Result<String, ApiError> {
-    let key = keys.signing_key(now_ms()).await?;
+/// Signs an access token with the static key or the current dynamic key.
+pub async fn sign_access_token(
+    keys: &KeyStore,
+    c: &AccessClaims,
+    use_static_key: bool,
+) -> Result<String, ApiError> {
+    let key = keys.signing_key_of_kind(use_static_key, now_ms()).await?;
     let header = json!({"kid": key.kid, "typ": "JWT", "version": "5", "alg": "RS256"});
     let mut payload = c.custom.clone();
     payload.insert("sub".into(), json!(c.sub));

@@ -135,7 +135,7 @@ async fn check_with_jwks(app: &axum::Router, token: &str) {
     assert_eq!(header["typ"], "JWT");
     assert_eq!(header["alg"], "RS256");
     let kid = header["kid"].as_str().unwrap();
-    assert!(kid.starts_with("d-"));
+    assert!(kid.starts_with("d-") || kid.starts_with("s-"), "{kid}");
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -573,6 +573,101 @@ fn refresh_body(token: &str, csrf: Option<&str>) -> Value {
     b
 }
 
+fn kid_of(token: &str) -> String {
+    let h = token.split('.').next().unwrap();
+    let h: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+    h["kid"].as_str().unwrap().to_owned()
+}
+
+/// `useDynamicSigningKey:false`: both cores sign with the one static key (`s-<uuid>`,
+/// kept in `jwt_signing_keys`), publish it, verify, refresh and promote such sessions.
+async fn static_key_sessions(a: &axum::Router, b: &axum::Router, user: &str) {
+    let created = jcall(a, "POST", "/public/recipe/session", Some(json!({
+        "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": false,
+    }))).await;
+    assert_eq!(st(&created), "OK", "{created}");
+    let at0 = created["accessToken"]["token"].as_str().unwrap().to_owned();
+    let kid = kid_of(&at0);
+    assert!(kid.starts_with("s-") && kid.len() == 38, "{kid}");
+    // Published by both cores (after the dynamic keys), checked with an independent verify.
+    for core in [a, b] {
+        let jwks = call_with(core, "GET", "/.well-known/jwks.json", None, None, &[])
+            .await
+            .json();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids.last(), Some(&kid.as_str()), "{kids:?}");
+        assert!(kids[..kids.len() - 1].iter().all(|k| k.starts_with("d-")));
+        check_with_jwks(core, &at0).await;
+    }
+    // The other core verifies it (checking the database) and signs with the same key.
+    let v = jcall(b, "POST", "/recipe/session/verify", Some(json!({
+        "accessToken": at0, "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": true,
+    }))).await;
+    assert_eq!(st(&v), "OK", "{v}");
+    let at1 = v["accessToken"]["token"].as_str().unwrap();
+    assert_eq!(kid_of(at1), kid);
+    // Refresh on the other core: the child token is signed with the static key; the
+    // first core promotes it through verify and signs the result with the same key.
+    let rt0 = created["refreshToken"]["token"].as_str().unwrap();
+    let r = jcall(
+        b,
+        "POST",
+        "/recipe/session/refresh",
+        Some(json!({
+            "refreshToken": rt0, "enableAntiCsrf": false, "useDynamicSigningKey": false,
+        })),
+    )
+    .await;
+    assert_eq!(st(&r), "OK", "{r}");
+    let at2 = r["accessToken"]["token"].as_str().unwrap();
+    assert_eq!(kid_of(at2), kid);
+    assert!(claims(at2)["parentRefreshTokenHash1"].is_string());
+    let v = jcall(
+        a,
+        "POST",
+        "/recipe/session/verify",
+        Some(json!({
+            "accessToken": at2, "doAntiCsrfCheck": false, "enableAntiCsrf": false,
+        })),
+    )
+    .await;
+    assert_eq!(st(&v), "OK", "{v}");
+    let at3 = v["accessToken"]["token"].as_str().unwrap();
+    assert_eq!(kid_of(at3), kid);
+    assert_eq!(claims(at3)["parentRefreshTokenHash1"], Value::Null);
+    check_with_jwks(a, at3).await;
+    // A token whose static kid is unknown is not accepted.
+    let parts: Vec<&str> = at3.split('.').collect();
+    let other_header = URL_SAFE_NO_PAD.encode(
+        json!({"kid": "s-00000000-0000-0000-0000-000000000000", "typ": "JWT", "version": "5", "alg": "RS256"}).to_string(),
+    );
+    let v = jcall(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(json!({
+            "accessToken": format!("{other_header}.{}.{}", parts[1], parts[2]),
+            "doAntiCsrfCheck": false, "enableAntiCsrf": false,
+        })),
+    )
+    .await;
+    assert_eq!(st(&v), "TRY_REFRESH_TOKEN", "{v}");
+    let h = created["session"]["handle"].clone();
+    let rm = jcall(
+        a,
+        "POST",
+        "/recipe/session/remove",
+        Some(json!({"sessionHandles": [h]})),
+    )
+    .await;
+    assert_eq!(rm["sessionHandlesRevoked"], json!([h]));
+}
+
 /// Sessions across two cores (`a` and `b`) on one database.
 async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     let created = jcall(
@@ -620,10 +715,7 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
             "The user payload contains protected field"
         )
     );
-    let static_key = call(a, "POST", "/public/recipe/session", Some(json!({
-        "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": false,
-    }))).await;
-    assert_eq!(static_key.status, StatusCode::BAD_REQUEST);
+    static_key_sessions(a, b, user).await;
 
     // Verify on the other replica: no parent, so no new token.
     let v = call(
@@ -1169,6 +1261,61 @@ async fn third_party_and_tenants(app: &axum::Router) {
         (second["createdNewUser"].as_bool(), &second["user"]["id"]),
         (Some(false), &first["user"]["id"])
     );
+    // The provider reports another email: it is stored (and verified as reported).
+    let moved = json!({"thirdPartyId": "google", "thirdPartyUserId": tp_user, "email": {"id": " T2@x.com", "isVerified": true}});
+    let third = jcall(app, "POST", "/public/recipe/signinup", Some(moved)).await;
+    assert_eq!(
+        (st(&third), third["createdNewUser"].as_bool()),
+        ("OK", Some(false))
+    );
+    assert_eq!(third["user"]["emails"], json!(["t2@x.com"]));
+    assert_eq!(third["user"]["loginMethods"][0]["verified"], true);
+    let id = first["user"]["id"].as_str().unwrap();
+    let stored = jcall(app, "GET", &format!("/user/id?userId={id}"), None).await;
+    assert_eq!(stored["user"]["loginMethods"][0]["email"], "t2@x.com");
+    let by_new = jcall(
+        app,
+        "GET",
+        "/public/users/by-accountinfo?email=t2%40x.com&doUnionOfAccountInfo=false",
+        None,
+    )
+    .await;
+    assert_eq!(by_new["users"][0]["id"], id);
+
+    // Unknown tenants: tenant-specific APIs answer 400 before any handler, GET
+    // tenant/v2 answers its own status, app-specific APIs keep their 403.
+    for (method, path, body) in [
+        (
+            "POST",
+            "/nosuch/recipe/signup",
+            Some(json!({"email": "a@b.c", "password": "x"})),
+        ),
+        ("GET", "/nosuch/users", None),
+        (
+            "POST",
+            "/nosuch/recipe/session",
+            Some(
+                json!({"userId": "u", "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}),
+            ),
+        ),
+        (
+            "POST",
+            "/appid-nosuch/public/recipe/signup",
+            Some(json!({"email": "a@b.c", "password": "x"})),
+        ),
+    ] {
+        let r = call(app, method, path, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            r.text.starts_with("AppId or tenantId not found"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let missing = jcall(app, "GET", "/nosuch/recipe/multitenancy/tenant/v2", None).await;
+    assert_eq!(st(&missing), "TENANT_NOT_FOUND_ERROR");
+    let app_api = call(app, "GET", "/nosuch/user/id?userId=x", None).await;
+    assert_eq!(app_api.status, StatusCode::FORBIDDEN);
     let no_verified = call(
         app,
         "POST",
@@ -1350,7 +1497,238 @@ async fn concurrent_refreshes(a: &axum::Router, b: &axum::Router, user: &str) {
     }
 }
 
+/// Account linking and user-id mapping (made through the storage: cdi.md b.2-b.8 has
+/// no endpoint for them) as the SDK sees them: the group's user JSON, sessions of a
+/// linked login method (`sub` = primary, `rsub` = recipe user), external ids shown
+/// and accepted, third-party email changes refused on a collision between primary
+/// users, deletion of one login method or of the group.
+async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
+    use storage_api::{AppId, UserIdMapping};
+    let public = AppId::public();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (p_email, r_email, q_email) = (
+        format!("p{tag}@x.com"),
+        format!("r{tag}@x.com"),
+        format!("q{tag}@x.com"),
+    );
+    let signup = |email: String| async move {
+        let up = jcall(
+            app,
+            "POST",
+            "/public/recipe/signup",
+            Some(json!({"email": email, "password": "abcd1234"})),
+        )
+        .await;
+        up["recipeUserId"].as_str().unwrap().to_owned()
+    };
+    let pid = signup(p_email.clone()).await;
+    let qid = signup(q_email.clone()).await;
+    let tp = |email: &str| json!({"thirdPartyId": "google", "thirdPartyUserId": format!("g{tag}"), "email": {"id": email, "isVerified": false}});
+    let r = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&r_email))).await;
+    let rid = r["recipeUserId"].as_str().unwrap().to_owned();
+    storage.make_primary(&public, &pid).await.unwrap();
+    storage.make_primary(&public, &qid).await.unwrap();
+    storage.link(&public, &rid, &pid).await.unwrap();
+
+    // The group, by any of its ids.
+    for id in [&pid, &rid] {
+        let u = jcall(app, "GET", &format!("/user/id?userId={id}"), None).await;
+        let u = &u["user"];
+        assert_eq!(u["id"], pid.as_str(), "{u}");
+        assert_eq!(u["isPrimaryUser"], true);
+        assert_eq!(u["tenantIds"], json!(["public"]));
+        assert_eq!(u["emails"], json!([p_email, r_email]));
+        assert_eq!(
+            u["thirdParty"],
+            json!([{"id": "google", "userId": format!("g{tag}")}])
+        );
+        let methods: Vec<(&str, &str)> = u["loginMethods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["recipeId"].as_str().unwrap(),
+                    m["recipeUserId"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            methods,
+            vec![
+                ("emailpassword", pid.as_str()),
+                ("thirdparty", rid.as_str())
+            ]
+        );
+    }
+    // Signing in through the linked method answers the group and the method's id.
+    let again = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&r_email))).await;
+    assert_eq!(
+        (again["user"]["id"].as_str(), again["recipeUserId"].as_str()),
+        (Some(pid.as_str()), Some(rid.as_str()))
+    );
+    // Its provider now reports the email of another primary user: refused.
+    let clash = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&q_email))).await;
+    assert_eq!(st(&clash), "EMAIL_CHANGE_NOT_ALLOWED_ERROR", "{clash}");
+    assert_eq!(
+        clash["reason"],
+        "Email already associated with another primary user."
+    );
+
+    // A session of the linked login method.
+    let s = jcall(
+        app,
+        "POST",
+        "/public/recipe/session",
+        Some(json!({
+            "userId": rid, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false,
+        })),
+    )
+    .await;
+    assert_eq!(
+        (
+            s["session"]["userId"].as_str(),
+            s["session"]["recipeUserId"].as_str()
+        ),
+        (Some(pid.as_str()), Some(rid.as_str()))
+    );
+    let c = claims(s["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(
+        (c["sub"].as_str(), c["rsub"].as_str()),
+        (Some(pid.as_str()), Some(rid.as_str()))
+    );
+    let handle = s["session"]["handle"].as_str().unwrap().to_owned();
+    let r = jcall(app, "POST", "/recipe/session/refresh", Some(json!({
+        "refreshToken": s["refreshToken"]["token"], "enableAntiCsrf": false, "useDynamicSigningKey": true,
+    }))).await;
+    let c = claims(r["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(
+        (c["sub"].as_str(), c["rsub"].as_str()),
+        (Some(pid.as_str()), Some(rid.as_str()))
+    );
+    let info = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session?sessionHandle={handle}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (info["userId"].as_str(), info["recipeUserId"].as_str()),
+        (Some(pid.as_str()), Some(rid.as_str()))
+    );
+    // Listed under the primary user with its linked accounts, not without them.
+    let with = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session/user?userId={pid}"),
+        None,
+    )
+    .await;
+    assert!(
+        with["sessionHandles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(handle)),
+        "{with}"
+    );
+    let without = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session/user?userId={pid}&fetchSessionsForAllLinkedAccounts=false"),
+        None,
+    )
+    .await;
+    assert!(
+        !without["sessionHandles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(handle)),
+        "{without}"
+    );
+
+    // The primary user mapped to an external id: shown and accepted by that id.
+    let ext = format!("ext-{tag}");
+    storage
+        .create_user_id_mapping(
+            &public,
+            &UserIdMapping {
+                supertokens_user_id: pid.clone(),
+                external_user_id: ext.clone(),
+                external_user_id_info: None,
+            },
+        )
+        .await
+        .unwrap();
+    let u = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(u["user"]["id"], ext.as_str(), "{u}");
+    assert_eq!(u["user"]["loginMethods"][0]["recipeUserId"], ext.as_str());
+    assert_eq!(u["user"]["loginMethods"][1]["recipeUserId"], rid.as_str());
+    let by = jcall(
+        app,
+        "GET",
+        &format!(
+            "/public/users/by-accountinfo?email={}&doUnionOfAccountInfo=false",
+            urlenc(&p_email)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(by["users"][0]["id"], ext.as_str());
+    let signin = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": p_email, "password": "abcd1234"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            signin["user"]["id"].as_str(),
+            signin["recipeUserId"].as_str()
+        ),
+        (Some(ext.as_str()), Some(ext.as_str()))
+    );
+    let s = jcall(
+        app,
+        "POST",
+        "/public/recipe/session",
+        Some(json!({
+            "userId": rid, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false,
+        })),
+    )
+    .await;
+    let c = claims(s["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(
+        (c["sub"].as_str(), c["rsub"].as_str()),
+        (Some(ext.as_str()), Some(rid.as_str()))
+    );
+
+    // Deleting only the linked login method keeps the group; deleting by the external
+    // id removes the group.
+    let removed = jcall(
+        app,
+        "POST",
+        "/user/remove",
+        Some(json!({"userId": rid, "removeAllLinkedAccounts": false})),
+    )
+    .await;
+    assert_eq!(st(&removed), "OK");
+    let u = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(
+        u["user"]["loginMethods"].as_array().unwrap().len(),
+        1,
+        "{u}"
+    );
+    let gone = jcall(app, "GET", &format!("/user/id?userId={rid}"), None).await;
+    assert_eq!(st(&gone), "UNKNOWN_USER_ID_ERROR");
+    jcall(app, "POST", "/user/remove", Some(json!({"userId": ext}))).await;
+    let gone = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(st(&gone), "UNKNOWN_USER_ID_ERROR");
+}
+
 async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
+    let storage = a.clone();
     let (a, b) = (core_on(a).await, core_on(b).await);
     transport(&a).await;
     let user = users_and_passwords(&a).await;
@@ -1358,6 +1736,7 @@ async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     concurrent_refreshes(&a, &b, &user).await;
     passwordless(&a).await;
     third_party_and_tenants(&b).await;
+    linking_and_mapping(&a, &*storage).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

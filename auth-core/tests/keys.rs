@@ -1,20 +1,26 @@
 //! Dynamic signing keys: rotation, the 60 s publication lead, retirement after
 //! interval + 2 × access-token validity, and agreement between cores on one database
-//! (the clock is a parameter of the key store, so hours pass instantly here).
+//! (the clock is a parameter of the key store, so hours pass instantly here); the
+//! static key: one per app, whichever core creates it, published after the dynamic ones.
 
 use auth_core::keys::KeyStore;
 use auth_core::util::now_ms;
 use auth_core::{Config, Core};
 use std::sync::Arc;
-use storage_api::{AppId, Storage};
+use storage_api::{AppId, Storage, TenantIdentifier};
 
+/// The dynamic key ids of a JWKS (the static key, published last, is checked apart).
 fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"]
+    let all: Vec<String> = jwks["keys"]
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
+        .collect();
+    let (last, dynamic) = all.split_last().unwrap();
+    assert!(last.starts_with("s-"), "{all:?}");
+    assert!(dynamic.iter().all(|k| k.starts_with("d-")), "{all:?}");
+    dynamic.to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,4 +92,63 @@ async fn keys_rotate_retire_and_agree() {
     let new_keys = after.iter().filter(|k| k.created_at >= t3).count();
     assert_eq!(new_keys, 1, "one new key, not one per core");
     assert!(after.len() <= before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_static_key_whichever_core_creates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite://{}", dir.path().join("static.db").display());
+    let storage: Arc<dyn Storage> = storage_api::open(&uri, Default::default()).await.unwrap();
+    storage_api::migrate_up(&*storage).await.unwrap();
+    let config = Config::default();
+    // The public app exists (as `Core::init` makes sure) but has no key yet.
+    storage
+        .add_tenant(&TenantIdentifier::default_public(), now_ms())
+        .await
+        .unwrap();
+    let app = AppId::public();
+    assert!(storage.jwt_signing_keys(&app).await.unwrap().is_empty());
+    // Four cores ask at once: one key is stored, and all of them use it.
+    let stores: Vec<_> = (0..4)
+        .map(|_| Arc::new(KeyStore::new(storage.clone(), &config)))
+        .collect();
+    let mut tasks = Vec::new();
+    for s in &stores {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.static_key().await.unwrap().kid.clone()
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    let after = storage.jwt_signing_keys(&app).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(seen.iter().all(|k| *k == after[0].key_id), "{seen:?}");
+    // A core started later loads the same key.
+    let later = Core::new(storage.clone(), config.clone());
+    later.init().await.unwrap();
+    assert_eq!(later.keys.static_key().await.unwrap().kid, after[0].key_id);
+    assert_eq!(storage.jwt_signing_keys(&app).await.unwrap().len(), 1);
+    assert!(after[0].key_id.starts_with("s-"));
+    assert_eq!(after[0].algorithm, "RS256");
+    // It signs what it verifies, and is not mistaken for a dynamic key.
+    let key = stores[0].static_key().await.unwrap();
+    let sig = key.sign(b"payload");
+    assert!(
+        stores[1]
+            .by_kid(&key.kid, now_ms())
+            .await
+            .unwrap()
+            .unwrap()
+            .verify(b"payload", &sig)
+    );
+    assert!(
+        stores[1]
+            .by_kid("s-unknown", now_ms())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
