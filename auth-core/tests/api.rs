@@ -579,12 +579,39 @@ fn kid_of(token: &str) -> String {
     h["kid"].as_str().unwrap().to_owned()
 }
 
+/// Two string members of `v` (each given by its path of keys).
+fn pair<'a>(v: &'a Value, a: &[&str], b: &[&str]) -> (&'a str, &'a str) {
+    let at = |path: &[&str]| {
+        path.iter()
+            .fold(v, |v, k| &v[*k])
+            .as_str()
+            .unwrap_or("<none>")
+    };
+    (at(a), at(b))
+}
+
+/// `POST /<public>/recipe/session` without anti-CSRF, payloads or data.
+async fn plain_session(app: &axum::Router, user: &str, dynamic_key: bool) -> Value {
+    let body = json!({"userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic_key});
+    jcall(app, "POST", "/public/recipe/session", Some(body)).await
+}
+
+/// `POST /recipe/session/verify` without anti-CSRF.
+async fn plain_verify(app: &axum::Router, token: &str, check_db: bool) -> Value {
+    let body = json!({"accessToken": token, "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": check_db});
+    jcall(app, "POST", "/recipe/session/verify", Some(body)).await
+}
+
+/// `POST /recipe/session/refresh` without anti-CSRF.
+async fn plain_refresh(app: &axum::Router, token: &str, dynamic_key: bool) -> Value {
+    let body = json!({"refreshToken": token, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic_key});
+    jcall(app, "POST", "/recipe/session/refresh", Some(body)).await
+}
+
 /// `useDynamicSigningKey:false`: both cores sign with the one static key (`s-<uuid>`,
 /// kept in `jwt_signing_keys`), publish it, verify, refresh and promote such sessions.
 async fn static_key_sessions(a: &axum::Router, b: &axum::Router, user: &str) {
-    let created = jcall(a, "POST", "/public/recipe/session", Some(json!({
-        "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": false,
-    }))).await;
+    let created = plain_session(a, user, false).await;
     assert_eq!(st(&created), "OK", "{created}");
     let at0 = created["accessToken"]["token"].as_str().unwrap().to_owned();
     let kid = kid_of(&at0);
@@ -614,28 +641,12 @@ async fn static_key_sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     // Refresh on the other core: the child token is signed with the static key; the
     // first core promotes it through verify and signs the result with the same key.
     let rt0 = created["refreshToken"]["token"].as_str().unwrap();
-    let r = jcall(
-        b,
-        "POST",
-        "/recipe/session/refresh",
-        Some(json!({
-            "refreshToken": rt0, "enableAntiCsrf": false, "useDynamicSigningKey": false,
-        })),
-    )
-    .await;
+    let r = plain_refresh(b, rt0, false).await;
     assert_eq!(st(&r), "OK", "{r}");
     let at2 = r["accessToken"]["token"].as_str().unwrap();
     assert_eq!(kid_of(at2), kid);
     assert!(claims(at2)["parentRefreshTokenHash1"].is_string());
-    let v = jcall(
-        a,
-        "POST",
-        "/recipe/session/verify",
-        Some(json!({
-            "accessToken": at2, "doAntiCsrfCheck": false, "enableAntiCsrf": false,
-        })),
-    )
-    .await;
+    let v = plain_verify(a, at2, false).await;
     assert_eq!(st(&v), "OK", "{v}");
     let at3 = v["accessToken"]["token"].as_str().unwrap();
     assert_eq!(kid_of(at3), kid);
@@ -1564,8 +1575,8 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     // Signing in through the linked method answers the group and the method's id.
     let again = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&r_email))).await;
     assert_eq!(
-        (again["user"]["id"].as_str(), again["recipeUserId"].as_str()),
-        (Some(pid.as_str()), Some(rid.as_str()))
+        pair(&again, &["user", "id"], &["recipeUserId"]),
+        (pid.as_str(), rid.as_str())
     );
     // Its provider now reports the email of another primary user: refused.
     let clash = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&q_email))).await;
@@ -1576,36 +1587,17 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     );
 
     // A session of the linked login method.
-    let s = jcall(
-        app,
-        "POST",
-        "/public/recipe/session",
-        Some(json!({
-            "userId": rid, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false,
-        })),
-    )
-    .await;
+    let s = plain_session(app, &rid, true).await;
     assert_eq!(
-        (
-            s["session"]["userId"].as_str(),
-            s["session"]["recipeUserId"].as_str()
-        ),
-        (Some(pid.as_str()), Some(rid.as_str()))
+        pair(&s, &["session", "userId"], &["session", "recipeUserId"]),
+        (pid.as_str(), rid.as_str())
     );
     let c = claims(s["accessToken"]["token"].as_str().unwrap());
-    assert_eq!(
-        (c["sub"].as_str(), c["rsub"].as_str()),
-        (Some(pid.as_str()), Some(rid.as_str()))
-    );
+    assert_eq!(pair(&c, &["sub"], &["rsub"]), (pid.as_str(), rid.as_str()));
     let handle = s["session"]["handle"].as_str().unwrap().to_owned();
-    let r = jcall(app, "POST", "/recipe/session/refresh", Some(json!({
-        "refreshToken": s["refreshToken"]["token"], "enableAntiCsrf": false, "useDynamicSigningKey": true,
-    }))).await;
+    let r = plain_refresh(app, s["refreshToken"]["token"].as_str().unwrap(), true).await;
     let c = claims(r["accessToken"]["token"].as_str().unwrap());
-    assert_eq!(
-        (c["sub"].as_str(), c["rsub"].as_str()),
-        (Some(pid.as_str()), Some(rid.as_str()))
-    );
+    assert_eq!(pair(&c, &["sub"], &["rsub"]), (pid.as_str(), rid.as_str()));
     let info = jcall(
         app,
         "GET",
@@ -1614,8 +1606,8 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     )
     .await;
     assert_eq!(
-        (info["userId"].as_str(), info["recipeUserId"].as_str()),
-        (Some(pid.as_str()), Some(rid.as_str()))
+        pair(&info, &["userId"], &["recipeUserId"]),
+        (pid.as_str(), rid.as_str())
     );
     // Listed under the primary user with its linked accounts, not without them.
     let with = jcall(
@@ -1683,26 +1675,12 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     )
     .await;
     assert_eq!(
-        (
-            signin["user"]["id"].as_str(),
-            signin["recipeUserId"].as_str()
-        ),
-        (Some(ext.as_str()), Some(ext.as_str()))
+        pair(&signin, &["user", "id"], &["recipeUserId"]),
+        (ext.as_str(), ext.as_str())
     );
-    let s = jcall(
-        app,
-        "POST",
-        "/public/recipe/session",
-        Some(json!({
-            "userId": rid, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false,
-        })),
-    )
-    .await;
+    let s = plain_session(app, &rid, true).await;
     let c = claims(s["accessToken"]["token"].as_str().unwrap());
-    assert_eq!(
-        (c["sub"].as_str(), c["rsub"].as_str()),
-        (Some(ext.as_str()), Some(rid.as_str()))
-    );
+    assert_eq!(pair(&c, &["sub"], &["rsub"]), (ext.as_str(), rid.as_str()));
 
     // Deleting only the linked login method keeps the group; deleting by the external
     // id removes the group.

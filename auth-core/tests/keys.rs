@@ -23,12 +23,25 @@ fn kids(jwks: &serde_json::Value) -> Vec<String> {
     dynamic.to_vec()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_rotate_retire_and_agree() {
-    let dir = tempfile::tempdir().unwrap();
+/// Four key stores (four cores) on one storage.
+fn four_key_stores(storage: &Arc<dyn Storage>, config: &Config) -> Vec<Arc<KeyStore>> {
+    (0..4)
+        .map(|_| Arc::new(KeyStore::new(storage.clone(), config)))
+        .collect()
+}
+
+/// A migrated SQLite storage in `dir`.
+async fn sqlite_storage(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     let uri = format!("sqlite://{}", dir.path().join("keys.db").display());
     let storage: Arc<dyn Storage> = storage_api::open(&uri, Default::default()).await.unwrap();
     storage_api::migrate_up(&*storage).await.unwrap();
+    storage
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_retire_and_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(&dir).await;
     let config = Config {
         signing_key_interval_h: 1,
         access_token_validity_s: 3600,
@@ -77,9 +90,7 @@ async fn keys_rotate_retire_and_agree() {
     // Concurrent cores due for rotation at the same moment create exactly one key.
     let before = storage.signing_keys(&AppId::public()).await.unwrap().len();
     let t3 = t2 + 3_600_000;
-    let stores: Vec<_> = (0..4)
-        .map(|_| Arc::new(KeyStore::new(storage.clone(), &config)))
-        .collect();
+    let stores = four_key_stores(&storage, &config);
     let mut tasks = Vec::new();
     for s in &stores {
         let s = s.clone();
@@ -97,9 +108,7 @@ async fn keys_rotate_retire_and_agree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_static_key_whichever_core_creates_it() {
     let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite://{}", dir.path().join("static.db").display());
-    let storage: Arc<dyn Storage> = storage_api::open(&uri, Default::default()).await.unwrap();
-    storage_api::migrate_up(&*storage).await.unwrap();
+    let storage = sqlite_storage(&dir).await;
     let config = Config::default();
     // The public app exists (as `Core::init` makes sure) but has no key yet.
     storage
@@ -109,9 +118,7 @@ async fn one_static_key_whichever_core_creates_it() {
     let app = AppId::public();
     assert!(storage.jwt_signing_keys(&app).await.unwrap().is_empty());
     // Four cores ask at once: one key is stored, and all of them use it.
-    let stores: Vec<_> = (0..4)
-        .map(|_| Arc::new(KeyStore::new(storage.clone(), &config)))
-        .collect();
+    let stores = four_key_stores(&storage, &config);
     let mut tasks = Vec::new();
     for s in &stores {
         let s = s.clone();
