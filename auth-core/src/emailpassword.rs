@@ -4,6 +4,7 @@ use crate::core::Core;
 use crate::error::ApiError;
 use crate::passwords::{self, HashSettings};
 use crate::request::{Req, ok_json, status};
+use crate::users::supertokens_id;
 use crate::util::{normalise_email, now_ms, random_token, sha256_hex, uuid};
 use axum::response::Response;
 use serde_json::json;
@@ -128,7 +129,7 @@ async fn ep_user(core: &Core, req: &Req, user_id: &str) -> Result<Option<User>, 
 /// `POST /<t>/recipe/user/password/reset/token`.
 pub async fn reset_token(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
-    let user_id = b.str("userId")?;
+    let user_id = supertokens_id(core, req.app(), &b.str("userId")?).await?;
     let email = normalise_email(&b.str("email")?);
     if ep_user(core, req, &user_id).await?.is_none() {
         return Ok(status("UNKNOWN_USER_ID_ERROR"));
@@ -181,8 +182,9 @@ pub async fn consume_reset_token(core: &Core, req: &Req) -> Result<Response, Api
                     .and_then(|u| u.login_methods.into_iter().find_map(|m| m.email))
                     .unwrap_or_default(),
             };
+            let user_id = crate::users::shown_id(core, req.app(), &t.user_id).await?;
             Ok(ok_json(
-                json!({"status": "OK", "userId": t.user_id, "email": email}),
+                json!({"status": "OK", "userId": user_id, "email": email}),
             ))
         }
         None => Ok(status("RESET_PASSWORD_INVALID_TOKEN_ERROR")),
@@ -193,7 +195,7 @@ pub async fn consume_reset_token(core: &Core, req: &Req) -> Result<Response, Api
 pub async fn update_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     req.require_public_tenant()?;
     let b = req.json()?;
-    let user_id = b.str("recipeUserId")?;
+    let user_id = supertokens_id(core, req.app(), &b.str("recipeUserId")?).await?;
     let email = b.opt_str("email")?.map(|e| normalise_email(&e));
     let password = b.opt_str("password")?;
     if email.is_none() && password.is_none() {

@@ -467,7 +467,7 @@ pub async fn remove_codes(core: &Core, req: &Req) -> Result<Response, ApiError> 
 pub async fn update_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     req.require_public_tenant()?;
     let b = req.json()?;
-    let user_id = b.str("recipeUserId")?;
+    let user_id = crate::users::supertokens_id(core, req.app(), &b.str("recipeUserId")?).await?;
     let field = |name: &str| -> Result<Option<Option<String>>, ApiError> {
         match b.0.get(name) {
             None => Ok(None),

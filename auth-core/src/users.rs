@@ -73,18 +73,21 @@ pub async fn session_user_id(
         return Ok(recipe_user_id.to_owned());
     }
     match core.storage.primary_user_id_of(app, &st).await? {
-        Some(primary) if primary != st => {
-            let ids = core
-                .storage
-                .get_user_id_mappings_for(app, std::slice::from_ref(&primary))
-                .await?;
-            Ok(ids
-                .into_iter()
-                .next()
-                .map_or(primary, |m| m.external_user_id))
-        }
+        Some(primary) if primary != st => shown_id(core, app, &primary).await,
         _ => Ok(recipe_user_id.to_owned()),
     }
+}
+
+/// The id SuperTokens shows for one SuperTokens user id: its external id if mapped.
+pub async fn shown_id(core: &Core, app: &AppId, id: &str) -> Result<String, ApiError> {
+    let ids = core
+        .storage
+        .get_user_id_mappings_for(app, &[id.to_owned()])
+        .await?;
+    Ok(ids
+        .into_iter()
+        .next()
+        .map_or_else(|| id.to_owned(), |m| m.external_user_id))
 }
 
 /// The JSON of users with their ids as SuperTokens shows them.

@@ -1682,6 +1682,79 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     let c = claims(s["accessToken"]["token"].as_str().unwrap());
     assert_eq!(pair(&c, &["sub"], &["rsub"]), (ext.as_str(), rid.as_str()));
 
+    // The email-password endpoints and tenant association take the external id too.
+    let tok = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token",
+        Some(json!({"userId": ext, "email": p_email})),
+    )
+    .await;
+    assert_eq!(st(&tok), "OK", "{tok}");
+    let used = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token/consume",
+        Some(json!({"token": tok["token"]})),
+    )
+    .await;
+    assert_eq!(pair(&used, &["status"], &["userId"]), ("OK", ext.as_str()));
+    let ep_put = [("cdi-version", "5.4"), ("rid", "emailpassword")];
+    let body = json!({"recipeUserId": ext, "password": "newpass123"});
+    let upd = call_with(app, "PUT", "/recipe/user", Some(body), Some(KEY), &ep_put)
+        .await
+        .json();
+    assert_eq!(st(&upd), "OK", "{upd}");
+    let signin = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": p_email, "password": "newpass123"})),
+    )
+    .await;
+    assert_eq!(st(&signin), "OK");
+    let t = format!("l{}", &tag[..8]);
+    jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    let joined = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": ext})),
+    )
+    .await;
+    assert_eq!(
+        pair(&joined, &["status"], &["status"]),
+        ("OK", "OK"),
+        "{joined}"
+    );
+    // In that tenant another primary user has the email of the group's third-party
+    // login method: that method may not join.
+    let z = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/signup"),
+        Some(json!({"email": r_email, "password": "abcd1234"})),
+    )
+    .await;
+    storage
+        .make_primary(&public, z["recipeUserId"].as_str().unwrap())
+        .await
+        .unwrap();
+    let refused = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": rid})),
+    )
+    .await;
+    assert_eq!(st(&refused), "ASSOCIATION_NOT_ALLOWED_ERROR", "{refused}");
+
     // Deleting only the linked login method keeps the group; deleting by the external
     // id removes the group.
     let removed = jcall(
