@@ -47,11 +47,12 @@ impl Ids {
 }
 
 /// The SuperTokens user id of an id given by the SDK, which may be an external id
-/// (user-id mapping); the id itself when it is not mapped.
+/// (user-id mapping); the id itself when it is not an external id (one indexed
+/// look-up: only the external column can change the answer).
 pub async fn supertokens_id(core: &Core, app: &AppId, id: &str) -> Result<String, ApiError> {
     let mappings = core
         .storage
-        .get_user_id_mapping(app, id, UserIdType::Any)
+        .get_user_id_mapping(app, id, UserIdType::External)
         .await?;
     Ok(mappings
         .into_iter()
