@@ -6,16 +6,21 @@ use crate::request::{Req, ok_json, status};
 use crate::util::normalise_email;
 use axum::response::Response;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use storage_api::{
-    AppId, ListUsers, PageToken, RecipeId, ThirdPartyInfo, TimeJoinedOrder, User, UserIdType,
-    UserScope,
+    AppId, ListUsers, LoginMethod, PageToken, RecipeId, ThirdPartyInfo, TimeJoinedOrder, User,
+    UserIdType, UserScope,
 };
 
 /// The external ids of SuperTokens user ids (user-id mapping): SuperTokens shows a
-/// mapped user, and each mapped login method, by its external id.
+/// mapped user, and each mapped login method, by its external id. The SDK verifies
+/// the email of a mapped login method under its external id (SuperTokens keys
+/// email verification by the id the SDK gives), so those are read here too.
 #[derive(Debug, Default)]
-pub struct Ids(HashMap<String, String>);
+pub struct Ids {
+    external: HashMap<String, String>,
+    verified_external: HashSet<(String, String)>,
+}
 
 impl Ids {
     /// The mappings of every id of `users` (group ids and recipe user ids), in one
@@ -32,17 +37,38 @@ impl Ids {
             return Ok(Self::default());
         }
         let mappings = core.storage.get_user_id_mappings_for(app, &ids).await?;
-        Ok(Self(
-            mappings
-                .into_iter()
-                .map(|m| (m.supertokens_user_id, m.external_user_id))
-                .collect(),
-        ))
+        let external: HashMap<String, String> = mappings
+            .into_iter()
+            .map(|m| (m.supertokens_user_id, m.external_user_id))
+            .collect();
+        let mut verified_external = HashSet::new();
+        for m in users.iter().flat_map(|u| &u.login_methods) {
+            if let (false, Some(email), Some(ext)) =
+                (m.verified, &m.email, external.get(&m.recipe_user_id))
+                && core.storage.is_email_verified(app, ext, email).await?
+            {
+                verified_external.insert((ext.clone(), email.clone()));
+            }
+        }
+        Ok(Self {
+            external,
+            verified_external,
+        })
     }
 
     /// The id SuperTokens shows for a SuperTokens user id: its external id if mapped.
     pub fn shown<'a>(&'a self, id: &'a str) -> &'a str {
-        self.0.get(id).map_or(id, String::as_str)
+        self.external.get(id).map_or(id, String::as_str)
+    }
+
+    /// Whether the email of a login method is verified, under its own id or its
+    /// external id.
+    fn verified(&self, m: &LoginMethod) -> bool {
+        m.verified
+            || m.email.as_ref().is_some_and(|e| {
+                self.verified_external
+                    .contains(&(self.shown(&m.recipe_user_id).to_owned(), e.clone()))
+            })
     }
 }
 
@@ -128,7 +154,7 @@ pub fn user_json(u: &User, ids: &Ids) -> Value {
         let mut lm = json!({
             "tenantIds": m.tenant_ids.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             "recipeUserId": ids.shown(&m.recipe_user_id),
-            "verified": m.verified,
+            "verified": ids.verified(m),
             "timeJoined": m.time_joined,
             "recipeId": m.recipe_id.as_str(),
         });

@@ -1682,6 +1682,23 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     let c = claims(s["accessToken"]["token"].as_str().unwrap());
     assert_eq!(pair(&c, &["sub"], &["rsub"]), (ext.as_str(), rid.as_str()));
 
+    // Email verification under the external id (as the SDK gives it) shows in the
+    // user JSON of the mapped login method.
+    let ev = json!({"userId": ext, "email": p_email});
+    let tok = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify/token",
+        Some(ev),
+    )
+    .await;
+    let body = json!({"method": "token", "token": tok["token"]});
+    let done = jcall(app, "POST", "/public/recipe/user/email/verify", Some(body)).await;
+    assert_eq!(pair(&done, &["status"], &["userId"]), ("OK", ext.as_str()));
+    let u = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(u["user"]["loginMethods"][0]["verified"], true, "{u}");
+    assert_eq!(u["user"]["loginMethods"][1]["verified"], false, "{u}");
+
     // The email-password endpoints and tenant association take the external id too.
     let tok = jcall(
         app,
