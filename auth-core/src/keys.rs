@@ -121,10 +121,11 @@ pub async fn generate_stored_key(created_at: i64) -> Result<SigningKey, ApiError
     .map_err(|e| ApiError::Internal(format!("key generation task: {e}")))?
 }
 
-/// The signing keys of the public app, cached and re-read from the storage when a
-/// key id is unknown or a rotation is due.
+/// The signing keys of one app, cached and re-read from the storage when a key id is
+/// unknown or a rotation is due.
 pub struct KeyStore {
     storage: Arc<dyn Storage>,
+    app: AppId,
     interval_ms: i64,
     lifetime_ms: i64,
     cache: RwLock<Vec<Arc<LoadedKey>>>,
@@ -133,10 +134,17 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// A key store for `storage` with the configured rotation and lifetimes.
+    /// The public app's key store for `storage` with the configured rotation and
+    /// lifetimes.
     pub fn new(storage: Arc<dyn Storage>, config: &Config) -> Self {
+        Self::for_app(storage, config, AppId::public())
+    }
+
+    /// The key store of `app`.
+    pub fn for_app(storage: Arc<dyn Storage>, config: &Config, app: AppId) -> Self {
         Self {
             storage,
+            app,
             interval_ms: config.key_interval_ms(),
             lifetime_ms: config.key_interval_ms() + 2 * config.access_validity_ms(),
             cache: RwLock::new(Vec::new()),
@@ -178,7 +186,7 @@ impl KeyStore {
         if !self.rotation_due(&self.cached(), now) {
             return Ok(());
         }
-        let app = AppId::public();
+        let app = self.app.clone();
         let stored = self.storage.signing_keys(&app).await?;
         self.store_cache(&stored);
         if !self.rotation_due(&self.cached(), now) {
@@ -243,7 +251,7 @@ impl KeyStore {
             return Ok(Some(k));
         }
         let _g = self.refresh.lock().await;
-        let stored = self.storage.signing_keys(&AppId::public()).await?;
+        let stored = self.storage.signing_keys(&self.app).await?;
         self.store_cache(&stored);
         Ok(find(self.cached()))
     }
@@ -283,10 +291,10 @@ impl KeyStore {
     pub async fn static_key(&self) -> Result<Arc<LoadedKey>, ApiError> {
         self.static_key
             .get_or_try_init(|| async {
-                let app = AppId::public();
+                let app = &self.app;
                 let stored = self
                     .storage
-                    .jwt_signing_keys(&app)
+                    .jwt_signing_keys(app)
                     .await?
                     .into_iter()
                     .find(|k| k.algorithm == STATIC_ALGORITHM);
@@ -301,9 +309,7 @@ impl KeyStore {
                             created_at: fresh.created_at,
                         };
                         self.storage
-                            .get_or_create_jwt_signing_key(&app, STATIC_ALGORITHM, &|| {
-                                fresh.clone()
-                            })
+                            .get_or_create_jwt_signing_key(app, STATIC_ALGORITHM, &|| fresh.clone())
                             .await?
                     }
                 };

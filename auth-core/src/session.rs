@@ -86,7 +86,8 @@ async fn mint_access(
         iat,
         custom: payload,
     };
-    let token = sign_access_token(&core.keys, &claims, s.use_static_key).await?;
+    let (keys, _) = core.keys_of(&s.tenant.app);
+    let token = sign_access_token(&keys, &claims, s.use_static_key).await?;
     Ok((token, exp, iat))
 }
 
@@ -99,8 +100,8 @@ async fn issue_tokens(
     enable_anti_csrf: bool,
 ) -> Result<(Value, String), ApiError> {
     let anti_csrf = enable_anti_csrf.then(uuid);
-    let refresh = core
-        .refresh_key
+    let (_, refresh_key) = core.keys_of(&s.tenant.app);
+    let refresh = refresh_key
         .seal(&RefreshPayload {
             session_handle: s.handle.clone(),
             user_id: s.user_id.clone(),
@@ -232,7 +233,8 @@ pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let do_check = b.bool("doAntiCsrfCheck")?;
     let enable = b.bool("enableAntiCsrf")?;
     let check_db = b.opt_bool("checkDatabase", false)?;
-    let claims = match verify_access_token(&core.keys, &token, true).await? {
+    let (keys, _) = core.keys_of(req.app());
+    let claims = match verify_access_token(&keys, &token, true).await? {
         Ok(c) => c,
         Err(e) => return Ok(try_refresh(e.0)),
     };
@@ -317,7 +319,8 @@ pub async fn refresh(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let anti_csrf = b.opt_str("antiCsrfToken")?;
     let enable = b.bool("enableAntiCsrf")?;
     let use_static_key = !b.bool("useDynamicSigningKey")?;
-    let Some(p) = core.refresh_key.open(&token).await? else {
+    let (_, refresh_key) = core.keys_of(req.app());
+    let Some(p) = refresh_key.open(&token).await? else {
         return Ok(unauthorised("Token parse failed"));
     };
     if enable && p.anti_csrf.is_some() && p.anti_csrf != anti_csrf {
@@ -556,7 +559,8 @@ pub async fn regenerate(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
     let token = b.str("accessToken")?;
     let new_payload = b.opt_object("userDataInJWT")?;
-    let claims = match verify_access_token(&core.keys, &token, false).await? {
+    let (keys, _) = core.keys_of(req.app());
+    let claims = match verify_access_token(&keys, &token, false).await? {
         Ok(c) => c,
         Err(e) => return Ok(unauthorised(e.0)),
     };

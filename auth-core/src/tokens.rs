@@ -213,20 +213,30 @@ pub struct RefreshPayload {
     pub tenant_id: String,
 }
 
-/// Name of the HMAC key in the public tenant's key/value table.
+/// Name of the HMAC key in the key/value table of the app's public tenant.
 const REFRESH_KEY_NAME: &str = "refresh_token_key";
 
 /// Signs and opens refresh tokens with the app's key.
 pub struct RefreshKey {
     storage: Arc<dyn Storage>,
+    tenant: TenantIdentifier,
     key: OnceCell<Vec<u8>>,
 }
 
 impl RefreshKey {
     /// A lazily loaded key of the public app.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self::for_app(storage, storage_api::AppId::public())
+    }
+
+    /// A lazily loaded key of `app`.
+    pub fn for_app(storage: Arc<dyn Storage>, app: storage_api::AppId) -> Self {
         Self {
             storage,
+            tenant: TenantIdentifier {
+                app,
+                tenant: storage_api::TenantId::public(),
+            },
             key: OnceCell::new(),
         }
     }
@@ -234,7 +244,7 @@ impl RefreshKey {
     async fn key(&self) -> Result<&[u8], ApiError> {
         self.key
             .get_or_try_init(|| async {
-                let tenant = TenantIdentifier::default_public();
+                let tenant = self.tenant.clone();
                 let value = run_transaction(&*self.storage, &TxOptions::default(), |tx| {
                     let tenant = tenant.clone();
                     Box::pin(async move {

@@ -1795,6 +1795,104 @@ async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
     assert_eq!(st(&gone), "UNKNOWN_USER_ID_ERROR");
 }
 
+/// An app other than `public` (created through the storage: cdi.md has no app API):
+/// its own users, tenants, signing keys (dynamic and static) and refresh-token key,
+/// agreed by both cores; its tokens mean nothing to the public app.
+async fn other_app(a: &axum::Router, b: &axum::Router, storage: &dyn Storage) {
+    use storage_api::{AppId, TenantConfig, TenantConfigKey, TenantIdentifier};
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let app_id = format!("a{tag}");
+    let public_of_app = TenantIdentifier {
+        app: AppId::new(&app_id).unwrap(),
+        tenant: storage_api::TenantId::public(),
+    };
+    let p = |path: &str| format!("/appid-{app_id}{path}");
+    // Unknown until the app exists.
+    let r = call(a, "GET", &p("/public/users"), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.text.starts_with("AppId or tenantId not found"),
+        "{}",
+        r.text
+    );
+    storage
+        .add_tenant(&public_of_app, auth_core::util::now_ms())
+        .await
+        .unwrap();
+    let config = TenantConfig::new(TenantConfigKey::new(public_of_app.clone()));
+    storage.create_tenant_config(&config).await.unwrap();
+
+    let email = format!("o{tag}@x.com");
+    let body = json!({"email": email, "password": "abcd1234"});
+    let up = jcall(a, "POST", &p("/public/recipe/signup"), Some(body.clone())).await;
+    assert_eq!(st(&up), "OK", "{up}");
+    let user = up["recipeUserId"].as_str().unwrap().to_owned();
+    let listed = jcall(b, "GET", &p("/public/users"), None).await;
+    assert_eq!(listed["users"][0]["id"], user.as_str());
+    let elsewhere = jcall(a, "POST", "/public/recipe/signin", Some(body)).await;
+    assert_eq!(st(&elsewhere), "WRONG_CREDENTIALS_ERROR");
+    let none = jcall(a, "GET", &format!("/user/id?userId={user}"), None).await;
+    assert_eq!(st(&none), "UNKNOWN_USER_ID_ERROR");
+
+    for dynamic in [true, false] {
+        let body = json!({"userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic});
+        let created = jcall(a, "POST", &p("/public/recipe/session"), Some(body)).await;
+        assert_eq!(st(&created), "OK", "{created}");
+        let at = created["accessToken"]["token"].as_str().unwrap();
+        let rt = created["refreshToken"]["token"].as_str().unwrap();
+        let kid = kid_of(at);
+        // Published by the app's JWKS on both cores, not by the public app's.
+        for core in [a, b] {
+            let jwks = call_with(core, "GET", &p("/.well-known/jwks.json"), None, None, &[])
+                .await
+                .json();
+            assert!(
+                jwks["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kid"] == kid.as_str())
+            );
+        }
+        let public_jwks = call_with(a, "GET", "/.well-known/jwks.json", None, None, &[])
+            .await
+            .json();
+        assert!(
+            !public_jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == kid.as_str())
+        );
+        let verify = json!({"accessToken": at, "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": true});
+        let v = jcall(
+            b,
+            "POST",
+            &p("/recipe/session/verify"),
+            Some(verify.clone()),
+        )
+        .await;
+        assert_eq!(st(&v), "OK", "{v}");
+        let v = jcall(b, "POST", "/recipe/session/verify", Some(verify)).await;
+        assert_eq!(st(&v), "TRY_REFRESH_TOKEN", "{v}");
+        let refresh =
+            json!({"refreshToken": rt, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic});
+        let r = jcall(
+            b,
+            "POST",
+            &p("/recipe/session/refresh"),
+            Some(refresh.clone()),
+        )
+        .await;
+        assert_eq!(st(&r), "OK", "{r}");
+        assert_eq!(kid_of(r["accessToken"]["token"].as_str().unwrap()), kid);
+        let r = jcall(b, "POST", "/recipe/session/refresh", Some(refresh)).await;
+        assert_eq!(st(&r), "UNAUTHORISED", "{r}");
+    }
+    let r = call(a, "GET", &p("/nosuch/users"), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
+
 async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     let storage = a.clone();
     let (a, b) = (core_on(a).await, core_on(b).await);
@@ -1805,6 +1903,7 @@ async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     passwordless(&a).await;
     third_party_and_tenants(&b).await;
     linking_and_mapping(&a, &*storage).await;
+    other_app(&a, &b, &*storage).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
