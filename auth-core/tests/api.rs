@@ -176,11 +176,16 @@ async fn transport(app: &axum::Router) {
     )
     .await;
     assert_eq!(bearer.status, StatusCode::OK);
-    let hello = call_with(app, "GET", "/hello", None, None, &[]).await;
-    assert_eq!(
-        (hello.status, hello.text.as_str()),
-        (StatusCode::OK, "Hello")
-    );
+    for path in ["/hello", "/", "/appid-public/hello"] {
+        for method in ["GET", "POST", "PUT", "DELETE"] {
+            let hello = call_with(app, method, path, None, None, &[]).await;
+            assert_eq!(
+                (hello.status, hello.text.as_str()),
+                (StatusCode::OK, "Hello"),
+                "{method} {path}"
+            );
+        }
+    }
     assert_eq!(
         call(app, "GET", "/nope", None).await.status,
         StatusCode::NOT_FOUND
