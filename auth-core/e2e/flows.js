@@ -168,6 +168,12 @@ async function step(name, f) {
     assert.equal(again.user.id, tp.user.id);
     const by = await st.listUsersByAccountInfo(T, { thirdParty: { id: "google", userId: tpId } });
     assert.equal(by.length, 1);
+    // The provider reports a new email: the core stores it.
+    const moved = await TP.manuallyCreateOrUpdateUser(T, "google", tpId, "moved" + email, false);
+    assert.equal(moved.status, "OK");
+    assert.equal(moved.createdNewRecipeUser, false);
+    assert.deepEqual(moved.user.emails, ["moved" + email]);
+    assert.deepEqual((await st.getUser(tp.user.id)).loginMethods[0].email, "moved" + email);
     await st.deleteUser(tp.user.id);
   });
   // (5) Multitenancy

@@ -4,7 +4,7 @@ use crate::core::Core;
 use crate::error::ApiError;
 use crate::passwords::{self, HashSettings};
 use crate::request::{Req, ok_json, status};
-use crate::users::user_json;
+use crate::users::supertokens_id;
 use crate::util::{normalise_email, now_ms, random_token, sha256_hex, uuid};
 use axum::response::Response;
 use serde_json::json;
@@ -18,8 +18,13 @@ pub fn is_fake_email(email: &str) -> bool {
     email.ends_with("@stfakeemail.supertokens.com") || email.ends_with(".fakeemail.com")
 }
 
-fn ok_user(u: &User, recipe_user_id: &str) -> Response {
-    ok_json(json!({"status": "OK", "user": user_json(u), "recipeUserId": recipe_user_id}))
+async fn ok_user(
+    core: &Core,
+    req: &Req,
+    u: &User,
+    recipe_user_id: &str,
+) -> Result<Response, ApiError> {
+    crate::users::user_answer(core, req.app(), u, recipe_user_id, json!({})).await
 }
 
 /// `POST /<t>/recipe/signup`.
@@ -74,7 +79,7 @@ pub async fn sign_up(core: &Core, req: &Req) -> Result<Response, ApiError> {
     } else {
         user
     };
-    Ok(ok_user(&user, &user_id))
+    ok_user(core, req, &user, &user_id).await
 }
 
 /// `POST /<t>/recipe/signin`.
@@ -98,7 +103,7 @@ pub async fn sign_in(core: &Core, req: &Req) -> Result<Response, ApiError> {
             continue;
         };
         if passwords::verify(password, hash).await? {
-            return Ok(ok_user(u, &m.recipe_user_id));
+            return ok_user(core, req, u, &m.recipe_user_id).await;
         }
         break;
     }
@@ -124,7 +129,7 @@ async fn ep_user(core: &Core, req: &Req, user_id: &str) -> Result<Option<User>, 
 /// `POST /<t>/recipe/user/password/reset/token`.
 pub async fn reset_token(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
-    let user_id = b.str("userId")?;
+    let user_id = supertokens_id(core, req.app(), &b.str("userId")?).await?;
     let email = normalise_email(&b.str("email")?);
     if ep_user(core, req, &user_id).await?.is_none() {
         return Ok(status("UNKNOWN_USER_ID_ERROR"));
@@ -177,8 +182,9 @@ pub async fn consume_reset_token(core: &Core, req: &Req) -> Result<Response, Api
                     .and_then(|u| u.login_methods.into_iter().find_map(|m| m.email))
                     .unwrap_or_default(),
             };
+            let user_id = crate::users::shown_id(core, req.app(), &t.user_id).await?;
             Ok(ok_json(
-                json!({"status": "OK", "userId": t.user_id, "email": email}),
+                json!({"status": "OK", "userId": user_id, "email": email}),
             ))
         }
         None => Ok(status("RESET_PASSWORD_INVALID_TOKEN_ERROR")),
@@ -189,7 +195,7 @@ pub async fn consume_reset_token(core: &Core, req: &Req) -> Result<Response, Api
 pub async fn update_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     req.require_public_tenant()?;
     let b = req.json()?;
-    let user_id = b.str("recipeUserId")?;
+    let user_id = supertokens_id(core, req.app(), &b.str("recipeUserId")?).await?;
     let email = b.opt_str("email")?.map(|e| normalise_email(&e));
     let password = b.opt_str("password")?;
     if email.is_none() && password.is_none() {

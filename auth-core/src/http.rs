@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-use storage_api::{AppId, TenantId, TenantIdentifier};
+use storage_api::{AppId, TenantConfigKey, TenantId, TenantIdentifier};
 
 /// The CDI versions this core speaks.
 pub const CDI_VERSIONS: [&str; 1] = ["5.4"];
@@ -198,12 +198,6 @@ fn prepare(
         app: AppId::new(&app).map_err(bad_tenant)?,
         tenant: tenant_id,
     };
-    if !tenant_identifier.app.is_public() {
-        // Only the public app exists in this core so far (no app-management API).
-        return Err(ApiError::BadRequest(format!(
-            "AppId or tenantId not found => {tenant_identifier}"
-        )));
-    }
     let query = uri
         .query()
         .map(|q| {
@@ -246,13 +240,76 @@ fn check_cdi_version(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The tenant-specific APIs (they act on the path's tenant; the others act on the app
+/// and answer 403 to a non-public tenant, or ignore it, as the Java core does).
+const TENANT_APIS: &[(&str, Method)] = &[
+    ("/users", Method::GET),
+    ("/users/count", Method::GET),
+    ("/users/by-accountinfo", Method::GET),
+    ("/recipe/signup", Method::POST),
+    ("/recipe/signin", Method::POST),
+    ("/recipe/user/password/reset/token", Method::POST),
+    ("/recipe/user/password/reset/token/consume", Method::POST),
+    ("/recipe/user/email/verify/token", Method::POST),
+    ("/recipe/user/email/verify", Method::POST),
+    ("/recipe/user/email/verify/token/remove", Method::POST),
+    ("/recipe/session", Method::POST),
+    ("/recipe/session/user", Method::GET),
+    ("/recipe/session/remove", Method::POST),
+    ("/recipe/signinup", Method::POST),
+    ("/recipe/signinup/code", Method::POST),
+    ("/recipe/signinup/code/consume", Method::POST),
+    ("/recipe/signinup/code/check", Method::POST),
+    ("/recipe/signinup/codes", Method::GET),
+    ("/recipe/signinup/code/remove", Method::POST),
+    ("/recipe/signinup/codes/remove", Method::POST),
+    ("/recipe/multitenancy/tenant/v2", Method::PUT),
+    ("/recipe/multitenancy/tenant/user", Method::POST),
+    ("/recipe/multitenancy/tenant/user/remove", Method::POST),
+];
+
+/// 400 `AppId or tenantId not found` when the path names an app other than `public`
+/// that does not exist (apps are made outside this core: cdi.md lists no app API), or
+/// a tenant-specific API names a non-public tenant that does not exist, as the Java
+/// core answers before any handler runs (`GET tenant/v2` answers
+/// `TENANT_NOT_FOUND_ERROR` itself; `/apiversion` and `/hello` need no app).
+async fn check_tenant_exists(core: &Core, req: &Req) -> Result<(), ApiError> {
+    let tenant_api = TENANT_APIS
+        .iter()
+        .any(|(api, m)| *api == req.api && *m == req.method);
+    let tenant = if !req.tenant.tenant.is_public() && tenant_api {
+        req.tenant.clone()
+    } else if !req.tenant.app.is_public()
+        && !["/apiversion", "/hello", "/"].contains(&req.api.as_str())
+    {
+        TenantIdentifier {
+            app: req.tenant.app.clone(),
+            tenant: TenantId::public(),
+        }
+    } else {
+        return Ok(());
+    };
+    match core
+        .storage
+        .get_tenant_config(&TenantConfigKey::new(tenant.clone()))
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(ApiError::BadRequest(format!(
+            "AppId or tenantId not found => {tenant}"
+        ))),
+    }
+}
+
 async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
+    check_tenant_exists(core, &req).await?;
     let m = &req.method;
     match req.api.as_str() {
         "/apiversion" => Ok(ok_json(json!({ "versions": CDI_VERSIONS }))),
         "/hello" | "/" => Ok("Hello".into_response()),
         "/.well-known/jwks.json" => {
-            let (body, max_age) = core.keys.jwks(crate::util::now_ms()).await?;
+            let (keys, _) = core.keys_of(req.app());
+            let (body, max_age) = keys.jwks(crate::util::now_ms()).await?;
             let mut r = ok_json(body);
             if let Ok(v) = HeaderValue::from_str(&format!("max-age={max_age}, must-revalidate")) {
                 r.headers_mut().insert(header::CACHE_CONTROL, v);
@@ -261,7 +318,8 @@ async fn dispatch(core: &Core, req: Req) -> Result<Response, ApiError> {
         }
         "/recipe/jwt/jwks" => {
             req.require_public_tenant()?;
-            let (mut body, _) = core.keys.jwks(crate::util::now_ms()).await?;
+            let (keys, _) = core.keys_of(req.app());
+            let (mut body, _) = keys.jwks(crate::util::now_ms()).await?;
             body["status"] = json!("OK");
             Ok(ok_json(body))
         }

@@ -1,6 +1,7 @@
-//! Dynamic RS256 signing keys, kept in the storage so that every replica on one
-//! database signs and verifies with the same keys (cdi.md d).
+//! RS256 signing keys, kept in the storage so that every replica on one database signs
+//! and verifies with the same keys (cdi.md d).
 //!
+//! Dynamic keys (the default of sessions):
 //! A key is stored as SuperTokens does: `<base64 X.509 public key>|<base64 PKCS#8
 //! private key>`, its id is `d-<created at ms>`. A new key is created when no key is
 //! younger than the rotation interval minus 60 s; the newest key signs once it is 60 s
@@ -8,6 +9,11 @@
 //! interval + 2 × access-token validity after their creation, then they are deleted.
 //! Creation runs in a transaction under the storage's named lock on the app's keys, so
 //! concurrent replicas create one key.
+//!
+//! The static key (sessions created with `useDynamicSigningKey:false`) is SuperTokens'
+//! per-app RS256 key of `jwt_signing_keys`, id `s-<uuid>`, same stored format, never
+//! rotated; it is read or created through the storage's get-or-create (under its named
+//! lock), so every replica uses the one key the first replica stored.
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -20,7 +26,12 @@ use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
-use storage_api::{AppId, SigningKey, Storage, TxError, TxOptions, run_transaction};
+use storage_api::{
+    AppId, JwtSigningKey, Secret, SigningKey, Storage, TxError, TxOptions, run_transaction,
+};
+
+/// The algorithm of the static key in `jwt_signing_keys`.
+const STATIC_ALGORITHM: &str = "RS256";
 
 /// Publication lead: a new key appears this long before it signs (ms).
 const LEAD_MS: i64 = 60_000;
@@ -49,7 +60,12 @@ impl std::fmt::Debug for LoadedKey {
 
 impl LoadedKey {
     fn from_stored(k: &SigningKey) -> Option<Self> {
-        let (_, private) = k.value.split_once('|')?;
+        Self::from_parts(format!("d-{}", k.created_at), k.created_at, &k.value)
+    }
+
+    /// A key from its id, creation time and stored `<public>|<private>` string.
+    fn from_parts(kid: String, created_at: i64, value: &str) -> Option<Self> {
+        let (_, private) = value.split_once('|')?;
         let der = b64_decode(private)?;
         let public = RsaPrivateKey::from_pkcs8_der(&der).ok()?.to_public_key();
         let signer = RsaKeyPair::from_pkcs8(&der).ok()?;
@@ -58,8 +74,8 @@ impl LoadedKey {
             signer.public_key().as_ref().to_vec(),
         );
         Some(Self {
-            kid: format!("d-{}", k.created_at),
-            created_at: k.created_at,
+            kid,
+            created_at,
             signer,
             verifier,
             public,
@@ -119,25 +135,35 @@ pub async fn generate_stored_key(created_at: i64) -> Result<SigningKey, ApiError
     .map_err(|e| ApiError::Internal(format!("key generation task: {e}")))?
 }
 
-/// The signing keys of the public app, cached and re-read from the storage when a
-/// key id is unknown or a rotation is due.
+/// The signing keys of one app, cached and re-read from the storage when a key id is
+/// unknown or a rotation is due.
 pub struct KeyStore {
     storage: Arc<dyn Storage>,
+    app: AppId,
     interval_ms: i64,
     lifetime_ms: i64,
     cache: RwLock<Vec<Arc<LoadedKey>>>,
     refresh: tokio::sync::Mutex<()>,
+    static_key: tokio::sync::OnceCell<Arc<LoadedKey>>,
 }
 
 impl KeyStore {
-    /// A key store for `storage` with the configured rotation and lifetimes.
+    /// The public app's key store for `storage` with the configured rotation and
+    /// lifetimes.
     pub fn new(storage: Arc<dyn Storage>, config: &Config) -> Self {
+        Self::for_app(storage, config, AppId::public())
+    }
+
+    /// The key store of `app`.
+    pub fn for_app(storage: Arc<dyn Storage>, config: &Config, app: AppId) -> Self {
         Self {
             storage,
+            app,
             interval_ms: config.key_interval_ms(),
             lifetime_ms: config.key_interval_ms() + 2 * config.access_validity_ms(),
             cache: RwLock::new(Vec::new()),
             refresh: tokio::sync::Mutex::new(()),
+            static_key: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -174,7 +200,7 @@ impl KeyStore {
         if !self.rotation_due(&self.cached(), now) {
             return Ok(());
         }
-        let app = AppId::public();
+        let app = self.app.clone();
         let stored = self.storage.signing_keys(&app).await?;
         self.store_cache(&stored);
         if !self.rotation_due(&self.cached(), now) {
@@ -231,14 +257,15 @@ impl KeyStore {
             keys.into_iter()
                 .find(|k| k.kid == kid && k.created_at > now - self.lifetime_ms)
         };
+        if !kid.starts_with("d-") {
+            let s = self.static_key().await?;
+            return Ok((s.kid == kid).then_some(s));
+        }
         if let Some(k) = find(self.cached()) {
             return Ok(Some(k));
         }
-        if !kid.starts_with("d-") {
-            return Ok(None);
-        }
         let _g = self.refresh.lock().await;
-        let stored = self.storage.signing_keys(&AppId::public()).await?;
+        let stored = self.storage.signing_keys(&self.app).await?;
         self.store_cache(&stored);
         Ok(find(self.cached()))
     }
@@ -247,14 +274,66 @@ impl KeyStore {
     pub async fn jwks(&self, now: i64) -> Result<(Value, i64), ApiError> {
         self.ensure_current(now).await?;
         let keys = self.cached();
-        let live: Vec<Value> = keys
+        let mut live: Vec<Value> = keys
             .iter()
             .filter(|k| k.created_at > now - self.lifetime_ms)
             .map(|k| k.jwk())
             .collect();
+        live.push(self.static_key().await?.jwk());
         let newest = keys.first().map(|k| k.created_at).unwrap_or(now);
         let next_due = newest + self.interval_ms - LEAD_MS;
         let max_age = ((next_due - now) / 1000 - 60).max(1);
         Ok((json!({ "keys": live }), max_age))
+    }
+
+    /// The key that signs now: the static key, or the current dynamic one.
+    pub async fn signing_key_of_kind(
+        &self,
+        use_static_key: bool,
+        now: i64,
+    ) -> Result<Arc<LoadedKey>, ApiError> {
+        if use_static_key {
+            self.static_key().await
+        } else {
+            self.signing_key(now).await
+        }
+    }
+
+    /// The app's static key (`s-<uuid>`): read once from `jwt_signing_keys`, created
+    /// there through the storage's get-or-create when the app has none, so that
+    /// concurrent replicas end up with the one key that was stored first.
+    pub async fn static_key(&self) -> Result<Arc<LoadedKey>, ApiError> {
+        self.static_key
+            .get_or_try_init(|| async {
+                let app = &self.app;
+                let stored = self
+                    .storage
+                    .jwt_signing_keys(app)
+                    .await?
+                    .into_iter()
+                    .find(|k| k.algorithm == STATIC_ALGORITHM);
+                let key = match stored {
+                    Some(k) => k,
+                    None => {
+                        let fresh = generate_stored_key(crate::util::now_ms()).await?;
+                        let fresh = JwtSigningKey {
+                            key_id: format!("s-{}", crate::util::uuid()),
+                            algorithm: STATIC_ALGORITHM.to_owned(),
+                            key_string: Secret::new(fresh.value),
+                            created_at: fresh.created_at,
+                        };
+                        self.storage
+                            .get_or_create_jwt_signing_key(app, STATIC_ALGORITHM, &|| fresh.clone())
+                            .await?
+                    }
+                };
+                LoadedKey::from_parts(key.key_id.clone(), key.created_at, key.key_string.expose())
+                    .map(Arc::new)
+                    .ok_or_else(|| {
+                        ApiError::Internal(format!("unreadable static signing key {}", key.key_id))
+                    })
+            })
+            .await
+            .cloned()
     }
 }

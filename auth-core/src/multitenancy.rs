@@ -265,7 +265,7 @@ pub async fn remove(core: &Core, req: &Req) -> Result<Response, ApiError> {
 /// `POST /<t>/recipe/multitenancy/tenant/user`.
 pub async fn associate(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
-    let user_id = b.str("recipeUserId")?;
+    let user_id = crate::users::supertokens_id(core, req.app(), &b.str("recipeUserId")?).await?;
     if !crate::util::is_uuid(&user_id) {
         return Ok(status("UNKNOWN_USER_ID_ERROR"));
     }
@@ -279,6 +279,14 @@ pub async fn associate(core: &Core, req: &Req) -> Result<Response, ApiError> {
         Err(StorageError::DuplicateThirdPartyUser) => {
             Ok(status("THIRD_PARTY_USER_ALREADY_EXISTS_ERROR"))
         }
+        // A linked user whose group would share an identity with another primary
+        // user of the tenant.
+        Err(StorageError::AccountInfoAlreadyUsedByAnotherPrimaryUser { .. }) => {
+            Ok(ok_json(json!({
+                "status": "ASSOCIATION_NOT_ALLOWED_ERROR",
+                "reason": "This user's account information is already used by another primary user of this tenant",
+            })))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -286,7 +294,7 @@ pub async fn associate(core: &Core, req: &Req) -> Result<Response, ApiError> {
 /// `POST /<t>/recipe/multitenancy/tenant/user/remove`.
 pub async fn disassociate(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
-    let user_id = b.str("recipeUserId")?;
+    let user_id = crate::users::supertokens_id(core, req.app(), &b.str("recipeUserId")?).await?;
     if !crate::util::is_uuid(&user_id) {
         return Ok(status("UNKNOWN_USER_ID_ERROR"));
     }

@@ -4,7 +4,6 @@
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::request::{Body, Req, ok_json, status};
-use crate::users::user_json;
 use crate::util::{
     b64, b64_decode, b64url, b64url_decode, normalise_email, now_ms, random_bytes, uuid,
 };
@@ -348,13 +347,8 @@ pub async fn consume_code(core: &Core, req: &Req) -> Result<Response, ApiError> 
         }
         None => user,
     };
-    Ok(ok_json(json!({
-        "status": "OK",
-        "createdNewUser": created,
-        "user": user_json(&user),
-        "recipeUserId": recipe_user_id,
-        "consumedDevice": device_json(&device),
-    })))
+    let extra = json!({"createdNewUser": created, "consumedDevice": device_json(&device)});
+    crate::users::user_answer(core, req.app(), &user, &recipe_user_id, extra).await
 }
 
 /// `GET /<t>/recipe/signinup/codes`.
@@ -473,7 +467,7 @@ pub async fn remove_codes(core: &Core, req: &Req) -> Result<Response, ApiError> 
 pub async fn update_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     req.require_public_tenant()?;
     let b = req.json()?;
-    let user_id = b.str("recipeUserId")?;
+    let user_id = crate::users::supertokens_id(core, req.app(), &b.str("recipeUserId")?).await?;
     let field = |name: &str| -> Result<Option<Option<String>>, ApiError> {
         match b.0.get(name) {
             None => Ok(None),

@@ -29,17 +29,15 @@ pub fn tenant_of_handle(req: &Req, handle: &str) -> Result<TenantIdentifier, Api
     })
 }
 
-fn static_key_unsupported() -> ApiError {
-    ApiError::BadRequest(
-        "useDynamicSigningKey:false (the static signing key) is not supported by this core yet"
-            .into(),
-    )
+/// The user id in `sub` of the session's tokens: its primary user (cdi.md c.1).
+async fn sub_of(core: &Core, s: &Session) -> Result<String, ApiError> {
+    crate::users::session_user_id(core, &s.tenant.app, &s.user_id).await
 }
 
-fn session_json(s: &Session, jwt: &Value) -> Value {
+fn session_json(s: &Session, sub: &str, jwt: &Value) -> Value {
     json!({
         "handle": s.handle,
-        "userId": s.user_id,
+        "userId": sub,
         "recipeUserId": s.user_id,
         "userDataInJWT": jwt,
         "tenantId": s.tenant.tenant.as_str(),
@@ -63,9 +61,11 @@ fn as_map(v: &Value) -> Map<String, Value> {
 }
 
 /// Mints an access token for `s` with the given hashes and anti-CSRF token.
+#[allow(clippy::too_many_arguments)]
 async fn mint_access(
     core: &Core,
     s: &Session,
+    sub: &str,
     refresh_hash1: String,
     parent_hash1: Option<String>,
     anti_csrf: Option<String>,
@@ -75,7 +75,7 @@ async fn mint_access(
     let iat = now_ms() / 1000;
     let exp = exp_s.unwrap_or(iat + core.config.access_token_validity_s);
     let claims = AccessClaims {
-        sub: s.user_id.clone(),
+        sub: sub.to_owned(),
         rsub: s.user_id.clone(),
         tenant_id: s.tenant.tenant.as_str().to_owned(),
         session_handle: s.handle.clone(),
@@ -86,7 +86,9 @@ async fn mint_access(
         iat,
         custom: payload,
     };
-    Ok((sign_access_token(&core.keys, &claims).await?, exp, iat))
+    let (keys, _) = core.keys_of(&s.tenant.app);
+    let token = sign_access_token(&keys, &claims, s.use_static_key).await?;
+    Ok((token, exp, iat))
 }
 
 /// Mints a refresh token (child of `parent_hash1`) and its access token, and builds
@@ -98,8 +100,8 @@ async fn issue_tokens(
     enable_anti_csrf: bool,
 ) -> Result<(Value, String), ApiError> {
     let anti_csrf = enable_anti_csrf.then(uuid);
-    let refresh = core
-        .refresh_key
+    let (_, refresh_key) = core.keys_of(&s.tenant.app);
+    let refresh = refresh_key
         .seal(&RefreshPayload {
             session_handle: s.handle.clone(),
             user_id: s.user_id.clone(),
@@ -110,9 +112,11 @@ async fn issue_tokens(
         })
         .await?;
     let h1 = hash1(&refresh);
+    let sub = sub_of(core, s).await?;
     let (access, exp, iat) = mint_access(
         core,
         s,
+        &sub,
         h1.clone(),
         parent_hash1,
         anti_csrf.clone(),
@@ -122,7 +126,7 @@ async fn issue_tokens(
     .await?;
     let mut body = json!({
         "status": "OK",
-        "session": session_json(s, &s.jwt_payload),
+        "session": session_json(s, &sub, &s.jwt_payload),
         "accessToken": token_json(&access, exp, iat),
         "refreshToken": { "token": refresh, "expiry": s.expires_at, "createdTime": now_ms() },
     });
@@ -139,9 +143,7 @@ pub async fn create(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let jwt = b.object("userDataInJWT")?;
     let data = b.object("userDataInDatabase")?;
     let enable_anti_csrf = b.bool("enableAntiCsrf")?;
-    if !b.opt_bool("useDynamicSigningKey", true)? {
-        return Err(static_key_unsupported());
-    }
+    let use_static_key = !b.opt_bool("useDynamicSigningKey", true)?;
     check_protected(&jwt)?;
     let now = now_ms();
     let handle = if req.tenant.tenant.is_public() {
@@ -160,7 +162,7 @@ pub async fn create(core: &Core, req: &Req) -> Result<Response, ApiError> {
         expires_at: now + core.config.refresh_validity_ms(),
         jwt_payload: Value::Object(jwt),
         created_at: now,
-        use_static_key: false,
+        use_static_key,
     };
     let (body, h1) = issue_tokens(core, &s, None, enable_anti_csrf).await?;
     s.refresh_token_hash = hash2_of_hash1(&h1);
@@ -174,7 +176,7 @@ pub async fn create(core: &Core, req: &Req) -> Result<Response, ApiError> {
             expires_at: s.expires_at,
             jwt_payload: s.jwt_payload.clone(),
             created_at: s.created_at,
-            use_static_key: false,
+            use_static_key,
         })
         .await?;
     Ok(ok_json(body))
@@ -231,7 +233,8 @@ pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let do_check = b.bool("doAntiCsrfCheck")?;
     let enable = b.bool("enableAntiCsrf")?;
     let check_db = b.opt_bool("checkDatabase", false)?;
-    let claims = match verify_access_token(&core.keys, &token, true).await? {
+    let (keys, _) = core.keys_of(req.app());
+    let claims = match verify_access_token(&keys, &token, true).await? {
         Ok(c) => c,
         Err(e) => return Ok(try_refresh(e.0)),
     };
@@ -293,9 +296,11 @@ pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
             json!({"status": "OK", "session": session_of(&claims)}),
         ));
     }
+    let sub = sub_of(core, &s).await?;
     let (access, exp, iat) = mint_access(
         core,
         &s,
+        &sub,
         claims.refresh_token_hash1.clone(),
         None,
         claims.anti_csrf_token.clone(),
@@ -305,7 +310,7 @@ pub async fn verify(core: &Core, req: &Req) -> Result<Response, ApiError> {
     .await?;
     Ok(ok_json(json!({
         "status": "OK",
-        "session": session_json(&s, &s.jwt_payload),
+        "session": session_json(&s, &sub, &s.jwt_payload),
         "accessToken": token_json(&access, exp, iat),
     })))
 }
@@ -316,10 +321,9 @@ pub async fn refresh(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let token = b.str("refreshToken")?;
     let anti_csrf = b.opt_str("antiCsrfToken")?;
     let enable = b.bool("enableAntiCsrf")?;
-    if !b.bool("useDynamicSigningKey")? {
-        return Err(static_key_unsupported());
-    }
-    let Some(p) = core.refresh_key.open(&token).await? else {
+    let use_static_key = !b.bool("useDynamicSigningKey")?;
+    let (_, refresh_key) = core.keys_of(req.app());
+    let Some(p) = refresh_key.open(&token).await? else {
         return Ok(unauthorised("Token parse failed"));
     };
     if enable && p.anti_csrf.is_some() && p.anti_csrf != anti_csrf {
@@ -349,23 +353,28 @@ pub async fn refresh(core: &Core, req: &Req) -> Result<Response, ApiError> {
             let expected = s.refresh_token_hash.clone();
             match promote(core, &tenant, &mut s, &expected, &h2, now).await? {
                 Some(true) => {}
-                Some(false) => return Ok(theft(&s)),
+                Some(false) => return theft(core, &s).await,
                 None => return Ok(missing()),
             }
         } else {
-            return Ok(theft(&s));
+            return theft(core, &s).await;
         }
     }
+    // The new tokens are signed with the kind of key the SDK asks for now (the stored
+    // flag, used when verify promotes, is not rewritten: the storage has no update
+    // for it; the SDK sends the same flag for the life of its process).
+    s.use_static_key = use_static_key;
     let (body, _) = issue_tokens(core, &s, Some(h1), enable).await?;
     Ok(ok_json(body))
 }
 
-fn theft(s: &Session) -> Response {
+async fn theft(core: &Core, s: &Session) -> Result<Response, ApiError> {
     tracing::warn!(tenant = %s.tenant, "refresh token theft detected");
-    ok_json(json!({
+    let sub = sub_of(core, s).await?;
+    Ok(ok_json(json!({
         "status": "TOKEN_THEFT_DETECTED",
-        "session": { "handle": s.handle, "userId": s.user_id, "recipeUserId": s.user_id },
-    }))
+        "session": { "handle": s.handle, "userId": sub, "recipeUserId": s.user_id },
+    })))
 }
 
 /// `GET /recipe/session`.
@@ -376,7 +385,7 @@ pub async fn get(core: &Core, req: &Req) -> Result<Response, ApiError> {
         Some(s) if s.expires_at >= now_ms() => Ok(ok_json(json!({
             "status": "OK",
             "sessionHandle": s.handle,
-            "userId": s.user_id,
+            "userId": sub_of(core, &s).await?,
             "recipeUserId": s.user_id,
             "userDataInDatabase": s.session_data,
             "expiry": s.expires_at,
@@ -404,9 +413,37 @@ async fn tenants_of_app(core: &Core, req: &Req) -> Result<Vec<TenantIdentifier>,
         .collect())
 }
 
+/// The user ids whose sessions a "sessions of user" call covers: the user's own id
+/// and, with `linked`, the (shown) recipe user ids of every login method of its group.
+async fn session_owners(
+    core: &Core,
+    req: &Req,
+    user_id: &str,
+    linked: bool,
+) -> Result<Vec<String>, ApiError> {
+    let mut owners = vec![user_id.to_owned()];
+    if linked {
+        let st = crate::users::supertokens_id(core, req.app(), user_id).await?;
+        if crate::util::is_uuid(&st)
+            && let Some(u) = core.storage.get_user(req.app(), &st).await?
+        {
+            let ids = crate::users::Ids::of(core, req.app(), &[&u]).await?;
+            for m in &u.login_methods {
+                let shown = ids.shown(&m.recipe_user_id).to_owned();
+                if !owners.contains(&shown) {
+                    owners.push(shown);
+                }
+            }
+        }
+    }
+    Ok(owners)
+}
+
 /// `GET /<t>/recipe/session/user`.
 pub async fn handles_of_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let user_id = req.q_req("userId")?;
+    let linked = req.q_bool("fetchSessionsForAllLinkedAccounts", true)?;
+    let owners = session_owners(core, req, user_id, linked).await?;
     let all = req.q_bool("fetchAcrossAllTenants", true)?;
     let tenants = if all {
         req.require_public_tenant()?;
@@ -417,11 +454,9 @@ pub async fn handles_of_user(core: &Core, req: &Req) -> Result<Response, ApiErro
     let now = now_ms();
     let mut handles = Vec::new();
     for t in tenants {
-        handles.extend(
-            core.storage
-                .session_handles_of_user(&t, user_id, now)
-                .await?,
-        );
+        for owner in &owners {
+            handles.extend(core.storage.session_handles_of_user(&t, owner, now).await?);
+        }
     }
     Ok(ok_json(json!({"status": "OK", "sessionHandles": handles})))
 }
@@ -455,28 +490,29 @@ pub async fn remove(core: &Core, req: &Req) -> Result<Response, ApiError> {
         }
         (None, Some(user_id)) => {
             let all = b.opt_bool("revokeAcrossAllTenants", true)?;
-            b.opt_bool("revokeSessionsForLinkedAccounts", true)?;
+            let linked = b.opt_bool("revokeSessionsForLinkedAccounts", true)?;
+            let owners = session_owners(core, req, &user_id, linked).await?;
             let tenants = if all {
                 req.require_public_tenant()?;
                 tenants_of_app(core, req).await?
             } else {
                 vec![req.tenant.clone()]
             };
-            for t in &tenants {
-                let hs = core.storage.session_handles_of_user(t, &user_id, 0).await?;
-                if !hs.is_empty() {
-                    core.storage.delete_sessions(t, &hs).await?;
-                }
-                revoked.extend(hs);
-            }
             let scope = if all {
                 UserScope::App(req.app().clone())
             } else {
                 UserScope::Tenant(req.tenant.clone())
             };
-            core.storage
-                .delete_sessions_of_user(&scope, &user_id)
-                .await?;
+            for owner in &owners {
+                for t in &tenants {
+                    let hs = core.storage.session_handles_of_user(t, owner, 0).await?;
+                    if !hs.is_empty() {
+                        core.storage.delete_sessions(t, &hs).await?;
+                    }
+                    revoked.extend(hs);
+                }
+                core.storage.delete_sessions_of_user(&scope, owner).await?;
+            }
         }
         _ => {
             return Err(ApiError::BadRequest(
@@ -526,7 +562,8 @@ pub async fn regenerate(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
     let token = b.str("accessToken")?;
     let new_payload = b.opt_object("userDataInJWT")?;
-    let claims = match verify_access_token(&core.keys, &token, false).await? {
+    let (keys, _) = core.keys_of(req.app());
+    let claims = match verify_access_token(&keys, &token, false).await? {
         Ok(c) => c,
         Err(e) => return Ok(unauthorised(e.0)),
     };
@@ -551,14 +588,16 @@ pub async fn regenerate(core: &Core, req: &Req) -> Result<Response, ApiError> {
         }
         s.jwt_payload = v;
     }
+    let sub = sub_of(core, &s).await?;
     if claims.exp * 1000 < now_ms() {
         return Ok(ok_json(
-            json!({"status": "OK", "session": session_json(&s, &s.jwt_payload)}),
+            json!({"status": "OK", "session": session_json(&s, &sub, &s.jwt_payload)}),
         ));
     }
     let (access, exp, iat) = mint_access(
         core,
         &s,
+        &sub,
         claims.refresh_token_hash1.clone(),
         claims.parent_refresh_token_hash1.clone(),
         claims.anti_csrf_token.clone(),
@@ -568,7 +607,7 @@ pub async fn regenerate(core: &Core, req: &Req) -> Result<Response, ApiError> {
     .await?;
     Ok(ok_json(json!({
         "status": "OK",
-        "session": session_json(&s, &s.jwt_payload),
+        "session": session_json(&s, &sub, &s.jwt_payload),
         "accessToken": token_json(&access, exp, iat),
     })))
 }

@@ -3,7 +3,6 @@
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::request::{Req, ok_json};
-use crate::users::user_json;
 use crate::util::{normalise_email, now_ms, uuid};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -18,10 +17,51 @@ async fn existing(core: &Core, req: &Req, info: &ThirdPartyInfo) -> Result<Optio
         .find(|u| u.tenant_ids.contains(&req.tenant.tenant)))
 }
 
+/// Stores `email` as the email of the third-party login method `info` of `u` when it
+/// differs; the user as it is now, or the refusal to answer.
+async fn changed_email(
+    core: &Core,
+    req: &Req,
+    u: &User,
+    info: &ThirdPartyInfo,
+    email: &str,
+) -> Result<Result<User, Response>, ApiError> {
+    let Some(m) = u
+        .login_methods
+        .iter()
+        .find(|m| m.third_party.as_ref() == Some(info))
+    else {
+        return Ok(Ok(u.clone()));
+    };
+    if m.email.as_deref() == Some(email) {
+        return Ok(Ok(u.clone()));
+    }
+    match core
+        .storage
+        .update_third_party_email(req.app(), &m.recipe_user_id, email)
+        .await
+    {
+        Ok(()) => {}
+        Err(StorageError::AccountInfoAlreadyUsedByAnotherPrimaryUser { .. }) => {
+            return Ok(Err(ok_json(json!({
+                "status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR",
+                "reason": "Email already associated with another primary user.",
+            }))));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Ok(core
+        .storage
+        .get_user(req.app(), &u.id)
+        .await?
+        .unwrap_or_else(|| u.clone())))
+}
+
 /// `POST /<t>/recipe/signinup`.
 ///
-/// A returning user whose provider email changed keeps the stored email: the storage
-/// has no third-party email update yet (see the crate README).
+/// A returning user whose provider reports another email gets it stored (as
+/// SuperTokens does), unless the user is linked and another primary user of its
+/// tenants has that email: `EMAIL_CHANGE_NOT_ALLOWED_ERROR`.
 pub async fn sign_in_up(core: &Core, req: &Req) -> Result<Response, ApiError> {
     let b = req.json()?;
     let info = ThirdPartyInfo {
@@ -44,7 +84,10 @@ pub async fn sign_in_up(core: &Core, req: &Req) -> Result<Response, ApiError> {
     };
     let mut created = false;
     let user = match existing(core, req, &info).await? {
-        Some(u) => u,
+        Some(u) => match changed_email(core, req, &u, &info, &email).await? {
+            Ok(u) => u,
+            Err(refused) => return Ok(refused),
+        },
         None => {
             let input = ThirdPartySignUp {
                 tenant: req.tenant.clone(),
@@ -89,10 +132,6 @@ pub async fn sign_in_up(core: &Core, req: &Req) -> Result<Response, ApiError> {
     } else {
         user
     };
-    Ok(ok_json(json!({
-        "status": "OK",
-        "createdNewUser": created,
-        "user": user_json(&user),
-        "recipeUserId": recipe_user_id,
-    })))
+    let extra = json!({"createdNewUser": created});
+    crate::users::user_answer(core, req.app(), &user, &recipe_user_id, extra).await
 }

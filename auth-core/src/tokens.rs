@@ -65,9 +65,13 @@ pub fn check_protected(payload: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Signs an access token.
-pub async fn sign_access_token(keys: &KeyStore, c: &AccessClaims) -> Result<String, ApiError> {
-    let key = keys.signing_key(now_ms()).await?;
+/// Signs an access token with the static key or the current dynamic key.
+pub async fn sign_access_token(
+    keys: &KeyStore,
+    c: &AccessClaims,
+    use_static_key: bool,
+) -> Result<String, ApiError> {
+    let key = keys.signing_key_of_kind(use_static_key, now_ms()).await?;
     let header = json!({"kid": key.kid, "typ": "JWT", "version": "5", "alg": "RS256"});
     let mut payload = c.custom.clone();
     payload.insert("sub".into(), json!(c.sub));
@@ -209,20 +213,30 @@ pub struct RefreshPayload {
     pub tenant_id: String,
 }
 
-/// Name of the HMAC key in the public tenant's key/value table.
+/// Name of the HMAC key in the key/value table of the app's public tenant.
 const REFRESH_KEY_NAME: &str = "refresh_token_key";
 
 /// Signs and opens refresh tokens with the app's key.
 pub struct RefreshKey {
     storage: Arc<dyn Storage>,
+    tenant: TenantIdentifier,
     key: OnceCell<Vec<u8>>,
 }
 
 impl RefreshKey {
     /// A lazily loaded key of the public app.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self::for_app(storage, storage_api::AppId::public())
+    }
+
+    /// A lazily loaded key of `app`.
+    pub fn for_app(storage: Arc<dyn Storage>, app: storage_api::AppId) -> Self {
         Self {
             storage,
+            tenant: TenantIdentifier {
+                app,
+                tenant: storage_api::TenantId::public(),
+            },
             key: OnceCell::new(),
         }
     }
@@ -230,7 +244,7 @@ impl RefreshKey {
     async fn key(&self) -> Result<&[u8], ApiError> {
         self.key
             .get_or_try_init(|| async {
-                let tenant = TenantIdentifier::default_public();
+                let tenant = self.tenant.clone();
                 let value = run_transaction(&*self.storage, &TxOptions::default(), |tx| {
                     let tenant = tenant.clone();
                     Box::pin(async move {

@@ -6,12 +6,146 @@ use crate::request::{Req, ok_json, status};
 use crate::util::normalise_email;
 use axum::response::Response;
 use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
 use storage_api::{
-    ListUsers, PageToken, RecipeId, ThirdPartyInfo, TimeJoinedOrder, User, UserScope,
+    AppId, ListUsers, LoginMethod, PageToken, RecipeId, ThirdPartyInfo, TimeJoinedOrder, User,
+    UserIdType, UserScope,
 };
 
-/// The user JSON the SDK reads (`User` in cdi.md b.1).
-pub fn user_json(u: &User) -> Value {
+/// The external ids of SuperTokens user ids (user-id mapping): SuperTokens shows a
+/// mapped user, and each mapped login method, by its external id. The SDK verifies
+/// the email of a mapped login method under its external id (SuperTokens keys
+/// email verification by the id the SDK gives), so those are read here too.
+#[derive(Debug, Default)]
+pub struct Ids {
+    external: HashMap<String, String>,
+    verified_external: HashSet<(String, String)>,
+}
+
+impl Ids {
+    /// The mappings of every id of `users` (group ids and recipe user ids), in one
+    /// storage call.
+    pub async fn of(core: &Core, app: &AppId, users: &[&User]) -> Result<Self, ApiError> {
+        let mut ids: Vec<String> = Vec::new();
+        for u in users {
+            ids.push(u.id.clone());
+            ids.extend(u.login_methods.iter().map(|m| m.recipe_user_id.clone()));
+        }
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Self::default());
+        }
+        let mappings = core.storage.get_user_id_mappings_for(app, &ids).await?;
+        let external: HashMap<String, String> = mappings
+            .into_iter()
+            .map(|m| (m.supertokens_user_id, m.external_user_id))
+            .collect();
+        let mut verified_external = HashSet::new();
+        for m in users.iter().flat_map(|u| &u.login_methods) {
+            if let (false, Some(email), Some(ext)) =
+                (m.verified, &m.email, external.get(&m.recipe_user_id))
+                && core.storage.is_email_verified(app, ext, email).await?
+            {
+                verified_external.insert((ext.clone(), email.clone()));
+            }
+        }
+        Ok(Self {
+            external,
+            verified_external,
+        })
+    }
+
+    /// The id SuperTokens shows for a SuperTokens user id: its external id if mapped.
+    pub fn shown<'a>(&'a self, id: &'a str) -> &'a str {
+        self.external.get(id).map_or(id, String::as_str)
+    }
+
+    /// Whether the email of a login method is verified, under its own id or its
+    /// external id.
+    fn verified(&self, m: &LoginMethod) -> bool {
+        m.verified
+            || m.email.as_ref().is_some_and(|e| {
+                self.verified_external
+                    .contains(&(self.shown(&m.recipe_user_id).to_owned(), e.clone()))
+            })
+    }
+}
+
+/// The SuperTokens user id of an id given by the SDK, which may be an external id
+/// (user-id mapping); the id itself when it is not an external id (one indexed
+/// look-up: only the external column can change the answer).
+pub async fn supertokens_id(core: &Core, app: &AppId, id: &str) -> Result<String, ApiError> {
+    let mappings = core
+        .storage
+        .get_user_id_mapping(app, id, UserIdType::External)
+        .await?;
+    Ok(mappings
+        .into_iter()
+        .find(|m| m.external_user_id == id)
+        .map_or_else(|| id.to_owned(), |m| m.supertokens_user_id))
+}
+
+/// The user id a session of the recipe user `recipe_user_id` (as the SDK gave it,
+/// possibly an external id) carries in `sub`: the primary user of its group, shown
+/// by its external id if mapped; `recipe_user_id` itself when the user is not linked
+/// or unknown (sessions may be created for any id).
+pub async fn session_user_id(
+    core: &Core,
+    app: &AppId,
+    recipe_user_id: &str,
+) -> Result<String, ApiError> {
+    let st = supertokens_id(core, app, recipe_user_id).await?;
+    if !crate::util::is_uuid(&st) {
+        return Ok(recipe_user_id.to_owned());
+    }
+    match core.storage.primary_user_id_of(app, &st).await? {
+        Some(primary) if primary != st => shown_id(core, app, &primary).await,
+        _ => Ok(recipe_user_id.to_owned()),
+    }
+}
+
+/// The id SuperTokens shows for one SuperTokens user id: its external id if mapped.
+pub async fn shown_id(core: &Core, app: &AppId, id: &str) -> Result<String, ApiError> {
+    let ids = core
+        .storage
+        .get_user_id_mappings_for(app, &[id.to_owned()])
+        .await?;
+    Ok(ids
+        .into_iter()
+        .next()
+        .map_or_else(|| id.to_owned(), |m| m.external_user_id))
+}
+
+/// The JSON of users with their ids as SuperTokens shows them.
+pub async fn users_json(core: &Core, app: &AppId, users: &[User]) -> Result<Vec<Value>, ApiError> {
+    let ids = Ids::of(core, app, &users.iter().collect::<Vec<_>>()).await?;
+    Ok(users.iter().map(|u| user_json(u, &ids)).collect())
+}
+
+/// `{"status":"OK", "user", "recipeUserId"}` plus `extra`, ids as SuperTokens shows them.
+pub async fn user_answer(
+    core: &Core,
+    app: &AppId,
+    user: &User,
+    recipe_user_id: &str,
+    extra: Value,
+) -> Result<Response, ApiError> {
+    let ids = Ids::of(core, app, &[user]).await?;
+    let mut body = json!({
+        "status": "OK",
+        "user": user_json(user, &ids),
+        "recipeUserId": ids.shown(recipe_user_id),
+    });
+    if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        b.extend(extra);
+    }
+    Ok(ok_json(body))
+}
+
+/// The user JSON the SDK reads (`User` in cdi.md b.1), with mapped ids replaced by
+/// their external ids.
+pub fn user_json(u: &User, ids: &Ids) -> Value {
     let mut emails: Vec<&str> = Vec::new();
     let mut phones: Vec<&str> = Vec::new();
     let mut tps: Vec<Value> = Vec::new();
@@ -19,8 +153,8 @@ pub fn user_json(u: &User) -> Value {
     for m in &u.login_methods {
         let mut lm = json!({
             "tenantIds": m.tenant_ids.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "recipeUserId": m.recipe_user_id,
-            "verified": m.verified,
+            "recipeUserId": ids.shown(&m.recipe_user_id),
+            "verified": ids.verified(m),
             "timeJoined": m.time_joined,
             "recipeId": m.recipe_id.as_str(),
         });
@@ -46,7 +180,7 @@ pub fn user_json(u: &User) -> Value {
         methods.push(lm);
     }
     json!({
-        "id": u.id,
+        "id": ids.shown(&u.id),
         "isPrimaryUser": u.is_primary,
         "tenantIds": u.tenant_ids.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
         "timeJoined": u.time_joined,
@@ -61,12 +195,15 @@ pub fn user_json(u: &User) -> Value {
 /// `GET /user/id`.
 pub async fn get_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     req.require_public_tenant()?;
-    let id = req.q_req("userId")?;
-    if !crate::util::is_uuid(id) {
+    let id = supertokens_id(core, req.app(), req.q_req("userId")?).await?;
+    if !crate::util::is_uuid(&id) {
         return Ok(status("UNKNOWN_USER_ID_ERROR"));
     }
-    match core.storage.get_user(req.app(), id).await? {
-        Some(u) => Ok(ok_json(json!({"status": "OK", "user": user_json(&u)}))),
+    match core.storage.get_user(req.app(), &id).await? {
+        Some(u) => {
+            let user = users_json(core, req.app(), std::slice::from_ref(&u)).await?;
+            Ok(ok_json(json!({"status": "OK", "user": user[0]})))
+        }
         None => Ok(status("UNKNOWN_USER_ID_ERROR")),
     }
 }
@@ -75,12 +212,14 @@ pub async fn get_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
 pub async fn remove_user(core: &Core, req: &Req) -> Result<Response, ApiError> {
     req.require_public_tenant()?;
     let b = req.json()?;
-    let id = b.str("userId")?;
-    b.opt_bool("removeAllLinkedAccounts", true)?;
+    let all_linked = b.opt_bool("removeAllLinkedAccounts", true)?;
+    let id = supertokens_id(core, req.app(), &b.str("userId")?).await?;
     if !crate::util::is_uuid(&id) {
         return Ok(status("OK"));
     }
-    core.storage.delete_user(req.app(), &id).await?;
+    core.storage
+        .delete_user_with_links(req.app(), &id, all_linked)
+        .await?;
     Ok(status("OK"))
 }
 
@@ -145,7 +284,7 @@ pub async fn list_users(core: &Core, req: &Req) -> Result<Response, ApiError> {
         .await?;
     let mut body = json!({
         "status": "OK",
-        "users": page.users.iter().map(user_json).collect::<Vec<_>>(),
+        "users": users_json(core, req.app(), &page.users).await?,
     });
     if let Some(n) = page.next {
         body["nextPaginationToken"] = json!(crate::util::b64(n.encode().as_bytes()));
@@ -244,6 +383,6 @@ pub async fn by_account_info(core: &Core, req: &Req) -> Result<Response, ApiErro
     found.sort_by(|a, b| a.time_joined.cmp(&b.time_joined).then(a.id.cmp(&b.id)));
     Ok(ok_json(json!({
         "status": "OK",
-        "users": found.iter().map(user_json).collect::<Vec<_>>(),
+        "users": users_json(core, req.app(), &found).await?,
     })))
 }

@@ -135,7 +135,7 @@ async fn check_with_jwks(app: &axum::Router, token: &str) {
     assert_eq!(header["typ"], "JWT");
     assert_eq!(header["alg"], "RS256");
     let kid = header["kid"].as_str().unwrap();
-    assert!(kid.starts_with("d-"));
+    assert!(kid.starts_with("d-") || kid.starts_with("s-"), "{kid}");
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -176,11 +176,16 @@ async fn transport(app: &axum::Router) {
     )
     .await;
     assert_eq!(bearer.status, StatusCode::OK);
-    let hello = call_with(app, "GET", "/hello", None, None, &[]).await;
-    assert_eq!(
-        (hello.status, hello.text.as_str()),
-        (StatusCode::OK, "Hello")
-    );
+    for path in ["/hello", "/", "/appid-public/hello"] {
+        for method in ["GET", "POST", "PUT", "DELETE"] {
+            let hello = call_with(app, method, path, None, None, &[]).await;
+            assert_eq!(
+                (hello.status, hello.text.as_str()),
+                (StatusCode::OK, "Hello"),
+                "{method} {path}"
+            );
+        }
+    }
     assert_eq!(
         call(app, "GET", "/nope", None).await.status,
         StatusCode::NOT_FOUND
@@ -573,6 +578,110 @@ fn refresh_body(token: &str, csrf: Option<&str>) -> Value {
     b
 }
 
+fn kid_of(token: &str) -> String {
+    let h = token.split('.').next().unwrap();
+    let h: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+    h["kid"].as_str().unwrap().to_owned()
+}
+
+/// Two string members of `v` (each given by its path of keys).
+fn pair<'a>(v: &'a Value, a: &[&str], b: &[&str]) -> (&'a str, &'a str) {
+    let at = |path: &[&str]| {
+        path.iter()
+            .fold(v, |v, k| &v[*k])
+            .as_str()
+            .unwrap_or("<none>")
+    };
+    (at(a), at(b))
+}
+
+/// `POST /<public>/recipe/session` without anti-CSRF, payloads or data.
+async fn plain_session(app: &axum::Router, user: &str, dynamic_key: bool) -> Value {
+    let body = json!({"userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic_key});
+    jcall(app, "POST", "/public/recipe/session", Some(body)).await
+}
+
+/// `POST /recipe/session/verify` without anti-CSRF.
+async fn plain_verify(app: &axum::Router, token: &str, check_db: bool) -> Value {
+    let body = json!({"accessToken": token, "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": check_db});
+    jcall(app, "POST", "/recipe/session/verify", Some(body)).await
+}
+
+/// `POST /recipe/session/refresh` without anti-CSRF.
+async fn plain_refresh(app: &axum::Router, token: &str, dynamic_key: bool) -> Value {
+    let body = json!({"refreshToken": token, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic_key});
+    jcall(app, "POST", "/recipe/session/refresh", Some(body)).await
+}
+
+/// `useDynamicSigningKey:false`: both cores sign with the one static key (`s-<uuid>`,
+/// kept in `jwt_signing_keys`), publish it, verify, refresh and promote such sessions.
+async fn static_key_sessions(a: &axum::Router, b: &axum::Router, user: &str) {
+    let created = plain_session(a, user, false).await;
+    assert_eq!(st(&created), "OK", "{created}");
+    let at0 = created["accessToken"]["token"].as_str().unwrap().to_owned();
+    let kid = kid_of(&at0);
+    assert!(kid.starts_with("s-") && kid.len() == 38, "{kid}");
+    // Published by both cores (after the dynamic keys), checked with an independent verify.
+    for core in [a, b] {
+        let jwks = call_with(core, "GET", "/.well-known/jwks.json", None, None, &[])
+            .await
+            .json();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids.last(), Some(&kid.as_str()), "{kids:?}");
+        assert!(kids[..kids.len() - 1].iter().all(|k| k.starts_with("d-")));
+        check_with_jwks(core, &at0).await;
+    }
+    // The other core verifies it (checking the database); no parent and an unchanged
+    // payload, so no new token (supertokens-core's getSession). It signs below (refresh).
+    let v = plain_verify(b, &at0, true).await;
+    assert_eq!(st(&v), "OK", "{v}");
+    assert!(v.get("accessToken").is_none(), "{v}");
+    // Refresh on the other core: the child token is signed with the static key; the
+    // first core promotes it through verify and signs the result with the same key.
+    let rt0 = created["refreshToken"]["token"].as_str().unwrap();
+    let r = plain_refresh(b, rt0, false).await;
+    assert_eq!(st(&r), "OK", "{r}");
+    let at2 = r["accessToken"]["token"].as_str().unwrap();
+    assert_eq!(kid_of(at2), kid);
+    assert!(claims(at2)["parentRefreshTokenHash1"].is_string());
+    let v = plain_verify(a, at2, false).await;
+    assert_eq!(st(&v), "OK", "{v}");
+    let at3 = v["accessToken"]["token"].as_str().unwrap();
+    assert_eq!(kid_of(at3), kid);
+    assert_eq!(claims(at3)["parentRefreshTokenHash1"], Value::Null);
+    check_with_jwks(a, at3).await;
+    // A token whose static kid is unknown is not accepted.
+    let parts: Vec<&str> = at3.split('.').collect();
+    let other_header = URL_SAFE_NO_PAD.encode(
+        json!({"kid": "s-00000000-0000-0000-0000-000000000000", "typ": "JWT", "version": "5", "alg": "RS256"}).to_string(),
+    );
+    let v = jcall(
+        b,
+        "POST",
+        "/recipe/session/verify",
+        Some(json!({
+            "accessToken": format!("{other_header}.{}.{}", parts[1], parts[2]),
+            "doAntiCsrfCheck": false, "enableAntiCsrf": false,
+        })),
+    )
+    .await;
+    assert_eq!(st(&v), "TRY_REFRESH_TOKEN", "{v}");
+    let h = created["session"]["handle"].clone();
+    let rm = jcall(
+        a,
+        "POST",
+        "/recipe/session/remove",
+        Some(json!({"sessionHandles": [h]})),
+    )
+    .await;
+    assert_eq!(rm["sessionHandlesRevoked"], json!([h]));
+}
+
 /// Sessions across two cores (`a` and `b`) on one database.
 async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
     let created = jcall(
@@ -620,10 +729,7 @@ async fn sessions(a: &axum::Router, b: &axum::Router, user: &str) {
             "The user payload contains protected field"
         )
     );
-    let static_key = call(a, "POST", "/public/recipe/session", Some(json!({
-        "userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": false,
-    }))).await;
-    assert_eq!(static_key.status, StatusCode::BAD_REQUEST);
+    static_key_sessions(a, b, user).await;
 
     // Verify on the other replica: no parent, so no new token; with checkDatabase too,
     // the payload being unchanged (supertokens-core's getSession returns before
@@ -1170,6 +1276,61 @@ async fn third_party_and_tenants(app: &axum::Router) {
         (second["createdNewUser"].as_bool(), &second["user"]["id"]),
         (Some(false), &first["user"]["id"])
     );
+    // The provider reports another email: it is stored (and verified as reported).
+    let moved = json!({"thirdPartyId": "google", "thirdPartyUserId": tp_user, "email": {"id": " T2@x.com", "isVerified": true}});
+    let third = jcall(app, "POST", "/public/recipe/signinup", Some(moved)).await;
+    assert_eq!(
+        (st(&third), third["createdNewUser"].as_bool()),
+        ("OK", Some(false))
+    );
+    assert_eq!(third["user"]["emails"], json!(["t2@x.com"]));
+    assert_eq!(third["user"]["loginMethods"][0]["verified"], true);
+    let id = first["user"]["id"].as_str().unwrap();
+    let stored = jcall(app, "GET", &format!("/user/id?userId={id}"), None).await;
+    assert_eq!(stored["user"]["loginMethods"][0]["email"], "t2@x.com");
+    let by_new = jcall(
+        app,
+        "GET",
+        "/public/users/by-accountinfo?email=t2%40x.com&doUnionOfAccountInfo=false",
+        None,
+    )
+    .await;
+    assert_eq!(by_new["users"][0]["id"], id);
+
+    // Unknown tenants: tenant-specific APIs answer 400 before any handler, GET
+    // tenant/v2 answers its own status, app-specific APIs keep their 403.
+    for (method, path, body) in [
+        (
+            "POST",
+            "/nosuch/recipe/signup",
+            Some(json!({"email": "a@b.c", "password": "x"})),
+        ),
+        ("GET", "/nosuch/users", None),
+        (
+            "POST",
+            "/nosuch/recipe/session",
+            Some(
+                json!({"userId": "u", "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}),
+            ),
+        ),
+        (
+            "POST",
+            "/appid-nosuch/public/recipe/signup",
+            Some(json!({"email": "a@b.c", "password": "x"})),
+        ),
+    ] {
+        let r = call(app, method, path, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            r.text.starts_with("AppId or tenantId not found"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let missing = jcall(app, "GET", "/nosuch/recipe/multitenancy/tenant/v2", None).await;
+    assert_eq!(st(&missing), "TENANT_NOT_FOUND_ERROR");
+    let app_api = call(app, "GET", "/nosuch/user/id?userId=x", None).await;
+    assert_eq!(app_api.status, StatusCode::FORBIDDEN);
     let no_verified = call(
         app,
         "POST",
@@ -1351,7 +1512,393 @@ async fn concurrent_refreshes(a: &axum::Router, b: &axum::Router, user: &str) {
     }
 }
 
+/// Account linking and user-id mapping (made through the storage: cdi.md b.2-b.8 has
+/// no endpoint for them) as the SDK sees them: the group's user JSON, sessions of a
+/// linked login method (`sub` = primary, `rsub` = recipe user), external ids shown
+/// and accepted, third-party email changes refused on a collision between primary
+/// users, deletion of one login method or of the group.
+async fn linking_and_mapping(app: &axum::Router, storage: &dyn Storage) {
+    use storage_api::{AppId, UserIdMapping};
+    let public = AppId::public();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (p_email, r_email, q_email) = (
+        format!("p{tag}@x.com"),
+        format!("r{tag}@x.com"),
+        format!("q{tag}@x.com"),
+    );
+    let signup = |email: String| async move {
+        let up = jcall(
+            app,
+            "POST",
+            "/public/recipe/signup",
+            Some(json!({"email": email, "password": "abcd1234"})),
+        )
+        .await;
+        up["recipeUserId"].as_str().unwrap().to_owned()
+    };
+    let pid = signup(p_email.clone()).await;
+    let qid = signup(q_email.clone()).await;
+    let tp = |email: &str| json!({"thirdPartyId": "google", "thirdPartyUserId": format!("g{tag}"), "email": {"id": email, "isVerified": false}});
+    let r = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&r_email))).await;
+    let rid = r["recipeUserId"].as_str().unwrap().to_owned();
+    storage.make_primary(&public, &pid).await.unwrap();
+    storage.make_primary(&public, &qid).await.unwrap();
+    storage.link(&public, &rid, &pid).await.unwrap();
+
+    // The group, by any of its ids.
+    for id in [&pid, &rid] {
+        let u = jcall(app, "GET", &format!("/user/id?userId={id}"), None).await;
+        let u = &u["user"];
+        assert_eq!(u["id"], pid.as_str(), "{u}");
+        assert_eq!(u["isPrimaryUser"], true);
+        assert_eq!(u["tenantIds"], json!(["public"]));
+        assert_eq!(u["emails"], json!([p_email, r_email]));
+        assert_eq!(
+            u["thirdParty"],
+            json!([{"id": "google", "userId": format!("g{tag}")}])
+        );
+        let methods: Vec<(&str, &str)> = u["loginMethods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["recipeId"].as_str().unwrap(),
+                    m["recipeUserId"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            methods,
+            vec![
+                ("emailpassword", pid.as_str()),
+                ("thirdparty", rid.as_str())
+            ]
+        );
+    }
+    // Signing in through the linked method answers the group and the method's id.
+    let again = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&r_email))).await;
+    assert_eq!(
+        pair(&again, &["user", "id"], &["recipeUserId"]),
+        (pid.as_str(), rid.as_str())
+    );
+    // Its provider now reports the email of another primary user: refused.
+    let clash = jcall(app, "POST", "/public/recipe/signinup", Some(tp(&q_email))).await;
+    assert_eq!(st(&clash), "EMAIL_CHANGE_NOT_ALLOWED_ERROR", "{clash}");
+    assert_eq!(
+        clash["reason"],
+        "Email already associated with another primary user."
+    );
+
+    // A session of the linked login method.
+    let s = plain_session(app, &rid, true).await;
+    assert_eq!(
+        pair(&s, &["session", "userId"], &["session", "recipeUserId"]),
+        (pid.as_str(), rid.as_str())
+    );
+    let c = claims(s["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(pair(&c, &["sub"], &["rsub"]), (pid.as_str(), rid.as_str()));
+    let handle = s["session"]["handle"].as_str().unwrap().to_owned();
+    let r = plain_refresh(app, s["refreshToken"]["token"].as_str().unwrap(), true).await;
+    let c = claims(r["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(pair(&c, &["sub"], &["rsub"]), (pid.as_str(), rid.as_str()));
+    let info = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session?sessionHandle={handle}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        pair(&info, &["userId"], &["recipeUserId"]),
+        (pid.as_str(), rid.as_str())
+    );
+    // Listed under the primary user with its linked accounts, not without them.
+    let with = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session/user?userId={pid}"),
+        None,
+    )
+    .await;
+    assert!(
+        with["sessionHandles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(handle)),
+        "{with}"
+    );
+    let without = jcall(
+        app,
+        "GET",
+        &format!("/recipe/session/user?userId={pid}&fetchSessionsForAllLinkedAccounts=false"),
+        None,
+    )
+    .await;
+    assert!(
+        !without["sessionHandles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(handle)),
+        "{without}"
+    );
+
+    // The primary user mapped to an external id: shown and accepted by that id.
+    let ext = format!("ext-{tag}");
+    storage
+        .create_user_id_mapping(
+            &public,
+            &UserIdMapping {
+                supertokens_user_id: pid.clone(),
+                external_user_id: ext.clone(),
+                external_user_id_info: None,
+            },
+        )
+        .await
+        .unwrap();
+    let u = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(u["user"]["id"], ext.as_str(), "{u}");
+    assert_eq!(u["user"]["loginMethods"][0]["recipeUserId"], ext.as_str());
+    assert_eq!(u["user"]["loginMethods"][1]["recipeUserId"], rid.as_str());
+    let by = jcall(
+        app,
+        "GET",
+        &format!(
+            "/public/users/by-accountinfo?email={}&doUnionOfAccountInfo=false",
+            urlenc(&p_email)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(by["users"][0]["id"], ext.as_str());
+    let signin = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": p_email, "password": "abcd1234"})),
+    )
+    .await;
+    assert_eq!(
+        pair(&signin, &["user", "id"], &["recipeUserId"]),
+        (ext.as_str(), ext.as_str())
+    );
+    let s = plain_session(app, &rid, true).await;
+    let c = claims(s["accessToken"]["token"].as_str().unwrap());
+    assert_eq!(pair(&c, &["sub"], &["rsub"]), (ext.as_str(), rid.as_str()));
+
+    // Email verification under the external id (as the SDK gives it) shows in the
+    // user JSON of the mapped login method.
+    let ev = json!({"userId": ext, "email": p_email});
+    let tok = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/email/verify/token",
+        Some(ev),
+    )
+    .await;
+    let body = json!({"method": "token", "token": tok["token"]});
+    let done = jcall(app, "POST", "/public/recipe/user/email/verify", Some(body)).await;
+    assert_eq!(pair(&done, &["status"], &["userId"]), ("OK", ext.as_str()));
+    let u = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(u["user"]["loginMethods"][0]["verified"], true, "{u}");
+    assert_eq!(u["user"]["loginMethods"][1]["verified"], false, "{u}");
+
+    // The email-password endpoints and tenant association take the external id too.
+    let tok = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token",
+        Some(json!({"userId": ext, "email": p_email})),
+    )
+    .await;
+    assert_eq!(st(&tok), "OK", "{tok}");
+    let used = jcall(
+        app,
+        "POST",
+        "/public/recipe/user/password/reset/token/consume",
+        Some(json!({"token": tok["token"]})),
+    )
+    .await;
+    assert_eq!(pair(&used, &["status"], &["userId"]), ("OK", ext.as_str()));
+    let ep_put = [("cdi-version", "5.4"), ("rid", "emailpassword")];
+    let body = json!({"recipeUserId": ext, "password": "newpass123"});
+    let upd = call_with(app, "PUT", "/recipe/user", Some(body), Some(KEY), &ep_put)
+        .await
+        .json();
+    assert_eq!(st(&upd), "OK", "{upd}");
+    let signin = jcall(
+        app,
+        "POST",
+        "/public/recipe/signin",
+        Some(json!({"email": p_email, "password": "newpass123"})),
+    )
+    .await;
+    assert_eq!(st(&signin), "OK");
+    let t = format!("l{}", &tag[..8]);
+    jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    let joined = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": ext})),
+    )
+    .await;
+    assert_eq!(
+        pair(&joined, &["status"], &["status"]),
+        ("OK", "OK"),
+        "{joined}"
+    );
+    // In that tenant another primary user has the email of the group's third-party
+    // login method: that method may not join.
+    let z = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/signup"),
+        Some(json!({"email": r_email, "password": "abcd1234"})),
+    )
+    .await;
+    storage
+        .make_primary(&public, z["recipeUserId"].as_str().unwrap())
+        .await
+        .unwrap();
+    let refused = jcall(
+        app,
+        "POST",
+        &format!("/{t}/recipe/multitenancy/tenant/user"),
+        Some(json!({"recipeUserId": rid})),
+    )
+    .await;
+    assert_eq!(st(&refused), "ASSOCIATION_NOT_ALLOWED_ERROR", "{refused}");
+
+    // Deleting only the linked login method keeps the group; deleting by the external
+    // id removes the group.
+    let removed = jcall(
+        app,
+        "POST",
+        "/user/remove",
+        Some(json!({"userId": rid, "removeAllLinkedAccounts": false})),
+    )
+    .await;
+    assert_eq!(st(&removed), "OK");
+    let u = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(
+        u["user"]["loginMethods"].as_array().unwrap().len(),
+        1,
+        "{u}"
+    );
+    let gone = jcall(app, "GET", &format!("/user/id?userId={rid}"), None).await;
+    assert_eq!(st(&gone), "UNKNOWN_USER_ID_ERROR");
+    jcall(app, "POST", "/user/remove", Some(json!({"userId": ext}))).await;
+    let gone = jcall(app, "GET", &format!("/user/id?userId={ext}"), None).await;
+    assert_eq!(st(&gone), "UNKNOWN_USER_ID_ERROR");
+}
+
+/// An app other than `public` (created through the storage: cdi.md has no app API):
+/// its own users, tenants, signing keys (dynamic and static) and refresh-token key,
+/// agreed by both cores; its tokens mean nothing to the public app.
+async fn other_app(a: &axum::Router, b: &axum::Router, storage: &dyn Storage) {
+    use storage_api::{AppId, TenantConfig, TenantConfigKey, TenantIdentifier};
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let app_id = format!("a{tag}");
+    let public_of_app = TenantIdentifier {
+        app: AppId::new(&app_id).unwrap(),
+        tenant: storage_api::TenantId::public(),
+    };
+    let p = |path: &str| format!("/appid-{app_id}{path}");
+    // Unknown until the app exists.
+    let r = call(a, "GET", &p("/public/users"), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.text.starts_with("AppId or tenantId not found"),
+        "{}",
+        r.text
+    );
+    storage
+        .add_tenant(&public_of_app, auth_core::util::now_ms())
+        .await
+        .unwrap();
+    let config = TenantConfig::new(TenantConfigKey::new(public_of_app.clone()));
+    storage.create_tenant_config(&config).await.unwrap();
+
+    let email = format!("o{tag}@x.com");
+    let body = json!({"email": email, "password": "abcd1234"});
+    let up = jcall(a, "POST", &p("/public/recipe/signup"), Some(body.clone())).await;
+    assert_eq!(st(&up), "OK", "{up}");
+    let user = up["recipeUserId"].as_str().unwrap().to_owned();
+    let listed = jcall(b, "GET", &p("/public/users"), None).await;
+    assert_eq!(listed["users"][0]["id"], user.as_str());
+    let elsewhere = jcall(a, "POST", "/public/recipe/signin", Some(body)).await;
+    assert_eq!(st(&elsewhere), "WRONG_CREDENTIALS_ERROR");
+    let none = jcall(a, "GET", &format!("/user/id?userId={user}"), None).await;
+    assert_eq!(st(&none), "UNKNOWN_USER_ID_ERROR");
+
+    for dynamic in [true, false] {
+        let body = json!({"userId": user, "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic});
+        let created = jcall(a, "POST", &p("/public/recipe/session"), Some(body)).await;
+        assert_eq!(st(&created), "OK", "{created}");
+        let at = created["accessToken"]["token"].as_str().unwrap();
+        let rt = created["refreshToken"]["token"].as_str().unwrap();
+        let kid = kid_of(at);
+        // Published by the app's JWKS on both cores, not by the public app's.
+        for core in [a, b] {
+            let jwks = call_with(core, "GET", &p("/.well-known/jwks.json"), None, None, &[])
+                .await
+                .json();
+            assert!(
+                jwks["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kid"] == kid.as_str())
+            );
+        }
+        let public_jwks = call_with(a, "GET", "/.well-known/jwks.json", None, None, &[])
+            .await
+            .json();
+        assert!(
+            !public_jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == kid.as_str())
+        );
+        let verify = json!({"accessToken": at, "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": true});
+        let v = jcall(
+            b,
+            "POST",
+            &p("/recipe/session/verify"),
+            Some(verify.clone()),
+        )
+        .await;
+        assert_eq!(st(&v), "OK", "{v}");
+        let v = jcall(b, "POST", "/recipe/session/verify", Some(verify)).await;
+        assert_eq!(st(&v), "TRY_REFRESH_TOKEN", "{v}");
+        let refresh =
+            json!({"refreshToken": rt, "enableAntiCsrf": false, "useDynamicSigningKey": dynamic});
+        let r = jcall(
+            b,
+            "POST",
+            &p("/recipe/session/refresh"),
+            Some(refresh.clone()),
+        )
+        .await;
+        assert_eq!(st(&r), "OK", "{r}");
+        assert_eq!(kid_of(r["accessToken"]["token"].as_str().unwrap()), kid);
+        let r = jcall(b, "POST", "/recipe/session/refresh", Some(refresh)).await;
+        assert_eq!(st(&r), "UNAUTHORISED", "{r}");
+    }
+    let r = call(a, "GET", &p("/nosuch/users"), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
+
 async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
+    let storage = a.clone();
     let (a, b) = (core_on(a).await, core_on(b).await);
     transport(&a).await;
     let user = users_and_passwords(&a).await;
@@ -1359,6 +1906,8 @@ async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     concurrent_refreshes(&a, &b, &user).await;
     passwordless(&a).await;
     third_party_and_tenants(&b).await;
+    linking_and_mapping(&a, &*storage).await;
+    other_app(&a, &b, &*storage).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

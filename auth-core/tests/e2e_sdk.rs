@@ -2,7 +2,8 @@
 //! flows of cdi.md (f) (`e2e/flows.js`) and two browser-like flows through an Express
 //! backend (`e2e/http-flows.js`), on SQLite, PostgreSQL (two auth-core processes on
 //! one database, the SDK round-robins between them) and MariaDB (selected by
-//! `MYSQL_CONNECTION_URI` only).
+//! `MYSQL_CONNECTION_URI` only); and sessions on the static signing key
+//! (`e2e/static-key-flows.js`, the SDK with `useDynamicAccessTokenSigningKey:false`).
 //!
 //! Needs Node 20+ and `npm ci` in `auth-core/e2e` (`.ci/run` does it); without them
 //! these tests fail, they never skip.
@@ -102,6 +103,7 @@ fn run_node(script: &str, cores: &[&CoreProcess]) {
 fn run_all(cores: &[&CoreProcess]) {
     run_node("flows.js", cores);
     run_node("http-flows.js", cores);
+    run_node("static-key-flows.js", cores);
 }
 
 #[test]

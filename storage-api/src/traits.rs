@@ -101,6 +101,12 @@ pub trait Users: Send + Sync {
         user_id: &str,
         email: &str,
     ) -> Result<()>;
+    /// Changes a third-party user's email (SuperTokens stores the email the provider
+    /// reports at each sign-in; third-party emails are not unique): `UnknownUserId`,
+    /// and `AccountInfoAlreadyUsedByAnotherPrimaryUser` when the user is linked and
+    /// another primary user of its tenants has the email.
+    async fn update_third_party_email(&self, app: &AppId, user_id: &str, email: &str)
+    -> Result<()>;
     /// Changes a password hash: `UnknownUserId`.
     async fn update_password_hash(&self, app: &AppId, user_id: &str, hash: &Secret) -> Result<()>;
     /// Changes a passwordless user's email and phone (`None` clears one, not both):

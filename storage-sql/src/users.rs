@@ -503,11 +503,7 @@ pub(crate) async fn update_ep_email<C: Conn>(
     user_id: &str,
     email: &str,
 ) -> Result<()> {
-    validate::uuid("user_id", user_id)?;
-    check_email(email)?;
-    let new = linking::email_identity(Some(email), None);
-    linking::guard_change(c, q, app, user_id, new, None).await?;
-    for (stmt, table) in [
+    let rows = [
         (
             Stmt::fixed("users.update_ep_email"),
             Tbl::EmailpasswordUsers,
@@ -516,10 +512,41 @@ pub(crate) async fn update_ep_email<C: Conn>(
             Stmt::fixed("users.update_ep_tenant_email"),
             Tbl::EmailpasswordUserToTenant,
         ),
-    ] {
+    ];
+    update_email(c, q, app, user_id, email, &rows).await
+}
+
+pub(crate) async fn update_tp_email<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+    email: &str,
+) -> Result<()> {
+    let rows = [(Stmt::fixed("users.update_tp_email"), Tbl::ThirdpartyUsers)];
+    update_email(c, q, app, user_id, email, &rows).await
+}
+
+/// Sets the email of a login method in its recipe tables, after the linking guard;
+/// the first table holds the user (`UnknownUserId` when no row changed), a unique
+/// violation on the email-password tenant table is `DuplicateEmail`.
+async fn update_email<C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    app: &AppId,
+    user_id: &str,
+    email: &str,
+    rows: &[(Stmt, Tbl)],
+) -> Result<()> {
+    validate::uuid("user_id", user_id)?;
+    check_email(email)?;
+    let new = linking::email_identity(Some(email), None);
+    linking::guard_change(c, q, app, user_id, new, None).await?;
+    for (i, (stmt, table)) in rows.iter().enumerate() {
+        let table = *table;
         let args = args! { app: app.as_str(), user_id: user_id, email: email };
         let n = q
-            .exec(c, stmt, args, |a| {
+            .exec(c, *stmt, args, |a| {
                 Query::update()
                     .table(q.t(table))
                     .value(Col::Email, a.email.expr())
@@ -533,7 +560,7 @@ pub(crate) async fn update_ep_email<C: Conn>(
                 }
                 v => unexpected(v),
             })?;
-        if table == Tbl::EmailpasswordUsers {
+        if i == 0 {
             touched(n)?;
         }
     }
@@ -1401,6 +1428,19 @@ impl<D: Driver> Users for SqlStorage<D> {
         self.in_tx(Op::app("update_email_password_email", app), |cx| {
             let (c, q) = cx.parts();
             Box::pin(update_ep_email(c, q, app, user_id, email))
+        })
+        .await
+    }
+
+    async fn update_third_party_email(
+        &self,
+        app: &AppId,
+        user_id: &str,
+        email: &str,
+    ) -> Result<()> {
+        self.in_tx(Op::app("update_third_party_email", app), |cx| {
+            let (c, q) = cx.parts();
+            Box::pin(update_tp_email(c, q, app, user_id, email))
         })
         .await
     }

@@ -393,6 +393,49 @@ pub async fn users_update_email_password_email(ctx: Ctx) {
     );
 }
 
+/// Email change of a third-party user: stored (emails are not unique for third-party
+/// users, so a taken email is fine), found by the new email only; `UnknownUserId` for
+/// an unknown user or a user of another recipe.
+pub async fn users_update_third_party_email(ctx: Ctx) {
+    let t = setup_public(&ctx).await;
+    let a = tp_user(&ctx, &t, "a@example.com", "google", "ga", 1).await;
+    let b = ep_user(&ctx, &t, "b@example.com", 2).await;
+    ctx.storage
+        .update_third_party_email(&t.app, &a.id, "b@example.com")
+        .await
+        .unwrap();
+    let got = ctx.storage.get_user(&t.app, &a.id).await.unwrap().unwrap();
+    assert_eq!(only_method(&got).email.as_deref(), Some("b@example.com"));
+    assert!(
+        ctx.storage
+            .list_users_by_email(&t, "a@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut both = ids(&ctx
+        .storage
+        .list_users_by_email(&t, "b@example.com")
+        .await
+        .unwrap());
+    both.sort();
+    let mut want = vec![a.id.clone(), b.id.clone()];
+    want.sort();
+    assert_eq!(both, want);
+    for unknown in [uid(), b.id.clone()] {
+        let r = ctx
+            .storage
+            .update_third_party_email(&t.app, &unknown, "c@example.com")
+            .await;
+        assert!(
+            matches!(r, Err(StorageError::UnknownUserId)),
+            "not a third-party user: {r:?}"
+        );
+    }
+    let got = ctx.storage.get_user(&t.app, &b.id).await.unwrap().unwrap();
+    assert_eq!(only_method(&got).email.as_deref(), Some("b@example.com"));
+}
+
 /// An email change is checked in every tenant the user belongs to.
 pub async fn users_update_email_checks_every_tenant(ctx: Ctx) {
     let t = setup_public(&ctx).await;
