@@ -33,7 +33,7 @@ start() { # binary, extra environment assignments...
   PID=$!
   for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/hello" && return 0
-    kill -0 "$PID" 2>/dev/null || { echo "auth-core exited at start-up" >&2; exit 1; }
+    kill -0 "$PID" 2>/dev/null || { echo "auth-core exited at start-up:" >&2; cat "$WORK/core.log" >&2; exit 1; }
     sleep 0.1
   done
   echo "auth-core did not start" >&2; exit 1
@@ -73,9 +73,15 @@ mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE
 # (cd / first: the working directory, $WORK, is gone after cleanup, and psql fails there.)
 trap 'cleanup; cd /; psql -q -h 127.0.0.1 -U postgres -d test -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS '"$SCHEMA"' CASCADE" >/dev/null; mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS '"$DB"'"' EXIT
 
-backend sqlite
-backend postgresql POSTGRESQL_CONNECTION_URI="postgresql://postgres@127.0.0.1:5432/test" POSTGRESQL_TABLE_SCHEMA="$SCHEMA"
-backend mariadb MYSQL_CONNECTION_URI="mysql://root@127.0.0.1:3306/$DB"
+# BACKENDS: a subset, e.g. BACKENDS=mariadb.
+for b in ${BACKENDS:-sqlite postgresql mariadb}; do
+  case "$b" in
+    sqlite) backend sqlite ;;
+    postgresql) backend postgresql POSTGRESQL_CONNECTION_URI="postgresql://postgres@127.0.0.1:5432/test" POSTGRESQL_TABLE_SCHEMA="$SCHEMA" ;;
+    mariadb) backend mariadb MYSQL_CONNECTION_URI="mysql://root@127.0.0.1:3306/$DB" ;;
+    *) echo "unknown backend $b" >&2; exit 1 ;;
+  esac
+done
 # Hashing, reported apart: sign-in at the default bcrypt cost 11 on SQLite (HTTP only).
 start "$BIN"
 drive "sqlite, bcrypt cost 11" LEVELS=1,4 OPS="sign in" FLOOR=0 BCRYPT_COST=11; stop
