@@ -445,6 +445,7 @@ async fn read_back(s: &dyn Storage) {
             limit: 10,
             order: TimeJoinedOrder::Asc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await
@@ -457,6 +458,7 @@ async fn read_back(s: &dyn Storage) {
             limit: 10,
             order: TimeJoinedOrder::Desc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await
@@ -1148,6 +1150,7 @@ async fn adopts_linked_accounts(server: Server) {
                 limit: 10,
                 order: TimeJoinedOrder::Asc,
                 recipes: vec![],
+                search: Default::default(),
                 after: None,
             })
             .await
