@@ -279,6 +279,7 @@ pub async fn list_users(core: &Core, req: &Req) -> Result<Response, ApiError> {
             limit,
             order,
             recipes: recipes(req)?,
+            search: Default::default(),
             after,
         })
         .await?;
