@@ -215,6 +215,17 @@ async function step(name, f) {
     assert.equal(newest.users[0].id, rid.getAsString());
     const oldest = await st.getUsersOldestFirst({ tenantId: T, limit: 1 });
     assert.equal(oldest.users.length, 1);
+    // The dashboard's search (query: email / phone / provider tags, ';'-separated).
+    const found = await st.getUsersNewestFirst({ tenantId: T, query: { email: " " + email2.toUpperCase() + ";zz" } });
+    assert.deepEqual(found.users.map((x) => x.id), [rid.getAsString()]);
+    assert.equal(found.nextPaginationToken, undefined);
+    const byDomain = await st.getUsersOldestFirst({ tenantId: T, limit: 1, query: { email: "example.com" } });
+    assert.ok(byDomain.users.some((x) => x.id === rid.getAsString()));
+    assert.equal(byDomain.nextPaginationToken, undefined);
+    const both = await st.getUsersNewestFirst({ tenantId: T, query: { email: email2, provider: "google" } });
+    assert.deepEqual(both.users.map((x) => x.id), [rid.getAsString()]);
+    assert.equal((await st.getUsersNewestFirst({ tenantId: T, query: { email: "zz" + email2 } })).users.length, 0);
+    assert.equal((await st.getUsersNewestFirst({ tenantId: T, query: { provider: "no-such-provider" } })).users.length, 0);
     const u = await st.getUser(rid.getAsString());
     assert.ok(u);
     assert.deepEqual(u.emails, [email2]);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use storage_api::{
     AppId, ListUsers, LoginMethod, PageToken, RecipeId, ThirdPartyInfo, TimeJoinedOrder, User,
-    UserIdType, UserScope,
+    UserIdType, UserScope, UserSearch,
 };
 
 /// The external ids of SuperTokens user ids (user-id mapping): SuperTokens shows a
@@ -238,15 +238,49 @@ fn recipes(req: &Req) -> Result<Vec<RecipeId>, ApiError> {
     }
 }
 
-/// `GET /<t>/users`.
+/// The most groups one search answers: the storage's page limit. (SuperTokens' plugins
+/// cap each recipe's part of the search at 1000 login methods.)
+const SEARCH_CAP: u32 = 1000;
+
+/// The longest search tag the storage takes; no stored email, phone number or
+/// third-party id (all `VARCHAR(256)` or shorter) starts with a longer one.
+const TAG_MAX_CHARS: usize = 256;
+
+/// The tags of one search query parameter as SuperTokens' `UsersAPI` reads them:
+/// split on `;`, each lower-cased and trimmed (Java's `trim`: characters up to
+/// U+0020), empty ones dropped. Over-long tags answer 400 (the Java core would run
+/// them and find nothing; see the README).
+fn search_tags(req: &Req, name: &str) -> Result<Vec<String>, ApiError> {
+    let Some(v) = req.q(name) else {
+        return Ok(Vec::new());
+    };
+    let tags: Vec<String> = v
+        .split(';')
+        .map(|t| t.to_lowercase().trim_matches(|c| c <= ' ').to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tags.iter().any(|t| t.chars().count() > TAG_MAX_CHARS) {
+        return Err(ApiError::BadRequest(format!(
+            "a '{name}' search tag is at most {TAG_MAX_CHARS} characters"
+        )));
+    }
+    Ok(tags)
+}
+
+/// `GET /<t>/users`, with the dashboard's search (`email`, `phone`, `provider`).
+///
+/// Checks run in the Java core's order (`UsersAPI.doGet`). With at least one search
+/// tag the answer is what SuperTokens' `AuthRecipe.getUsers` gives: every matching
+/// group (up to [`SEARCH_CAP`]) in the requested order and no `nextPaginationToken`;
+/// `limit` has no maximum and, like `paginationToken` (still checked) and
+/// `includeRecipeIds` (still checked), does not narrow the search.
 pub async fn list_users(core: &Core, req: &Req) -> Result<Response, ApiError> {
+    let recipes = recipes(req)?;
     let limit = match req.q("limit") {
-        None => 100,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| ApiError::BadRequest("max limit allowed is 500".into()))?,
+        None => None,
+        Some(l) => Some(l.parse::<i32>().map_err(|_| {
+            ApiError::BadRequest("Field name 'limit' must be an int in the GET request".into())
+        })?),
     };
     let order = match req.q("timeJoinedOrder") {
         None | Some("ASC") => TimeJoinedOrder::Asc,
@@ -257,6 +291,20 @@ pub async fn list_users(core: &Core, req: &Req) -> Result<Response, ApiError> {
             ));
         }
     };
+    let search = UserSearch {
+        emails: search_tags(req, "email")?,
+        phones: search_tags(req, "phone")?,
+        providers: search_tags(req, "provider")?,
+    };
+    let limit = match limit {
+        None => 100,
+        Some(l) if l > 500 && search.is_empty() => {
+            return Err(ApiError::BadRequest("max limit allowed is 500".into()));
+        }
+        Some(l) => u32::try_from(l).ok().filter(|l| *l >= 1).ok_or_else(|| {
+            ApiError::BadRequest("limit must a positive integer with min value 1".into())
+        })?,
+    };
     let after = match req.q("paginationToken") {
         None => None,
         Some(t) => Some(
@@ -264,29 +312,22 @@ pub async fn list_users(core: &Core, req: &Req) -> Result<Response, ApiError> {
                 .ok_or_else(|| ApiError::BadRequest("invalid pagination token".into()))?,
         ),
     };
-    if ["email", "phone", "provider"]
-        .iter()
-        .any(|k| req.q(k).is_some())
-    {
-        return Err(ApiError::BadRequest(
-            "dashboard search (email/phone/provider) is not supported by this core yet".into(),
-        ));
-    }
-    let page = core
-        .storage
-        .list_users(&ListUsers {
-            tenant: req.tenant.clone(),
-            limit,
-            order,
-            recipes: recipes(req)?,
-            after,
-        })
-        .await?;
+    // SuperTokens' search ignores the page, its size and the recipes.
+    let searching = !search.is_empty();
+    let request = ListUsers {
+        tenant: req.tenant.clone(),
+        limit: if searching { SEARCH_CAP } else { limit },
+        order,
+        recipes: if searching { Vec::new() } else { recipes },
+        after: after.filter(|_| !searching),
+        search,
+    };
+    let page = core.storage.list_users(&request).await?;
     let mut body = json!({
         "status": "OK",
         "users": users_json(core, req.app(), &page.users).await?,
     });
-    if let Some(n) = page.next {
+    if let (Some(n), false) = (page.next, searching) {
         body["nextPaginationToken"] = json!(crate::util::b64(n.encode().as_bytes()));
     }
     Ok(ok_json(body))

@@ -1341,15 +1341,7 @@ async fn third_party_and_tenants(app: &axum::Router) {
     assert_eq!(no_verified.status, StatusCode::BAD_REQUEST);
     let uid = first["recipeUserId"].as_str().unwrap().to_owned();
 
-    let t = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let created = jcall(
-        app,
-        "PUT",
-        "/public/recipe/multitenancy/tenant/v2",
-        Some(json!({"tenantId": t})),
-    )
-    .await;
-    assert_eq!(created["createdNew"], true);
+    let t = new_tenant(app, "t").await;
     let got = jcall(
         app,
         "GET",
@@ -1897,6 +1889,212 @@ async fn other_app(a: &axum::Router, b: &axum::Router, storage: &dyn Storage) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
 
+/// A new tenant of the public app, named `prefix` + 8 random hex digits.
+async fn new_tenant(app: &axum::Router, prefix: &str) -> String {
+    let t = format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let created = jcall(
+        app,
+        "PUT",
+        "/public/recipe/multitenancy/tenant/v2",
+        Some(json!({"tenantId": t})),
+    )
+    .await;
+    assert_eq!(created["createdNew"], true);
+    t
+}
+
+/// The ids of a `GET /<t>/users` answer, in order.
+fn listed(v: &Value) -> Vec<String> {
+    v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `ids` sorted (search results compared as sets).
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// The dashboard's search on `GET /<t>/users` (`email`, `phone`, `provider`), in a
+/// tenant of its own: tags split on `;`, trimmed and lower-cased; email tags match a
+/// prefix of the email or of its domain; combinations as SuperTokens' plugins combine
+/// them; no `nextPaginationToken`, no page size and no recipe filter while searching.
+async fn dashboard_search(app: &axum::Router) {
+    let t = new_tenant(app, "s").await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, email) in [
+        ("ep1", "alice@alpha.com"),
+        ("ep2", "bob@beta.org"),
+        ("ep3", " Carol@Alpha.com"),
+    ] {
+        let r = jcall(
+            app,
+            "POST",
+            &format!("/{t}/recipe/signup"),
+            Some(json!({"email": email, "password": "pw123456"})),
+        )
+        .await;
+        assert_eq!(st(&r), "OK", "{r}");
+        ids.insert(name, r["user"]["id"].as_str().unwrap().to_owned());
+    }
+    for (name, provider, email) in [
+        ("tp1", "google", "dave@beta.org"),
+        ("tp2", "github", "erin@gamma.net"),
+    ] {
+        let body = json!({"thirdPartyId": provider, "thirdPartyUserId": name, "email": {"id": email, "isVerified": false}});
+        let r = jcall(app, "POST", &format!("/{t}/recipe/signinup"), Some(body)).await;
+        assert_eq!(st(&r), "OK", "{r}");
+        ids.insert(name, r["user"]["id"].as_str().unwrap().to_owned());
+    }
+    for (name, contact) in [
+        ("pl1", json!({"phoneNumber": "+15550001"})),
+        ("pl2", json!({"phoneNumber": "+447000001"})),
+        ("pl3", json!({"email": "frank@alpha.com"})),
+    ] {
+        let c = jcall(
+            app,
+            "POST",
+            &format!("/{t}/recipe/signinup/code"),
+            Some(contact),
+        )
+        .await;
+        let r = jcall(
+            app,
+            "POST",
+            &format!("/{t}/recipe/signinup/code/consume"),
+            Some(json!({"preAuthSessionId": c["preAuthSessionId"], "linkCode": c["linkCode"]})),
+        )
+        .await;
+        assert_eq!(st(&r), "OK", "{r}");
+        ids.insert(name, r["user"]["id"].as_str().unwrap().to_owned());
+    }
+    let want = |names: &[&str]| sorted(names.iter().map(|n| ids[n].clone()).collect());
+    let search = |q: String| {
+        let path = format!("/{t}/users?{q}");
+        async move {
+            let v = jcall(app, "GET", &path, None).await;
+            assert_eq!(v["nextPaginationToken"], Value::Null, "{path}: {v}");
+            listed(&v)
+        }
+    };
+    for (q, names) in [
+        // Email prefix or domain prefix; tags are trimmed and lower-cased.
+        ("email=al", &["ep1", "ep3", "pl3"][..]),
+        ("email=alice", &["ep1"]),
+        ("email=beta.org", &["ep2", "tp1"]),
+        ("email=%20ALICE%20;ERIN;;", &["ep1", "tp2"]),
+        ("email=carol%40alpha.c", &["ep3"]),
+        // Phone prefix ('+' encoded as the SDK's URLSearchParams does).
+        ("phone=%2B1555", &["pl1"]),
+        ("phone=%2B44;%2B1", &["pl1", "pl2"]),
+        // Provider prefix.
+        ("provider=goo", &["tp1"]),
+        ("provider=G", &["tp1", "tp2"]),
+        // Combinations: a third-party login method needs both its email and its
+        // provider to match; email-password ones match by email; passwordless ones by
+        // email or phone.
+        ("email=beta&provider=google", &["ep2", "tp1"]),
+        ("email=beta&provider=git", &["ep2"]),
+        ("email=frank&phone=%2B4470", &["pl2", "pl3"]),
+        ("email=zzz&phone=%2B1", &["pl1"]),
+        // No match.
+        ("email=zzz", &[]),
+        ("phone=%2B9", &[]),
+        ("provider=apple", &[]),
+        // While searching, limit, paginationToken and includeRecipeIds do not narrow
+        // the answer (SuperTokens' AuthRecipe.getUsers).
+        ("email=al&limit=1", &["ep1", "ep3", "pl3"]),
+        ("email=al&limit=100000", &["ep1", "ep3", "pl3"]),
+        (
+            "email=al&includeRecipeIds=emailpassword",
+            &["ep1", "ep3", "pl3"],
+        ),
+    ] {
+        assert_eq!(sorted(search(q.to_owned()).await), want(names), "{q}");
+    }
+    // Ordered by time joined, in the requested direction.
+    let asc = search("email=a;b".into()).await;
+    assert_eq!(
+        sorted(asc.clone()),
+        want(&["ep1", "ep2", "ep3", "tp1", "pl3"])
+    );
+    let joined = |v: &Value| -> Vec<i64> {
+        v["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["timeJoined"].as_i64().unwrap())
+            .collect()
+    };
+    let v = jcall(app, "GET", &format!("/{t}/users?email=a;b"), None).await;
+    assert!(joined(&v).is_sorted());
+    let mut desc = search("email=a;b&timeJoinedOrder=DESC".into()).await;
+    desc.reverse();
+    assert_eq!(desc, asc);
+    // A token from a plain listing is still checked, then not used.
+    let first = jcall(app, "GET", &format!("/{t}/users?limit=1"), None).await;
+    let token = urlenc(first["nextPaginationToken"].as_str().unwrap());
+    assert_eq!(
+        sorted(search(format!("email=al&paginationToken={token}")).await),
+        want(&["ep1", "ep3", "pl3"])
+    );
+    // Only empty tags: no search (a plain page, with its token).
+    let plain = jcall(
+        app,
+        "GET",
+        &format!("/{t}/users?email=%20;%20&limit=2"),
+        None,
+    )
+    .await;
+    assert_eq!(listed(&plain).len(), 2);
+    assert!(plain["nextPaginationToken"].is_string());
+    // Another tenant's users are not searched.
+    let public = jcall(app, "GET", "/public/users?email=alpha.com", None).await;
+    assert!(
+        listed(&public)
+            .iter()
+            .all(|id| !ids.values().any(|x| x == id))
+    );
+    // Validation, in the Java core's words.
+    for (q, text) in [
+        ("limit=501", "max limit allowed is 500"),
+        ("limit=0", "limit must a positive integer with min value 1"),
+        (
+            "email=a&limit=-1",
+            "limit must a positive integer with min value 1",
+        ),
+        (
+            "limit=x",
+            "Field name 'limit' must be an int in the GET request",
+        ),
+        ("email=a&paginationToken=zz", "invalid pagination token"),
+        ("email=a&includeRecipeIds=nope", "Unknown recipe ID: nope"),
+        (
+            "email=a&timeJoinedOrder=asc",
+            "timeJoinedOrder can be either ASC OR DESC",
+        ),
+    ] {
+        let r = call(app, "GET", &format!("/{t}/users?{q}"), None).await;
+        assert_eq!(
+            (r.status, r.text.as_str()),
+            (StatusCode::BAD_REQUEST, text),
+            "{q}"
+        );
+    }
+    let long = "a".repeat(257);
+    let r = call(app, "GET", &format!("/{t}/users?email={long}"), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let edge = "a".repeat(256);
+    assert_eq!(search(format!("email={edge}")).await, Vec::<String>::new());
+}
+
 async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     let storage = a.clone();
     let (a, b) = (core_on(a).await, core_on(b).await);
@@ -1906,6 +2104,7 @@ async fn everything(a: Arc<dyn Storage>, b: Arc<dyn Storage>) {
     concurrent_refreshes(&a, &b, &user).await;
     passwordless(&a).await;
     third_party_and_tenants(&b).await;
+    dashboard_search(&b).await;
     linking_and_mapping(&a, &*storage).await;
     other_app(&a, &b, &*storage).await;
 }

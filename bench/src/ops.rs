@@ -154,6 +154,7 @@ pub fn list_request(sh: &Shared, n: u64) -> ListUsers {
         limit: PAGE,
         order: TimeJoinedOrder::Asc,
         recipes: Vec::new(),
+        search: Default::default(),
         after: Some(PageToken {
             time_joined: time_joined(j),
             user_id: user_id(j),

@@ -329,6 +329,37 @@ pub struct ListUsers {
     pub recipes: Vec<RecipeId>,
     /// Continue after this position.
     pub after: Option<PageToken>,
+    /// Search tags (the dashboard's search); empty means no search.
+    pub search: UserSearch,
+}
+
+/// The search tags of [`ListUsers`], combined as SuperTokens' plugins combine the
+/// dashboard's tags: a group is listed when one of its login methods in the tenant
+/// matches. An email-password login method matches when email tags are given and
+/// its email matches one; a third-party one when email or provider tags are given
+/// and it matches one of each kind given; a passwordless one when email or phone
+/// tags are given and its email or its phone number matches one.
+///
+/// Every tag is a prefix, compared byte for byte on PostgreSQL and SQLite and with
+/// the column's collation on MySQL (`utf8mb4_bin` in tables created here), so give
+/// emails in the normalised (lower) case the core stores. An email matches a tag
+/// when the email, or its domain (the part after its first `@`), starts with it:
+/// `a` matches `alice@x.com` and `bob@a.com`. Tags are 1 to 256 characters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserSearch {
+    /// Email tags: a prefix of the email or of its domain.
+    pub emails: Vec<String>,
+    /// Phone tags: a prefix of a passwordless phone number.
+    pub phones: Vec<String>,
+    /// Provider tags: a prefix of a third-party id (`goo` for `google`).
+    pub providers: Vec<String>,
+}
+
+impl UserSearch {
+    /// Whether no tag is given.
+    pub fn is_empty(&self) -> bool {
+        self.emails.is_empty() && self.phones.is_empty() && self.providers.is_empty()
+    }
 }
 
 /// One page of users.

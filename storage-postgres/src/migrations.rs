@@ -12,6 +12,7 @@ pub(crate) static MIGRATIONS: &[Migration] = storage_api::embedded_migrations![
     3 "phase2" SuperTokens "0003_phase2" [];
     4 "linking" Project "0004_linking" [];
     5 "recipes" Project "0005_recipes" [];
+    6 "search" Project "0006_search" [];
 ];
 
 /// The embedded PostgreSQL migrations, ascending by version: 1 and 3 are SuperTokens' plugin

@@ -7,26 +7,25 @@ use crate::conn::{Dialect, Driver, Violation};
 use crate::metadata::check_user_id;
 use crate::run::{Op, Via};
 use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, One, Q, Stmt, app_user_is, args, insert_row, no_app};
+use crate::stmt::{Meaning, Stmt, app_user_is, args, insert_row, no_app};
 use async_trait::async_trait;
-use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, UnionType};
+use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query};
 use storage_api::validate;
 use storage_api::*;
 
 /// One UTC day in milliseconds.
 const DAY_MS: i64 = 86_400_000;
 
-/// `SELECT user_id FROM user_last_active WHERE app_id = app AND last_active_time >= since`.
-fn active_since(q: Q<'_>, app: &One, since: &One) -> SelectStatement {
-    Query::select()
-        .column(Col::UserId)
-        .from(q.t(Tbl::UserLastActive))
-        .cond_where(
-            Cond::all()
-                .add(Expr::col(Col::AppId).eq(app.expr()))
-                .add(Expr::col(Col::LastActiveTime).gte(since.expr())),
-        )
-        .to_owned()
+/// A `user_last_active.user_id` (VARCHAR(128)) compared with an
+/// `app_id_to_user_id` id (CHAR(36)). On PostgreSQL the comparison of the two types
+/// casts the CHAR side to text, which no index of it serves: the VARCHAR side is cast
+/// instead (a longer, external id cannot equal a 36-character user id, so its
+/// truncation is excluded by the length test).
+fn as_user_id(d: Dialect, e: Expr) -> Expr {
+    match d {
+        Dialect::Postgres => Expr::cust_with_exprs("CAST($1 AS CHAR(36))", [e]),
+        _ => e,
+    }
 }
 
 /// The first column of the one row of a `COUNT(*) AS n` query.
@@ -185,40 +184,63 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                     let args = args! { app: app.as_str(), since: since };
                     let row = q
                         .fetch(c, stmt, &N, args, |a| {
-                            // Groups of an active primary user with more than one login
-                            // method (one row per login method in app_id_to_user_id).
-                            let mut users = Query::select()
-                                .column(Col::PrimaryOrRecipeUserId)
-                                .from(q.t(Tbl::AppIdToUserId))
-                                .cond_where(
-                                    Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr())).add(
-                                        Expr::col(Col::PrimaryOrRecipeUserId)
-                                            .in_subquery(active_since(q, &a.app, &a.since)),
-                                    ),
-                                )
-                                .group_by_col(Col::PrimaryOrRecipeUserId)
-                                .and_having(Expr::cust("COUNT(*) > 1"))
-                                .to_owned();
+                            // One pass over the app's range of active users; for each,
+                            // index look-ups: is it the primary user of a group with a
+                            // login method other than its own (a linked row of the
+                            // group that is not its primary's), or a TOTP user.
+                            let user = || Expr::col((As::G, Col::UserId));
+                            let mut linked = Cond::all();
+                            if q.dialect == Dialect::Postgres {
+                                linked = linked.add(Expr::cust(format!(
+                                    "char_length({}.{}) <= 36",
+                                    As::G.name(),
+                                    Col::UserId.name()
+                                )));
+                            }
+                            let mut many = Cond::any().add(Expr::exists(
+                                Query::select()
+                                    .expr(Expr::val(1))
+                                    .from(q.t(Tbl::AppIdToUserId))
+                                    .cond_where(
+                                        linked
+                                            .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                                            .add(Expr::col(Col::IsLinkedOrIsAPrimaryUser).eq(true))
+                                            .add(
+                                                Expr::col(Col::PrimaryOrRecipeUserId)
+                                                    .eq(as_user_id(q.dialect, user())),
+                                            )
+                                            .add(
+                                                Expr::col(Col::UserId)
+                                                    .ne(Expr::col(Col::PrimaryOrRecipeUserId)),
+                                            ),
+                                    )
+                                    .to_owned(),
+                            ));
                             if or_totp {
-                                // UNION (distinct): a user counted once either way.
-                                users.union(
-                                    UnionType::Distinct,
+                                many = many.add(Expr::exists(
                                     Query::select()
-                                        .column(Col::UserId)
+                                        .expr(Expr::val(1))
                                         .from(q.t(Tbl::TotpUsers))
                                         .cond_where(
                                             Cond::all()
                                                 .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                                .add(Expr::col(Col::UserId).in_subquery(
-                                                    active_since(q, &a.app, &a.since),
-                                                )),
+                                                .add(Expr::col(Col::UserId).eq(user())),
                                         )
                                         .to_owned(),
-                                );
+                                ));
                             }
                             Query::select()
                                 .expr_as(Expr::cust("COUNT(*)"), As::N)
-                                .from_subquery(users, As::G)
+                                .from_as(q.t(Tbl::UserLastActive), As::G)
+                                .cond_where(
+                                    Cond::all()
+                                        .add(Expr::col((As::G, Col::AppId)).eq(a.app.expr()))
+                                        .add(
+                                            Expr::col((As::G, Col::LastActiveTime))
+                                                .gte(a.since.expr()),
+                                        )
+                                        .add(many),
+                                )
                                 .to_owned()
                         })
                         .await?

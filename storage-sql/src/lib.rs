@@ -24,6 +24,7 @@ mod metadata;
 mod roles;
 mod run;
 mod schema;
+mod search;
 mod sessions;
 mod stmt;
 mod tenancy;

@@ -51,6 +51,8 @@ pub(crate) enum Shape {
         recipes: usize,
         /// Rows fetched.
         limit: u64,
+        /// Numbers of email, phone and provider search tags.
+        tags: [usize; 3],
     },
 }
 

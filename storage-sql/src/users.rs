@@ -6,6 +6,7 @@ use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::linking;
 use crate::run::{Op, Via, traced};
 use crate::schema::{As, Col, Tbl};
+use crate::search;
 use crate::stmt::{
     Meaning, Q, Rec, Rows, Shape, Stmt, app_user_is, args, each, in_rows_of, no_tenant, tenant_is,
     val,
@@ -1263,7 +1264,18 @@ impl<D: Driver> Users for SqlStorage<D> {
                 after: r.after.is_some(),
                 recipes: r.recipes.len(),
                 limit: u64::from(r.limit) + 1,
+                tags: [
+                    r.search.emails.len(),
+                    r.search.phones.len(),
+                    r.search.providers.len(),
+                ],
             },
+        );
+        let d = self.driver.dialect();
+        let (emails, phones, providers) = (
+            search::tag_values(d, "emails", &r.search.emails)?,
+            search::tag_values(d, "phones", &r.search.phones)?,
+            search::tag_values(d, "providers", &r.search.providers)?,
         );
         let args = args! {
             app: t.app.as_str(),
@@ -1271,6 +1283,12 @@ impl<D: Driver> Users for SqlStorage<D> {
             after_time_joined: r.after.as_ref().map(|a| a.time_joined),
             after_id: r.after.as_ref().map(|a| a.user_id.as_str()),
             recipes: each(r.recipes.iter().map(|x| x.as_str())),
+            e_lo: each(emails.lo),
+            e_hi: each(emails.hi),
+            p_lo: each(phones.lo),
+            p_hi: each(phones.hi),
+            t_lo: each(providers.lo),
+            t_hi: each(providers.hi),
         };
         self.on(Via::Pool, Op::tenant("list_users", t), |cx| {
             Box::pin(async move {
@@ -1282,6 +1300,23 @@ impl<D: Driver> Users for SqlStorage<D> {
                             .from(q.t(Tbl::AllAuthRecipeUsers))
                             .columns(PAGE)
                             .cond_where(tenant_is(&a.app, &a.tenant));
+                        if !r.search.is_empty() {
+                            let tags = search::TagArgs {
+                                emails: (&a.e_lo, &a.e_hi),
+                                phones: (&a.p_lo, &a.p_hi),
+                                providers: (&a.t_lo, &a.t_hi),
+                            };
+                            let m = search::matching_login_methods(
+                                q, &a.app, &a.tenant, &r.search, &tags,
+                            );
+                            s.join_subquery(
+                                JoinType::InnerJoin,
+                                m,
+                                search::MATCHED,
+                                Expr::col((search::MATCHED, Col::UserId))
+                                    .equals((q.t(Tbl::AllAuthRecipeUsers), Col::UserId)),
+                            );
+                        }
                         if !r.recipes.is_empty() {
                             s.and_where(Expr::col(Col::RecipeId).is_in(a.recipes.values()));
                         }

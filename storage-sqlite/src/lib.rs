@@ -70,6 +70,7 @@ static MIGRATIONS: &[Migration] = storage_api::embedded_migrations![
     3 "phase2" SuperTokens "0003_phase2" [];
     4 "linking" Project "0004_linking" [];
     5 "recipes" Project "0005_recipes" [];
+    6 "search" Project "0006_search" [];
 ];
 
 /// The embedded SQLite migrations, ascending by version: 1 the tables in SuperTokens'

@@ -302,7 +302,7 @@ async fn adopts_and_serves(server: Server) {
                 .await
                 .unwrap();
             let planned = migrate::plan_up(&mut *driver, None).await.unwrap();
-            assert_eq!(planned.len(), 4);
+            assert_eq!(planned.len(), 5);
             let rebuilds = planned[0]
                 .notes
                 .iter()
@@ -338,14 +338,15 @@ async fn adopts_and_serves(server: Server) {
                 (2, "project".to_owned()),
                 (3, "phase2".to_owned()),
                 (4, "linking".to_owned()),
-                (5, "recipes".to_owned())
+                (5, "recipes".to_owned()),
+                (6, "search".to_owned())
             ]
         );
         assert!(plan.unmanaged_tables.is_empty(), "{plan:?}");
         assert!(plan.extra_columns.is_empty(), "{plan:?}");
         assert_eq!(
             report.applied.iter().map(|s| s.version).collect::<Vec<_>>(),
-            vec![2, 3, 4, 5]
+            vec![2, 3, 4, 5, 6]
         );
         if db.server == Server::Mariadb {
             // Every plugin table took the database's case-insensitive default: each
@@ -445,6 +446,7 @@ async fn read_back(s: &dyn Storage) {
             limit: 10,
             order: TimeJoinedOrder::Asc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await
@@ -457,6 +459,7 @@ async fn read_back(s: &dyn Storage) {
             limit: 10,
             order: TimeJoinedOrder::Desc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await
@@ -735,10 +738,11 @@ async fn reports_unmanaged_tables(server: Server) {
             vec![
                 (2, "project".to_owned()),
                 (4, "linking".to_owned()),
-                (5, "recipes".to_owned())
+                (5, "recipes".to_owned()),
+                (6, "search".to_owned())
             ]
         );
-        assert_eq!(report.applied.len(), 3);
+        assert_eq!(report.applied.len(), 4);
         for t in ["oauth_clients", "webauthn_users", "bulk_import_users"] {
             assert!(
                 plan.unmanaged_tables.contains(&t.to_owned()),
@@ -881,7 +885,7 @@ async fn pre_release_v1_says_what_to_do(server: Server) {
         let report = migrate::up(&mut *driver, &UpOptions::default(), &mut |_| {})
             .await
             .expect("up");
-        assert_eq!(report.applied.len(), 5);
+        assert_eq!(report.applied.len(), 6);
         drop(driver);
         storage.add_tenant(&public(), 1).await.unwrap();
         storage.close().await;
@@ -1148,6 +1152,7 @@ async fn adopts_linked_accounts(server: Server) {
                 limit: 10,
                 order: TimeJoinedOrder::Asc,
                 recipes: vec![],
+                search: Default::default(),
                 after: None,
             })
             .await

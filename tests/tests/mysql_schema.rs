@@ -420,13 +420,39 @@ fn add_migration_4(layout: &mut BTreeMap<String, Table>, prefix: &str) {
     }
 }
 
-/// The whole layout after every migration: the plugin's, migration 2's, 4's and 5's
-/// additions, the history table.
+/// Migration 6 (`0006_search`): the email's domain as a VIRTUAL generated column with
+/// an index, on the three tables holding login-method emails.
+fn add_migration_6(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    for (table, cols) in [
+        (
+            "emailpassword_user_to_tenant",
+            "app_id,tenant_id,email_domain",
+        ),
+        (
+            "passwordless_user_to_tenant",
+            "app_id,tenant_id,email_domain",
+        ),
+        ("thirdparty_users", "app_id,email_domain"),
+    ] {
+        let t = layout.get_mut(&format!("{prefix}{table}")).expect(table);
+        t.columns.insert(
+            "email_domain".to_owned(),
+            ("varchar(256)".to_owned(), false, None),
+        );
+        t.order.push("email_domain".to_owned());
+        t.indexes
+            .insert(format!("{table}_domain_idx"), (false, split_cols(cols)));
+    }
+}
+
+/// The whole layout after every migration: the plugin's, migration 2's, 4's, 5's and
+/// 6's additions, the history table.
 async fn expected(prefix: &str, desc: bool) -> BTreeMap<String, Table> {
     let mut want = plugin_layout(prefix, desc).await;
     add_migration_2(&mut want, prefix, desc);
     add_migration_4(&mut want, prefix);
     add_migration_5(&mut want, prefix);
+    add_migration_6(&mut want, prefix);
     want.extend(history_table(prefix, desc));
     want
 }

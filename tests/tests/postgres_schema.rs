@@ -271,13 +271,67 @@ fn add_migration_5(layout: &mut BTreeMap<String, Table>, prefix: &str) {
     active.indexes.sort();
 }
 
-/// The whole layout after every migration: the plugin's, migration 2's, 4's and 5's
-/// additions, the history table.
+/// Migration 6 (`0006_search`): the search tags' `COLLATE "C"` indexes (a prefix is a
+/// byte range of them), the emails' domains as expressions.
+fn add_migration_6(layout: &mut BTreeMap<String, Table>, prefix: &str) {
+    const DOMAIN: &str =
+        "substr((email)::text, (strpos((email)::text, '@'::text) + 1)) COLLATE \"C\"";
+    for (table, idx, cols) in [
+        (
+            "emailpassword_user_to_tenant",
+            "email_c_idx",
+            "app_id, tenant_id, email COLLATE \"C\"".to_owned(),
+        ),
+        (
+            "emailpassword_user_to_tenant",
+            "domain_c_idx",
+            format!("app_id, tenant_id, {DOMAIN}"),
+        ),
+        (
+            "passwordless_user_to_tenant",
+            "email_c_idx",
+            "app_id, tenant_id, email COLLATE \"C\"".to_owned(),
+        ),
+        (
+            "passwordless_user_to_tenant",
+            "domain_c_idx",
+            format!("app_id, tenant_id, {DOMAIN}"),
+        ),
+        (
+            "passwordless_user_to_tenant",
+            "phone_c_idx",
+            "app_id, tenant_id, phone_number COLLATE \"C\"".to_owned(),
+        ),
+        (
+            "thirdparty_users",
+            "email_c_idx",
+            "app_id, email COLLATE \"C\"".to_owned(),
+        ),
+        (
+            "thirdparty_users",
+            "domain_c_idx",
+            format!("app_id, {DOMAIN}"),
+        ),
+        (
+            "thirdparty_user_to_tenant",
+            "provider_c_idx",
+            "app_id, tenant_id, third_party_id COLLATE \"C\"".to_owned(),
+        ),
+    ] {
+        let t = layout.get_mut(&format!("{prefix}{table}")).expect(table);
+        t.indexes.push((format!("{prefix}{table}_{idx}"), cols));
+        t.indexes.sort();
+    }
+}
+
+/// The whole layout after every migration: the plugin's, migration 2's, 4's, 5's and
+/// 6's additions, the history table.
 async fn expected(prefix: &str) -> BTreeMap<String, Table> {
     let mut want = plugin_layout(prefix).await;
     add_migration_2(&mut want, prefix);
     add_migration_4(&mut want, prefix);
     add_migration_5(&mut want, prefix);
+    add_migration_6(&mut want, prefix);
     want.extend(history_table(prefix));
     want
 }
@@ -360,8 +414,9 @@ async fn actual(c: &tokio_postgres::Client, schema: &str) -> BTreeMap<String, Ta
         {
             let def: String = r.get(1);
             let cols = def
-                .rsplit_once(" (")
-                .map(|(_, c)| c.trim_end_matches(')').to_owned())
+                .split_once("USING btree (")
+                .and_then(|(_, c)| c.strip_suffix(')'))
+                .map(str::to_owned)
                 .unwrap_or(def.clone());
             assert!(
                 def.contains("USING btree"),

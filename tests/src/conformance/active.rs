@@ -65,22 +65,18 @@ pub async fn active_update_and_count(ctx: Ctx) {
     assert_eq!(ctx.storage.count_active_since(a, day0).await.unwrap(), 2);
 }
 
-/// Users with more than one login method (rows of one group in app_id_to_user_id,
-/// written with plain SQL as account linking does), or with TOTP.
+/// Users with more than one login method (a group made by account linking), or with
+/// TOTP.
 pub async fn active_many_login_methods(ctx: Ctx) {
     let t = setup_public(&ctx).await;
     let a = &t.app;
     let primary = ep_user(&ctx, &t, "p@example.com", 1).await;
     let linked = ep_user(&ctx, &t, "l@example.com", 2).await;
     let lone = ep_user(&ctx, &t, "lone@example.com", 3).await;
-    ctx.raw
-        .execute(&format!(
-            "UPDATE {} SET primary_or_recipe_user_id = '{}' WHERE app_id = '{a}' AND user_id = '{}'",
-            ctx.table("app_id_to_user_id"),
-            primary.id,
-            linked.id
-        ))
-        .await;
+    ctx.storage.make_primary(a, &primary.id).await.unwrap();
+    ctx.storage.link(a, &linked.id, &primary.id).await.unwrap();
+    // A primary user alone in its group has one login method.
+    ctx.storage.make_primary(a, &lone.id).await.unwrap();
     for u in [&primary.id, &lone.id] {
         ctx.storage.update_last_active(a, u, NOW).await.unwrap();
     }

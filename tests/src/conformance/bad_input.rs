@@ -487,6 +487,7 @@ pub async fn bad_list_users_limits_and_tokens(ctx: Ctx) {
                 limit,
                 order: TimeJoinedOrder::Asc,
                 recipes: vec![],
+                search: Default::default(),
                 after: None,
             })
             .await;
@@ -512,6 +513,7 @@ pub async fn bad_list_users_limits_and_tokens(ctx: Ctx) {
             limit: 1000,
             order: TimeJoinedOrder::Desc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await

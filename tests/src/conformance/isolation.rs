@@ -261,6 +261,7 @@ pub async fn iso_users_per_tenant(ctx: Ctx) {
             limit: 100,
             order: TimeJoinedOrder::Asc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await

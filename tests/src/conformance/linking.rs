@@ -127,6 +127,7 @@ fn first_page(t: &TenantIdentifier, limit: u32, order: TimeJoinedOrder) -> ListU
         limit,
         order,
         recipes: vec![],
+        search: Default::default(),
         after: None,
     }
 }
@@ -969,6 +970,7 @@ pub async fn linking_pages_and_counts_over_groups(ctx: Ctx) {
                     limit: 1,
                     order,
                     recipes: vec![],
+                    search: Default::default(),
                     after: after.clone(),
                 })
                 .await
@@ -1032,4 +1034,128 @@ pub async fn linking_pages_and_counts_over_groups(ctx: Ctx) {
         ]
     );
     assert_eq!(page.users[4].time_joined, 50);
+}
+
+/// The ids of every page of `search` in the tenant (pages of `limit`), ascending.
+async fn searched(
+    ctx: &Ctx,
+    t: &TenantIdentifier,
+    search: UserSearch,
+    recipes: Vec<RecipeId>,
+    limit: u32,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ctx
+            .storage
+            .list_users(&ListUsers {
+                tenant: t.clone(),
+                limit,
+                order: TimeJoinedOrder::Asc,
+                recipes: recipes.clone(),
+                search: search.clone(),
+                after: after.clone(),
+            })
+            .await
+            .unwrap();
+        ids.extend(page.users.into_iter().map(|u| u.id));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    ids
+}
+
+fn tags(emails: &[&str], phones: &[&str], providers: &[&str]) -> UserSearch {
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+    UserSearch {
+        emails: v(emails),
+        phones: v(phones),
+        providers: v(providers),
+    }
+}
+
+/// List users' search tags (A.3): email prefix or domain prefix, phone prefix,
+/// provider prefix, combined as SuperTokens' plugins combine them; groups listed once
+/// (by a linked login method too), in the tenant only, with recipe filters and pages;
+/// `%` and `_` are plain characters; byte-wise (case-sensitive) matching.
+pub async fn linking_search_tags(ctx: Ctx) {
+    let t = setup_tenant(&ctx, "searchapp", "public").await;
+    let t2 = setup_tenant(&ctx, "searchapp", "t2").await;
+    let app = t.app.clone();
+    let a = ep_user(&ctx, &t, "alice@zed.com", 10).await;
+    let b = ep_user(&ctx, &t, "bob@alpha.org", 20).await;
+    let c = pl_user(&ctx, &t, Some("carol@alpine.io"), None, 30).await;
+    let d = pl_user(&ctx, &t, None, Some("+14155550100"), 40).await;
+    let e = tp_user(&ctx, &t, "dave@corp.com", "google", "g-dave", 50).await;
+    let f = tp_user(&ctx, &t, "erin@alps.net", "github", "gh-erin", 60).await;
+    let g = ep_user(&ctx, &t, "al_x@q.com", 70).await;
+    let other = ep_user(&ctx, &t2, "alfred@x.com", 80).await;
+    // Group e = {e, b}: time joined 20, listed once under e's id.
+    ctx.storage.make_primary(&app, &e.id).await.unwrap();
+    ctx.storage.link(&app, &b.id, &e.id).await.unwrap();
+    let ids = |us: &[&User]| us.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+    let none: Vec<String> = vec![];
+    let cases: Vec<(UserSearch, Vec<RecipeId>, Vec<String>)> = vec![
+        // Email prefix (alice, al_x) or domain prefix (alpha, alpine, alps).
+        (tags(&["al"], &[], &[]), vec![], ids(&[&a, &e, &c, &f, &g])),
+        (tags(&["al_"], &[], &[]), vec![], ids(&[&g])),
+        (tags(&["al%"], &[], &[]), vec![], none.clone()),
+        (tags(&["ALICE"], &[], &[]), vec![], none.clone()),
+        (tags(&["alice@zed.com"], &[], &[]), vec![], ids(&[&a])),
+        (tags(&["bob", "carol"], &[], &[]), vec![], ids(&[&e, &c])),
+        (tags(&["zz"], &[], &[]), vec![], none.clone()),
+        (tags(&[], &["+1415"], &[]), vec![], ids(&[&d])),
+        (tags(&[], &["+1416"], &[]), vec![], none.clone()),
+        (tags(&[], &[], &["git"]), vec![], ids(&[&f])),
+        (tags(&[], &[], &["goo", "git"]), vec![], ids(&[&e, &f])),
+        // Third-party: every kind given must match.
+        (tags(&["dave"], &[], &["git"]), vec![], none.clone()),
+        (tags(&["erin"], &[], &["git"]), vec![], ids(&[&f])),
+        // Passwordless: email or phone.
+        (tags(&["zed"], &["+1415"], &[]), vec![], ids(&[&a, &d])),
+        (
+            tags(&["al"], &[], &[]),
+            vec![RecipeId::Passwordless],
+            ids(&[&c]),
+        ),
+        (
+            tags(&["al"], &[], &[]),
+            vec![RecipeId::EmailPassword],
+            ids(&[&a, &e, &g]),
+        ),
+    ];
+    for (search, recipes, want) in cases {
+        for limit in [1, 2, 100] {
+            let got = searched(&ctx, &t, search.clone(), recipes.clone(), limit).await;
+            assert_eq!(got, want, "{search:?} {recipes:?} limit {limit}");
+        }
+    }
+    assert_eq!(
+        searched(&ctx, &t2, tags(&["al"], &[], &[]), vec![], 10).await,
+        ids(&[&other])
+    );
+    for bad in [
+        tags(&[""], &[], &[]),
+        tags(&[], &[""], &[]),
+        tags(&[], &[], &[&"x".repeat(257)]),
+    ] {
+        let r = ctx
+            .storage
+            .list_users(&ListUsers {
+                tenant: t.clone(),
+                limit: 10,
+                order: TimeJoinedOrder::Asc,
+                recipes: vec![],
+                search: bad.clone(),
+                after: None,
+            })
+            .await;
+        assert!(
+            matches!(r, Err(StorageError::InvalidInput { .. })),
+            "{bad:?}: {r:?}"
+        );
+    }
 }

@@ -879,6 +879,7 @@ async fn walk(
                 limit,
                 order,
                 recipes: recipes.clone(),
+                search: Default::default(),
                 after: after.clone(),
             })
             .await
@@ -964,6 +965,7 @@ pub async fn users_list_users_encoded_token(ctx: Ctx) {
             limit: 5,
             order: TimeJoinedOrder::Asc,
             recipes: vec![],
+            search: Default::default(),
             after: None,
         })
         .await
@@ -977,6 +979,7 @@ pub async fn users_list_users_encoded_token(ctx: Ctx) {
             limit: 5,
             order: TimeJoinedOrder::Asc,
             recipes: vec![],
+            search: Default::default(),
             after: Some(decoded),
         })
         .await

@@ -1210,6 +1210,7 @@ pub async fn rel_input_times(ctx: Ctx) {
                         limit: 10,
                         order: TimeJoinedOrder::Desc,
                         recipes: vec![],
+                        search: Default::default(),
                         after: Some(PageToken {
                             time_joined: now,
                             user_id: uid(),
