@@ -217,7 +217,39 @@ impl MySqlConn {
     }
 }
 
+/// What a statement returned: the rows it affected, or its rows.
+enum Ran {
+    Affected(u64),
+    Rows(Vec<MySqlRow>),
+}
+
 impl MySqlConn {
+    /// Runs a statement (`fetch`: for its rows), again after a lost certification
+    /// conflict of an autocommit statement on Galera ([`Self::autocommit_conflict`]).
+    async fn run(&mut self, sql: &str, values: Values, fetch: bool) -> Result<Ran, DbError> {
+        let mut attempt = 0;
+        let mut values = Some(values);
+        loop {
+            attempt += 1;
+            let (now, spare) = self.values_for_attempt(&mut values);
+            let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(now));
+            let out = if fetch {
+                q.fetch_all(self.raw()).await.map(Ran::Rows)
+            } else {
+                q.execute(self.raw())
+                    .await
+                    .map(|r| Ran::Affected(r.rows_affected()))
+            };
+            match out {
+                Ok(ran) => return Ok(ran),
+                Err(e) => {
+                    self.autocommit_conflict(e, attempt).await?;
+                    values = spare;
+                }
+            }
+        }
+    }
+
     /// The values of one attempt of a statement, and a copy for the next attempt
     /// when one may follow (an autocommit statement on a Galera node).
     fn values_for_attempt(&self, values: &mut Option<Values>) -> (Values, Option<Values>) {
@@ -336,42 +368,20 @@ pub fn decode_row(row: &MySqlRow) -> Result<Row, StorageError> {
 #[async_trait]
 impl Conn for MySqlConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
-        let mut attempt = 0;
-        let mut values = Some(values);
-        loop {
-            attempt += 1;
-            let (now, spare) = self.values_for_attempt(&mut values);
-            let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(now));
-            match q.execute(self.raw()).await {
-                Ok(r) => return Ok(r.rows_affected()),
-                Err(e) => match self.autocommit_conflict(e, attempt).await {
-                    Ok(()) => values = spare,
-                    Err(e) => return Err(e),
-                },
-            }
+        match self.run(sql, values, false).await? {
+            Ran::Affected(n) => Ok(n),
+            Ran::Rows(rows) => Ok(rows.len() as u64),
         }
     }
 
     async fn fetch(&mut self, sql: &str, values: Values) -> Result<Vec<Row>, DbError> {
-        let mut attempt = 0;
-        let mut values = Some(values);
-        loop {
-            attempt += 1;
-            let (now, spare) = self.values_for_attempt(&mut values);
-            let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(now));
-            match q.fetch_all(self.raw()).await {
-                Ok(rows) => {
-                    return rows
-                        .iter()
-                        .map(decode_row)
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(DbError::Other);
-                }
-                Err(e) => match self.autocommit_conflict(e, attempt).await {
-                    Ok(()) => values = spare,
-                    Err(e) => return Err(e),
-                },
-            }
+        match self.run(sql, values, true).await? {
+            Ran::Rows(rows) => rows
+                .iter()
+                .map(decode_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(DbError::Other),
+            Ran::Affected(_) => Ok(Vec::new()),
         }
     }
 
