@@ -227,6 +227,11 @@ impl MySqlConn {
     /// Runs a statement (`fetch`: for its rows), again after a lost certification
     /// conflict of an autocommit statement on Galera ([`Self::autocommit_conflict`]).
     async fn run(&mut self, sql: &str, values: Values, fetch: bool) -> Result<Ran, DbError> {
+        if self.shared.galera && self.in_tx && fetch && sql.trim_end().ends_with("FOR UPDATE") {
+            self.lock_locking_read(sql, &values)
+                .await
+                .map_err(DbError::Other)?;
+        }
         let mut attempt = 0;
         let mut values = Some(values);
         loop {
@@ -248,6 +253,21 @@ impl MySqlConn {
                 }
             }
         }
+    }
+
+    /// Before a locking read (`SELECT ... FOR UPDATE`) in a transaction on a Galera
+    /// node: row locks are not replicated, so two transactions on different nodes
+    /// could both read the same rows "locked" and act on them. The read's lock row
+    /// (named by a digest of the statement and its values) is written first, as a
+    /// named lock: transactions that run the same locking read conflict on it, on
+    /// one node by InnoDB's row lock, across nodes by certification (the later one
+    /// is aborted and runs again).
+    async fn lock_locking_read(&mut self, sql: &str, values: &Values) -> Result<(), StorageError> {
+        let digest = Sha256::digest(format!("{sql}\0{values:?}").as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let name = format!("for_update/{hex}");
+        let full = lock_name(&self.shared.database, &self.shared.prefix, &name);
+        self.lock_row(&name, full).await
     }
 
     /// The values of one attempt of a statement, and a copy for the next attempt
