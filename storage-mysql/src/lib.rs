@@ -87,11 +87,12 @@
 //!   primary component) `Unavailable`.
 //! - The migration lock is a lease row in `{prefix}schema_migrations_lock` (10
 //!   minutes; released at the end of the run), not `GET_LOCK`.
-//! - Row locks of `SELECT ... FOR UPDATE` are node-local too: across nodes, a
-//!   transaction is serialized only against those that write the same rows (which
-//!   certification catches). The storage's own check-then-write paths take named
-//!   locks; a caller's transaction that reads `FOR UPDATE` and then writes only
-//!   other rows is not excluded by a transaction on another node.
+//! - Row locks of `SELECT ... FOR UPDATE` are node-local too, so a locking read in
+//!   a transaction first writes its own lock row, named by a digest of the
+//!   statement and its values: transactions that lock rows through the same read
+//!   conflict on it (across nodes by certification). Two transactions that reach
+//!   the same rows through different statements are ordered only by the rows both
+//!   write.
 //!
 //! ## Portability: statements checked against the MySQL 8.0 reference manual
 //!
