@@ -22,6 +22,69 @@ pub const SESSION_INIT: &str = "SET sql_mode = 'STRICT_ALL_TABLES,STRICT_TRANS_T
      time_zone = '+00:00', NAMES utf8mb4 COLLATE utf8mb4_bin; \
      SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
 
+/// Session setting of every connection to a Galera node (run after
+/// [`SESSION_INIT`]): causality checks before reads, `UPDATE`s and `DELETE`s
+/// (`wsrep_sync_wait` bits 1 and 2), so that a statement on one node sees every
+/// transaction committed on any node before it started, as on a single server.
+pub const GALERA_SESSION: &str = "SET SESSION wsrep_sync_wait = 3;";
+
+/// Whether the server is a node of a Galera cluster (`@@wsrep_on` is 1). MySQL
+/// without wsrep has no such variable (error 1193): not a cluster.
+pub async fn detect_galera(
+    conn: &mut MySqlConnection,
+    uri: &ConnectionUri,
+) -> Result<bool, StorageError> {
+    let got: Result<i64, sqlx::Error> = sqlx::query_scalar(AssertSqlSafe("SELECT @@wsrep_on + 0"))
+        .fetch_one(&mut *conn)
+        .await;
+    match got {
+        Ok(on) => Ok(on == 1),
+        Err(e) if errors::error_number(&e) == Some(errors::ER_UNKNOWN_SYSTEM_VARIABLE) => Ok(false),
+        Err(e) => Err(errors::to_storage(e, uri)),
+    }
+}
+
+/// Creates the named-lock table of a Galera cluster, `{prefix}named_locks`, if it
+/// is missing. `GET_LOCK` is node-local under wsrep (a lock taken on one node
+/// excludes nobody on another), so there a named lock is this table's row of the
+/// lock name, written inside the transaction it guards (see
+/// `MySqlConn::named_lock`). Run when a pool starts on a Galera node, before any
+/// operation: `CREATE TABLE IF NOT EXISTS` is replicated in total order (TOI), so
+/// cores starting together on different nodes create it once. It is not part of
+/// the migrations (the table exists only on clusters; a database that moves to a
+/// cluster gets it when the first pool starts there), like the history table it is
+/// infrastructure, never data: rows are lock names (`<database>.<prefix><lock>`, at
+/// most 64 characters) and a count of acquisitions.
+pub async fn ensure_lock_table(
+    conn: &mut MySqlConnection,
+    prefix: &str,
+    uri: &ConnectionUri,
+) -> Result<(), StorageError> {
+    let table = format!("{prefix}named_locks");
+    let present: i64 = sqlx::query_scalar(AssertSqlSafe(
+        "SELECT COUNT(*) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+    ))
+    .bind(&table)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| errors::to_storage(e, uri))?;
+    if present > 0 {
+        return Ok(());
+    }
+    let ddl = format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\
+         name VARCHAR(64) NOT NULL PRIMARY KEY, \
+         taken BIGINT UNSIGNED NOT NULL DEFAULT 0\
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    );
+    sqlx::raw_sql(AssertSqlSafe(ddl))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| errors::to_storage(e, uri))
+}
+
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
 

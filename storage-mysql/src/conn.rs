@@ -1,5 +1,6 @@
 //! One pooled connection: statements bound from sea-query values, rows decoded to
-//! [`Cell`]s, transactions and `GET_LOCK` named locks.
+//! [`Cell`]s, transactions and named locks (`GET_LOCK`, or on a Galera cluster a
+//! row of the `named_locks` table written inside the transaction).
 
 use crate::config::Health;
 use crate::errors;
@@ -34,6 +35,10 @@ pub struct Shared {
     pub health: Arc<Health>,
     /// Connections parked between operations, and the operation permits.
     pub parking: crate::park::Parking,
+    /// The server is a Galera node: named locks are rows of the lock table
+    /// ([`Shared::lock_row_sql`]), and errors are read by
+    /// [`errors::classify_galera`].
+    pub galera: bool,
 }
 
 impl Shared {
@@ -42,7 +47,25 @@ impl Shared {
         if errors::is_connection_error(&err) {
             self.health.record_failure();
         }
-        errors::classify(err, &self.uri)
+        if self.galera {
+            errors::classify_galera(err, &self.uri)
+        } else {
+            errors::classify(err, &self.uri)
+        }
+    }
+
+    /// The statement that takes a named lock on a Galera cluster: it writes the
+    /// lock's row of `{prefix}named_locks` ([`crate::config::ensure_lock_table`]),
+    /// so the row lock excludes
+    /// other holders on this node until commit, and Galera's certification aborts
+    /// (error 1213, `Retryable`) a transaction that took it on another node
+    /// concurrently.
+    pub fn lock_row_sql(&self) -> String {
+        format!(
+            "INSERT INTO {}named_locks (name, taken) VALUES (?, 1) \
+             ON DUPLICATE KEY UPDATE taken = taken + 1",
+            self.prefix
+        )
     }
 }
 
@@ -194,6 +217,112 @@ impl MySqlConn {
     }
 }
 
+/// What a statement returned: the rows it affected, or its rows.
+enum Ran {
+    Affected(u64),
+    Rows(Vec<MySqlRow>),
+}
+
+impl MySqlConn {
+    /// Runs a statement (`fetch`: for its rows), again after a lost certification
+    /// conflict of an autocommit statement on Galera ([`Self::autocommit_conflict`]).
+    async fn run(&mut self, sql: &str, values: Values, fetch: bool) -> Result<Ran, DbError> {
+        if self.shared.galera && self.in_tx && fetch && sql.trim_end().ends_with("FOR UPDATE") {
+            self.lock_locking_read(sql, &values)
+                .await
+                .map_err(DbError::Other)?;
+        }
+        let mut attempt = 0;
+        let mut values = Some(values);
+        loop {
+            attempt += 1;
+            let (now, spare) = self.values_for_attempt(&mut values);
+            let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(now));
+            let out = if fetch {
+                q.fetch_all(self.raw()).await.map(Ran::Rows)
+            } else {
+                q.execute(self.raw())
+                    .await
+                    .map(|r| Ran::Affected(r.rows_affected()))
+            };
+            match out {
+                Ok(ran) => return Ok(ran),
+                Err(e) => {
+                    self.autocommit_conflict(e, attempt).await?;
+                    values = spare;
+                }
+            }
+        }
+    }
+
+    /// Before a locking read (`SELECT ... FOR UPDATE`) in a transaction on a Galera
+    /// node: row locks are not replicated, so two transactions on different nodes
+    /// could both read the same rows "locked" and act on them. The read's lock row
+    /// (named by a digest of the statement and its values) is written first, as a
+    /// named lock: transactions that run the same locking read conflict on it, on
+    /// one node by InnoDB's row lock, across nodes by certification (the later one
+    /// is aborted and runs again).
+    async fn lock_locking_read(&mut self, sql: &str, values: &Values) -> Result<(), StorageError> {
+        let digest = Sha256::digest(format!("{sql}\0{values:?}").as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let name = format!("for_update/{hex}");
+        let full = lock_name(&self.shared.database, &self.shared.prefix, &name);
+        self.lock_row(&name, full).await
+    }
+
+    /// The values of one attempt of a statement, and a copy for the next attempt
+    /// when one may follow (an autocommit statement on a Galera node).
+    fn values_for_attempt(&self, values: &mut Option<Values>) -> (Values, Option<Values>) {
+        let now = values.take().unwrap_or(Values(Vec::new()));
+        let spare = (self.shared.galera && !self.in_tx).then(|| now.clone());
+        (now, spare)
+    }
+
+    /// Whether a failed statement runs again: on a Galera node, an autocommit
+    /// statement that lost a certification conflict (error 1213) was rolled back as a
+    /// whole, so it runs again after the transactions' jittered backoff, up to
+    /// `TxOptions::default().max_attempts` attempts, as a transaction would be. `Ok`
+    /// after the pause; otherwise the statement's error.
+    async fn autocommit_conflict(&mut self, e: sqlx::Error, attempt: u32) -> Result<(), DbError> {
+        let options = storage_api::TxOptions::default();
+        let again = self.shared.galera
+            && !self.in_tx
+            && attempt < options.max_attempts
+            && errors::error_number(&e) == Some(errors::ER_LOCK_DEADLOCK);
+        if !again {
+            return Err(self.fail(e));
+        }
+        tracing::debug!(
+            attempt,
+            "Galera conflict on an autocommit statement; retrying"
+        );
+        tokio::time::sleep(options.backoff(attempt)).await;
+        Ok(())
+    }
+
+    /// A named lock on a Galera cluster: the lock's row written inside the open
+    /// transaction (see [`Shared::lock_row_sql`]); held until commit or rollback,
+    /// re-entrant (the transaction already holds the row). Waiting longer than
+    /// `innodb_lock_wait_timeout` for a holder on this node, or losing to a holder on
+    /// another node, is `Retryable`.
+    async fn lock_row(&mut self, name: &str, full: String) -> Result<(), StorageError> {
+        if !self.in_tx {
+            return Err(StorageError::query(format!(
+                "named lock `{name}` requested outside a transaction"
+            )));
+        }
+        let sql = self.shared.lock_row_sql();
+        match sqlx::query(AssertSqlSafe(sql))
+            .bind(full)
+            .execute(self.raw())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(e).into_storage()),
+        }
+    }
+}
+
 /// Decodes one column value.
 fn decode_cell(value: sqlx::mysql::MySqlValueRef<'_>, index: usize) -> Result<Cell, StorageError> {
     if value.is_null() {
@@ -259,22 +388,20 @@ pub fn decode_row(row: &MySqlRow) -> Result<Row, StorageError> {
 #[async_trait]
 impl Conn for MySqlConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
-        let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values));
-        match q.execute(self.raw()).await {
-            Ok(r) => Ok(r.rows_affected()),
-            Err(e) => Err(self.fail(e)),
+        match self.run(sql, values, false).await? {
+            Ran::Affected(n) => Ok(n),
+            Ran::Rows(rows) => Ok(rows.len() as u64),
         }
     }
 
     async fn fetch(&mut self, sql: &str, values: Values) -> Result<Vec<Row>, DbError> {
-        let q = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values));
-        match q.fetch_all(self.raw()).await {
-            Ok(rows) => rows
+        match self.run(sql, values, true).await? {
+            Ran::Rows(rows) => rows
                 .iter()
                 .map(decode_row)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(DbError::Other),
-            Err(e) => Err(self.fail(e)),
+            Ran::Affected(_) => Ok(Vec::new()),
         }
     }
 
@@ -299,10 +426,18 @@ impl Conn for MySqlConn {
     }
 
     async fn commit(&mut self) -> Result<(), StorageError> {
-        let result = self.simple("COMMIT").await;
+        let result = sqlx::raw_sql("COMMIT").execute(self.raw()).await;
         self.in_tx = false;
         if let Err(e) = result {
-            // Unknown state: never reuse this connection; closing it releases the locks.
+            // A deadlock (on Galera: a lost certification) rolled the transaction
+            // back and left the session usable; in any other case the state is
+            // unknown: never reuse this connection, closing it releases the locks.
+            if errors::error_number(&e) == Some(errors::ER_LOCK_DEADLOCK) {
+                let e = self.fail(e).into_storage();
+                self.release_locks().await;
+                return Err(e);
+            }
+            let e = self.fail(e).into_storage();
             self.broken = true;
             return Err(e);
         }
@@ -324,6 +459,9 @@ impl Conn for MySqlConn {
 
     async fn named_lock(&mut self, name: &str) -> Result<(), StorageError> {
         let full = lock_name(&self.shared.database, &self.shared.prefix, name);
+        if self.shared.galera {
+            return self.lock_row(name, full).await;
+        }
         if self.locks.contains(&full) {
             return Ok(());
         }

@@ -13,6 +13,12 @@
 //! | 1927, 3169, 1053, 1040, 1203, 4031, 2006, 2013 | connection killed, server shutting down, too many connections, lost | `Unavailable` |
 //! | 1044, 1045, 1049, 1698 | access denied, unknown database | `Config` |
 //!
+//! On a Galera node ([`classify_galera`]) two more: 1317 (query interrupted: the
+//! statement lost a certification conflict, "WSREP detected deadlock/conflict") is
+//! `Retryable`, and 1047 ("WSREP has not yet prepared node for application use": the
+//! node is not part of the primary component) is `Unavailable`. A lost certification
+//! at `COMMIT`, or a transaction aborted by a replicated one, is 1213 anyway.
+//!
 //! Driver-level failures: I/O, TLS, protocol, pool time-out or pool closed are
 //! `Unavailable`; a configuration error is `Config`; anything else is `Query` with
 //! the driver's error as its source. Every message goes through
@@ -40,6 +46,14 @@ pub const ER_LOCK_DEADLOCK: u16 = 1213;
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// Deadlock between user-level locks (`GET_LOCK`, MySQL 8).
 pub const ER_USER_LOCK_DEADLOCK: u16 = 3058;
+/// Query execution was interrupted (on a Galera node: by a conflicting replicated
+/// transaction).
+pub const ER_QUERY_INTERRUPTED: u16 = 1317;
+/// Unknown command; on a Galera node: "WSREP has not yet prepared node for
+/// application use" (the node is outside the primary component).
+pub const ER_UNKNOWN_COM_ERROR: u16 = 1047;
+/// Unknown system variable (`@@wsrep_on` on a server without wsrep).
+pub const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 /// MariaDB: the statement ran longer than `max_statement_time`.
 pub const ER_STATEMENT_TIMEOUT: u16 = 1969;
 /// MySQL: the statement ran longer than `max_execution_time`.
@@ -223,6 +237,29 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
             message: format!("MySQL driver error: {text}"),
             source: boxed(text.clone()),
         },
+    })
+}
+
+/// Classifies a driver error of a Galera node: as [`classify`], except that an
+/// interrupted statement (a certification conflict) is `Retryable` and a node outside
+/// the primary component is `Unavailable`.
+pub fn classify_galera(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
+    let retryable = match error_number(&err) {
+        Some(ER_QUERY_INTERRUPTED) => true,
+        Some(ER_UNKNOWN_COM_ERROR) => false,
+        _ => return classify(err, uri),
+    };
+    let text = storage_api::uri::scrub(&err.to_string(), uri);
+    DbError::Other(if retryable {
+        StorageError::Retryable {
+            message: format!("Galera conflict: {text}"),
+            source: boxed(text),
+        }
+    } else {
+        StorageError::Unavailable {
+            message: format!("Galera node not ready: {text}"),
+            source: boxed(text),
+        }
     })
 }
 

@@ -64,6 +64,36 @@
 //! transaction or with locks held is closed rather than returned to the pool, which
 //! rolls back and releases its locks on the server.
 //!
+//! ## MariaDB Galera
+//!
+//! When the pool starts, `SELECT @@wsrep_on` tells whether the server is a Galera
+//! node (MySQL without wsrep has no such variable: not a cluster). On a node:
+//! - `GET_LOCK` is node-local there, so a named lock is instead the lock name's row
+//!   of `{prefix}named_locks`, written (`INSERT ... ON DUPLICATE KEY UPDATE`) inside
+//!   the transaction it guards: InnoDB's row lock excludes other holders on the same
+//!   node until commit, and Galera's certification aborts a transaction that took
+//!   the same lock on another node concurrently (error 1213, `Retryable`, so the
+//!   transaction runs again and sees the winner's rows). The table is created, if
+//!   missing, when the pool starts (`CREATE TABLE IF NOT EXISTS`, replicated in
+//!   total order). A named lock outside a transaction is a `Query` error.
+//! - Every connection sets `wsrep_sync_wait = 3`: reads, `UPDATE`s and `DELETE`s
+//!   first wait until the node has applied what any node committed before they
+//!   started, so a core reads what another core wrote, as on one server.
+//! - An autocommit statement that loses a certification conflict (1213; the server
+//!   retries it only `wsrep_retry_autocommit` times) was rolled back as a whole and
+//!   runs again with the transactions' backoff, up to `TxOptions::default()`'s
+//!   attempts; a `COMMIT` that loses one leaves the connection usable. Error 1317
+//!   (statement interrupted by a conflict) is `Retryable`, 1047 (node outside the
+//!   primary component) `Unavailable`.
+//! - The migration lock is a lease row in `{prefix}schema_migrations_lock` (10
+//!   minutes; released at the end of the run), not `GET_LOCK`.
+//! - Row locks of `SELECT ... FOR UPDATE` are node-local too, so a locking read in
+//!   a transaction first writes its own lock row, named by a digest of the
+//!   statement and its values: transactions that lock rows through the same read
+//!   conflict on it (across nodes by certification). Two transactions that reach
+//!   the same rows through different statements are ordered only by the rows both
+//!   write.
+//!
 //! ## Portability: statements checked against the MySQL 8.0 reference manual
 //!
 //! The same SQL must run on MySQL 8.0+ and MariaDB 10.6+ (tested here on MariaDB
@@ -171,17 +201,27 @@ impl MySqlDriver {
         let connect_timeout = options.connect_timeout();
         let mut first = config::connect_one(&settings, connect_timeout).await?;
         let server = config::check_version(&mut first, &settings.uri).await;
+        let galera = match &server {
+            Ok(_) => config::detect_galera(&mut first, &settings.uri).await,
+            Err(_) => Ok(false),
+        };
+        let galera = match galera {
+            Ok(true) => config::ensure_lock_table(&mut first, &prefix, &settings.uri)
+                .await
+                .map(|()| true),
+            other => other,
+        };
         let _ = first.close().await;
         let server = server?;
+        let galera = galera?;
+        let mut session = settings.session_timeouts(server.mariadb);
+        if galera {
+            session.push_str(config::GALERA_SESSION);
+        }
         tracing::debug!(server = %server.text, uri = %settings.uri, "connected to MySQL");
         let health = Arc::new(Health::default());
-        let pool = config::pool_options(
-            &options,
-            health.clone(),
-            settings.session_timeouts(server.mariadb),
-            settings.max_lifetime,
-        )
-        .connect_lazy_with(settings.connect.clone());
+        let pool = config::pool_options(&options, health.clone(), session, settings.max_lifetime)
+            .connect_lazy_with(settings.connect.clone());
         let shared = Arc::new(Shared {
             uri: settings.uri.clone(),
             database: settings.database.clone(),
@@ -192,6 +232,7 @@ impl MySqlDriver {
                 options.idle_timeout(),
                 settings.max_lifetime,
             ),
+            galera,
         });
         Ok(Self {
             pool,
@@ -202,6 +243,12 @@ impl MySqlDriver {
             connect_timeout,
             server,
         })
+    }
+
+    /// Whether the server is a node of a Galera cluster (`@@wsrep_on`), detected
+    /// when the pool started.
+    pub fn galera(&self) -> bool {
+        self.shared.galera
     }
 
     /// The server's `VERSION()` and flavour.
@@ -221,11 +268,18 @@ impl MySqlDriver {
 
     /// A migration driver on a dedicated connection, as its concrete type.
     pub async fn migrator(&self) -> Result<MySqlMigrationDriver, StorageError> {
-        let conn = config::connect_one(&self.settings, self.connect_timeout).await?;
+        let mut conn = config::connect_one(&self.settings, self.connect_timeout).await?;
+        if self.shared.galera {
+            sqlx::raw_sql(config::GALERA_SESSION)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| errors::to_storage(e, &self.settings.uri))?;
+        }
         Ok(MySqlMigrationDriver::new(
             conn,
             self.settings.clone(),
             self.shared.prefix.clone(),
+            self.shared.galera,
         ))
     }
 }

@@ -1,6 +1,8 @@
 //! The MySQL [`MigrationDriver`]: one dedicated connection, a `GET_LOCK` migration
-//! lock, the `{prefix}schema_migrations` history table, and non-transactional DDL
-//! (a `started` row first, then the statements, then `applied`).
+//! lock (on a Galera cluster, where `GET_LOCK` is node-local, a lease row in
+//! `{prefix}schema_migrations_lock`), the `{prefix}schema_migrations` history
+//! table, and non-transactional DDL (a `started` row first, then the statements,
+//! then `applied`).
 
 use crate::config::Settings;
 use crate::conn::{decode_row, lock_name};
@@ -23,7 +25,13 @@ pub struct MySqlMigrationDriver {
     settings: Settings,
     prefix: String,
     lock: String,
+    /// On a Galera node: the owner token of the lease row while it is held.
+    galera: Option<Option<String>>,
 }
+
+/// How long a Galera migration lease lasts: a migrator that dies holding it blocks
+/// the others until then.
+const GALERA_LEASE_MS: i64 = 10 * 60 * 1000;
 
 impl std::fmt::Debug for MySqlMigrationDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,13 +44,81 @@ impl std::fmt::Debug for MySqlMigrationDriver {
 
 impl MySqlMigrationDriver {
     /// Wraps a dedicated connection.
-    pub fn new(conn: MySqlConnection, settings: Settings, prefix: String) -> Self {
+    pub fn new(conn: MySqlConnection, settings: Settings, prefix: String, galera: bool) -> Self {
         let lock = lock_name(&settings.database, &prefix, "migrate");
         Self {
             conn: Some(conn),
             settings,
             prefix,
             lock,
+            galera: galera.then_some(None),
+        }
+    }
+
+    fn lease_table(&self) -> String {
+        format!("{}schema_migrations_lock", self.prefix)
+    }
+
+    /// The migration lock on a Galera cluster: a lease row (id 1) in
+    /// `{prefix}schema_migrations_lock` (created if missing; DDL is replicated in
+    /// total order, so concurrent creations are safe), taken when absent or
+    /// expired. Concurrent takers on different nodes write the same row, so Galera
+    /// certifies at most one of them; the others see its row and wait. Polled until
+    /// `timeout`.
+    async fn galera_lock(&mut self, timeout: Duration) -> Result<bool, StorageError> {
+        let table = self.lease_table();
+        self.run_text(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+             id INT NOT NULL PRIMARY KEY, \
+             owner CHAR(36) NOT NULL, \
+             expires_at BIGINT NOT NULL\
+             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+        ))
+        .await?;
+        let owner = self.fetch("SELECT UUID()".into(), Vec::new()).await?;
+        let owner = owner
+            .first()
+            .ok_or_else(|| StorageError::query("UUID() returned no row"))?
+            .text(0)?;
+        let now = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
+        let take = format!(
+            "INSERT INTO {table} (id, owner, expires_at) VALUES (1, ?, {now} + ?) \
+             ON DUPLICATE KEY UPDATE \
+             owner = IF(expires_at < {now}, VALUES(owner), owner), \
+             expires_at = IF(expires_at < {now}, VALUES(expires_at), expires_at)"
+        );
+        let deadline = Instant::now() + timeout;
+        loop {
+            let taken = self
+                .exec(
+                    take.clone(),
+                    vec![
+                        BindValue::Text(owner.clone()),
+                        BindValue::Int(GALERA_LEASE_MS),
+                    ],
+                )
+                .await;
+            match taken {
+                Ok(_) => {
+                    let rows = self
+                        .fetch(
+                            format!("SELECT owner FROM {table} WHERE id = 1"),
+                            Vec::new(),
+                        )
+                        .await?;
+                    if rows.first().map(|r| r.text(0)).transpose()?.as_deref() == Some(&owner) {
+                        self.galera = Some(Some(owner));
+                        return Ok(true);
+                    }
+                }
+                // Lost a certification conflict to another taker: look again.
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e),
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -359,6 +435,9 @@ impl MigrationDriver for MySqlMigrationDriver {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<bool, StorageError> {
+        if self.galera.is_some() {
+            return self.galera_lock(timeout).await;
+        }
         let secs = i64::try_from(timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0))
             .unwrap_or(i64::MAX);
         let name = self.lock.clone();
@@ -378,6 +457,19 @@ impl MigrationDriver for MySqlMigrationDriver {
     }
 
     async fn unlock(&mut self) -> Result<(), StorageError> {
+        if let Some(owner) = &mut self.galera {
+            let Some(owner) = owner.take() else {
+                return Ok(());
+            };
+            let sql = format!(
+                "DELETE FROM {} WHERE id = 1 AND owner = ?",
+                self.lease_table()
+            );
+            return self
+                .exec(sql, vec![BindValue::Text(owner)])
+                .await
+                .map(|_| ());
+        }
         let name = self.lock.clone();
         self.fetch("SELECT RELEASE_LOCK(?)".into(), vec![BindValue::Text(name)])
             .await

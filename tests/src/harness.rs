@@ -36,6 +36,9 @@ pub struct TestDb {
     pub raw: Arc<dyn RawSql>,
     /// The table prefix in use, with its joiner (`st_` or empty).
     pub prefix: String,
+    /// On a cluster: storages on the same database through the other nodes (one
+    /// per node, as other cores would open them), migrated; empty on one server.
+    pub other_nodes: Vec<Arc<dyn Storage>>,
     /// Drops the database.
     pub cleanup: Option<Cleanup>,
 }
@@ -51,9 +54,21 @@ pub struct Ctx {
     pub prefix: String,
     /// The backend's name.
     pub backend: &'static str,
+    /// One storage per database server node, `storage` first; only `storage` on
+    /// one server. Tests that race many tasks spread them with [`Ctx::node`].
+    pub nodes: Vec<Arc<dyn Storage>>,
 }
 
 impl Ctx {
+    /// The storage task `i` of a race uses: the nodes in turn (on one server,
+    /// always `storage`).
+    pub fn node(&self, i: usize) -> Arc<dyn Storage> {
+        self.nodes
+            .get(i % self.nodes.len().max(1))
+            .unwrap_or(&self.storage)
+            .clone()
+    }
+
     /// A table name with the prefix.
     pub fn table(&self, base: &str) -> String {
         format!("{}{}", self.prefix, base)
@@ -101,10 +116,16 @@ where
         raw: db.raw.clone(),
         prefix: db.prefix.clone(),
         backend: B::NAME,
+        nodes: std::iter::once(db.storage.clone())
+            .chain(db.other_nodes.iter().cloned())
+            .collect(),
     };
     then_clean_up(test(ctx), async move {
         db.storage.close().await;
         drop(db.storage);
+        for s in db.other_nodes {
+            s.close().await;
+        }
         if let Some(c) = db.cleanup {
             c.await;
         }

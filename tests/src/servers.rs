@@ -80,6 +80,43 @@ pub fn pgbouncer_uri() -> String {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:6432/test?pooler=transaction".into())
 }
 
+/// The nodes of the three-node MariaDB Galera cluster that `.ci/galera.sh` starts
+/// (`GALERA_TEST_URIS`, space-separated; else the script is run, once per process,
+/// and its output read). Panics if the cluster cannot be started: a missing server
+/// is a failure, never a skip.
+pub fn galera_uris() -> Vec<String> {
+    static URIS: OnceLock<Vec<String>> = OnceLock::new();
+    URIS.get_or_init(|| {
+        let list = env("GALERA_TEST_URIS").unwrap_or_else(|| {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/galera.sh");
+            let out = std::process::Command::new("bash")
+                .arg(script)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{script} failed ({}):\n{stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("export GALERA_TEST_URIS="))
+                .map(|v| v.trim_matches('\'').to_owned())
+                .unwrap_or_else(|| panic!("{script} printed no GALERA_TEST_URIS: {stdout}"))
+        });
+        let uris: Vec<String> = list.split_whitespace().map(str::to_owned).collect();
+        assert!(
+            uris.len() >= 2,
+            "GALERA_TEST_URIS names {} node(s)",
+            uris.len()
+        );
+        uris
+    })
+    .clone()
+}
+
 /// Replaces host, port and query of `uri` (a test URI) for one case.
 pub fn with_parts(uri: &str, host: &str, port: u16, query: &str) -> String {
     let mut u = storage_api::ConnectionUri::parse(uri).expect("test URI");

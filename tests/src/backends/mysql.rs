@@ -165,6 +165,7 @@ async fn create_at(uri: String, prefix: Option<&str>) -> TestDb {
         storage,
         raw: Arc::new(Raw(raw)),
         prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+        other_nodes: Vec::new(),
         cleanup: Some(Box::pin(async move {
             drop_database_at(&uri, &cleanup_db).await
         })),
@@ -186,5 +187,76 @@ impl TestBackend for MySqlTls {
 
     async fn create(prefix: Option<&str>) -> TestDb {
         create_at(crate::servers::mysql_tls_uri(), prefix).await
+    }
+}
+
+/// The MySQL backend on the three-node MariaDB Galera cluster of
+/// [`crate::servers::galera_uris`]: the test's database is created through node 1,
+/// the storage under test is on node 1, one more storage on each other node
+/// ([`TestDb::other_nodes`], as other cores would open them), and the raw
+/// connection is on node 2 with causality checks, so what a test reads back there
+/// has replicated.
+pub struct Galera;
+
+/// Plain SQL on a Galera node that waits, before every statement, until the node
+/// has applied every transaction committed anywhere before it (`wsrep_sync_wait`).
+pub struct CausalRaw(pub RawClient);
+
+const CAUSAL: &str = "SET SESSION wsrep_sync_wait = 15; ";
+
+#[async_trait]
+impl RawSql for CausalRaw {
+    async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.0
+            .query(&format!("{CAUSAL}{sql}"))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    async fn execute(&self, sql: &str) {
+        self.0
+            .execute(&format!("{CAUSAL}{sql}"))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+#[async_trait]
+impl TestBackend for Galera {
+    const NAME: &'static str = "mysql";
+
+    async fn create(prefix: Option<&str>) -> TestDb {
+        let uris = crate::servers::galera_uris();
+        let first = uris[0].clone();
+        let admin = connect_admin_to(&first).await;
+        let db = create_database(&admin).await;
+        admin.close().await;
+        let storage = open_in_database_at(&first, &db, prefix, OpenOptions::default()).await;
+        // Migrated through node 1; the other nodes only open it (as cores started
+        // after the first would find it migrated).
+        let mut other_nodes = Vec::new();
+        for uri in &uris[1..] {
+            let options = OpenOptions {
+                table_prefix: prefix.map(str::to_owned),
+                ..OpenOptions::default()
+            };
+            let storage = storage_api::open(&database_uri_at(uri, &db), options)
+                .await
+                .unwrap_or_else(|e| panic!("open mysql (database {db} on {uri}): {e}"));
+            other_nodes.push(storage);
+        }
+        let raw = RawClient::connect(&database_uri_at(&uris[1], &db), 2)
+            .await
+            .unwrap_or_else(|e| panic!("raw connection to database {db} on node 2: {e}"));
+        let cleanup_db = db.clone();
+        TestDb {
+            storage,
+            raw: Arc::new(CausalRaw(raw)),
+            prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+            other_nodes,
+            cleanup: Some(Box::pin(async move {
+                drop_database_at(&first, &cleanup_db).await
+            })),
+        }
     }
 }

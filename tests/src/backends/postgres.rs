@@ -158,6 +158,7 @@ async fn create_at(uri: String, prefix: Option<&str>) -> TestDb {
         storage,
         raw: Arc::new(Raw(admin)),
         prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+        other_nodes: Vec::new(),
         cleanup: Some(Box::pin(async move {
             drop_schema_at(&uri, &cleanup_schema).await
         })),
@@ -209,6 +210,7 @@ impl TestBackend for PostgresPgBouncer {
             storage,
             raw: Arc::new(Raw(raw)),
             prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+            other_nodes: Vec::new(),
             cleanup: Some(Box::pin(async move {
                 connect_admin()
                     .await

@@ -67,6 +67,7 @@ impl TestBackend for Sqlite {
             storage,
             raw: Arc::new(Raw(Mutex::new(raw))),
             prefix: prefix.map(|p| format!("{p}_")).unwrap_or_default(),
+            other_nodes: Vec::new(),
             cleanup: Some(Box::pin(async move { drop(dir) })),
         }
     }

@@ -23,7 +23,9 @@
 //! - [`bad_input`]: `InvalidInput` and `Config` errors, Unicode and SQL metacharacters;
 //! - [`persistence`]: writes read back with plain SQL, rows written with plain SQL
 //!   served by the API, and the table-name prefix;
-//! - [`spans`]: one tracing span per operation, its events, no secret traced.
+//! - [`spans`]: one tracing span per operation, its events, no secret traced;
+//! - [`sharding`]: every primary and foreign key leads with `app_id` (the catalog
+//!   after migrating).
 
 pub mod active;
 pub mod bad_input;
@@ -39,6 +41,7 @@ pub mod persistence;
 pub mod races;
 pub mod roles;
 pub mod sessions;
+pub mod sharding;
 pub mod spans;
 pub mod tenancy;
 pub mod totp;

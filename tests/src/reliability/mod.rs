@@ -31,17 +31,9 @@ pub mod restart;
 macro_rules! reliability_suite {
     ($name:ident, $backend:path) => {
         mod $name {
+            $crate::__race_tests!($backend);
             $crate::__reliability_tests!(
                 $backend,
-                (races, rel_race_refresh_rotation),
-                (races, rel_race_consume_code),
-                (races, rel_race_wrong_code_counter),
-                (races, rel_race_consume_reset_token),
-                (races, rel_race_consume_ev_token),
-                (races, rel_race_sign_up),
-                (races, rel_race_signing_key),
-                (races, rel_race_kv_counter),
-                (races, rel_race_delete_app_with_recipes),
                 (faults, rel_fault_kill_mid_write),
                 (faults, rel_fault_cancelled_calls_leave_clean_connections),
                 (input, rel_input_string_fields),
@@ -51,6 +43,37 @@ macro_rules! reliability_suite {
                 (input, rel_input_hostile_uris),
             );
         }
+    };
+}
+
+/// Stamps out only the races of [`races`] for one backend, as `<name>::<test>`: on a
+/// cluster backend their tasks are spread over the nodes ([`crate::harness::Ctx::node`]).
+#[macro_export]
+macro_rules! race_suite {
+    ($name:ident, $backend:path) => {
+        mod $name {
+            $crate::__race_tests!($backend);
+        }
+    };
+}
+
+/// Implementation detail of [`reliability_suite!`] and [`race_suite!`]: the races.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __race_tests {
+    ($backend:path) => {
+        $crate::__reliability_tests!(
+            $backend,
+            (races, rel_race_refresh_rotation),
+            (races, rel_race_consume_code),
+            (races, rel_race_wrong_code_counter),
+            (races, rel_race_consume_reset_token),
+            (races, rel_race_consume_ev_token),
+            (races, rel_race_sign_up),
+            (races, rel_race_signing_key),
+            (races, rel_race_kv_counter),
+            (races, rel_race_delete_app_with_recipes),
+        );
     };
 }
 

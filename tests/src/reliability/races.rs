@@ -32,10 +32,10 @@ pub async fn rel_race_refresh_rotation(ctx: Ctx) {
     for round in 0..ROUNDS {
         let s = create_session(&ctx, &t, &uid()).await;
         let via_tx = round % 2 == 1;
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
             let (st, t, h, old) = (
-                st.clone(),
+                st.node(i),
                 t.clone(),
                 s.handle.clone(),
                 s.refresh_token_hash.clone(),
@@ -161,9 +161,9 @@ pub async fn rel_race_consume_code(ctx: Ctx) {
         let e = format!("consume-{round}-{}", email());
         let d = create_device(&ctx, &t, Some(&e), None, 1).await;
         let other = create_device(&ctx, &t, Some(&e), None, 2).await;
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
-            let (st, t, d, e) = (st.clone(), t.clone(), d.clone(), e.clone());
+            let (st, t, d, e) = (st.node(i), t.clone(), d.clone(), e.clone());
             let wrong = i % 4 == 0;
             async move {
                 run_transaction(&*st, &tx_options(), move |tx| {
@@ -268,9 +268,9 @@ pub async fn rel_race_wrong_code_counter(ctx: Ctx) {
     let t = setup_public(&ctx).await;
     for round in 0..ROUNDS {
         let d = create_device(&ctx, &t, None, Some(&phone()), 1).await;
-        let st = ctx.storage.clone();
-        let results = race(TASKS, |_| {
-            let (st, t, dh) = (st.clone(), t.clone(), d.device_id_hash.clone());
+        let st = ctx.clone();
+        let results = race(TASKS, |i| {
+            let (st, t, dh) = (st.node(i), t.clone(), d.device_id_hash.clone());
             async move {
                 run_transaction(&*st, &tx_options(), move |tx| {
                     let (t, dh) = (t.clone(), dh.clone());
@@ -334,9 +334,9 @@ pub async fn rel_race_consume_reset_token(ctx: Ctx) {
         for tok in &toks {
             ctx.storage.add_password_reset_token(tok).await.unwrap();
         }
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
-            let (st, tok) = (st.clone(), toks[i % 2].clone());
+            let (st, tok) = (st.node(i), toks[i % 2].clone());
             async move {
                 let r = run_transaction(&*st, &tx_options(), move |tx| {
                     let tok = tok.clone();
@@ -414,9 +414,9 @@ pub async fn rel_race_consume_ev_token(ctx: Ctx) {
         for tok in &toks {
             ctx.storage.add_email_verification_token(tok).await.unwrap();
         }
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
-            let (st, tok) = (st.clone(), toks[i % 2].clone());
+            let (st, tok) = (st.node(i), toks[i % 2].clone());
             async move {
                 let r = run_transaction(&*st, &tx_options(), move |tx| {
                     let tok = tok.clone();
@@ -491,9 +491,9 @@ pub async fn rel_race_sign_up(ctx: Ctx) {
         let mail = format!("signup-{round}-{}", email());
         let tel = phone();
         let sub = token();
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
-            let st = st.clone();
+            let st = st.node(i);
             let t = if i % 2 == 0 { t1.clone() } else { t2.clone() };
             let (mail, tel, sub) = (mail.clone(), tel.clone(), sub.clone());
             async move {
@@ -579,9 +579,9 @@ pub async fn rel_race_signing_key(ctx: Ctx) {
     add_signing_key(&ctx, &t.app, signing_key(500)).await;
     for round in 0..ROUNDS {
         let x = 10_000 * (round as i64 + 1);
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
-            let (st, a) = (st.clone(), t.app.clone());
+            let (st, a) = (st.node(i), t.app.clone());
             async move {
                 let r = run_transaction(&*st, &tx_options(), move |tx| {
                     let a = a.clone();
@@ -630,9 +630,9 @@ pub async fn rel_race_kv_counter(ctx: Ctx) {
     let t = setup_public(&ctx).await;
     for round in 0..ROUNDS {
         let name = format!("counter-{round}");
-        let st = ctx.storage.clone();
-        let results = race(TASKS, |_| {
-            let (st, t, name) = (st.clone(), t.clone(), name.clone());
+        let st = ctx.clone();
+        let results = race(TASKS, |i| {
+            let (st, t, name) = (st.node(i), t.clone(), name.clone());
             async move {
                 let r = run_transaction(&*st, &tx_options(), move |tx| {
                     let (t, name) = (t.clone(), name.clone());
@@ -696,9 +696,9 @@ pub async fn rel_race_delete_app_with_recipes(ctx: Ctx) {
             v
         };
         ctx.storage.create_role(&t.app, "role").await.unwrap();
-        let st = ctx.storage.clone();
+        let st = ctx.clone();
         let results = race(TASKS, |i| {
-            let (st, t, user) = (st.clone(), t.clone(), users[i % users.len()].clone());
+            let (st, t, user) = (st.node(i), t.clone(), users[i % users.len()].clone());
             async move {
                 let a = &t.app;
                 let r: Result<()> = match i % 8 {

@@ -570,6 +570,7 @@ pub fn isolation<B: TestBackend>() {
         raw: db.raw.clone(),
         prefix: db.prefix.clone(),
         backend: B::NAME,
+        nodes: vec![db.storage.clone()],
     };
     let mut runner = TestRunner::new(Config {
         cases: CASES,
