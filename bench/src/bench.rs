@@ -1028,30 +1028,23 @@ impl Bench {
         Ok(())
     }
 
-    async fn scale_at(&mut self) -> R<()> {
+    /// The `scale` record of a c=1 cell at the current size.
+    fn scale_record(&self, op: Op, o: &mut Sample, f: &mut Sample) -> Value {
         let users = self.sh.users;
-        for op in [Op::GetSession, Op::ListByEmail, Op::ListUsers] {
-            let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
-            let rec = json!({
-                "backend": self.kind.name(), "operation": op.name(), "users": users,
-                "users_label": users_label(users), "concurrency": 1,
-                "ours_ops": round1(o.rate()), "floor_ops": round1(f.rate()),
-                "p50_us": o.quantile(0.5), "p99_us": o.quantile(0.99),
-                "floor_p50_us": f.quantile(0.5), "floor_p99_us": f.quantile(0.99),
-                "errors": o.errors + f.errors,
-            });
-            eprintln!(
-                "[{}] scale {:>4} {:<22} p50 {} µs p99 {} µs (floor p50 {} µs)",
-                self.kind.name(),
-                users_label(users),
-                op.name(),
-                rec["p50_us"],
-                rec["p99_us"],
-                rec["floor_p50_us"]
-            );
-            self.push("scale", rec);
-        }
-        for op in [Op::GetSession, Op::ListByEmail, Op::ListUsers] {
+        json!({
+            "backend": self.kind.name(), "operation": op.name(), "users": users,
+            "users_label": users_label(users), "concurrency": 1,
+            "ours_ops": round1(o.rate()), "floor_ops": round1(f.rate()),
+            "p50_us": o.quantile(0.5), "p99_us": o.quantile(0.99),
+            "floor_p50_us": f.quantile(0.5), "floor_p99_us": f.quantile(0.99),
+            "errors": o.errors + f.errors,
+        })
+    }
+
+    /// `EXPLAIN` of every statement the storage sent for `ops`, at the current size.
+    async fn push_plans(&mut self, ops: &[Op]) -> R<()> {
+        let users = self.sh.users;
+        for &op in ops {
             for s in self.cap.sent[op.idx()].clone() {
                 if let Sent::Stmt(sql, values) = s {
                     let plan = self.admin.explain(&sql, &values).await?;
@@ -1065,6 +1058,26 @@ impl Bench {
             }
         }
         Ok(())
+    }
+
+    async fn scale_at(&mut self) -> R<()> {
+        let users = self.sh.users;
+        for op in [Op::GetSession, Op::ListByEmail, Op::ListUsers] {
+            let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
+            let rec = self.scale_record(op, &mut o, &mut f);
+            eprintln!(
+                "[{}] scale {:>4} {:<22} p50 {} µs p99 {} µs (floor p50 {} µs)",
+                self.kind.name(),
+                users_label(users),
+                op.name(),
+                rec["p50_us"],
+                rec["p99_us"],
+                rec["floor_p50_us"]
+            );
+            self.push("scale", rec);
+        }
+        self.push_plans(&[Op::GetSession, Op::ListByEmail, Op::ListUsers])
+            .await
     }
 
     /// Latency of the point reads and the page at the main size, then (if asked) at
@@ -1163,14 +1176,7 @@ impl Bench {
         self.capture_p2().await?;
         for op in P2_OPS {
             let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
-            let rec = json!({
-                "backend": self.kind.name(), "operation": op.name(), "users": users,
-                "users_label": users_label(users), "concurrency": 1,
-                "ours_ops": round1(o.rate()), "floor_ops": round1(f.rate()),
-                "p50_us": o.quantile(0.5), "p99_us": o.quantile(0.99),
-                "floor_p50_us": f.quantile(0.5), "floor_p99_us": f.quantile(0.99),
-                "errors": o.errors + f.errors,
-            });
+            let rec = self.scale_record(op, &mut o, &mut f);
             eprintln!(
                 "[{}] phase 2 {:>4} {:<38} {} ops/s (floor {}) p50 {} µs (floor {} µs) errors {}",
                 self.kind.name(),
@@ -1184,20 +1190,7 @@ impl Bench {
             );
             self.push("scale", rec);
         }
-        for op in P2_OPS {
-            for s in self.cap.sent[op.idx()].clone() {
-                if let Sent::Stmt(sql, values) = s {
-                    let plan = self.admin.explain(&sql, &values).await?;
-                    self.push(
-                        "plans",
-                        json!({ "backend": self.kind.name(), "users": users,
-                            "users_label": users_label(users), "operation": op.name(),
-                            "statement": sql, "plan": plan }),
-                    );
-                }
-            }
-        }
-        Ok(())
+        self.push_plans(&P2_OPS).await
     }
 
     /// Phase 2 (linked groups, last-active) at the main size, then (if asked) at the

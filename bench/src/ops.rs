@@ -148,6 +148,9 @@ pub const EXPIRED_PER_CALL: u64 = 10_000;
 /// Users per page.
 pub const PAGE: u32 = 100;
 
+/// Per operation, per input, the statements (registry id, values) to replay.
+pub type Replay = Vec<Vec<Vec<(usize, Vec<Fv>)>>>;
+
 /// State shared by ours and the floor.
 pub struct Shared {
     /// Users (and sessions) loaded.
@@ -162,7 +165,7 @@ pub struct Shared {
     pub ids: Vec<Vec<usize>>,
     /// Phase-2 floors: per operation, per input, the statements (registry id and
     /// values) the storage sent.
-    pub replay: Vec<Vec<Vec<(usize, Vec<Fv>)>>>,
+    pub replay: Replay,
 }
 
 impl Shared {
@@ -307,7 +310,7 @@ pub async fn ours(st: &dyn Storage, op: Op, sh: &Shared, c: Call) -> R<()> {
 /// primary user of a linked group (users `i` with `i % 10 == 0` are).
 fn p2_user(sh: &Shared, k: u64) -> u64 {
     let i = pick(k + 7, sh.users);
-    if k % 4 == 0 { i - i % 10 } else { i }
+    if k.is_multiple_of(4) { i - i % 10 } else { i }
 }
 
 /// The first user of the block of 100 searched by phase-2 input `k`.
@@ -784,11 +787,7 @@ pub async fn floor_delete_expired<C: Raw>(raw: &mut C, id: usize) -> R<u64> {
 }
 
 /// Builds the shared state.
-pub fn shared(
-    users: u64,
-    ids: Vec<Vec<usize>>,
-    replay: Vec<Vec<Vec<(usize, Vec<Fv>)>>>,
-) -> Arc<Shared> {
+pub fn shared(users: u64, ids: Vec<Vec<usize>>, replay: Replay) -> Arc<Shared> {
     let rot = users / 2;
     Arc::new(Shared {
         users,
