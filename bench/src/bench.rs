@@ -440,16 +440,7 @@ impl Bench {
             self.after(op).await?;
             for s in &got {
                 if let Sent::Stmt(sql, _) = s {
-                    let id = match reg.iter().position(|r| r == sql) {
-                        Some(i) => i,
-                        None => {
-                            reg.push(sql.clone());
-                            reg.len() - 1
-                        }
-                    };
-                    if !ids[op.idx()].contains(&id) {
-                        ids[op.idx()].push(id);
-                    }
+                    register(&mut reg, &mut ids[op.idx()], sql);
                 }
             }
             if ids[op.idx()].len() != expected_statements(op) {
@@ -1127,16 +1118,7 @@ impl Bench {
                 let mut calls = Vec::new();
                 for s in &got {
                     if let Sent::Stmt(sql, values) = s {
-                        let id = match reg.iter().position(|r| r == sql) {
-                            Some(i) => i,
-                            None => {
-                                reg.push(sql.clone());
-                                reg.len() - 1
-                            }
-                        };
-                        if !ids[op.idx()].contains(&id) {
-                            ids[op.idx()].push(id);
-                        }
+                        let id = register(&mut reg, &mut ids[op.idx()], sql);
                         calls.push((id, values.clone()));
                     }
                 }
@@ -1242,6 +1224,21 @@ impl Bench {
         }
         self.out
     }
+}
+
+/// The registry id of `sql` (added if new), also listed in an operation's `ids`.
+fn register(reg: &mut Vec<String>, ids: &mut Vec<usize>, sql: &str) -> usize {
+    let id = match reg.iter().position(|r| r == sql) {
+        Some(i) => i,
+        None => {
+            reg.push(sql.to_owned());
+            reg.len() - 1
+        }
+    };
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+    id
 }
 
 fn round1(x: f64) -> f64 {
