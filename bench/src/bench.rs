@@ -1032,6 +1032,30 @@ impl Bench {
         })
     }
 
+    /// A c=1 cell of each of `ops` at the current size (section `scale`), then the
+    /// plans of their statements.
+    async fn scale_cells(&mut self, ops: &[Op]) -> R<()> {
+        let users = self.sh.users;
+        for &op in ops {
+            let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
+            let rec = self.scale_record(op, &mut o, &mut f);
+            eprintln!(
+                "[{}] scale {:>4} {:<38} {} ops/s (floor {}) p50 {} µs p99 {} µs (floor p50 {} µs) errors {}",
+                self.kind.name(),
+                users_label(users),
+                op.name(),
+                rec["ours_ops"],
+                rec["floor_ops"],
+                rec["p50_us"],
+                rec["p99_us"],
+                rec["floor_p50_us"],
+                rec["errors"]
+            );
+            self.push("scale", rec);
+        }
+        self.push_plans(ops).await
+    }
+
     /// `EXPLAIN` of every statement the storage sent for `ops`, at the current size.
     async fn push_plans(&mut self, ops: &[Op]) -> R<()> {
         let users = self.sh.users;
@@ -1052,23 +1076,24 @@ impl Bench {
     }
 
     async fn scale_at(&mut self) -> R<()> {
-        let users = self.sh.users;
-        for op in [Op::GetSession, Op::ListByEmail, Op::ListUsers] {
-            let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
-            let rec = self.scale_record(op, &mut o, &mut f);
-            eprintln!(
-                "[{}] scale {:>4} {:<22} p50 {} µs p99 {} µs (floor p50 {} µs)",
-                self.kind.name(),
-                users_label(users),
-                op.name(),
-                rec["p50_us"],
-                rec["p99_us"],
-                rec["floor_p50_us"]
-            );
-            self.push("scale", rec);
-        }
-        self.push_plans(&[Op::GetSession, Op::ListByEmail, Op::ListUsers])
+        self.scale_cells(&[Op::GetSession, Op::ListByEmail, Op::ListUsers])
             .await
+    }
+
+    /// Loads users and sessions up to `big` (bulk, server-side) and makes it the
+    /// current size.
+    async fn grow_to(&mut self, big: u64) -> R<()> {
+        let t = std::time::Instant::now();
+        eprintln!(
+            "[{}] loading up to {big} users and sessions",
+            self.kind.name()
+        );
+        self.admin.load_users(self.cfg.users, big).await?;
+        let secs = t.elapsed().as_secs_f64();
+        self.out["load_seconds"][format!("users_{}", users_label(big))] = json!(secs);
+        eprintln!("[{}] loaded in {secs:.0} s", self.kind.name());
+        self.sh = ops::shared(big, self.cap.ids.clone(), Vec::new());
+        Ok(())
     }
 
     /// Latency of the point reads and the page at the main size, then (if asked) at
@@ -1076,17 +1101,8 @@ impl Bench {
     pub async fn scale(&mut self) -> R<()> {
         self.scale_at().await?;
         if let Some(big) = self.cfg.big_users {
-            let t = std::time::Instant::now();
-            eprintln!(
-                "[{}] loading up to {big} users and sessions",
-                self.kind.name()
-            );
-            self.admin.load_users(self.cfg.users, big).await?;
+            self.grow_to(big).await?;
             self.admin.analyze().await?;
-            let secs = t.elapsed().as_secs_f64();
-            self.out["load_seconds"][format!("users_{}", users_label(big))] = json!(secs);
-            eprintln!("[{}] loaded in {secs:.0} s", self.kind.name());
-            self.sh = ops::shared(big, self.cap.ids.clone(), Vec::new());
             self.scale_at().await?;
         }
         Ok(())
@@ -1156,23 +1172,7 @@ impl Bench {
             self.kind.name()
         );
         self.capture_p2().await?;
-        for op in P2_OPS {
-            let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
-            let rec = self.scale_record(op, &mut o, &mut f);
-            eprintln!(
-                "[{}] phase 2 {:>4} {:<38} {} ops/s (floor {}) p50 {} µs (floor {} µs) errors {}",
-                self.kind.name(),
-                users_label(users),
-                op.name(),
-                rec["ours_ops"],
-                rec["floor_ops"],
-                rec["p50_us"],
-                rec["floor_p50_us"],
-                rec["errors"]
-            );
-            self.push("scale", rec);
-        }
-        self.push_plans(&P2_OPS).await
+        self.scale_cells(&P2_OPS).await
     }
 
     /// Phase 2 (linked groups, last-active) at the main size, then (if asked) at the
@@ -1181,16 +1181,7 @@ impl Bench {
     pub async fn phase2(&mut self) -> R<()> {
         self.phase2_at(0).await?;
         if let Some(big) = self.cfg.big_users {
-            let t = std::time::Instant::now();
-            eprintln!(
-                "[{}] loading up to {big} users and sessions",
-                self.kind.name()
-            );
-            self.admin.load_users(self.cfg.users, big).await?;
-            let secs = t.elapsed().as_secs_f64();
-            self.out["load_seconds"][format!("users_{}", users_label(big))] = json!(secs);
-            eprintln!("[{}] loaded in {secs:.0} s", self.kind.name());
-            self.sh = ops::shared(big, self.cap.ids.clone(), Vec::new());
+            self.grow_to(big).await?;
             self.phase2_at(self.cfg.users).await?;
         }
         Ok(())
