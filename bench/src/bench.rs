@@ -3,7 +3,7 @@
 
 use crate::db::{Admin, DB, Kind, Targets};
 use crate::model::*;
-use crate::ops::{self, ALL_OPS, Call, MAIN_OPS, Op, Shared};
+use crate::ops::{self, ALL_OPS, Call, MAIN_OPS, N_OPS, Op, P2_INPUTS, P2_OPS, Shared};
 use crate::pgbench::{self, PgBench};
 use crate::raw::{LiteRaw, MyRaw, PgRaw, R, Raw, Recorder, Sent, SpinLock};
 use crate::rec::Rec;
@@ -243,6 +243,8 @@ fn expected_statements(op: Op) -> usize {
         Op::ListByEmail => 6,
         Op::CreateDevice => 2,
         Op::Consume => 3,
+        // Phase 2: recorded per input, not checked here.
+        _ => 0,
     }
 }
 
@@ -339,7 +341,7 @@ impl Bench {
             t,
             admin,
             st,
-            sh: ops::shared(0, Vec::new()),
+            sh: ops::shared(0, Vec::new(), Vec::new()),
             floors: None,
             cap: Capture {
                 reg: Arc::new(Vec::new()),
@@ -348,7 +350,7 @@ impl Bench {
             },
             uniq: 1,
             consume_rate: 2000.0,
-            scripts: vec![None; ALL_OPS.len()],
+            scripts: vec![None; N_OPS],
             out: json!({
                 "backend": kind.name(),
                 "results": [], "scale": [], "plans": [], "round_trips": [],
@@ -424,10 +426,10 @@ impl Bench {
     async fn capture(&mut self) -> R<()> {
         let (rst, log) = open_recording(self.kind, &self.t.uri(self.kind)).await?;
         // A provisional shared state (statement ids unknown yet) for ours().
-        self.sh = ops::shared(self.cfg.users, vec![Vec::new(); ALL_OPS.len()]);
+        self.sh = ops::shared(self.cfg.users, vec![Vec::new(); N_OPS], Vec::new());
         let mut reg: Vec<String> = Vec::new();
-        let mut ids = vec![Vec::new(); ALL_OPS.len()];
-        let mut sent = vec![Vec::new(); ALL_OPS.len()];
+        let mut ids = vec![Vec::new(); N_OPS];
+        let mut sent = vec![Vec::new(); N_OPS];
         for op in ALL_OPS {
             self.before(op).await?;
             log.lock().unwrap().clear();
@@ -438,16 +440,7 @@ impl Bench {
             self.after(op).await?;
             for s in &got {
                 if let Sent::Stmt(sql, _) = s {
-                    let id = match reg.iter().position(|r| r == sql) {
-                        Some(i) => i,
-                        None => {
-                            reg.push(sql.clone());
-                            reg.len() - 1
-                        }
-                    };
-                    if !ids[op.idx()].contains(&id) {
-                        ids[op.idx()].push(id);
-                    }
+                    register(&mut reg, &mut ids[op.idx()], sql);
                 }
             }
             if ids[op.idx()].len() != expected_statements(op) {
@@ -479,7 +472,7 @@ impl Bench {
             ids: ids.clone(),
             sent,
         };
-        self.sh = ops::shared(self.cfg.users, ids);
+        self.sh = ops::shared(self.cfg.users, ids, Vec::new());
         Ok(())
     }
 
@@ -1026,30 +1019,47 @@ impl Bench {
         Ok(())
     }
 
-    async fn scale_at(&mut self) -> R<()> {
+    /// The `scale` record of a c=1 cell at the current size.
+    fn scale_record(&self, op: Op, o: &mut Sample, f: &mut Sample) -> Value {
         let users = self.sh.users;
-        for op in [Op::GetSession, Op::ListByEmail, Op::ListUsers] {
+        json!({
+            "backend": self.kind.name(), "operation": op.name(), "users": users,
+            "users_label": users_label(users), "concurrency": 1,
+            "ours_ops": round1(o.rate()), "floor_ops": round1(f.rate()),
+            "p50_us": o.quantile(0.5), "p99_us": o.quantile(0.99),
+            "floor_p50_us": f.quantile(0.5), "floor_p99_us": f.quantile(0.99),
+            "errors": o.errors + f.errors,
+        })
+    }
+
+    /// A c=1 cell of each of `ops` at the current size (section `scale`), then the
+    /// plans of their statements.
+    async fn scale_cells(&mut self, ops: &[Op]) -> R<()> {
+        let users = self.sh.users;
+        for &op in ops {
             let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
-            let rec = json!({
-                "backend": self.kind.name(), "operation": op.name(), "users": users,
-                "users_label": users_label(users), "concurrency": 1,
-                "ours_ops": round1(o.rate()), "floor_ops": round1(f.rate()),
-                "p50_us": o.quantile(0.5), "p99_us": o.quantile(0.99),
-                "floor_p50_us": f.quantile(0.5), "floor_p99_us": f.quantile(0.99),
-                "errors": o.errors + f.errors,
-            });
+            let rec = self.scale_record(op, &mut o, &mut f);
             eprintln!(
-                "[{}] scale {:>4} {:<22} p50 {} µs p99 {} µs (floor p50 {} µs)",
+                "[{}] scale {:>4} {:<38} {} ops/s (floor {}) p50 {} µs p99 {} µs (floor p50 {} µs) errors {}",
                 self.kind.name(),
                 users_label(users),
                 op.name(),
+                rec["ours_ops"],
+                rec["floor_ops"],
                 rec["p50_us"],
                 rec["p99_us"],
-                rec["floor_p50_us"]
+                rec["floor_p50_us"],
+                rec["errors"]
             );
             self.push("scale", rec);
         }
-        for op in [Op::GetSession, Op::ListByEmail, Op::ListUsers] {
+        self.push_plans(ops).await
+    }
+
+    /// `EXPLAIN` of every statement the storage sent for `ops`, at the current size.
+    async fn push_plans(&mut self, ops: &[Op]) -> R<()> {
+        let users = self.sh.users;
+        for &op in ops {
             for s in self.cap.sent[op.idx()].clone() {
                 if let Sent::Stmt(sql, values) = s {
                     let plan = self.admin.explain(&sql, &values).await?;
@@ -1065,23 +1075,114 @@ impl Bench {
         Ok(())
     }
 
+    async fn scale_at(&mut self) -> R<()> {
+        self.scale_cells(&[Op::GetSession, Op::ListByEmail, Op::ListUsers])
+            .await
+    }
+
+    /// Loads users and sessions up to `big` (bulk, server-side) and makes it the
+    /// current size.
+    async fn grow_to(&mut self, big: u64) -> R<()> {
+        let t = std::time::Instant::now();
+        eprintln!(
+            "[{}] loading up to {big} users and sessions",
+            self.kind.name()
+        );
+        self.admin.load_users(self.cfg.users, big).await?;
+        let secs = t.elapsed().as_secs_f64();
+        self.out["load_seconds"][format!("users_{}", users_label(big))] = json!(secs);
+        eprintln!("[{}] loaded in {secs:.0} s", self.kind.name());
+        self.sh = ops::shared(big, self.cap.ids.clone(), Vec::new());
+        Ok(())
+    }
+
     /// Latency of the point reads and the page at the main size, then (if asked) at
     /// the large size, with the query plans at each.
     pub async fn scale(&mut self) -> R<()> {
         self.scale_at().await?;
         if let Some(big) = self.cfg.big_users {
-            let t = std::time::Instant::now();
-            eprintln!(
-                "[{}] loading up to {big} users and sessions",
-                self.kind.name()
-            );
-            self.admin.load_users(self.cfg.users, big).await?;
+            self.grow_to(big).await?;
             self.admin.analyze().await?;
-            let secs = t.elapsed().as_secs_f64();
-            self.out["load_seconds"][format!("users_{}", users_label(big))] = json!(secs);
-            eprintln!("[{}] loaded in {secs:.0} s", self.kind.name());
-            self.sh = ops::shared(big, self.cap.ids.clone());
             self.scale_at().await?;
+        }
+        Ok(())
+    }
+
+    /// Records the phase-2 operations through a recording storage, [`P2_INPUTS`]
+    /// inputs each, on the current data; registers their statements and reconnects
+    /// the floors (which prepare the registry), so that each floor call replays
+    /// exactly what the storage sent for the same input.
+    async fn capture_p2(&mut self) -> R<()> {
+        let (rst, log) = open_recording(self.kind, &self.t.uri(self.kind)).await?;
+        let mut reg: Vec<String> = (*self.cap.reg).clone();
+        let mut ids = self.cap.ids.clone();
+        let mut replay = vec![Vec::new(); N_OPS];
+        for op in P2_OPS {
+            ids[op.idx()].clear();
+            for k in 0..P2_INPUTS {
+                log.lock().unwrap().clear();
+                let call = Call {
+                    n: k,
+                    task: 0,
+                    conc: 1,
+                    j: 0,
+                };
+                ops::ours(&*rst, op, &self.sh, call)
+                    .await
+                    .map_err(|x| format!("capture of {}: {x}", op.name()))?;
+                let got = std::mem::take(&mut *log.lock().unwrap());
+                let mut calls = Vec::new();
+                for s in &got {
+                    if let Sent::Stmt(sql, values) = s {
+                        let id = register(&mut reg, &mut ids[op.idx()], sql);
+                        calls.push((id, values.clone()));
+                    }
+                }
+                replay[op.idx()].push(calls);
+                if k == 0 {
+                    self.cap.sent[op.idx()] = got;
+                }
+            }
+        }
+        rst.close().await;
+        self.cap.reg = Arc::new(reg);
+        self.cap.ids = ids;
+        if let Some(f) = self.floors.take() {
+            f.close().await;
+        }
+        self.floors =
+            Some(Floors::connect(self.kind, &self.t, &self.cap.reg, POOL as usize).await?);
+        self.sh = ops::shared(self.sh.users, self.cap.ids.clone(), replay);
+        Ok(())
+    }
+
+    /// Phase 2 at the current size: links a tenth of users `from..` into groups and
+    /// loads 30 days of activity ([`Admin::load_links`]), then measures every
+    /// phase-2 operation at c=1 against its replayed floor, with the plan of each
+    /// statement (sections `scale` and `plans`).
+    async fn phase2_at(&mut self, from: u64) -> R<()> {
+        let users = self.sh.users;
+        let t = std::time::Instant::now();
+        self.admin.load_links(from, users).await?;
+        self.admin.analyze().await?;
+        let secs = t.elapsed().as_secs_f64();
+        self.out["load_seconds"][format!("links_{}", users_label(users))] = json!(secs);
+        eprintln!(
+            "[{}] linked groups and activity in {secs:.0} s",
+            self.kind.name()
+        );
+        self.capture_p2().await?;
+        self.scale_cells(&P2_OPS).await
+    }
+
+    /// Phase 2 (linked groups, last-active) at the main size, then (if asked) at the
+    /// large size. Not with the phase-1 scale phase in the same run: the phase-1
+    /// floors expect users of one login method.
+    pub async fn phase2(&mut self) -> R<()> {
+        self.phase2_at(0).await?;
+        if let Some(big) = self.cfg.big_users {
+            self.grow_to(big).await?;
+            self.phase2_at(self.cfg.users).await?;
         }
         Ok(())
     }
@@ -1114,6 +1215,21 @@ impl Bench {
         }
         self.out
     }
+}
+
+/// The registry id of `sql` (added if new), also listed in an operation's `ids`.
+fn register(reg: &mut Vec<String>, ids: &mut Vec<usize>, sql: &str) -> usize {
+    let id = match reg.iter().position(|r| r == sql) {
+        Some(i) => i,
+        None => {
+            reg.push(sql.to_owned());
+            reg.len() - 1
+        }
+    };
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+    id
 }
 
 fn round1(x: f64) -> f64 {

@@ -389,6 +389,127 @@ impl Admin {
         .await
     }
 
+    /// Phase 2: links a tenth of users `a..b` (multiples of 20) into groups of two or
+    /// three, writing exactly the rows the storage writes: user `i` with `i % 10 == 0`
+    /// becomes a primary user (`is_linked_or_is_a_primary_user`) and gets a linked
+    /// third-party login method (signed up in the public tenant: `app_id_to_user_id`,
+    /// `all_auth_recipe_users`, `thirdparty_users`, `thirdparty_user_to_tenant`), and
+    /// with `i % 20 == 0` also a passwordless one with a phone number; the linked rows
+    /// carry the primary's id and the group's time joined (the primary's, the
+    /// earliest). Then users `i % 50 == 0` get TOTP, and every user `a..b` a
+    /// last-active time within the last 30 days.
+    pub async fn load_links(&self, a: u64, b: u64) -> R<()> {
+        let public = Self::lit(APP);
+        let t = "TRUE".to_owned();
+        let id = |prefix: &str, i: &str| self.cat(&[Self::lit(prefix), self.pad(i, 12)]);
+        for (step, recipe, prefix) in [
+            (10u64, "thirdparty", "00000004-0000-4000-8000-"),
+            (20, "passwordless", "00000005-0000-4000-8000-"),
+        ] {
+            let i = format!("(x * {step})");
+            let uid = id(prefix, &i);
+            let primary = id("00000000-0000-4000-8000-", &i);
+            let tj = format!("({T0} + x * {step} + {})", step / 10);
+            let group_tj = format!("({T0} + x * {step})");
+            let r = Self::lit(recipe);
+            let (xa, xb) = (a / step, b / step);
+            self.chunked(
+                "app_id_to_user_id",
+                "app_id, user_id, recipe_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user, time_joined, primary_or_recipe_user_time_joined",
+                &[public.clone(), uid.clone(), r.clone(), primary.clone(), t.clone(), tj.clone(), group_tj.clone()],
+                xa,
+                xb,
+            )
+            .await?;
+            self.chunked(
+                "all_auth_recipe_users",
+                "app_id, tenant_id, user_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined",
+                &[public.clone(), public.clone(), uid.clone(), primary, t.clone(), r, tj.clone(), group_tj],
+                xa,
+                xb,
+            )
+            .await?;
+            if step == 10 {
+                let block = match self.kind() {
+                    Kind::Mysql => "(x DIV 10)",
+                    _ => "(x / 10)",
+                };
+                let provider = self.cat(&[Self::lit("idp"), self.pad(block, 9)]);
+                let tp_uid = self.cat(&[Self::lit("tp"), self.pad(&i, 12)]);
+                let mail = self.cat(&[Self::lit("u"), self.pad(&i, 12), Self::lit("@idp.example")]);
+                self.chunked(
+                    "thirdparty_users",
+                    "app_id, third_party_id, third_party_user_id, user_id, email, time_joined",
+                    &[
+                        public.clone(),
+                        provider.clone(),
+                        tp_uid.clone(),
+                        uid.clone(),
+                        mail,
+                        tj,
+                    ],
+                    xa,
+                    xb,
+                )
+                .await?;
+                self.chunked(
+                    "thirdparty_user_to_tenant",
+                    "app_id, tenant_id, user_id, third_party_id, third_party_user_id",
+                    &[public.clone(), public.clone(), uid, provider, tp_uid],
+                    xa,
+                    xb,
+                )
+                .await?;
+            } else {
+                let phone = self.cat(&[Self::lit("+1"), self.pad(&i, 13)]);
+                self.chunked(
+                    "passwordless_users",
+                    "app_id, user_id, phone_number, time_joined",
+                    &[public.clone(), uid.clone(), phone.clone(), tj],
+                    xa,
+                    xb,
+                )
+                .await?;
+                self.chunked(
+                    "passwordless_user_to_tenant",
+                    "app_id, tenant_id, user_id, phone_number",
+                    &[public.clone(), public.clone(), uid, phone],
+                    xa,
+                    xb,
+                )
+                .await?;
+            }
+        }
+        let (lo, hi) = (Self::lit(&user_id(a)), Self::lit(&user_id(b)));
+        for table in ["app_id_to_user_id", "all_auth_recipe_users"] {
+            self.exec(&format!(
+                "UPDATE {table} SET is_linked_or_is_a_primary_user = TRUE \
+                 WHERE app_id = {public} AND user_id >= {lo} AND user_id < {hi} AND user_id LIKE '%0'"
+            ))
+            .await?;
+        }
+        self.chunked(
+            "totp_users",
+            "app_id, user_id",
+            &[public.clone(), id("00000000-0000-4000-8000-", "(x * 50)")],
+            a / 50,
+            b / 50,
+        )
+        .await?;
+        self.chunked(
+            "user_last_active",
+            "app_id, user_id, last_active_time",
+            &[
+                public,
+                id("00000000-0000-4000-8000-", "x"),
+                format!("({NOW} - (x % 30) * 86400000 - (x % 1000))"),
+            ],
+            a,
+            b,
+        )
+        .await
+    }
+
     /// Loads expired sessions `a..b` into the write app.
     pub async fn load_expired(&self, a: u64, b: u64) -> R<()> {
         let w = Self::lit(WAPP);
@@ -506,7 +627,9 @@ impl Admin {
             Kind::Mysql => self
                 .exec(
                     "ANALYZE TABLE app_id_to_user_id, all_auth_recipe_users, emailpassword_users, \
-                     emailpassword_user_to_tenant, session_info, passwordless_devices, passwordless_codes",
+                     emailpassword_user_to_tenant, session_info, passwordless_devices, passwordless_codes, \
+                     thirdparty_users, thirdparty_user_to_tenant, passwordless_users, \
+                     passwordless_user_to_tenant, totp_users, user_last_active",
                 )
                 .await
                 .map(|_| ()),

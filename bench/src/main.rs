@@ -32,7 +32,7 @@ use storage_sqlite as _;
 
 const USAGE: &str =
     "usage: storage-bench [--backend sqlite|postgres|mysql|all] [--quick] [--scale 10k|1m]
-                     [--out DIR] [--keep] [--render] [--ops a,b] [--phases main,memory,rt,scale]
+                     [--out DIR] [--keep] [--render] [--ops a,b] [--phases main,memory,rt,scale,phase2]
                      [--pg-host /var/run/postgresql] [--pg-tcp 127.0.0.1:5432]
                      [--mysql 127.0.0.1:3306] [--sqlite PATH] [--pg-log PATH]";
 
@@ -182,8 +182,18 @@ async fn one(kind: Kind, cfg: Cfg, t: Targets, phases: Vec<String>) -> Result<Va
     if has("rt") {
         b.round_trips().await?;
     }
+    if has("scale") && has("phase2") {
+        return Err(
+            "phase2 and scale need separate runs: phase 2 links users, which the \
+             phase-1 floors do not expect"
+                .into(),
+        );
+    }
     if has("scale") {
         b.scale().await?;
+    }
+    if has("phase2") {
+        b.phase2().await?;
     }
     Ok(b.finish().await)
 }

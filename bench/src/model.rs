@@ -61,6 +61,17 @@ pub fn email(i: u64) -> String {
     (EMAIL0 + i as i64).to_string()
 }
 
+/// Phase 2: the phone number of the passwordless login method of user `i`.
+pub fn phone(i: u64) -> String {
+    format!("+1{i:013}")
+}
+
+/// Phase 2: the third-party id of the third-party login method of user `i`: one per
+/// block of 100 users, so that a provider tag matches the 10 of a block.
+pub fn provider(i: u64) -> String {
+    format!("idp{:09}", i / 100)
+}
+
 /// Time joined of loaded user `i`.
 pub fn time_joined(i: u64) -> i64 {
     T0 + i as i64

@@ -29,7 +29,52 @@ pub enum Op {
     DeleteExpired,
     /// One page of 100 users, keyset-paginated.
     ListUsers,
+    /// Phase 2 (linked groups, last-active): get user by id.
+    P2GetUser,
+    /// Phase 2: get user by email.
+    P2ByEmail,
+    /// Phase 2: a page of 100 users (groups).
+    P2Page,
+    /// Phase 2: a page of users by an email tag (a prefix matching 100 users).
+    P2SearchEmail,
+    /// Phase 2: a page of users by a phone tag.
+    P2SearchPhone,
+    /// Phase 2: a page of users by a provider tag.
+    P2SearchProvider,
+    /// Phase 2: users active in the last 7 days.
+    P2ActiveSince,
+    /// Phase 2: users active per day over 30 days.
+    P2ActiveByDay,
+    /// Phase 2: users active in the last 7 days with more than one login method or TOTP.
+    P2ActiveMany,
+    /// Phase 2: groups of the app with more than one login method.
+    P2ManyMethods,
 }
+
+/// Number of operations (sizes the per-operation tables).
+pub const N_OPS: usize = 19;
+
+/// The phase-2 operations: read-only, run on the data with linked groups and 30 days
+/// of activity; their floor replays, call for call, what the storage sent for the
+/// same input (one of [`P2_INPUTS`]).
+pub const P2_OPS: [Op; 10] = [
+    Op::P2GetUser,
+    Op::P2ByEmail,
+    Op::P2Page,
+    Op::P2SearchEmail,
+    Op::P2SearchPhone,
+    Op::P2SearchProvider,
+    Op::P2ActiveSince,
+    Op::P2ActiveByDay,
+    Op::P2ActiveMany,
+    Op::P2ManyMethods,
+];
+
+/// Distinct inputs of a phase-2 operation: call `n` uses input `n % P2_INPUTS`.
+pub const P2_INPUTS: u64 = 64;
+
+/// One day (ms).
+pub const DAY: i64 = 86_400_000;
 
 /// The operations of the main table, in order.
 pub const MAIN_OPS: [Op; 8] = [
@@ -69,6 +114,16 @@ impl Op {
             Op::Consume => "consume_code",
             Op::DeleteExpired => "delete_10k_expired_sessions",
             Op::ListUsers => "list_users_page_100",
+            Op::P2GetUser => "get_user",
+            Op::P2ByEmail => "list_users_by_email",
+            Op::P2Page => "list_users_page_100",
+            Op::P2SearchEmail => "search_email_tag_page",
+            Op::P2SearchPhone => "search_phone_tag_page",
+            Op::P2SearchProvider => "search_provider_tag_page",
+            Op::P2ActiveSince => "count_active_since_7d",
+            Op::P2ActiveByDay => "count_active_by_day_30d",
+            Op::P2ActiveMany => "count_active_many_methods_or_totp_7d",
+            Op::P2ManyMethods => "count_users_many_methods",
         }
     }
 
@@ -93,6 +148,9 @@ pub const EXPIRED_PER_CALL: u64 = 10_000;
 /// Users per page.
 pub const PAGE: u32 = 100;
 
+/// Per operation, per input, the statements (registry id, values) to replay.
+pub type Replay = Vec<Vec<Vec<(usize, Vec<Fv>)>>>;
+
 /// State shared by ours and the floor.
 pub struct Shared {
     /// Users (and sessions) loaded.
@@ -105,6 +163,9 @@ pub struct Shared {
     pub wt: TenantIdentifier,
     /// Statement ids per operation (index `Op::idx`).
     pub ids: Vec<Vec<usize>>,
+    /// Phase-2 floors: per operation, per input, the statements (registry id and
+    /// values) the storage sent.
+    pub replay: Replay,
 }
 
 impl Shared {
@@ -240,6 +301,125 @@ pub async fn ours(st: &dyn Storage, op: Op, sh: &Shared, c: Call) -> R<()> {
                 return Err(format!("expected a full page, got {}", page.users.len()));
             }
         }
+        _ => ours_p2(st, op, sh, c.n % P2_INPUTS).await?,
+    }
+    Ok(())
+}
+
+/// The user of phase-2 input `k`: spread over the users, every fourth one the
+/// primary user of a linked group (users `i` with `i % 10 == 0` are).
+fn p2_user(sh: &Shared, k: u64) -> u64 {
+    let i = pick(k + 7, sh.users);
+    if k.is_multiple_of(4) { i - i % 10 } else { i }
+}
+
+/// The first user of the block of 100 searched by phase-2 input `k`.
+fn p2_block(sh: &Shared, k: u64) -> u64 {
+    (pick(k + 11, sh.users / 100)) * 100
+}
+
+/// The search request of phase-2 input `k`: one tag matching the users of a block of
+/// 100 (their emails; the phones of its 5 passwordless and the providers of its 10
+/// third-party login methods, see `db::Admin::load_links`).
+pub fn p2_search(sh: &Shared, op: Op, k: u64) -> ListUsers {
+    let b = p2_block(sh, k);
+    let mut search = UserSearch::default();
+    match op {
+        Op::P2SearchEmail => search.emails.push(email(b)[..17].to_owned()),
+        Op::P2SearchPhone => search
+            .phones
+            .push(phone(b)[..phone(b).len() - 2].to_owned()),
+        _ => search.providers.push(provider(b)),
+    }
+    ListUsers {
+        tenant: sh.t.clone(),
+        limit: PAGE,
+        order: TimeJoinedOrder::Asc,
+        recipes: Vec::new(),
+        search,
+        after: None,
+    }
+}
+
+/// Phase-2 operation `op` with input `k` through the storage.
+async fn ours_p2(st: &dyn Storage, op: Op, sh: &Shared, k: u64) -> R<()> {
+    let app = &sh.t.app;
+    match op {
+        Op::P2GetUser => {
+            st.get_user(app, &user_id(p2_user(sh, k)))
+                .await
+                .map_err(e)?
+                .ok_or("user not found")?;
+        }
+        Op::P2ByEmail => {
+            let users = st
+                .list_users_by_email(&sh.t, &email(p2_user(sh, k)))
+                .await
+                .map_err(e)?;
+            if users.len() != 1 {
+                return Err(format!("expected one user, got {}", users.len()));
+            }
+        }
+        Op::P2Page => {
+            let page = st.list_users(&list_request(sh, k)).await.map_err(e)?;
+            if page.users.len() != PAGE as usize {
+                return Err(format!("expected a full page, got {}", page.users.len()));
+            }
+        }
+        Op::P2SearchEmail | Op::P2SearchPhone | Op::P2SearchProvider => {
+            let page = st.list_users(&p2_search(sh, op, k)).await.map_err(e)?;
+            let want = match op {
+                Op::P2SearchEmail => 100,
+                Op::P2SearchPhone => 5,
+                _ => 10,
+            };
+            if page.users.len() != want {
+                return Err(format!(
+                    "{}: expected {want} groups, got {}",
+                    op.name(),
+                    page.users.len()
+                ));
+            }
+        }
+        Op::P2ActiveSince => {
+            st.count_active_since(app, NOW - 7 * DAY).await.map_err(e)?;
+        }
+        Op::P2ActiveByDay => {
+            st.count_active_by_day(app, NOW - 30 * DAY, NOW + 1)
+                .await
+                .map_err(e)?;
+        }
+        Op::P2ActiveMany => {
+            st.count_active_with_many_login_methods(app, NOW - 7 * DAY, true)
+                .await
+                .map_err(e)?;
+        }
+        _ => {
+            st.count_users_with_more_than_one_login_method(app)
+                .await
+                .map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Replays on a bare connection what the storage sent for phase-2 input `k`.
+async fn floor_p2<C: Raw>(raw: &mut C, op: Op, sh: &Shared, k: u64) -> R<()> {
+    let calls = &sh.replay[op.idx()];
+    let stmts = calls
+        .get((k % calls.len().max(1) as u64) as usize)
+        .ok_or("no recorded call")?;
+    for (id, values) in stmts {
+        let p: Vec<P<'_>> = values
+            .iter()
+            .map(|v| match v {
+                Fv::Str(s) => P::S(s),
+                Fv::Int(n) => P::I(*n),
+                Fv::Bool(b) => P::B(*b),
+                Fv::Null => P::Null,
+            })
+            .collect();
+        raw.fetch(*id, &p, "").await?;
     }
     Ok(())
 }
@@ -502,6 +682,7 @@ pub async fn floor<C: Raw>(raw: &mut C, op: Op, sh: &Shared, c: Call) -> R<()> {
             }
             floor_load_users(raw, &ids[1..4], &page).await?;
         }
+        _ => floor_p2(raw, op, sh, c.n % P2_INPUTS).await?,
     }
     Ok(())
 }
@@ -606,7 +787,7 @@ pub async fn floor_delete_expired<C: Raw>(raw: &mut C, id: usize) -> R<u64> {
 }
 
 /// Builds the shared state.
-pub fn shared(users: u64, ids: Vec<Vec<usize>>) -> Arc<Shared> {
+pub fn shared(users: u64, ids: Vec<Vec<usize>>, replay: Replay) -> Arc<Shared> {
     let rot = users / 2;
     Arc::new(Shared {
         users,
@@ -614,5 +795,6 @@ pub fn shared(users: u64, ids: Vec<Vec<usize>>) -> Arc<Shared> {
         t: TenantIdentifier::default_public(),
         wt: TenantIdentifier::public(AppId::new(WAPP).expect("app id")),
         ids,
+        replay,
     })
 }

@@ -199,7 +199,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             }
                             let mut many = Cond::any().add(Expr::exists(
                                 Query::select()
-                                    .expr(Expr::val(1))
+                                    .expr(Expr::cust("1"))
                                     .from(q.t(Tbl::AppIdToUserId))
                                     .cond_where(
                                         linked
@@ -219,7 +219,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             if or_totp {
                                 many = many.add(Expr::exists(
                                     Query::select()
-                                        .expr(Expr::val(1))
+                                        .expr(Expr::cust("1"))
                                         .from(q.t(Tbl::TotpUsers))
                                         .cond_where(
                                             Cond::all()

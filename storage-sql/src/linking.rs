@@ -32,7 +32,7 @@ use crate::users::{
     load_users,
 };
 use async_trait::async_trait;
-use sea_query::{Expr, ExprTrait, Func, Query};
+use sea_query::{Expr, ExprTrait, Query};
 use std::collections::BTreeSet;
 use storage_api::validate;
 use storage_api::*;
@@ -702,19 +702,24 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
                         &N,
                         args! { app: app.as_str() },
                         |a| {
-                            // A group of more than one has a linked row that is not
-                            // its primary's.
+                            // Every row of a group is linked (its primary's too): a
+                            // group of more than one has more than one linked row. Only
+                            // the columns of `app_id_to_user_id_linked_idx`: an index-only
+                            // range of the app's linked rows, never the table.
                             Query::select()
-                                .from(q.t(Tbl::AppIdToUserId))
-                                .expr_as(
-                                    Func::count_distinct(Expr::col(Col::PrimaryOrRecipeUserId)),
-                                    As::N,
-                                )
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .and_where(Expr::col(Col::IsLinkedOrIsAPrimaryUser).eq(true))
-                                .and_where(
-                                    Expr::col(Col::UserId)
-                                        .ne(Expr::col(Col::PrimaryOrRecipeUserId)),
+                                .expr_as(Expr::cust("COUNT(*)"), As::N)
+                                .from_subquery(
+                                    Query::select()
+                                        .column(Col::PrimaryOrRecipeUserId)
+                                        .from(q.t(Tbl::AppIdToUserId))
+                                        .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                        .and_where(
+                                            Expr::col(Col::IsLinkedOrIsAPrimaryUser).eq(true),
+                                        )
+                                        .group_by_col(Col::PrimaryOrRecipeUserId)
+                                        .and_having(Expr::cust("COUNT(*) > 1"))
+                                        .to_owned(),
+                                    As::G,
                                 )
                                 .to_owned()
                         },
