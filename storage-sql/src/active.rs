@@ -6,7 +6,7 @@ use crate::SqlStorage;
 use crate::conn::{Dialect, Driver, Violation};
 use crate::metadata::check_user_id;
 use crate::run::{Op, Via};
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{AppIdToUserId, As, Tbl, TotpUsers, UserLastActive};
 use crate::stmt::{Meaning, One, Q, Stmt, app_user_is, args, insert_row, no_app};
 use async_trait::async_trait;
 use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, UnionType};
@@ -19,12 +19,12 @@ const DAY_MS: i64 = 86_400_000;
 /// `SELECT user_id FROM user_last_active WHERE app_id = app AND last_active_time >= since`.
 fn active_since(q: Q<'_>, app: &One, since: &One) -> SelectStatement {
     Query::select()
-        .column(Col::UserId)
+        .column(UserLastActive::UserId)
         .from(q.t(Tbl::UserLastActive))
         .cond_where(
             Cond::all()
-                .add(Expr::col(Col::AppId).eq(app.expr()))
-                .add(Expr::col(Col::LastActiveTime).gte(since.expr())),
+                .add(Expr::col(UserLastActive::AppId).eq(app.expr()))
+                .add(Expr::col(UserLastActive::LastActiveTime).gte(since.expr())),
         )
         .to_owned()
 }
@@ -47,14 +47,14 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                     insert_row(
                         q.t(Tbl::UserLastActive),
                         [
-                            (Col::AppId, a.app.expr()),
-                            (Col::UserId, a.user_id.expr()),
-                            (Col::LastActiveTime, a.now.expr()),
+                            (UserLastActive::AppId, a.app.expr()),
+                            (UserLastActive::UserId, a.user_id.expr()),
+                            (UserLastActive::LastActiveTime, a.now.expr()),
                         ],
                     )
                     .on_conflict(
-                        OnConflict::columns([Col::AppId, Col::UserId])
-                            .update_column(Col::LastActiveTime)
+                        OnConflict::columns([UserLastActive::AppId, UserLastActive::UserId])
+                            .update_column(UserLastActive::LastActiveTime)
                             .to_owned(),
                     )
                     .to_owned()
@@ -75,20 +75,20 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
         self.on(Via::Read, Op::app("last_active", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const TIME: [Col; 1] = [Col::LastActiveTime];
+                const TIME: [UserLastActive; 1] = [UserLastActive::LastActiveTime];
                 let args = args! { app: app.as_str(), user_id: user_id };
                 let row = q
                     .fetch(c, Stmt::fixed("active.get"), &TIME, args, |a| {
                         Query::select()
                             .from(q.t(Tbl::UserLastActive))
                             .columns(TIME)
-                            .cond_where(app_user_is(&a.app, &a.user_id))
+                            .cond_where(app_user_is::<UserLastActive>(&a.app, &a.user_id))
                             .to_owned()
                     })
                     .await?
                     .one();
                 Ok(row
-                    .map(|r| r.rec().opt_int(Col::LastActiveTime))
+                    .map(|r| r.rec().opt_int(UserLastActive::LastActiveTime))
                     .transpose()?
                     .flatten())
             })
@@ -109,8 +109,11 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             .expr_as(Expr::cust("COUNT(*)"), As::N)
                             .cond_where(
                                 Cond::all()
-                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                    .add(Expr::col(Col::LastActiveTime).gte(a.since.expr())),
+                                    .add(Expr::col(UserLastActive::AppId).eq(a.app.expr()))
+                                    .add(
+                                        Expr::col(UserLastActive::LastActiveTime)
+                                            .gte(a.since.expr()),
+                                    ),
                             )
                             .to_owned()
                     })
@@ -147,9 +150,12 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             .expr_as(Expr::cust("COUNT(*)"), As::N)
                             .cond_where(
                                 Cond::all()
-                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                    .add(Expr::col(Col::LastActiveTime).gte(a.from.expr()))
-                                    .add(Expr::col(Col::LastActiveTime).lt(a.to.expr())),
+                                    .add(Expr::col(UserLastActive::AppId).eq(a.app.expr()))
+                                    .add(
+                                        Expr::col(UserLastActive::LastActiveTime)
+                                            .gte(a.from.expr()),
+                                    )
+                                    .add(Expr::col(UserLastActive::LastActiveTime).lt(a.to.expr())),
                             )
                             .add_group_by([Expr::cust(day.clone())])
                             .order_by(As::Day, Order::Asc)
@@ -188,15 +194,17 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             // Groups of an active primary user with more than one login
                             // method (one row per login method in app_id_to_user_id).
                             let mut users = Query::select()
-                                .column(Col::PrimaryOrRecipeUserId)
+                                .column(AppIdToUserId::PrimaryOrRecipeUserId)
                                 .from(q.t(Tbl::AppIdToUserId))
                                 .cond_where(
-                                    Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr())).add(
-                                        Expr::col(Col::PrimaryOrRecipeUserId)
-                                            .in_subquery(active_since(q, &a.app, &a.since)),
-                                    ),
+                                    Cond::all()
+                                        .add(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
+                                        .add(
+                                            Expr::col(AppIdToUserId::PrimaryOrRecipeUserId)
+                                                .in_subquery(active_since(q, &a.app, &a.since)),
+                                        ),
                                 )
-                                .group_by_col(Col::PrimaryOrRecipeUserId)
+                                .group_by_col(AppIdToUserId::PrimaryOrRecipeUserId)
                                 .and_having(Expr::cust("COUNT(*) > 1"))
                                 .to_owned();
                             if or_totp {
@@ -204,12 +212,12 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                                 users.union(
                                     UnionType::Distinct,
                                     Query::select()
-                                        .column(Col::UserId)
+                                        .column(TotpUsers::UserId)
                                         .from(q.t(Tbl::TotpUsers))
                                         .cond_where(
                                             Cond::all()
-                                                .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                                .add(Expr::col(Col::UserId).in_subquery(
+                                                .add(Expr::col(TotpUsers::AppId).eq(a.app.expr()))
+                                                .add(Expr::col(TotpUsers::UserId).in_subquery(
                                                     active_since(q, &a.app, &a.since),
                                                 )),
                                         )
@@ -239,7 +247,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                 q.exec(c, Stmt::fixed("active.delete"), args, |a| {
                     Query::delete()
                         .from_table(q.t(Tbl::UserLastActive))
-                        .cond_where(app_user_is(&a.app, &a.user_id))
+                        .cond_where(app_user_is::<UserLastActive>(&a.app, &a.user_id))
                         .to_owned()
                 })
                 .await

@@ -23,7 +23,9 @@
 //! - [`bad_input`]: `InvalidInput` and `Config` errors, Unicode and SQL metacharacters;
 //! - [`persistence`]: writes read back with plain SQL, rows written with plain SQL
 //!   served by the API, and the table-name prefix;
-//! - [`spans`]: one tracing span per operation, its events, no secret traced.
+//! - [`spans`]: one tracing span per operation, its events, no secret traced;
+//! - [`schema_names`]: the table and column names `storage-sql` declares are those of
+//!   the migrated schema.
 
 pub mod active;
 pub mod bad_input;
@@ -38,6 +40,7 @@ pub mod metadata;
 pub mod persistence;
 pub mod races;
 pub mod roles;
+pub mod schema_names;
 pub mod sessions;
 pub mod spans;
 pub mod tenancy;
