@@ -61,7 +61,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                 })
                 .await
                 .violations(|v| match v {
-                    Violation::ForeignKey => no_app(app),
+                    Violation::ForeignKey(_) => no_app(app),
                     Violation::Unique(_) => StorageError::query("last-active upsert hit a key"),
                 })?;
                 Ok(())

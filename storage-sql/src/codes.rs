@@ -244,7 +244,7 @@ async fn insert_code<C: Conn>(
     .violations(|v| match v {
         Violation::Unique(UniqueKey::LinkCodeHash) => StorageError::DuplicateLinkCodeHash,
         Violation::Unique(_) => StorageError::DuplicateCodeId,
-        Violation::ForeignKey => no_parent(),
+        Violation::ForeignKey(_) => no_parent(),
     })?;
     Ok(())
 }
@@ -535,7 +535,7 @@ pub(crate) async fn set_email_verified<C: Conn>(
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
         v => unexpected(v),
     })?;
     Ok(())
@@ -583,7 +583,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
                 .await
                 .violations(|v| match v {
                     Violation::Unique(_) => StorageError::DuplicateDeviceIdHash,
-                    Violation::ForeignKey => no_tenant(t),
+                    Violation::ForeignKey(_) => no_tenant(t),
                 })?;
                 insert_code(c, q, t, &d.code, || no_tenant(t)).await
             })
@@ -715,7 +715,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DuplicatePasswordResetToken,
-                        Violation::ForeignKey => StorageError::UnknownUserId,
+                        Violation::ForeignKey(_) => StorageError::UnknownUserId,
                     })?;
                     Ok(())
                 })
@@ -800,7 +800,7 @@ impl<D: Driver> Codes for SqlStorage<D> {
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DuplicateEmailVerificationToken,
-                        Violation::ForeignKey => no_tenant(t),
+                        Violation::ForeignKey(_) => no_tenant(t),
                     })?;
                     Ok(())
                 })

@@ -57,7 +57,7 @@ fn user_violation(v: Violation, app: &AppId) -> StorageError {
     match v {
         Violation::Unique(UniqueKey::Email) => StorageError::DuplicateEmail,
         Violation::Unique(_) => StorageError::DuplicateUserId,
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
     }
 }
 
@@ -332,7 +332,7 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                 .await
                 .violations(|v| match v {
                     // The only foreign key is to the dashboard user.
-                    Violation::ForeignKey => StorageError::UnknownUserId,
+                    Violation::ForeignKey(_) => StorageError::UnknownUserId,
                     Violation::Unique(_) => {
                         StorageError::query("a dashboard session with this id already exists")
                     }

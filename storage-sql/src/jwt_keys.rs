@@ -81,7 +81,7 @@ async fn add<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, key: &JwtSigningKey) -> 
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
         Violation::Unique(_) => StorageError::DuplicateKeyId,
     })?;
     Ok(())

@@ -31,7 +31,7 @@ mod totp;
 mod tx;
 mod users;
 
-pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row, UniqueKey, Violation};
+pub use conn::{Cell, Conn, DbError, Dialect, Driver, ForeignKey, Row, UniqueKey, Violation};
 pub use tx::SqlTx;
 
 /// Every table the statements name, with its columns in DDL order, as declared in

@@ -158,7 +158,7 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
                         })
                         .await
                         .violations(|v| match v {
-                            Violation::ForeignKey => StorageError::UnknownSuperTokensUserId,
+                            Violation::ForeignKey(_) => StorageError::UnknownSuperTokensUserId,
                             // Which key: told by the two look-ups below.
                             Violation::Unique(_) => StorageError::UserIdMappingAlreadyExists {
                                 supertokens_id_taken: false,

@@ -76,7 +76,7 @@ async fn set<C: Conn>(
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
         Violation::Unique(_) => StorageError::query("metadata upsert violated a unique key"),
     })?;
     Ok(())

@@ -201,7 +201,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                 )
                 .await
                 .violations(|v| match v {
-                    Violation::ForeignKey => no_tenant(&s.tenant),
+                    Violation::ForeignKey(_) => no_tenant(&s.tenant),
                     Violation::Unique(_) => {
                         StorageError::query("a session with this handle already exists")
                     }
@@ -633,7 +633,7 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
             )
             .await
             .violations(|v| match v {
-                Violation::ForeignKey => no_app(app),
+                Violation::ForeignKey(_) => no_app(app),
                 Violation::Unique(_) => {
                     StorageError::query("a signing key with this creation time already exists")
                 }

@@ -174,7 +174,7 @@ pub(crate) fn inserted(
         Ok(n) => Ok(n > 0),
         Err(DbError::Unique { .. }) => Ok(false),
         Err(e) => Err(e.meaning(|v| match v {
-            Violation::ForeignKey => missing_parent(),
+            Violation::ForeignKey(_) => missing_parent(),
             v => crate::conn::unexpected(v),
         })),
     }

@@ -807,7 +807,7 @@ pub(crate) async fn kv_set<C: Conn>(
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
         v => unexpected(v),
     })?;
     Ok(())

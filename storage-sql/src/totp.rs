@@ -164,7 +164,7 @@ impl<D: Driver> Totp for SqlStorage<D> {
                 .await
                 .violations(|v| match v {
                     Violation::Unique(_) => StorageError::DeviceAlreadyExists,
-                    Violation::ForeignKey => no_app(app),
+                    Violation::ForeignKey(_) => no_app(app),
                 })?;
                 Ok(())
             })
@@ -230,7 +230,9 @@ impl<D: Driver> Totp for SqlStorage<D> {
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DeviceAlreadyExists,
-                        Violation::ForeignKey => StorageError::query("rename broke a foreign key"),
+                        Violation::ForeignKey(_) => {
+                            StorageError::query("rename broke a foreign key")
+                        }
                     })?;
                 one_device(n)
             })
@@ -498,7 +500,7 @@ impl<D: Driver> TotpTx for SqlTx<D> {
             .await
             .violations(|v| match v {
                 Violation::Unique(_) => StorageError::UsedCodeAlreadyExists,
-                Violation::ForeignKey => no_tenant(t),
+                Violation::ForeignKey(_) => no_tenant(t),
             })?;
             Ok(())
         })

@@ -316,7 +316,7 @@ async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateUserId,
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     let row = TenantRow {
         user_id: u.user_id,
@@ -372,7 +372,7 @@ async fn insert_tenant_row<C: Conn>(
             message: "user was added to the tenant concurrently".into(),
             source: None,
         },
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     Ok(())
 }
@@ -397,7 +397,7 @@ async fn insert_ep_tenant<C: Conn>(
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateEmail,
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     Ok(())
 }
@@ -429,7 +429,7 @@ async fn insert_tp_tenant<C: Conn>(
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateThirdPartyUser,
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     Ok(())
 }
@@ -464,7 +464,7 @@ async fn insert_pl_tenant<C: Conn>(
     )
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
         v => pl_dup(v),
     })?;
     Ok(())

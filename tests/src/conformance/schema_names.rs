@@ -1,6 +1,7 @@
 //! The table and column names the statements of `storage-sql` are written with (one
 //! enum per table, `storage_sql::declared_tables`) are exactly those of the migrated
-//! schema, so the declarations cannot drift from the migrations of any backend.
+//! schema, so the declarations cannot drift from the migrations of any backend; and
+//! every foreign key of the catalog is one `storage_sql::ForeignKey` names.
 
 use crate::harness::Ctx;
 use std::collections::BTreeMap;
@@ -65,6 +66,68 @@ async fn check(ctx: Ctx) {
         "{}: tables of the migrations that storage-sql does not declare: {undeclared:?}",
         ctx.backend
     );
+}
+
+/// Every foreign key of the catalog as (its name, the table it references), prefix
+/// kept: the name is PostgreSQL's constraint name, elsewhere empty (MySQL names them
+/// `<table>_ibfk_<n>`, SQLite not at all).
+async fn foreign_keys(ctx: &Ctx) -> Vec<(String, String)> {
+    let sql = match ctx.backend {
+        "sqlite" => {
+            "SELECT '', f.\"table\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+             WHERE m.type = 'table' AND f.seq = 0"
+        }
+        b if b.starts_with("postgres") => {
+            "SELECT conname::text, confrelid::regclass::text FROM pg_constraint \
+             WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+        }
+        _ => {
+            "SELECT '', REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = DATABASE()"
+        }
+    };
+    ctx.raw
+        .query(sql)
+        .await
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[1].clone().expect("a table"),
+            )
+        })
+        .collect()
+}
+
+/// What a violation of each foreign key reports is the key of its parent table:
+/// PostgreSQL by constraint name, MySQL by the referenced table; SQLite reports no
+/// key (`ForeignKey::Unnamed`), but its parents are named too.
+pub async fn foreign_keys_are_named_by_their_parent_prefixed(ctx: Ctx) {
+    let fks = foreign_keys(&ctx).await;
+    assert!(
+        fks.len() >= 37,
+        "{}: {} foreign keys",
+        ctx.backend,
+        fks.len()
+    );
+    for (name, parent) in fks {
+        let key = storage_sql::ForeignKey::from_parent(&parent);
+        let bare = parent.strip_prefix(&ctx.prefix).unwrap_or(&parent);
+        assert_eq!(
+            key.parent(),
+            Some(bare),
+            "{}: {name} -> {parent}",
+            ctx.backend
+        );
+        if ctx.backend.starts_with("postgres") {
+            assert_eq!(
+                storage_sql::ForeignKey::from_constraint(&name),
+                key,
+                "{}: {name}",
+                ctx.backend
+            );
+        }
+    }
 }
 
 /// Each declared table has exactly the migrated columns (compared as sets: the
