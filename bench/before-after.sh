@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Before/after benchmark of two commits in one run: builds storage-bench of BEFORE
-# (a git worktree of that commit, its own target directory) and of the working tree
+# (a git worktree of that commit) and of the working tree
 # ("after"), then runs the two binaries alternately, round after round (before,
 # after, before, after, ...), with the same settings, so that a machine shared with
 # other work disturbs both alike. Each binary gets its own databases
@@ -42,13 +42,22 @@ open(p, "w").write(s)
 PY
 fi
 
+# One target directory for both (the dependencies are compiled once); each binary is
+# copied out of it after its build.
+TARGET=$WORK/before-after-target
 echo "building before ($BEFORE) and after ($(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty))" >&2
-(cd "$SRC" && STORAGE_BENCH_DB=storage_bench_before CARGO_TARGET_DIR=$WORK/before-target \
+(cd "$SRC" && STORAGE_BENCH_DB=storage_bench_before CARGO_TARGET_DIR=$TARGET \
     nice -n 5 cargo build --release -q -p storage-bench)
-STORAGE_BENCH_DB=storage_bench_after CARGO_TARGET_DIR=$WORK/after-target \
+cp "$TARGET/release/storage-bench" "$OUT/storage-bench-before"
+STORAGE_BENCH_DB=storage_bench_after CARGO_TARGET_DIR=$TARGET \
     nice -n 5 cargo build --release -q -p storage-bench
-BIN_BEFORE=$WORK/before-target/release/storage-bench
-BIN_AFTER=$WORK/after-target/release/storage-bench
+cp "$TARGET/release/storage-bench" "$OUT/storage-bench-after"
+if cmp -s "$OUT/storage-bench-before" "$OUT/storage-bench-after"; then
+    echo "the two builds gave the same binary" >&2
+    exit 1
+fi
+BIN_BEFORE=$OUT/storage-bench-before
+BIN_AFTER=$OUT/storage-bench-after
 
 {
     echo "before $BEFORE $(git rev-parse "$BEFORE")"
