@@ -42,16 +42,20 @@ open(p, "w").write(s)
 PY
 fi
 
-# One target directory for both (the dependencies are compiled once); each binary is
-# copied out of it after its build.
-TARGET=$WORK/before-after-target
+# Each build its own target directory: cargo names the artifacts of a workspace crate
+# by its path relative to the workspace, so the two trees in one directory would
+# overwrite each other. The after directory starts as a copy of the before one, so
+# that the dependencies are compiled once.
+T_BEFORE=$WORK/before-after-target
+T_AFTER=$WORK/after-target
 echo "building before ($BEFORE) and after ($(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty))" >&2
-(cd "$SRC" && STORAGE_BENCH_DB=storage_bench_before CARGO_TARGET_DIR=$TARGET \
+(cd "$SRC" && STORAGE_BENCH_DB=storage_bench_before CARGO_TARGET_DIR=$T_BEFORE \
     nice -n 5 cargo build --release -q -p storage-bench)
-cp "$TARGET/release/storage-bench" "$OUT/storage-bench-before"
-STORAGE_BENCH_DB=storage_bench_after CARGO_TARGET_DIR=$TARGET \
+[ -d "$T_AFTER" ] || cp -a "$T_BEFORE" "$T_AFTER"
+STORAGE_BENCH_DB=storage_bench_after CARGO_TARGET_DIR=$T_AFTER \
     nice -n 5 cargo build --release -q -p storage-bench
-cp "$TARGET/release/storage-bench" "$OUT/storage-bench-after"
+cp "$T_BEFORE/release/storage-bench" "$OUT/storage-bench-before"
+cp "$T_AFTER/release/storage-bench" "$OUT/storage-bench-after"
 if cmp -s "$OUT/storage-bench-before" "$OUT/storage-bench-after"; then
     echo "the two builds gave the same binary" >&2
     exit 1
