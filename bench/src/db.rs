@@ -42,8 +42,13 @@ pub struct Targets {
     pub sqlite: PathBuf,
 }
 
-/// The bench database name on the servers.
-pub const DB: &str = "storage_bench";
+/// The bench database name on the servers: `storage_bench`, or the value of
+/// `STORAGE_BENCH_DB` at build time (two builds measured side by side, as in
+/// `bench/before-after.sh`, each get their own).
+pub const DB: &str = match option_env!("STORAGE_BENCH_DB") {
+    Some(d) => d,
+    None => "storage_bench",
+};
 
 impl Targets {
     /// URI of the storage under test.

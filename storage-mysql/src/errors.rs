@@ -1,11 +1,12 @@
 //! MySQL / MariaDB failures mapped to the contract's errors, by error number (never
-//! by message text alone: only the key name of error 1062 is read from the message,
-//! since the protocol carries it nowhere else).
+//! by message text alone: only the key name of error 1062 and the referenced table of
+//! error 1452 are read from the message, since the protocol carries them nowhere
+//! else).
 //!
 //! | number | meaning | mapped to |
 //! |---|---|---|
 //! | 1062, 1586 | duplicate entry for a key | [`DbError::Unique`] with the key name |
-//! | 1452, 1216 | child row without parent | [`DbError::ForeignKey`] |
+//! | 1452, 1216 | child row without parent | [`DbError::ForeignKey`] with the referenced table (1452), unnamed (1216) |
 //! | 1451, 1217 | parent row still referenced | `Query` |
 //! | 1213, 1205, 3058 | deadlock, lock-wait timeout, user-lock deadlock | `Retryable` |
 //! | 4025, 3819 | CHECK constraint (MariaDB, MySQL) | `Query` |
@@ -26,7 +27,7 @@
 
 use sqlx::mysql::MySqlDatabaseError;
 use storage_api::{ConnectionUri, StorageError};
-use storage_sql::{DbError, UniqueKey};
+use storage_sql::{DbError, ForeignKey, UniqueKey};
 
 /// Duplicate entry for a key.
 pub const ER_DUP_ENTRY: u16 = 1062;
@@ -97,6 +98,18 @@ pub fn duplicate_key_name(message: &str) -> Option<String> {
     let end = rest.rfind('\'')?;
     let key = rest[..end].rsplit('.').next()?.trim();
     (!key.is_empty()).then(|| key.to_owned())
+}
+
+/// The table a violated foreign key references, from the message of error 1452:
+/// `... CONSTRAINT \`st_user_roles_ibfk_1\` FOREIGN KEY (...) REFERENCES
+/// \`st_tenants\` (...)` gives `st_tenants` (MySQL names its keys `<table>_ibfk_<n>`,
+/// which says nothing of the parent).
+pub fn referenced_table(message: &str) -> Option<String> {
+    const MARK: &str = " REFERENCES `";
+    let start = message.rfind(MARK)? + MARK.len();
+    let rest = &message[start..];
+    let table = &rest[..rest.find('`')?];
+    (!table.is_empty()).then(|| table.to_owned())
 }
 
 /// The server's error number, when `err` is an error reported by the server.
@@ -176,7 +189,11 @@ pub fn classify(err: sqlx::Error, uri: &ConnectionUri) -> DbError {
                     };
                 }
             }
-            ER_NO_REFERENCED_ROW_2 | ER_NO_REFERENCED_ROW => return DbError::ForeignKey,
+            ER_NO_REFERENCED_ROW_2 | ER_NO_REFERENCED_ROW => {
+                let key = referenced_table(db.message())
+                    .map_or(ForeignKey::Unnamed, |t| ForeignKey::from_parent(&t));
+                return DbError::ForeignKey { key };
+            }
             ER_LOCK_DEADLOCK
             | ER_LOCK_WAIT_TIMEOUT
             | ER_USER_LOCK_DEADLOCK
@@ -296,6 +313,17 @@ mod tests {
             Some("link_code_hash")
         );
         assert_eq!(duplicate_key_name("something else"), None);
+        assert_eq!(
+            referenced_table(
+                "Cannot add or update a child row: a foreign key constraint fails \
+                 (`test`.`st_user_roles`, CONSTRAINT `st_user_roles_ibfk_1` FOREIGN KEY \
+                 (`app_id`, `tenant_id`) REFERENCES `st_tenants` (`app_id`, `tenant_id`) \
+                 ON DELETE CASCADE)"
+            )
+            .as_deref(),
+            Some("st_tenants")
+        );
+        assert_eq!(referenced_table("Cannot add or update a child row"), None);
     }
 
     #[test]

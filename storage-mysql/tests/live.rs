@@ -7,7 +7,7 @@ use storage_api::migrate::{self, HistoryState, UpOptions};
 use storage_api::{ConnectionUri, Isolation, MigrationDriver, OpenOptions, StorageError};
 use storage_mysql::MySqlDriver;
 use storage_mysql::test_support::RawClient;
-use storage_sql::{Cell, Conn, DbError, Driver, UniqueKey};
+use storage_sql::{Cell, Conn, DbError, Driver, ForeignKey, UniqueKey};
 
 fn base_uri() -> String {
     std::env::var("MYSQL_TEST_URI").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
@@ -317,7 +317,16 @@ async fn constraint_errors_by_number() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, DbError::ForeignKey), "{e:?}");
+    // The message of error 1452 names the parent, with the prefix.
+    assert!(
+        matches!(
+            e,
+            DbError::ForeignKey {
+                key: ForeignKey::App
+            }
+        ),
+        "{e:?}"
+    );
     c.execute(
         ex("INSERT INTO st_tenants (app_id, tenant_id, created_at_time) VALUES ('a', 'public', 0)"),
         Values(vec![]),
@@ -381,7 +390,15 @@ async fn constraint_errors_by_number() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, DbError::ForeignKey), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            DbError::ForeignKey {
+                key: ForeignKey::PasswordlessDevice
+            }
+        ),
+        "{e:?}"
+    );
     // 1451: a parent row referenced through a non-cascading key.
     c.execute(
         ex("CREATE TABLE st_child (app_id VARCHAR(64) NOT NULL, FOREIGN KEY (app_id) REFERENCES st_apps (app_id))"),

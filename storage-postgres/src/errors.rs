@@ -7,7 +7,7 @@
 use deadpool_postgres::PoolError;
 use std::time::Duration;
 use storage_api::{ConnectionUri, StorageError};
-use storage_sql::{DbError, UniqueKey};
+use storage_sql::{DbError, ForeignKey, UniqueKey};
 use tokio_postgres::error::SqlState;
 
 /// Removes the connection's password from driver messages.
@@ -31,8 +31,8 @@ impl Scrubber {
 pub(crate) enum Class {
     /// 23505 with its normalised key (`PRIMARY` or the column part).
     Unique(String),
-    /// 23503.
-    ForeignKey,
+    /// 23503 with the constraint name.
+    ForeignKey(String),
     /// 40001, 40P01, 55P03 (lock_timeout), 57014 (statement_timeout).
     Retryable,
     /// The connection is gone or cannot be made.
@@ -44,7 +44,7 @@ pub(crate) enum Class {
     Query,
 }
 
-/// Classifies a SQLSTATE (plus constraint and table for 23505).
+/// Classifies a SQLSTATE (plus constraint and table for 23505, constraint for 23503).
 pub(crate) fn classify_state(
     code: &SqlState,
     constraint: Option<&str>,
@@ -53,7 +53,7 @@ pub(crate) fn classify_state(
     let c = code.code();
     match c {
         "23505" => Class::Unique(unique_key(constraint.unwrap_or(""), table)),
-        "23503" => Class::ForeignKey,
+        "23503" => Class::ForeignKey(constraint.unwrap_or("").to_owned()),
         // 57014: statement_timeout (or a cancel request) ended the statement.
         "40001" | "40P01" | "55P03" | "57014" => Class::Retryable,
         "23502" | "22001" | "22021" => Class::InvalidInput,
@@ -128,7 +128,9 @@ pub(crate) fn db_error(e: tokio_postgres::Error, s: &Scrubber) -> DbError {
         Class::Unique(key) => DbError::Unique {
             key: UniqueKey::from_name(&key),
         },
-        Class::ForeignKey => DbError::ForeignKey,
+        Class::ForeignKey(constraint) => DbError::ForeignKey {
+            key: ForeignKey::from_constraint(&constraint),
+        },
         _ => DbError::Other(storage_error(e, s)),
     }
 }
@@ -156,7 +158,7 @@ pub(crate) fn storage_error(e: tokio_postgres::Error, s: &Scrubber) -> StorageEr
                 reason: format!("{column}{msg}"),
             }
         }
-        Class::Unique(_) | Class::ForeignKey | Class::Query => StorageError::Query {
+        Class::Unique(_) | Class::ForeignKey(_) | Class::Query => StorageError::Query {
             message: msg,
             source: Some(Box::new(e)),
         },
@@ -266,7 +268,7 @@ mod tests {
                 Some("a_b_fkey"),
                 Some("a")
             ),
-            Class::ForeignKey
+            Class::ForeignKey("a_b_fkey".into())
         );
         assert_eq!(
             classify_state(&SqlState::UNIQUE_VIOLATION, Some("a_pkey"), Some("a")),

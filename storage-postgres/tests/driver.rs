@@ -9,7 +9,7 @@ use storage_api::migrate::{self, UpOptions};
 use storage_api::{ConnectionUri, Isolation, OpenOptions, StorageError};
 use storage_postgres::PostgresDriver;
 use storage_postgres::tokio_postgres::{self, NoTls};
-use storage_sql::{Cell, Conn, DbError, Driver, UniqueKey};
+use storage_sql::{Cell, Conn, DbError, Driver, ForeignKey, UniqueKey};
 
 fn base_uri() -> String {
     std::env::var("POSTGRES_TEST_URI")
@@ -209,13 +209,38 @@ async fn maps_constraint_errors() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, DbError::ForeignKey), "{e:?}");
+    // The constraint `st_tenants_app_id_fkey` names the parent, with the prefix.
+    assert!(
+        matches!(
+            e,
+            DbError::ForeignKey {
+                key: ForeignKey::App
+            }
+        ),
+        "{e:?}"
+    );
     c.execute(
         "INSERT INTO st_apps (app_id) VALUES ($1)",
         Values(vec![s("a")]),
     )
     .await
     .unwrap();
+    let e = c
+        .execute(
+            "INSERT INTO st_key_value (app_id, tenant_id, name) VALUES ($1, $2, $3)",
+            Values(vec![s("a"), s("nope"), s("k")]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DbError::ForeignKey {
+                key: ForeignKey::Tenant
+            }
+        ),
+        "{e:?}"
+    );
     let e = c
         .execute(
             "INSERT INTO st_apps (app_id) VALUES ($1)",

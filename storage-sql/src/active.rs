@@ -6,7 +6,7 @@ use crate::SqlStorage;
 use crate::conn::{Dialect, Driver, Violation};
 use crate::metadata::check_user_id;
 use crate::run::{Op, Via};
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{AppIdToUserId, As, Tbl, TotpUsers, UserLastActive};
 use crate::stmt::{Meaning, Stmt, app_user_is, args, insert_row, no_app};
 use async_trait::async_trait;
 use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query};
@@ -46,21 +46,21 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                     insert_row(
                         q.t(Tbl::UserLastActive),
                         [
-                            (Col::AppId, a.app.expr()),
-                            (Col::UserId, a.user_id.expr()),
-                            (Col::LastActiveTime, a.now.expr()),
+                            (UserLastActive::AppId, a.app.expr()),
+                            (UserLastActive::UserId, a.user_id.expr()),
+                            (UserLastActive::LastActiveTime, a.now.expr()),
                         ],
                     )
                     .on_conflict(
-                        OnConflict::columns([Col::AppId, Col::UserId])
-                            .update_column(Col::LastActiveTime)
+                        OnConflict::columns([UserLastActive::AppId, UserLastActive::UserId])
+                            .update_column(UserLastActive::LastActiveTime)
                             .to_owned(),
                     )
                     .to_owned()
                 })
                 .await
                 .violations(|v| match v {
-                    Violation::ForeignKey => no_app(app),
+                    Violation::ForeignKey(_) => no_app(app),
                     Violation::Unique(_) => StorageError::query("last-active upsert hit a key"),
                 })?;
                 Ok(())
@@ -74,20 +74,20 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
         self.on(Via::Read, Op::app("last_active", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const TIME: [Col; 1] = [Col::LastActiveTime];
+                const TIME: [UserLastActive; 1] = [UserLastActive::LastActiveTime];
                 let args = args! { app: app.as_str(), user_id: user_id };
                 let row = q
                     .fetch(c, Stmt::fixed("active.get"), &TIME, args, |a| {
                         Query::select()
                             .from(q.t(Tbl::UserLastActive))
                             .columns(TIME)
-                            .cond_where(app_user_is(&a.app, &a.user_id))
+                            .cond_where(app_user_is::<UserLastActive>(&a.app, &a.user_id))
                             .to_owned()
                     })
                     .await?
                     .one();
                 Ok(row
-                    .map(|r| r.rec().opt_int(Col::LastActiveTime))
+                    .map(|r| r.rec().opt_int(UserLastActive::LastActiveTime))
                     .transpose()?
                     .flatten())
             })
@@ -108,8 +108,11 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             .expr_as(Expr::cust("COUNT(*)"), As::N)
                             .cond_where(
                                 Cond::all()
-                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                    .add(Expr::col(Col::LastActiveTime).gte(a.since.expr())),
+                                    .add(Expr::col(UserLastActive::AppId).eq(a.app.expr()))
+                                    .add(
+                                        Expr::col(UserLastActive::LastActiveTime)
+                                            .gte(a.since.expr()),
+                                    ),
                             )
                             .to_owned()
                     })
@@ -146,9 +149,12 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             .expr_as(Expr::cust("COUNT(*)"), As::N)
                             .cond_where(
                                 Cond::all()
-                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                    .add(Expr::col(Col::LastActiveTime).gte(a.from.expr()))
-                                    .add(Expr::col(Col::LastActiveTime).lt(a.to.expr())),
+                                    .add(Expr::col(UserLastActive::AppId).eq(a.app.expr()))
+                                    .add(
+                                        Expr::col(UserLastActive::LastActiveTime)
+                                            .gte(a.from.expr()),
+                                    )
+                                    .add(Expr::col(UserLastActive::LastActiveTime).lt(a.to.expr())),
                             )
                             .add_group_by([Expr::cust(day.clone())])
                             .order_by(As::Day, Order::Asc)
@@ -188,13 +194,13 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                             // index look-ups: is it the primary user of a group with a
                             // login method other than its own (a linked row of the
                             // group that is not its primary's), or a TOTP user.
-                            let user = || Expr::col((As::G, Col::UserId));
+                            let user = || Expr::col((As::G, UserLastActive::UserId));
                             let mut linked = Cond::all();
                             if q.dialect == Dialect::Postgres {
                                 linked = linked.add(Expr::cust(format!(
                                     "char_length({}.{}) <= 36",
                                     As::G.name(),
-                                    Col::UserId.name()
+                                    UserLastActive::UserId.name()
                                 )));
                             }
                             let mut many = Cond::any().add(Expr::exists(
@@ -203,16 +209,18 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                                     .from(q.t(Tbl::AppIdToUserId))
                                     .cond_where(
                                         linked
-                                            .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                            .add(Expr::col(Col::IsLinkedOrIsAPrimaryUser).eq(true))
+                                            .add(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
                                             .add(
-                                                Expr::col(Col::PrimaryOrRecipeUserId)
-                                                    .eq(as_user_id(q.dialect, user())),
+                                                Expr::col(AppIdToUserId::IsLinkedOrIsAPrimaryUser)
+                                                    .eq(true),
                                             )
                                             .add(
-                                                Expr::col(Col::UserId)
-                                                    .ne(Expr::col(Col::PrimaryOrRecipeUserId)),
-                                            ),
+                                                Expr::col(AppIdToUserId::PrimaryOrRecipeUserId)
+                                                    .eq(as_user_id(q.dialect, user())),
+                                            )
+                                            .add(Expr::col(AppIdToUserId::UserId).ne(Expr::col(
+                                                AppIdToUserId::PrimaryOrRecipeUserId,
+                                            ))),
                                     )
                                     .to_owned(),
                             ));
@@ -223,8 +231,8 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                                         .from(q.t(Tbl::TotpUsers))
                                         .cond_where(
                                             Cond::all()
-                                                .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                                .add(Expr::col(Col::UserId).eq(user())),
+                                                .add(Expr::col(TotpUsers::AppId).eq(a.app.expr()))
+                                                .add(Expr::col(TotpUsers::UserId).eq(user())),
                                         )
                                         .to_owned(),
                                 ));
@@ -234,9 +242,12 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                                 .from_as(q.t(Tbl::UserLastActive), As::G)
                                 .cond_where(
                                     Cond::all()
-                                        .add(Expr::col((As::G, Col::AppId)).eq(a.app.expr()))
                                         .add(
-                                            Expr::col((As::G, Col::LastActiveTime))
+                                            Expr::col((As::G, UserLastActive::AppId))
+                                                .eq(a.app.expr()),
+                                        )
+                                        .add(
+                                            Expr::col((As::G, UserLastActive::LastActiveTime))
                                                 .gte(a.since.expr()),
                                         )
                                         .add(many),
@@ -261,7 +272,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
                 q.exec(c, Stmt::fixed("active.delete"), args, |a| {
                     Query::delete()
                         .from_table(q.t(Tbl::UserLastActive))
-                        .cond_where(app_user_is(&a.app, &a.user_id))
+                        .cond_where(app_user_is::<UserLastActive>(&a.app, &a.user_id))
                         .to_owned()
                 })
                 .await

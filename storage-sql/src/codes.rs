@@ -4,7 +4,10 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::run::{Op, Via, traced};
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{
+    As, EmailpasswordPswdResetTokens, EmailverificationTokens, EmailverificationVerifiedEmails,
+    PasswordlessCodes, PasswordlessDevices, Table, Tbl,
+};
 use crate::stmt::{
     Meaning, One, Q, Rec, Stmt, app_user_is, args, insert_row, locked, no_app, no_tenant,
     tenant_is, val,
@@ -27,11 +30,11 @@ enum Devices {
 }
 
 impl Devices {
-    fn column(self) -> Col {
+    fn column(self) -> PasswordlessDevices {
         match self {
-            Devices::Hash => Col::DeviceIdHash,
-            Devices::Email => Col::Email,
-            Devices::Phone => Col::PhoneNumber,
+            Devices::Hash => PasswordlessDevices::DeviceIdHash,
+            Devices::Email => PasswordlessDevices::Email,
+            Devices::Phone => PasswordlessDevices::PhoneNumber,
         }
     }
 }
@@ -52,10 +55,10 @@ enum CodesBy {
 impl CodesBy {
     fn cond(self, value: &One) -> Expr {
         match self {
-            CodesBy::OfDevice => Expr::col(Col::DeviceIdHash).eq(value.expr()),
-            CodesBy::Id => Expr::col(Col::CodeId).eq(value.expr()),
-            CodesBy::LinkHash => Expr::col(Col::LinkCodeHash).eq(value.expr()),
-            CodesBy::CreatedBefore => Expr::col(Col::CreatedAt).lt(value.expr()),
+            CodesBy::OfDevice => Expr::col(PasswordlessCodes::DeviceIdHash).eq(value.expr()),
+            CodesBy::Id => Expr::col(PasswordlessCodes::CodeId).eq(value.expr()),
+            CodesBy::LinkHash => Expr::col(PasswordlessCodes::LinkCodeHash).eq(value.expr()),
+            CodesBy::CreatedBefore => Expr::col(PasswordlessCodes::CreatedAt).lt(value.expr()),
         }
     }
 }
@@ -77,22 +80,24 @@ fn check_contact(email: Option<&str>, phone: Option<&str>) -> Result<()> {
 }
 
 /// The select list of a device row.
-const DEVICE: [Col; 5] = [
-    Col::DeviceIdHash,
-    Col::Email,
-    Col::PhoneNumber,
-    Col::LinkCodeSalt,
-    Col::FailedAttempts,
+const DEVICE: [PasswordlessDevices; 5] = [
+    PasswordlessDevices::DeviceIdHash,
+    PasswordlessDevices::Email,
+    PasswordlessDevices::PhoneNumber,
+    PasswordlessDevices::LinkCodeSalt,
+    PasswordlessDevices::FailedAttempts,
 ];
 
-fn device_from(t: &TenantIdentifier, r: &Rec<'_, Col>) -> Result<Device> {
+fn device_from(t: &TenantIdentifier, r: &Rec<'_, PasswordlessDevices>) -> Result<Device> {
     Ok(Device {
         tenant: t.clone(),
-        device_id_hash: r.text(Col::DeviceIdHash)?,
-        email: r.opt_text(Col::Email)?,
-        phone_number: r.opt_text(Col::PhoneNumber)?,
-        link_code_salt: r.text(Col::LinkCodeSalt)?,
-        failed_attempts: r.int(Col::FailedAttempts)?.clamp(0, u32::MAX as i64) as u32,
+        device_id_hash: r.text(PasswordlessDevices::DeviceIdHash)?,
+        email: r.opt_text(PasswordlessDevices::Email)?,
+        phone_number: r.opt_text(PasswordlessDevices::PhoneNumber)?,
+        link_code_salt: r.text(PasswordlessDevices::LinkCodeSalt)?,
+        failed_attempts: r
+            .int(PasswordlessDevices::FailedAttempts)?
+            .clamp(0, u32::MAX as i64) as u32,
     })
 }
 
@@ -119,9 +124,10 @@ async fn devices<C: Conn>(
             s.from(q.t(Tbl::PasswordlessDevices))
                 .columns(DEVICE)
                 .cond_where(
-                    tenant_is(&a.app, &a.tenant).add(Expr::col(by.column()).eq(a.value.expr())),
+                    tenant_is::<PasswordlessDevices>(&a.app, &a.tenant)
+                        .add(Expr::col(by.column()).eq(a.value.expr())),
                 )
-                .order_by(Col::DeviceIdHash, Order::Asc);
+                .order_by(PasswordlessDevices::DeviceIdHash, Order::Asc);
             locked(s, lock)
         })
         .await?;
@@ -142,11 +148,11 @@ async fn codes<C: Conn, V: crate::stmt::IntoSlot<Slot = One>>(
         CodesBy::LinkHash => "codes.code_by_link_code_hash",
         CodesBy::CreatedBefore => "codes.codes_created_before",
     });
-    const CODE: [Col; 4] = [
-        Col::CodeId,
-        Col::DeviceIdHash,
-        Col::LinkCodeHash,
-        Col::CreatedAt,
+    const CODE: [PasswordlessCodes; 4] = [
+        PasswordlessCodes::CodeId,
+        PasswordlessCodes::DeviceIdHash,
+        PasswordlessCodes::LinkCodeHash,
+        PasswordlessCodes::CreatedAt,
     ];
     let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
     let rows = q
@@ -154,19 +160,21 @@ async fn codes<C: Conn, V: crate::stmt::IntoSlot<Slot = One>>(
             Query::select()
                 .from(q.t(Tbl::PasswordlessCodes))
                 .columns(CODE)
-                .cond_where(tenant_is(&a.app, &a.tenant).add(by.cond(&a.value)))
-                .order_by(Col::CreatedAt, Order::Asc)
-                .order_by(Col::CodeId, Order::Asc)
+                .cond_where(
+                    tenant_is::<PasswordlessCodes>(&a.app, &a.tenant).add(by.cond(&a.value)),
+                )
+                .order_by(PasswordlessCodes::CreatedAt, Order::Asc)
+                .order_by(PasswordlessCodes::CodeId, Order::Asc)
                 .to_owned()
         })
         .await?;
     rows.iter()
         .map(|r| {
             Ok(Code {
-                code_id: r.text(Col::CodeId)?,
-                device_id_hash: r.text(Col::DeviceIdHash)?,
-                link_code_hash: r.text(Col::LinkCodeHash)?,
-                created_at: r.int(Col::CreatedAt)?,
+                code_id: r.text(PasswordlessCodes::CodeId)?,
+                device_id_hash: r.text(PasswordlessCodes::DeviceIdHash)?,
+                link_code_hash: r.text(PasswordlessCodes::LinkCodeHash)?,
+                created_at: r.int(PasswordlessCodes::CreatedAt)?,
             })
         })
         .collect()
@@ -189,7 +197,10 @@ async fn delete_devices<C: Conn>(
     q.exec(c, stmt, args, |a| {
         Query::delete()
             .from_table(q.t(Tbl::PasswordlessDevices))
-            .cond_where(tenant_is(&a.app, &a.tenant).add(Expr::col(by.column()).eq(a.value.expr())))
+            .cond_where(
+                tenant_is::<PasswordlessDevices>(&a.app, &a.tenant)
+                    .add(Expr::col(by.column()).eq(a.value.expr())),
+            )
             .to_owned()
     })
     .await
@@ -214,21 +225,26 @@ async fn insert_code<C: Conn>(
     q.insert(
         c,
         Stmt::fixed("codes.insert_code"),
-        Tbl::PasswordlessCodes,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::TenantId, val(t.tenant.as_str())),
-            (Col::CodeId, val(code.code_id.as_str())),
-            (Col::DeviceIdHash, val(code.device_id_hash.as_str())),
-            (Col::LinkCodeHash, val(code.link_code_hash.as_str())),
-            (Col::CreatedAt, val(code.created_at)),
+            (PasswordlessCodes::AppId, val(t.app.as_str())),
+            (PasswordlessCodes::TenantId, val(t.tenant.as_str())),
+            (PasswordlessCodes::CodeId, val(code.code_id.as_str())),
+            (
+                PasswordlessCodes::DeviceIdHash,
+                val(code.device_id_hash.as_str()),
+            ),
+            (
+                PasswordlessCodes::LinkCodeHash,
+                val(code.link_code_hash.as_str()),
+            ),
+            (PasswordlessCodes::CreatedAt, val(code.created_at)),
         ],
     )
     .await
     .violations(|v| match v {
         Violation::Unique(UniqueKey::LinkCodeHash) => StorageError::DuplicateLinkCodeHash,
         Violation::Unique(_) => StorageError::DuplicateCodeId,
-        Violation::ForeignKey => no_parent(),
+        Violation::ForeignKey(_) => no_parent(),
     })?;
     Ok(())
 }
@@ -252,19 +268,28 @@ async fn reset_tokens<C: Conn>(
     value: &str,
 ) -> Result<Vec<PasswordResetToken>> {
     let (stmt, column, lock) = match by {
-        Resets::Token => (Stmt::fixed("codes.reset_token"), Col::Token, false),
+        Resets::Token => (
+            Stmt::fixed("codes.reset_token"),
+            EmailpasswordPswdResetTokens::Token,
+            false,
+        ),
         Resets::OfUser => (
             Stmt::fixed("codes.reset_tokens_of_user"),
-            Col::UserId,
+            EmailpasswordPswdResetTokens::UserId,
             false,
         ),
         Resets::OfUserForUpdate => (
             Stmt::fixed("codes.reset_tokens_of_user_for_update"),
-            Col::UserId,
+            EmailpasswordPswdResetTokens::UserId,
             true,
         ),
     };
-    const RESET: [Col; 4] = [Col::UserId, Col::Token, Col::Email, Col::TokenExpiry];
+    const RESET: [EmailpasswordPswdResetTokens; 4] = [
+        EmailpasswordPswdResetTokens::UserId,
+        EmailpasswordPswdResetTokens::Token,
+        EmailpasswordPswdResetTokens::Email,
+        EmailpasswordPswdResetTokens::TokenExpiry,
+    ];
     let args = args! { app: app.as_str(), value: value };
     let rows = q
         .fetch(c, stmt, &RESET, args, |a| {
@@ -273,10 +298,10 @@ async fn reset_tokens<C: Conn>(
                 .columns(RESET)
                 .cond_where(
                     Cond::all()
-                        .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                        .add(Expr::col(EmailpasswordPswdResetTokens::AppId).eq(a.app.expr()))
                         .add(Expr::col(column).eq(a.value.expr())),
                 )
-                .order_by(Col::Token, Order::Asc);
+                .order_by(EmailpasswordPswdResetTokens::Token, Order::Asc);
             locked(s, lock)
         })
         .await?;
@@ -284,10 +309,10 @@ async fn reset_tokens<C: Conn>(
         .map(|r| {
             Ok(PasswordResetToken {
                 app: app.clone(),
-                user_id: r.text(Col::UserId)?,
-                token: r.text(Col::Token)?,
-                email: r.opt_text(Col::Email)?,
-                token_expiry: r.int(Col::TokenExpiry)?,
+                user_id: r.text(EmailpasswordPswdResetTokens::UserId)?,
+                token: r.text(EmailpasswordPswdResetTokens::Token)?,
+                email: r.opt_text(EmailpasswordPswdResetTokens::Email)?,
+                token_expiry: r.int(EmailpasswordPswdResetTokens::TokenExpiry)?,
             })
         })
         .collect()
@@ -314,8 +339,8 @@ fn check_user_email(user_id: &str, email: &str) -> Result<()> {
 /// `user_id = user_id AND email = email`.
 fn user_email_is(user_id: &One, email: &One) -> Condition {
     Cond::all()
-        .add(Expr::col(Col::UserId).eq(user_id.expr()))
-        .add(Expr::col(Col::Email).eq(email.expr()))
+        .add(Expr::col(EmailverificationTokens::UserId).eq(user_id.expr()))
+        .add(Expr::col(EmailverificationTokens::Email).eq(email.expr()))
 }
 
 async fn ev_tokens<C: Conn>(
@@ -343,7 +368,12 @@ async fn ev_tokens<C: Conn>(
         }
     };
     let by_token = token.is_some();
-    const TOKEN: [Col; 4] = [Col::UserId, Col::Email, Col::Token, Col::TokenExpiry];
+    const TOKEN: [EmailverificationTokens; 4] = [
+        EmailverificationTokens::UserId,
+        EmailverificationTokens::Email,
+        EmailverificationTokens::Token,
+        EmailverificationTokens::TokenExpiry,
+    ];
     let args = args! {
         app: t.app.as_str(),
         tenant: t.tenant.as_str(),
@@ -354,15 +384,15 @@ async fn ev_tokens<C: Conn>(
     let rows = q
         .fetch(c, stmt, &TOKEN, args, |a| {
             let cond = if by_token {
-                Cond::all().add(Expr::col(Col::Token).eq(a.token.expr()))
+                Cond::all().add(Expr::col(EmailverificationTokens::Token).eq(a.token.expr()))
             } else {
                 user_email_is(&a.user_id, &a.email)
             };
             let mut s = Query::select();
             s.from(q.t(Tbl::EmailverificationTokens))
                 .columns(TOKEN)
-                .cond_where(tenant_is(&a.app, &a.tenant).add(cond))
-                .order_by(Col::Token, Order::Asc);
+                .cond_where(tenant_is::<EmailverificationTokens>(&a.app, &a.tenant).add(cond))
+                .order_by(EmailverificationTokens::Token, Order::Asc);
             locked(s, lock)
         })
         .await?;
@@ -370,10 +400,10 @@ async fn ev_tokens<C: Conn>(
         .map(|r| {
             Ok(EmailVerificationToken {
                 tenant: t.clone(),
-                user_id: r.text(Col::UserId)?,
-                email: r.text(Col::Email)?,
-                token: r.text(Col::Token)?,
-                token_expiry: r.int(Col::TokenExpiry)?,
+                user_id: r.text(EmailverificationTokens::UserId)?,
+                email: r.text(EmailverificationTokens::Email)?,
+                token: r.text(EmailverificationTokens::Token)?,
+                token_expiry: r.int(EmailverificationTokens::TokenExpiry)?,
             })
         })
         .collect()
@@ -401,7 +431,10 @@ async fn delete_ev_tokens<C: Conn>(
         |a| {
             Query::delete()
                 .from_table(q.t(Tbl::EmailverificationTokens))
-                .cond_where(tenant_is(&a.app, &a.tenant).add(user_email_is(&a.user_id, &a.email)))
+                .cond_where(
+                    tenant_is::<EmailverificationTokens>(&a.app, &a.tenant)
+                        .add(user_email_is(&a.user_id, &a.email)),
+                )
                 .to_owned()
         },
     )
@@ -409,16 +442,22 @@ async fn delete_ev_tokens<C: Conn>(
     .no_violations()
 }
 
-/// Deletes the tokens of `table` that expired before `now`.
-async fn delete_expired<C: Conn>(c: &mut C, q: Q<'_>, table: Tbl, now: i64) -> Result<u64> {
-    let stmt = match table {
+/// Deletes the tokens that expired before `now` (`expiry` the token table's expiry
+/// column).
+async fn delete_expired<C: Conn, T: Table>(
+    c: &mut C,
+    q: Q<'_>,
+    expiry: T,
+    now: i64,
+) -> Result<u64> {
+    let stmt = match T::TABLE {
         Tbl::EmailpasswordPswdResetTokens => Stmt::fixed("codes.delete_expired_reset_tokens"),
         _ => Stmt::fixed("codes.delete_expired_verification_tokens"),
     };
     q.exec(c, stmt, args! { now: now }, |a| {
         Query::delete()
-            .from_table(q.t(table))
-            .and_where(Expr::col(Col::TokenExpiry).lt(a.now.expr()))
+            .from_table(q.t(T::TABLE))
+            .and_where(Expr::col(expiry).lt(a.now.expr()))
             .to_owned()
     })
     .await
@@ -440,7 +479,9 @@ async fn delete_reset_tokens_of_user<C: Conn>(
         |a| {
             Query::delete()
                 .from_table(q.t(Tbl::EmailpasswordPswdResetTokens))
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .cond_where(app_user_is::<EmailpasswordPswdResetTokens>(
+                    &a.app, &a.user_id,
+                ))
                 .to_owned()
         },
     )
@@ -463,7 +504,8 @@ pub(crate) async fn set_email_verified<C: Conn>(
             Query::delete()
                 .from_table(q.t(Tbl::EmailverificationVerifiedEmails))
                 .cond_where(
-                    app_user_is(&a.app, &a.user_id).add(Expr::col(Col::Email).eq(a.email.expr())),
+                    app_user_is::<EmailverificationVerifiedEmails>(&a.app, &a.user_id)
+                        .add(Expr::col(EmailverificationVerifiedEmails::Email).eq(a.email.expr())),
                 )
                 .to_owned()
         })
@@ -475,21 +517,25 @@ pub(crate) async fn set_email_verified<C: Conn>(
         insert_row(
             q.t(Tbl::EmailverificationVerifiedEmails),
             [
-                (Col::AppId, a.app.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::Email, a.email.expr()),
+                (EmailverificationVerifiedEmails::AppId, a.app.expr()),
+                (EmailverificationVerifiedEmails::UserId, a.user_id.expr()),
+                (EmailverificationVerifiedEmails::Email, a.email.expr()),
             ],
         )
         .on_conflict(
-            OnConflict::columns([Col::AppId, Col::UserId, Col::Email])
-                .do_nothing_on([Col::AppId])
-                .to_owned(),
+            OnConflict::columns([
+                EmailverificationVerifiedEmails::AppId,
+                EmailverificationVerifiedEmails::UserId,
+                EmailverificationVerifiedEmails::Email,
+            ])
+            .do_nothing_on([EmailverificationVerifiedEmails::AppId])
+            .to_owned(),
         )
         .to_owned()
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
         v => unexpected(v),
     })?;
     Ok(())
@@ -515,21 +561,29 @@ impl<D: Driver> Codes for SqlStorage<D> {
                 q.insert(
                     c,
                     Stmt::fixed("codes.insert_device"),
-                    Tbl::PasswordlessDevices,
                     [
-                        (Col::AppId, val(t.app.as_str())),
-                        (Col::TenantId, val(t.tenant.as_str())),
-                        (Col::DeviceIdHash, val(d.device_id_hash.as_str())),
-                        (Col::Email, val(d.email.clone())),
-                        (Col::PhoneNumber, val(d.phone_number.clone())),
-                        (Col::LinkCodeSalt, val(d.link_code_salt.as_str())),
-                        (Col::FailedAttempts, val(0i32)),
+                        (PasswordlessDevices::AppId, val(t.app.as_str())),
+                        (PasswordlessDevices::TenantId, val(t.tenant.as_str())),
+                        (
+                            PasswordlessDevices::DeviceIdHash,
+                            val(d.device_id_hash.as_str()),
+                        ),
+                        (PasswordlessDevices::Email, val(d.email.clone())),
+                        (
+                            PasswordlessDevices::PhoneNumber,
+                            val(d.phone_number.clone()),
+                        ),
+                        (
+                            PasswordlessDevices::LinkCodeSalt,
+                            val(d.link_code_salt.as_str()),
+                        ),
+                        (PasswordlessDevices::FailedAttempts, val(0i32)),
                     ],
                 )
                 .await
                 .violations(|v| match v {
                     Violation::Unique(_) => StorageError::DuplicateDeviceIdHash,
-                    Violation::ForeignKey => no_tenant(t),
+                    Violation::ForeignKey(_) => no_tenant(t),
                 })?;
                 insert_code(c, q, t, &d.code, || no_tenant(t)).await
             })
@@ -641,19 +695,27 @@ impl<D: Driver> Codes for SqlStorage<D> {
                     q.insert(
                         c,
                         Stmt::fixed("codes.add_reset_token"),
-                        Tbl::EmailpasswordPswdResetTokens,
                         [
-                            (Col::AppId, val(tok.app.as_str())),
-                            (Col::UserId, val(tok.user_id.as_str())),
-                            (Col::Token, val(tok.token.as_str())),
-                            (Col::Email, val(tok.email.as_deref())),
-                            (Col::TokenExpiry, val(tok.token_expiry)),
+                            (EmailpasswordPswdResetTokens::AppId, val(tok.app.as_str())),
+                            (
+                                EmailpasswordPswdResetTokens::UserId,
+                                val(tok.user_id.as_str()),
+                            ),
+                            (EmailpasswordPswdResetTokens::Token, val(tok.token.as_str())),
+                            (
+                                EmailpasswordPswdResetTokens::Email,
+                                val(tok.email.as_deref()),
+                            ),
+                            (
+                                EmailpasswordPswdResetTokens::TokenExpiry,
+                                val(tok.token_expiry),
+                            ),
                         ],
                     )
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DuplicatePasswordResetToken,
-                        Violation::ForeignKey => StorageError::UnknownUserId,
+                        Violation::ForeignKey(_) => StorageError::UnknownUserId,
                     })?;
                     Ok(())
                 })
@@ -701,7 +763,12 @@ impl<D: Driver> Codes for SqlStorage<D> {
             Op::global("delete_expired_password_reset_tokens"),
             |cx| {
                 let (c, q) = cx.parts();
-                Box::pin(delete_expired(c, q, Tbl::EmailpasswordPswdResetTokens, now))
+                Box::pin(delete_expired(
+                    c,
+                    q,
+                    EmailpasswordPswdResetTokens::TokenExpiry,
+                    now,
+                ))
             },
         )
         .await
@@ -721,20 +788,19 @@ impl<D: Driver> Codes for SqlStorage<D> {
                     q.insert(
                         c,
                         Stmt::fixed("codes.add_verification_token"),
-                        Tbl::EmailverificationTokens,
                         [
-                            (Col::AppId, val(t.app.as_str())),
-                            (Col::TenantId, val(t.tenant.as_str())),
-                            (Col::UserId, val(tok.user_id.as_str())),
-                            (Col::Email, val(tok.email.as_str())),
-                            (Col::Token, val(tok.token.as_str())),
-                            (Col::TokenExpiry, val(tok.token_expiry)),
+                            (EmailverificationTokens::AppId, val(t.app.as_str())),
+                            (EmailverificationTokens::TenantId, val(t.tenant.as_str())),
+                            (EmailverificationTokens::UserId, val(tok.user_id.as_str())),
+                            (EmailverificationTokens::Email, val(tok.email.as_str())),
+                            (EmailverificationTokens::Token, val(tok.token.as_str())),
+                            (EmailverificationTokens::TokenExpiry, val(tok.token_expiry)),
                         ],
                     )
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DuplicateEmailVerificationToken,
-                        Violation::ForeignKey => no_tenant(t),
+                        Violation::ForeignKey(_) => no_tenant(t),
                     })?;
                     Ok(())
                 })
@@ -810,7 +876,12 @@ impl<D: Driver> Codes for SqlStorage<D> {
             Op::global("delete_expired_email_verification_tokens"),
             |cx| {
                 let (c, q) = cx.parts();
-                Box::pin(delete_expired(c, q, Tbl::EmailverificationTokens, now))
+                Box::pin(delete_expired(
+                    c,
+                    q,
+                    EmailverificationTokens::TokenExpiry,
+                    now,
+                ))
             },
         )
         .await
@@ -843,8 +914,11 @@ impl<D: Driver> Codes for SqlStorage<D> {
                             .from(q.t(Tbl::EmailverificationVerifiedEmails))
                             .expr_as(Expr::val(1), As::N)
                             .cond_where(
-                                app_user_is(&a.app, &a.user_id)
-                                    .add(Expr::col(Col::Email).eq(a.email.expr())),
+                                app_user_is::<EmailverificationVerifiedEmails>(&a.app, &a.user_id)
+                                    .add(
+                                        Expr::col(EmailverificationVerifiedEmails::Email)
+                                            .eq(a.email.expr()),
+                                    ),
                             )
                             .to_owned()
                     })
@@ -905,10 +979,13 @@ impl<D: Driver> CodesTx for SqlTx<D> {
             q.exec(c, stmt, args, |a| {
                 Query::update()
                     .table(q.t(Tbl::PasswordlessDevices))
-                    .value(Col::FailedAttempts, Expr::col(Col::FailedAttempts).add(1))
+                    .value(
+                        PasswordlessDevices::FailedAttempts,
+                        Expr::col(PasswordlessDevices::FailedAttempts).add(1),
+                    )
                     .cond_where(
-                        tenant_is(&a.app, &a.tenant)
-                            .add(Expr::col(Col::DeviceIdHash).eq(a.hash.expr())),
+                        tenant_is::<PasswordlessDevices>(&a.app, &a.tenant)
+                            .add(Expr::col(PasswordlessDevices::DeviceIdHash).eq(a.hash.expr())),
                     )
                     .to_owned()
             })
@@ -927,8 +1004,8 @@ impl<D: Driver> CodesTx for SqlTx<D> {
                 Query::delete()
                     .from_table(q.t(Tbl::PasswordlessCodes))
                     .cond_where(
-                        tenant_is(&a.app, &a.tenant)
-                            .add(Expr::col(Col::CodeId).eq(a.code_id.expr())),
+                        tenant_is::<PasswordlessCodes>(&a.app, &a.tenant)
+                            .add(Expr::col(PasswordlessCodes::CodeId).eq(a.code_id.expr())),
                     )
                     .to_owned()
             })

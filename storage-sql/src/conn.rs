@@ -179,14 +179,190 @@ impl UniqueKey {
     }
 }
 
+/// A foreign key of the schema, as a backend reports it in a violation: named by the
+/// table it references (its parent), so that a statement can say which parent was
+/// missing and a misspelt key does not compile.
+///
+/// What each backend can say: PostgreSQL gives the constraint name
+/// (`<table>_<column>_fkey`, [`ForeignKey::from_constraint`]); MySQL and MariaDB name
+/// the referenced table in the message of error 1452 (`REFERENCES \`<parent>\``,
+/// [`ForeignKey::from_parent`]); SQLite says only "FOREIGN KEY constraint failed",
+/// which is [`ForeignKey::Unnamed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForeignKey {
+    /// References `apps`.
+    App,
+    /// References `tenants`.
+    Tenant,
+    /// References `app_id_to_user_id` (a user id of the app).
+    AppUser,
+    /// References `all_auth_recipe_users` (a user in a tenant).
+    TenantUser,
+    /// References `roles`.
+    Role,
+    /// References `passwordless_devices`.
+    PasswordlessDevice,
+    /// References `totp_users`.
+    TotpUser,
+    /// References `dashboard_users`.
+    DashboardUser,
+    /// References `tenant_configs`.
+    TenantConfig,
+    /// References `tenant_thirdparty_providers`.
+    ThirdPartyProvider,
+    /// The backend does not say which key (SQLite; MySQL error 1216).
+    Unnamed,
+    /// A key the shared operations do not know.
+    Other,
+}
+
+/// The foreign keys of the schema by constraint name (without the table prefix), as
+/// PostgreSQL names them; the schema tests check it against the catalog.
+const FOREIGN_KEYS: &[(&str, ForeignKey)] = &[
+    (
+        "all_auth_recipe_users_primary_or_recipe_user_id_fkey",
+        ForeignKey::AppUser,
+    ),
+    ("all_auth_recipe_users_tenant_id_fkey", ForeignKey::Tenant),
+    ("all_auth_recipe_users_user_id_fkey", ForeignKey::AppUser),
+    ("app_id_to_user_id_app_id_fkey", ForeignKey::App),
+    (
+        "app_id_to_user_id_primary_or_recipe_user_id_fkey",
+        ForeignKey::AppUser,
+    ),
+    (
+        "dashboard_user_sessions_user_id_fkey",
+        ForeignKey::DashboardUser,
+    ),
+    ("dashboard_users_app_id_fkey", ForeignKey::App),
+    (
+        "emailpassword_pswd_reset_tokens_user_id_fkey",
+        ForeignKey::AppUser,
+    ),
+    (
+        "emailpassword_user_to_tenant_user_id_fkey",
+        ForeignKey::TenantUser,
+    ),
+    ("emailpassword_users_user_id_fkey", ForeignKey::AppUser),
+    (
+        "emailverification_tokens_tenant_id_fkey",
+        ForeignKey::Tenant,
+    ),
+    (
+        "emailverification_verified_emails_app_id_fkey",
+        ForeignKey::App,
+    ),
+    ("jwt_signing_keys_app_id_fkey", ForeignKey::App),
+    ("key_value_tenant_id_fkey", ForeignKey::Tenant),
+    (
+        "passwordless_codes_device_id_hash_fkey",
+        ForeignKey::PasswordlessDevice,
+    ),
+    ("passwordless_devices_tenant_id_fkey", ForeignKey::Tenant),
+    (
+        "passwordless_user_to_tenant_user_id_fkey",
+        ForeignKey::TenantUser,
+    ),
+    ("passwordless_users_user_id_fkey", ForeignKey::AppUser),
+    ("role_permissions_role_fkey", ForeignKey::Role),
+    ("roles_app_id_fkey", ForeignKey::App),
+    (
+        "session_access_token_signing_keys_app_id_fkey",
+        ForeignKey::App,
+    ),
+    ("session_info_tenant_id_fkey", ForeignKey::Tenant),
+    (
+        "tenant_first_factors_tenant_id_fkey",
+        ForeignKey::TenantConfig,
+    ),
+    (
+        "tenant_required_secondary_factors_tenant_id_fkey",
+        ForeignKey::TenantConfig,
+    ),
+    (
+        "tenant_thirdparty_provider_clients_third_party_id_fkey",
+        ForeignKey::ThirdPartyProvider,
+    ),
+    (
+        "tenant_thirdparty_providers_tenant_id_fkey",
+        ForeignKey::TenantConfig,
+    ),
+    ("tenants_app_id_fkey", ForeignKey::App),
+    (
+        "thirdparty_user_to_tenant_user_id_fkey",
+        ForeignKey::TenantUser,
+    ),
+    ("thirdparty_users_user_id_fkey", ForeignKey::AppUser),
+    ("totp_used_codes_tenant_id_fkey", ForeignKey::Tenant),
+    ("totp_used_codes_user_id_fkey", ForeignKey::TotpUser),
+    ("totp_user_devices_user_id_fkey", ForeignKey::TotpUser),
+    ("totp_users_app_id_fkey", ForeignKey::App),
+    ("user_last_active_app_id_fkey", ForeignKey::App),
+    ("user_metadata_app_id_fkey", ForeignKey::App),
+    ("user_roles_tenant_id_fkey", ForeignKey::Tenant),
+    (
+        "userid_mapping_supertokens_user_id_fkey",
+        ForeignKey::AppUser,
+    ),
+];
+
+/// The parent tables of the schema's foreign keys.
+const PARENTS: &[(&str, ForeignKey)] = &[
+    ("apps", ForeignKey::App),
+    ("tenants", ForeignKey::Tenant),
+    ("app_id_to_user_id", ForeignKey::AppUser),
+    ("all_auth_recipe_users", ForeignKey::TenantUser),
+    ("roles", ForeignKey::Role),
+    ("passwordless_devices", ForeignKey::PasswordlessDevice),
+    ("totp_users", ForeignKey::TotpUser),
+    ("dashboard_users", ForeignKey::DashboardUser),
+    ("tenant_configs", ForeignKey::TenantConfig),
+    (
+        "tenant_thirdparty_providers",
+        ForeignKey::ThirdPartyProvider,
+    ),
+];
+
+/// The entry of `list` that `name` is, with or without a table prefix (`st_`): the
+/// longest entry `name` equals or ends with after a `_`.
+fn by_name(list: &[(&str, ForeignKey)], name: &str) -> ForeignKey {
+    list.iter()
+        .filter(|(n, _)| {
+            name == *n
+                || name
+                    .strip_suffix(n)
+                    .is_some_and(|prefix| prefix.ends_with('_'))
+        })
+        .max_by_key(|(n, _)| n.len())
+        .map_or(ForeignKey::Other, |(_, k)| *k)
+}
+
+impl ForeignKey {
+    /// The key of a PostgreSQL constraint name (`[prefix]<table>_<column>_fkey`).
+    pub fn from_constraint(name: &str) -> Self {
+        by_name(FOREIGN_KEYS, name)
+    }
+
+    /// The key referencing the table `parent` (with or without the table prefix).
+    pub fn from_parent(parent: &str) -> Self {
+        by_name(PARENTS, parent)
+    }
+
+    /// The table the key references, without prefix; `None` for
+    /// [`ForeignKey::Unnamed`] and [`ForeignKey::Other`].
+    pub fn parent(self) -> Option<&'static str> {
+        PARENTS.iter().find(|(_, k)| *k == self).map(|(n, _)| *n)
+    }
+}
+
 /// A constraint violation, which only the statement that caused it can give a meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Violation {
     /// A unique or primary key was violated.
     Unique(UniqueKey),
-    /// A foreign key was violated by an insert or update of a child row (backends do
-    /// not all report which one; every statement has at most one that can fail).
-    ForeignKey,
+    /// A foreign key was violated by an insert or update of a child row.
+    ForeignKey(ForeignKey),
 }
 
 /// A failed statement, normalised by the backend so that the shared operations can
@@ -202,7 +378,10 @@ pub enum DbError {
         key: UniqueKey,
     },
     /// A foreign key was violated by an insert or update of a child row.
-    ForeignKey,
+    ForeignKey {
+        /// The key, as far as the backend says.
+        key: ForeignKey,
+    },
     /// Anything else, already classified (`Retryable`, `Unavailable`, `Query`, ...).
     Other(StorageError),
 }
@@ -219,7 +398,7 @@ impl DbError {
         match self {
             DbError::Other(e) => e,
             DbError::Unique { key } => meaning(Violation::Unique(key)),
-            DbError::ForeignKey => meaning(Violation::ForeignKey),
+            DbError::ForeignKey { key } => meaning(Violation::ForeignKey(key)),
         }
     }
 
@@ -236,7 +415,9 @@ pub fn unexpected(v: Violation) -> StorageError {
         Violation::Unique(key) => {
             StorageError::query(format!("unexpected unique violation on key {key:?}"))
         }
-        Violation::ForeignKey => StorageError::query("unexpected foreign-key violation"),
+        Violation::ForeignKey(key) => {
+            StorageError::query(format!("unexpected foreign-key violation on key {key:?}"))
+        }
     }
 }
 
@@ -291,5 +472,36 @@ pub trait Driver: Send + Sync + 'static {
     /// The pool's health (see [`storage_api::Storage::pool_health`]).
     fn pool_health(&self) -> Option<storage_api::PoolHealth> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_keys_by_constraint_and_parent_with_or_without_prefix() {
+        for p in ["", "st_"] {
+            let c = |n: &str| ForeignKey::from_constraint(&format!("{p}{n}"));
+            assert_eq!(c("user_roles_tenant_id_fkey"), ForeignKey::Tenant);
+            assert_eq!(c("role_permissions_role_fkey"), ForeignKey::Role);
+            assert_eq!(c("roles_app_id_fkey"), ForeignKey::App);
+            assert_eq!(c("totp_used_codes_user_id_fkey"), ForeignKey::TotpUser);
+            assert_eq!(
+                c("tenant_first_factors_tenant_id_fkey"),
+                ForeignKey::TenantConfig
+            );
+            assert_eq!(c("user_roles_role_fkey"), ForeignKey::Other);
+            let t = |n: &str| ForeignKey::from_parent(&format!("{p}{n}"));
+            assert_eq!(t("tenants"), ForeignKey::Tenant);
+            assert_eq!(t("totp_users"), ForeignKey::TotpUser);
+            assert_eq!(t("dashboard_users"), ForeignKey::DashboardUser);
+            assert_eq!(t("session_info"), ForeignKey::Other);
+        }
+        assert_eq!(ForeignKey::from_parent("xtenants"), ForeignKey::Other);
+        for (name, key) in PARENTS {
+            assert_eq!(key.parent(), Some(*name));
+        }
+        assert_eq!(ForeignKey::Unnamed.parent(), None);
     }
 }

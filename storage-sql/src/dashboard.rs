@@ -3,7 +3,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation};
 use crate::run::{Op, Via};
-use crate::schema::{Col, Tbl};
+use crate::schema::{AppUserCols, DashboardUserSessions, DashboardUsers, Tbl};
 use crate::stmt::{Meaning, Q, Rec, Row1, Stmt, app_user_is, args, insert_row, no_app};
 use async_trait::async_trait;
 use sea_query::{Cond, Expr, ExprTrait, Order, Query};
@@ -19,26 +19,36 @@ fn check_email(email: &str) -> Result<()> {
 }
 
 /// The select list of a dashboard user row.
-const USER: [Col; 4] = [Col::UserId, Col::Email, Col::PasswordHash, Col::TimeJoined];
+const USER: [DashboardUsers; 4] = [
+    DashboardUsers::UserId,
+    DashboardUsers::Email,
+    DashboardUsers::PasswordHash,
+    DashboardUsers::TimeJoined,
+];
 
-fn user_from(r: &Rec<'_, Col>) -> Result<DashboardUser> {
+fn user_from(r: &Rec<'_, DashboardUsers>) -> Result<DashboardUser> {
     Ok(DashboardUser {
-        user_id: r.text(Col::UserId)?,
-        email: r.text(Col::Email)?,
-        password_hash: Secret::new(r.text(Col::PasswordHash)?),
-        time_joined: r.int(Col::TimeJoined)?,
+        user_id: r.text(DashboardUsers::UserId)?,
+        email: r.text(DashboardUsers::Email)?,
+        password_hash: Secret::new(r.text(DashboardUsers::PasswordHash)?),
+        time_joined: r.int(DashboardUsers::TimeJoined)?,
     })
 }
 
 /// The select list of a dashboard session row.
-const SESSION: [Col; 4] = [Col::SessionId, Col::UserId, Col::TimeCreated, Col::Expiry];
+const SESSION: [DashboardUserSessions; 4] = [
+    DashboardUserSessions::SessionId,
+    DashboardUserSessions::UserId,
+    DashboardUserSessions::TimeCreated,
+    DashboardUserSessions::Expiry,
+];
 
-fn session_from(r: &Rec<'_, Col>) -> Result<DashboardSession> {
+fn session_from(r: &Rec<'_, DashboardUserSessions>) -> Result<DashboardSession> {
     Ok(DashboardSession {
-        session_id: r.text(Col::SessionId)?,
-        user_id: r.text(Col::UserId)?,
-        time_created: r.int(Col::TimeCreated)?,
-        expiry: r.int(Col::Expiry)?,
+        session_id: r.text(DashboardUserSessions::SessionId)?,
+        user_id: r.text(DashboardUserSessions::UserId)?,
+        time_created: r.int(DashboardUserSessions::TimeCreated)?,
+        expiry: r.int(DashboardUserSessions::Expiry)?,
     })
 }
 
@@ -47,7 +57,7 @@ fn user_violation(v: Violation, app: &AppId) -> StorageError {
     match v {
         Violation::Unique(UniqueKey::Email) => StorageError::DuplicateEmail,
         Violation::Unique(_) => StorageError::DuplicateUserId,
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
     }
 }
 
@@ -60,30 +70,29 @@ fn one_user(n: u64) -> Result<()> {
     }
 }
 
-/// A point read of one row of an app by one unique column.
-struct By {
+/// A point read of one row of an app by one unique column of table `T`.
+struct By<T: 'static> {
     stmt: Stmt,
-    table: Tbl,
-    cols: &'static [Col; 4],
-    col: Col,
+    cols: &'static [T; 4],
+    col: T,
 }
 
 /// `SELECT cols FROM table WHERE app_id = app AND col = value`.
-async fn one_by<C: Conn>(
+async fn one_by<C: Conn, T: AppUserCols>(
     c: &mut C,
     q: Q<'_>,
-    by: By,
+    by: By<T>,
     app: &AppId,
     value: &str,
-) -> Result<Option<Row1<Col>>> {
+) -> Result<Option<Row1<T>>> {
     let args = args! { app: app.as_str(), value: value };
     Ok(q.fetch(c, by.stmt, by.cols, args, |a| {
         Query::select()
-            .from(q.t(by.table))
+            .from(q.t(T::TABLE))
             .columns(*by.cols)
             .cond_where(
                 Cond::all()
-                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .add(Expr::col(T::APP_ID).eq(a.app.expr()))
                     .add(Expr::col(by.col).eq(a.value.expr())),
             )
             .to_owned()
@@ -113,11 +122,11 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                     insert_row(
                         q.t(Tbl::DashboardUsers),
                         [
-                            (Col::AppId, a.app.expr()),
-                            (Col::UserId, a.user_id.expr()),
-                            (Col::Email, a.email.expr()),
-                            (Col::PasswordHash, a.hash.expr()),
-                            (Col::TimeJoined, a.time_joined.expr()),
+                            (DashboardUsers::AppId, a.app.expr()),
+                            (DashboardUsers::UserId, a.user_id.expr()),
+                            (DashboardUsers::Email, a.email.expr()),
+                            (DashboardUsers::PasswordHash, a.hash.expr()),
+                            (DashboardUsers::TimeJoined, a.time_joined.expr()),
                         ],
                     )
                 })
@@ -140,9 +149,8 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                 let (c, q) = cx.parts();
                 let by = By {
                     stmt: Stmt::fixed("dashboard.get_user"),
-                    table: Tbl::DashboardUsers,
                     cols: &USER,
-                    col: Col::UserId,
+                    col: DashboardUsers::UserId,
                 };
                 let row = one_by(c, q, by, app, user_id).await?;
                 row.map(|r| user_from(&r.rec())).transpose()
@@ -165,9 +173,8 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                     let (c, q) = cx.parts();
                     let by = By {
                         stmt: Stmt::fixed("dashboard.get_user_by_email"),
-                        table: Tbl::DashboardUsers,
                         cols: &USER,
-                        col: Col::Email,
+                        col: DashboardUsers::Email,
                     };
                     let row = one_by(c, q, by, app, email).await?;
                     row.map(|r| user_from(&r.rec())).transpose()
@@ -191,9 +198,9 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                             Query::select()
                                 .from(q.t(Tbl::DashboardUsers))
                                 .columns(USER)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .order_by(Col::TimeJoined, Order::Asc)
-                                .order_by(Col::UserId, Order::Asc)
+                                .and_where(Expr::col(DashboardUsers::AppId).eq(a.app.expr()))
+                                .order_by(DashboardUsers::TimeJoined, Order::Asc)
+                                .order_by(DashboardUsers::UserId, Order::Asc)
                                 .to_owned()
                         },
                     )
@@ -215,7 +222,7 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                     .exec(c, Stmt::fixed("dashboard.delete_user"), args, |a| {
                         Query::delete()
                             .from_table(q.t(Tbl::DashboardUsers))
-                            .cond_where(app_user_is(&a.app, &a.user_id))
+                            .cond_where(app_user_is::<DashboardUsers>(&a.app, &a.user_id))
                             .to_owned()
                     })
                     .await
@@ -245,8 +252,8 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                         .exec(c, Stmt::fixed("dashboard.update_email"), args, |a| {
                             Query::update()
                                 .table(q.t(Tbl::DashboardUsers))
-                                .value(Col::Email, a.email.expr())
-                                .cond_where(app_user_is(&a.app, &a.user_id))
+                                .value(DashboardUsers::Email, a.email.expr())
+                                .cond_where(app_user_is::<DashboardUsers>(&a.app, &a.user_id))
                                 .to_owned()
                         })
                         .await
@@ -281,8 +288,8 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                             |a| {
                                 Query::update()
                                     .table(q.t(Tbl::DashboardUsers))
-                                    .value(Col::PasswordHash, a.hash.expr())
-                                    .cond_where(app_user_is(&a.app, &a.user_id))
+                                    .value(DashboardUsers::PasswordHash, a.hash.expr())
+                                    .cond_where(app_user_is::<DashboardUsers>(&a.app, &a.user_id))
                                     .to_owned()
                             },
                         )
@@ -314,18 +321,18 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                     insert_row(
                         q.t(Tbl::DashboardUserSessions),
                         [
-                            (Col::AppId, a.app.expr()),
-                            (Col::SessionId, a.session_id.expr()),
-                            (Col::UserId, a.user_id.expr()),
-                            (Col::TimeCreated, a.time_created.expr()),
-                            (Col::Expiry, a.expiry.expr()),
+                            (DashboardUserSessions::AppId, a.app.expr()),
+                            (DashboardUserSessions::SessionId, a.session_id.expr()),
+                            (DashboardUserSessions::UserId, a.user_id.expr()),
+                            (DashboardUserSessions::TimeCreated, a.time_created.expr()),
+                            (DashboardUserSessions::Expiry, a.expiry.expr()),
                         ],
                     )
                 })
                 .await
                 .violations(|v| match v {
                     // The only foreign key is to the dashboard user.
-                    Violation::ForeignKey => StorageError::UnknownUserId,
+                    Violation::ForeignKey(_) => StorageError::UnknownUserId,
                     Violation::Unique(_) => {
                         StorageError::query("a dashboard session with this id already exists")
                     }
@@ -347,9 +354,8 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                 let (c, q) = cx.parts();
                 let by = By {
                     stmt: Stmt::fixed("dashboard.get_session"),
-                    table: Tbl::DashboardUserSessions,
                     cols: &SESSION,
-                    col: Col::SessionId,
+                    col: DashboardUserSessions::SessionId,
                 };
                 let row = one_by(c, q, by, app, session_id).await?;
                 row.map(|r| session_from(&r.rec())).transpose()
@@ -381,9 +387,11 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                                 Query::select()
                                     .from(q.t(Tbl::DashboardUserSessions))
                                     .columns(SESSION)
-                                    .cond_where(app_user_is(&a.app, &a.user_id))
-                                    .order_by(Col::TimeCreated, Order::Asc)
-                                    .order_by(Col::SessionId, Order::Asc)
+                                    .cond_where(app_user_is::<DashboardUserSessions>(
+                                        &a.app, &a.user_id,
+                                    ))
+                                    .order_by(DashboardUserSessions::TimeCreated, Order::Asc)
+                                    .order_by(DashboardUserSessions::SessionId, Order::Asc)
                                     .to_owned()
                             },
                         )
@@ -407,8 +415,11 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                             .from_table(q.t(Tbl::DashboardUserSessions))
                             .cond_where(
                                 Cond::all()
-                                    .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                    .add(Expr::col(Col::SessionId).eq(a.session_id.expr())),
+                                    .add(Expr::col(DashboardUserSessions::AppId).eq(a.app.expr()))
+                                    .add(
+                                        Expr::col(DashboardUserSessions::SessionId)
+                                            .eq(a.session_id.expr()),
+                                    ),
                             )
                             .to_owned()
                     })
@@ -434,7 +445,9 @@ impl<D: Driver> Dashboard for SqlStorage<D> {
                         |a| {
                             Query::delete()
                                 .from_table(q.t(Tbl::DashboardUserSessions))
-                                .and_where(Expr::col(Col::Expiry).lt(a.now.expr()))
+                                .and_where(
+                                    Expr::col(DashboardUserSessions::Expiry).lt(a.now.expr()),
+                                )
                                 .to_owned()
                         },
                     )

@@ -3,7 +3,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, Violation};
 use crate::run::{Op, Via, named_lock, traced};
-use crate::schema::{Col, Tbl};
+use crate::schema::{JwtSigningKeys, Tbl};
 use crate::stmt::{Meaning, Q, Stmt, args, insert_row, locked, no_app};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -12,7 +12,12 @@ use storage_api::validate;
 use storage_api::*;
 
 /// The select list of a key row.
-const KEY: [Col; 4] = [Col::KeyId, Col::Algorithm, Col::KeyString, Col::CreatedAt];
+const KEY: [JwtSigningKeys; 4] = [
+    JwtSigningKeys::KeyId,
+    JwtSigningKeys::Algorithm,
+    JwtSigningKeys::KeyString,
+    JwtSigningKeys::CreatedAt,
+];
 
 /// The app's keys, newest first; `lock` takes the app's named lock and row locks
 /// (inside a transaction).
@@ -30,9 +35,9 @@ async fn keys<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, lock: bool) -> Result<V
                 let mut s = Query::select();
                 s.from(q.t(Tbl::JwtSigningKeys))
                     .columns(KEY)
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                    .order_by(Col::CreatedAt, Order::Desc)
-                    .order_by(Col::KeyId, Order::Desc);
+                    .and_where(Expr::col(JwtSigningKeys::AppId).eq(a.app.expr()))
+                    .order_by(JwtSigningKeys::CreatedAt, Order::Desc)
+                    .order_by(JwtSigningKeys::KeyId, Order::Desc);
                 locked(s, lock)
             },
         )
@@ -40,10 +45,10 @@ async fn keys<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, lock: bool) -> Result<V
     rows.iter()
         .map(|r| {
             Ok(JwtSigningKey {
-                key_id: r.text(Col::KeyId)?,
-                algorithm: r.text(Col::Algorithm)?,
-                key_string: Secret::new(r.text(Col::KeyString)?),
-                created_at: r.opt_int(Col::CreatedAt)?.unwrap_or(0),
+                key_id: r.text(JwtSigningKeys::KeyId)?,
+                algorithm: r.text(JwtSigningKeys::Algorithm)?,
+                key_string: Secret::new(r.text(JwtSigningKeys::KeyString)?),
+                created_at: r.opt_int(JwtSigningKeys::CreatedAt)?.unwrap_or(0),
             })
         })
         .collect()
@@ -66,24 +71,24 @@ async fn add<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, key: &JwtSigningKey) -> 
         insert_row(
             q.t(Tbl::JwtSigningKeys),
             [
-                (Col::AppId, a.app.expr()),
-                (Col::KeyId, a.key_id.expr()),
-                (Col::KeyString, a.key_string.expr()),
-                (Col::Algorithm, a.algorithm.expr()),
-                (Col::CreatedAt, a.created_at.expr()),
+                (JwtSigningKeys::AppId, a.app.expr()),
+                (JwtSigningKeys::KeyId, a.key_id.expr()),
+                (JwtSigningKeys::KeyString, a.key_string.expr()),
+                (JwtSigningKeys::Algorithm, a.algorithm.expr()),
+                (JwtSigningKeys::CreatedAt, a.created_at.expr()),
             ],
         )
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
         Violation::Unique(_) => StorageError::DuplicateKeyId,
     })?;
     Ok(())
 }
 
 #[async_trait]
-impl<D: Driver> JwtSigningKeys for SqlStorage<D> {
+impl<D: Driver> storage_api::JwtSigningKeys for SqlStorage<D> {
     async fn jwt_signing_keys(&self, app: &AppId) -> Result<Vec<JwtSigningKey>> {
         self.on(Via::Pool, Op::app("jwt_signing_keys", app), |cx| {
             Box::pin(async move {

@@ -32,8 +32,16 @@ mod totp;
 mod tx;
 mod users;
 
-pub use conn::{Cell, Conn, DbError, Dialect, Driver, Row, UniqueKey, Violation};
+pub use conn::{Cell, Conn, DbError, Dialect, Driver, ForeignKey, Row, UniqueKey, Violation};
 pub use tx::SqlTx;
+
+/// Every table the statements name, with its columns in DDL order, as declared in
+/// this crate (one enum per table). The schema tests compare it with the catalog of a
+/// migrated database on every backend, so the declarations cannot drift from the
+/// migrations.
+pub fn declared_tables() -> Vec<(&'static str, Vec<&'static str>)> {
+    schema::declared()
+}
 
 use std::sync::Arc;
 

@@ -24,7 +24,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
 use crate::run::{Op, Via, named_lock, traced};
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{AllAuthRecipeUsers, AppIdToUserId, As, LinkCols, Tbl};
 use crate::stmt::{Meaning, Q, Stmt, app_user_is, args, locked};
 use crate::tx::SqlTx;
 use crate::users::{
@@ -38,10 +38,10 @@ use storage_api::validate;
 use storage_api::*;
 
 /// The linking columns of a user's `app_id_to_user_id` row.
-const BASE: [Col; 3] = [
-    Col::PrimaryOrRecipeUserId,
-    Col::IsLinkedOrIsAPrimaryUser,
-    Col::TimeJoined,
+const BASE: [AppIdToUserId; 3] = [
+    AppIdToUserId::PrimaryOrRecipeUserId,
+    AppIdToUserId::IsLinkedOrIsAPrimaryUser,
+    AppIdToUserId::TimeJoined,
 ];
 
 /// A user's linking state.
@@ -65,7 +65,7 @@ async fn base_of<C: Conn>(
             let mut s = Query::select();
             s.from(q.t(Tbl::AppIdToUserId))
                 .columns(BASE)
-                .cond_where(app_user_is(&a.app, &a.user_id));
+                .cond_where(app_user_is::<AppIdToUserId>(&a.app, &a.user_id));
             locked(s, lock)
         })
         .await?
@@ -73,8 +73,8 @@ async fn base_of<C: Conn>(
     row.map(|r| {
         let r = r.rec();
         Ok(Base {
-            primary: r.text(Col::PrimaryOrRecipeUserId)?,
-            linked: r.bool(Col::IsLinkedOrIsAPrimaryUser)?,
+            primary: r.text(AppIdToUserId::PrimaryOrRecipeUserId)?,
+            linked: r.bool(AppIdToUserId::IsLinkedOrIsAPrimaryUser)?,
         })
     })
     .transpose()
@@ -127,7 +127,7 @@ async fn lock_users<C: Conn>(
 
 /// Locks every `app_id_to_user_id` row of the group of `primary`.
 async fn lock_group<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, primary: &str) -> Result<()> {
-    const ID: [Col; 1] = [Col::UserId];
+    const ID: [AppIdToUserId; 1] = [AppIdToUserId::UserId];
     let args = args! { app: app.as_str(), primary: primary };
     q.fetch(
         c,
@@ -138,9 +138,9 @@ async fn lock_group<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, primary: &str) ->
             let mut s = Query::select();
             s.from(q.t(Tbl::AppIdToUserId))
                 .columns(ID)
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                .and_where(Expr::col(Col::PrimaryOrRecipeUserId).eq(a.primary.expr()))
-                .order_by(Col::UserId, sea_query::Order::Asc);
+                .and_where(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(AppIdToUserId::PrimaryOrRecipeUserId).eq(a.primary.expr()))
+                .order_by(AppIdToUserId::UserId, sea_query::Order::Asc);
             locked(s, true)
         },
     )
@@ -294,28 +294,35 @@ async fn set_link<C: Conn>(
     primary: &str,
     linked: bool,
 ) -> Result<()> {
-    for (stmt, table) in [
-        (Stmt::fixed("linking.set_link_app"), Tbl::AppIdToUserId),
-        (
-            Stmt::fixed("linking.set_link_tenants"),
-            Tbl::AllAuthRecipeUsers,
-        ),
-    ] {
+    /// The update of one of the two tables.
+    async fn set<C: Conn, T: LinkCols>(
+        c: &mut C,
+        q: Q<'_>,
+        stmt: Stmt,
+        app: &AppId,
+        user_id: &str,
+        primary: &str,
+        linked: bool,
+    ) -> Result<()> {
         let args = args! { app: app.as_str(), user_id: user_id, primary: primary, linked: linked };
         q.exec(c, stmt, args, |a| {
             Query::update()
-                .table(q.t(table))
+                .table(q.t(T::TABLE))
                 .values([
-                    (Col::PrimaryOrRecipeUserId, a.primary.expr()),
-                    (Col::IsLinkedOrIsAPrimaryUser, a.linked.expr()),
+                    (T::PRIMARY, a.primary.expr()),
+                    (T::IS_LINKED, a.linked.expr()),
                 ])
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .cond_where(app_user_is::<T>(&a.app, &a.user_id))
                 .to_owned()
         })
         .await
         .no_violations()?;
+        Ok(())
     }
-    Ok(())
+    let stmt = Stmt::fixed("linking.set_link_app");
+    set::<C, AppIdToUserId>(c, q, stmt, app, user_id, primary, linked).await?;
+    let stmt = Stmt::fixed("linking.set_link_tenants");
+    set::<C, AllAuthRecipeUsers>(c, q, stmt, app, user_id, primary, linked).await
 }
 
 /// Sets `primary_or_recipe_user_time_joined` of every row of the group of `member`
@@ -333,26 +340,29 @@ pub(crate) async fn fold_time_joined<C: Conn>(
     else {
         return Ok(());
     };
-    for (stmt, table) in [
-        (Stmt::fixed("linking.fold_time_app"), Tbl::AppIdToUserId),
-        (
-            Stmt::fixed("linking.fold_time_tenants"),
-            Tbl::AllAuthRecipeUsers,
-        ),
-    ] {
+    /// The update of one of the two tables.
+    async fn fold<C: Conn, T: LinkCols>(
+        c: &mut C,
+        q: Q<'_>,
+        stmt: Stmt,
+        app: &AppId,
+        group: &User,
+    ) -> Result<()> {
         let args = args! { app: app.as_str(), primary: group.id.as_str(), min: group.time_joined };
         q.exec(c, stmt, args, |a| {
             Query::update()
-                .table(q.t(table))
-                .value(Col::PrimaryOrRecipeUserTimeJoined, a.min.expr())
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                .and_where(Expr::col(Col::PrimaryOrRecipeUserId).eq(a.primary.expr()))
+                .table(q.t(T::TABLE))
+                .value(T::PRIMARY_TIME_JOINED, a.min.expr())
+                .and_where(Expr::col(T::APP_ID).eq(a.app.expr()))
+                .and_where(Expr::col(T::PRIMARY).eq(a.primary.expr()))
                 .to_owned()
         })
         .await
         .no_violations()?;
+        Ok(())
     }
-    Ok(())
+    fold::<C, AppIdToUserId>(c, q, Stmt::fixed("linking.fold_time_app"), app, &group).await?;
+    fold::<C, AllAuthRecipeUsers>(c, q, Stmt::fixed("linking.fold_time_tenants"), app, &group).await
 }
 
 pub(crate) async fn make_primary<C: Conn>(
@@ -676,8 +686,10 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
                             Query::select()
                                 .from(q.t(Tbl::AppIdToUserId))
                                 .expr_as(Expr::val(1), As::N)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .and_where(Expr::col(Col::IsLinkedOrIsAPrimaryUser).eq(true))
+                                .and_where(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
+                                .and_where(
+                                    Expr::col(AppIdToUserId::IsLinkedOrIsAPrimaryUser).eq(true),
+                                )
                                 .limit(1)
                                 .to_owned()
                         },
@@ -710,13 +722,14 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
                                 .expr_as(Expr::cust("COUNT(*)"), As::N)
                                 .from_subquery(
                                     Query::select()
-                                        .column(Col::PrimaryOrRecipeUserId)
+                                        .column(AppIdToUserId::PrimaryOrRecipeUserId)
                                         .from(q.t(Tbl::AppIdToUserId))
-                                        .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                        .and_where(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
                                         .and_where(
-                                            Expr::col(Col::IsLinkedOrIsAPrimaryUser).eq(true),
+                                            Expr::col(AppIdToUserId::IsLinkedOrIsAPrimaryUser)
+                                                .eq(true),
                                         )
-                                        .group_by_col(Col::PrimaryOrRecipeUserId)
+                                        .group_by_col(AppIdToUserId::PrimaryOrRecipeUserId)
                                         .and_having(Expr::cust("COUNT(*) > 1"))
                                         .to_owned(),
                                     As::G,

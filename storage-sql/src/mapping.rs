@@ -4,70 +4,73 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, Violation};
 use crate::run::{Op, Via, retrying};
-use crate::schema::{As, Col, Tbl};
-use crate::stmt::{Meaning, Q, Shape, Stmt, app_user_is, args, each, insert_row};
+use crate::schema::{
+    AppUserCols, As, EmailverificationTokens, EmailverificationVerifiedEmails, SessionInfo, Tbl,
+    TotpUsers, UserKeyed, UserLastActive, UserMetadata, UserRoles, UseridMapping,
+};
+use crate::stmt::{Meaning, Q, Shape, Stmt, args, each, insert_row, user_keyed_is};
 use async_trait::async_trait;
 use sea_query::{Expr, ExprTrait, Query};
 use storage_api::validate;
 use storage_api::*;
 
 /// The columns of a mapping.
-const MAPPING: [Col; 3] = [
-    Col::SupertokensUserId,
-    Col::ExternalUserId,
-    Col::ExternalUserIdInfo,
+const MAPPING: [UseridMapping; 3] = [
+    UseridMapping::SupertokensUserId,
+    UseridMapping::ExternalUserId,
+    UseridMapping::ExternalUserIdInfo,
 ];
 
 /// The tables where a non-auth recipe keeps rows keyed by a user id.
-const NON_AUTH_TABLES: [(NonAuthRecipe, Stmt, Tbl); 7] = [
+const NON_AUTH_TABLES: [(NonAuthRecipe, Stmt, UserKeyed); 7] = [
     (
         NonAuthRecipe::Session,
         Stmt::fixed("mapping.used_by_sessions"),
-        Tbl::SessionInfo,
+        SessionInfo::KEYED,
     ),
     (
         NonAuthRecipe::UserMetadata,
         Stmt::fixed("mapping.used_by_metadata"),
-        Tbl::UserMetadata,
+        UserMetadata::KEYED,
     ),
     (
         NonAuthRecipe::UserRoles,
         Stmt::fixed("mapping.used_by_roles"),
-        Tbl::UserRoles,
+        UserRoles::KEYED,
     ),
     (
         NonAuthRecipe::Totp,
         Stmt::fixed("mapping.used_by_totp"),
-        Tbl::TotpUsers,
+        TotpUsers::KEYED,
     ),
     (
         NonAuthRecipe::EmailVerification,
         Stmt::fixed("mapping.used_by_verified_emails"),
-        Tbl::EmailverificationVerifiedEmails,
+        EmailverificationVerifiedEmails::KEYED,
     ),
     (
         NonAuthRecipe::EmailVerification,
         Stmt::fixed("mapping.used_by_verification_tokens"),
-        Tbl::EmailverificationTokens,
+        EmailverificationTokens::KEYED,
     ),
     (
         NonAuthRecipe::LastActive,
         Stmt::fixed("mapping.used_by_last_active"),
-        Tbl::UserLastActive,
+        UserLastActive::KEYED,
     ),
 ];
 
 /// The column an id is looked up in, and the statement names of that look-up.
-fn column(kind: UserIdType) -> (Col, &'static str, &'static str, &'static str) {
+fn column(kind: UserIdType) -> (UseridMapping, &'static str, &'static str, &'static str) {
     match kind {
         UserIdType::External => (
-            Col::ExternalUserId,
+            UseridMapping::ExternalUserId,
             "mapping.by_external",
             "mapping.delete_by_external",
             "mapping.info_by_external",
         ),
         _ => (
-            Col::SupertokensUserId,
+            UseridMapping::SupertokensUserId,
             "mapping.by_supertokens",
             "mapping.delete_by_supertokens",
             "mapping.info_by_supertokens",
@@ -99,7 +102,7 @@ async fn by<C: Conn>(
             Query::select()
                 .from(q.t(Tbl::UseridMapping))
                 .columns(MAPPING)
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
                 .and_where(Expr::col(col).eq(a.id.expr()))
                 .to_owned()
         })
@@ -108,9 +111,9 @@ async fn by<C: Conn>(
     row.map(|r| {
         let r = r.rec();
         Ok(UserIdMapping {
-            supertokens_user_id: r.text(Col::SupertokensUserId)?,
-            external_user_id: r.text(Col::ExternalUserId)?,
-            external_user_id_info: r.opt_text(Col::ExternalUserIdInfo)?,
+            supertokens_user_id: r.text(UseridMapping::SupertokensUserId)?,
+            external_user_id: r.text(UseridMapping::ExternalUserId)?,
+            external_user_id_info: r.opt_text(UseridMapping::ExternalUserIdInfo)?,
         })
     })
     .transpose()
@@ -145,17 +148,17 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
                             insert_row(
                                 q.t(Tbl::UseridMapping),
                                 [
-                                    (Col::AppId, a.app.expr()),
-                                    (Col::SupertokensUserId, a.st.expr()),
-                                    (Col::ExternalUserId, a.ext.expr()),
-                                    (Col::ExternalUserIdInfo, a.info.expr()),
+                                    (UseridMapping::AppId, a.app.expr()),
+                                    (UseridMapping::SupertokensUserId, a.st.expr()),
+                                    (UseridMapping::ExternalUserId, a.ext.expr()),
+                                    (UseridMapping::ExternalUserIdInfo, a.info.expr()),
                                 ],
                             )
                             .to_owned()
                         })
                         .await
                         .violations(|v| match v {
-                            Violation::ForeignKey => StorageError::UnknownSuperTokensUserId,
+                            Violation::ForeignKey(_) => StorageError::UnknownSuperTokensUserId,
                             // Which key: told by the two look-ups below.
                             Violation::Unique(_) => StorageError::UserIdMappingAlreadyExists {
                                 supertokens_id_taken: false,
@@ -241,18 +244,20 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
                         Query::select()
                             .from(q.t(Tbl::UseridMapping))
                             .columns(MAPPING)
-                            .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                            .and_where(Expr::col(Col::SupertokensUserId).is_in(a.ids.values()))
-                            .order_by(Col::SupertokensUserId, sea_query::Order::Asc)
+                            .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
+                            .and_where(
+                                Expr::col(UseridMapping::SupertokensUserId).is_in(a.ids.values()),
+                            )
+                            .order_by(UseridMapping::SupertokensUserId, sea_query::Order::Asc)
                             .to_owned()
                     })
                     .await?;
                 rows.iter()
                     .map(|r| {
                         Ok(UserIdMapping {
-                            supertokens_user_id: r.text(Col::SupertokensUserId)?,
-                            external_user_id: r.text(Col::ExternalUserId)?,
-                            external_user_id_info: r.opt_text(Col::ExternalUserIdInfo)?,
+                            supertokens_user_id: r.text(UseridMapping::SupertokensUserId)?,
+                            external_user_id: r.text(UseridMapping::ExternalUserId)?,
+                            external_user_id_info: r.opt_text(UseridMapping::ExternalUserIdInfo)?,
                         })
                     })
                     .collect()
@@ -278,7 +283,7 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
                         .exec(c, Stmt::fixed(name), args, |a| {
                             Query::delete()
                                 .from_table(q.t(Tbl::UseridMapping))
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
                                 .and_where(Expr::col(col).eq(a.id.expr()))
                                 .to_owned()
                         })
@@ -315,8 +320,8 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
                             .exec(c, Stmt::fixed(name), args, |a| {
                                 Query::update()
                                     .table(q.t(Tbl::UseridMapping))
-                                    .value(Col::ExternalUserIdInfo, a.info.expr())
-                                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                    .value(UseridMapping::ExternalUserIdInfo, a.info.expr())
+                                    .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
                                     .and_where(Expr::col(col).eq(a.id.expr()))
                                     .to_owned()
                             })
@@ -343,7 +348,7 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let mut out = Vec::new();
-                for (recipe, stmt, table) in NON_AUTH_TABLES {
+                for (recipe, stmt, keyed) in NON_AUTH_TABLES {
                     if out.contains(&recipe) {
                         continue;
                     }
@@ -352,9 +357,9 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
                     let row = q
                         .fetch(c, stmt, &ONE, args, |a| {
                             Query::select()
-                                .from(q.t(table))
+                                .from(q.t(keyed.table))
                                 .expr_as(Expr::val(1), As::N)
-                                .cond_where(app_user_is(&a.app, &a.user_id))
+                                .cond_where(user_keyed_is(keyed, &a.app, &a.user_id))
                                 .limit(1)
                                 .to_owned()
                         })

@@ -4,7 +4,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, Violation};
 use crate::run::{Op, Via, named_lock, traced};
-use crate::schema::{Col, Tbl};
+use crate::schema::{Tbl, UserMetadata};
 use crate::stmt::{Meaning, Q, Shape, Stmt, app_user_is, args, each, insert_row, no_app};
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -26,20 +26,20 @@ fn lock_name(app: &AppId, user_id: &str) -> String {
 /// Reads one user's metadata.
 async fn get<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Result<Option<Value>> {
     check_user_id(user_id)?;
-    const META: [Col; 1] = [Col::UserMetadata];
+    const META: [UserMetadata; 1] = [UserMetadata::UserMetadata];
     let args = args! { app: app.as_str(), user_id: user_id };
     let row = q
         .fetch(c, Stmt::fixed("metadata.get"), &META, args, |a| {
             Query::select()
                 .from(q.t(Tbl::UserMetadata))
                 .columns(META)
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .cond_where(app_user_is::<UserMetadata>(&a.app, &a.user_id))
                 .to_owned()
         })
         .await?
         .one();
     Ok(row
-        .map(|r| r.rec().opt_json(Col::UserMetadata))
+        .map(|r| r.rec().opt_json(UserMetadata::UserMetadata))
         .transpose()?
         .flatten())
 }
@@ -62,21 +62,21 @@ async fn set<C: Conn>(
         insert_row(
             q.t(Tbl::UserMetadata),
             [
-                (Col::AppId, a.app.expr()),
-                (Col::UserId, a.user_id.expr()),
-                (Col::UserMetadata, a.meta.expr()),
+                (UserMetadata::AppId, a.app.expr()),
+                (UserMetadata::UserId, a.user_id.expr()),
+                (UserMetadata::UserMetadata, a.meta.expr()),
             ],
         )
         .on_conflict(
-            OnConflict::columns([Col::AppId, Col::UserId])
-                .update_column(Col::UserMetadata)
+            OnConflict::columns([UserMetadata::AppId, UserMetadata::UserId])
+                .update_column(UserMetadata::UserMetadata)
                 .to_owned(),
         )
         .to_owned()
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_app(app),
+        Violation::ForeignKey(_) => no_app(app),
         Violation::Unique(_) => StorageError::query("metadata upsert violated a unique key"),
     })?;
     Ok(())
@@ -89,7 +89,7 @@ async fn delete<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Res
     q.exec(c, Stmt::fixed("metadata.delete"), args, |a| {
         Query::delete()
             .from_table(q.t(Tbl::UserMetadata))
-            .cond_where(app_user_is(&a.app, &a.user_id))
+            .cond_where(app_user_is::<UserMetadata>(&a.app, &a.user_id))
             .to_owned()
     })
     .await
@@ -97,7 +97,7 @@ async fn delete<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Res
 }
 
 #[async_trait]
-impl<D: Driver> UserMetadata for SqlStorage<D> {
+impl<D: Driver> storage_api::UserMetadata for SqlStorage<D> {
     async fn get_user_metadata(&self, app: &AppId, user_id: &str) -> Result<Option<Value>> {
         self.on(Via::Read, Op::app("get_user_metadata", app), |cx| {
             Box::pin(async move {
@@ -139,7 +139,7 @@ impl<D: Driver> UserMetadata for SqlStorage<D> {
         self.on(Via::Pool, Op::app("get_users_metadata", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const ROW: [Col; 2] = [Col::UserId, Col::UserMetadata];
+                const ROW: [UserMetadata; 2] = [UserMetadata::UserId, UserMetadata::UserMetadata];
                 let mut out = Vec::new();
                 for chunk in user_ids.chunks(500) {
                     let stmt = Stmt::shaped("metadata.get_many", Shape::Each(chunk.len()));
@@ -154,16 +154,18 @@ impl<D: Driver> UserMetadata for SqlStorage<D> {
                                 .columns(ROW)
                                 .cond_where(
                                     Cond::all()
-                                        .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                        .add(Expr::col(Col::UserId).is_in(a.ids.values())),
+                                        .add(Expr::col(UserMetadata::AppId).eq(a.app.expr()))
+                                        .add(Expr::col(UserMetadata::UserId).is_in(a.ids.values())),
                                 )
-                                .order_by(Col::UserId, Order::Asc)
+                                .order_by(UserMetadata::UserId, Order::Asc)
                                 .to_owned()
                         })
                         .await?;
                     for r in rows.iter() {
-                        let meta = r.opt_json(Col::UserMetadata)?.unwrap_or(Value::Null);
-                        out.push((r.text(Col::UserId)?, meta));
+                        let meta = r
+                            .opt_json(UserMetadata::UserMetadata)?
+                            .unwrap_or(Value::Null);
+                        out.push((r.text(UserMetadata::UserId)?, meta));
                     }
                 }
                 out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -10,7 +10,7 @@ use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
 use crate::metadata::check_user_id;
 use crate::run::{Op, Via, named_lock, traced};
-use crate::schema::{Col, Tbl};
+use crate::schema::{RolePermissions, Roles, Table, Tbl, UserRoles};
 use crate::stmt::{
     Meaning, One, Q, Shape, Stmt, args, each, if_absent, insert_row, inserted, locked, no_app,
     no_tenant, tenant_is,
@@ -32,8 +32,8 @@ fn check_permission(p: &str) -> Result<()> {
 /// `app_id = app AND role = role`.
 fn role_is(app: &One, role: &One) -> Condition {
     Cond::all()
-        .add(Expr::col(Col::AppId).eq(app.expr()))
-        .add(Expr::col(Col::Role).eq(role.expr()))
+        .add(Expr::col(RolePermissions::AppId).eq(app.expr()))
+        .add(Expr::col(RolePermissions::Role).eq(role.expr()))
 }
 
 /// Takes the named lock of (app, role).
@@ -54,7 +54,7 @@ async fn role_exists<C: Conn>(
     if lock {
         lock_role(c, app, role).await?;
     }
-    const ROLE: [Col; 1] = [Col::Role];
+    const ROLE: [Roles; 1] = [Roles::Role];
     let args = args! { app: app.as_str(), role: role };
     let rows = q
         .fetch(c, Stmt::locking("roles.exists", lock), &ROLE, args, |a| {
@@ -79,9 +79,9 @@ async fn create_role<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, role: &str) -> R
                 q,
                 insert_row(
                     q.t(Tbl::Roles),
-                    [(Col::AppId, a.app.expr()), (Col::Role, a.role.expr())],
+                    [(Roles::AppId, a.app.expr()), (Roles::Role, a.role.expr())],
                 ),
-                [Col::AppId, Col::Role],
+                [Roles::AppId, Roles::Role],
             )
         })
         .await;
@@ -111,12 +111,16 @@ async fn add_permissions<C: Conn>(
                     insert_row(
                         q.t(Tbl::RolePermissions),
                         [
-                            (Col::AppId, a.app.expr()),
-                            (Col::Role, a.role.expr()),
-                            (Col::Permission, a.permission.expr()),
+                            (RolePermissions::AppId, a.app.expr()),
+                            (RolePermissions::Role, a.role.expr()),
+                            (RolePermissions::Permission, a.permission.expr()),
                         ],
                     ),
-                    [Col::AppId, Col::Role, Col::Permission],
+                    [
+                        RolePermissions::AppId,
+                        RolePermissions::Role,
+                        RolePermissions::Permission,
+                    ],
                 )
             })
             .await;
@@ -127,19 +131,20 @@ async fn add_permissions<C: Conn>(
 
 /// A look-up of one text column by another: `SELECT out FROM table WHERE app_id = app
 /// [AND tenant_id = tenant] AND by = value ORDER BY out`.
-struct Lookup {
+struct Lookup<T: 'static> {
     stmt: Stmt,
-    table: Tbl,
-    by: Col,
-    out: &'static [Col; 1],
+    by: T,
+    out: &'static [T; 1],
+    /// The table's `tenant_id`, if it has one (read with `tenant`).
+    tenant_id: Option<T>,
 }
 
 /// The sorted values of a [`Lookup`], in the app or (with `tenant`) one of its
 /// tenants.
-async fn sorted_column<C: Conn>(
+async fn sorted_column<C: Conn, T: Table>(
     c: &mut C,
     q: Q<'_>,
-    l: Lookup,
+    l: Lookup<T>,
     app: &AppId,
     tenant: Option<&str>,
     value: &str,
@@ -148,12 +153,12 @@ async fn sorted_column<C: Conn>(
     let args = args! { app: app.as_str(), tenant: tenant, value: value };
     let rows = q
         .fetch(c, l.stmt, l.out, args, |a| {
-            let mut cond = Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr()));
-            if in_tenant {
-                cond = cond.add(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+            let mut cond = Cond::all().add(Expr::col(T::APP_ID).eq(a.app.expr()));
+            if let (true, Some(tenant_id)) = (in_tenant, l.tenant_id) {
+                cond = cond.add(Expr::col(tenant_id).eq(a.tenant.expr()));
             }
             Query::select()
-                .from(q.t(l.table))
+                .from(q.t(T::TABLE))
                 .columns(*l.out)
                 .cond_where(cond.add(Expr::col(l.by).eq(a.value.expr())))
                 .order_by(l.out[0], Order::Asc)
@@ -165,10 +170,10 @@ async fn sorted_column<C: Conn>(
 
 impl<D: Driver> SqlStorage<D> {
     /// Runs a [`Lookup`] as the operation `op`.
-    async fn look_up(
+    async fn look_up<T: Table>(
         &self,
         op: Op<'_>,
-        l: Lookup,
+        l: Lookup<T>,
         app: &AppId,
         tenant: Option<&str>,
         value: &str,
@@ -184,7 +189,7 @@ impl<D: Driver> SqlStorage<D> {
 }
 
 #[async_trait]
-impl<D: Driver> UserRoles for SqlStorage<D> {
+impl<D: Driver> storage_api::UserRoles for SqlStorage<D> {
     async fn create_role(&self, app: &AppId, role: &str) -> Result<bool> {
         self.in_tx(Op::app("create_role", app), |cx| {
             Box::pin(async move {
@@ -209,7 +214,7 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         self.on(Via::Pool, Op::app("roles", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const ROLE: [Col; 1] = [Col::Role];
+                const ROLE: [Roles; 1] = [Roles::Role];
                 let rows = q
                     .fetch(
                         c,
@@ -220,13 +225,13 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
                             Query::select()
                                 .from(q.t(Tbl::Roles))
                                 .columns(ROLE)
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .order_by(Col::Role, Order::Asc)
+                                .and_where(Expr::col(Roles::AppId).eq(a.app.expr()))
+                                .order_by(Roles::Role, Order::Asc)
                                 .to_owned()
                         },
                     )
                     .await?;
-                rows.iter().map(|r| r.text(Col::Role)).collect()
+                rows.iter().map(|r| r.text(Roles::Role)).collect()
             })
         })
         .await
@@ -334,7 +339,8 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
                                 .from_table(q.t(Tbl::RolePermissions))
                                 .cond_where(
                                     role_is(&a.app, &a.role).add(
-                                        Expr::col(Col::Permission).is_in(a.permissions.values()),
+                                        Expr::col(RolePermissions::Permission)
+                                            .is_in(a.permissions.values()),
                                     ),
                                 )
                                 .to_owned()
@@ -352,9 +358,9 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         check_role(role)?;
         let l = Lookup {
             stmt: Stmt::fixed("roles.permissions_of_role"),
-            table: Tbl::RolePermissions,
-            by: Col::Role,
-            out: &[Col::Permission],
+            by: RolePermissions::Role,
+            out: &[RolePermissions::Permission],
+            tenant_id: None,
         };
         self.look_up(Op::app("permissions_of_role", app), l, app, None, role)
             .await
@@ -364,9 +370,9 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         check_permission(permission)?;
         let l = Lookup {
             stmt: Stmt::fixed("roles.roles_with_permission"),
-            table: Tbl::RolePermissions,
-            by: Col::Permission,
-            out: &[Col::Role],
+            by: RolePermissions::Permission,
+            out: &[RolePermissions::Role],
+            tenant_id: None,
         };
         self.look_up(
             Op::app("roles_with_permission", app),
@@ -405,13 +411,18 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
                             insert_row(
                                 q.t(Tbl::UserRoles),
                                 [
-                                    (Col::AppId, a.app.expr()),
-                                    (Col::TenantId, a.tenant.expr()),
-                                    (Col::UserId, a.user_id.expr()),
-                                    (Col::Role, a.role.expr()),
+                                    (UserRoles::AppId, a.app.expr()),
+                                    (UserRoles::TenantId, a.tenant.expr()),
+                                    (UserRoles::UserId, a.user_id.expr()),
+                                    (UserRoles::Role, a.role.expr()),
                                 ],
                             ),
-                            [Col::AppId, Col::TenantId, Col::UserId, Col::Role],
+                            [
+                                UserRoles::AppId,
+                                UserRoles::TenantId,
+                                UserRoles::UserId,
+                                UserRoles::Role,
+                            ],
                         )
                     })
                     .await;
@@ -443,9 +454,9 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
                         Query::delete()
                             .from_table(q.t(Tbl::UserRoles))
                             .cond_where(
-                                tenant_is(&a.app, &a.tenant)
-                                    .add(Expr::col(Col::UserId).eq(a.user_id.expr()))
-                                    .add(Expr::col(Col::Role).eq(a.role.expr())),
+                                tenant_is::<UserRoles>(&a.app, &a.tenant)
+                                    .add(Expr::col(UserRoles::UserId).eq(a.user_id.expr()))
+                                    .add(Expr::col(UserRoles::Role).eq(a.role.expr())),
                             )
                             .to_owned()
                     })
@@ -461,9 +472,9 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         check_user_id(user_id)?;
         let l = Lookup {
             stmt: Stmt::fixed("roles.roles_of_user"),
-            table: Tbl::UserRoles,
-            by: Col::UserId,
-            out: &[Col::Role],
+            by: UserRoles::UserId,
+            out: &[UserRoles::Role],
+            tenant_id: Some(UserRoles::TenantId),
         };
         self.look_up(
             Op::tenant("roles_of_user", t),
@@ -479,9 +490,9 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
         check_role(role)?;
         let l = Lookup {
             stmt: Stmt::fixed("roles.users_with_role"),
-            table: Tbl::UserRoles,
-            by: Col::Role,
-            out: &[Col::UserId],
+            by: UserRoles::Role,
+            out: &[UserRoles::UserId],
+            tenant_id: Some(UserRoles::TenantId),
         };
         self.look_up(
             Op::tenant("users_with_role", t),
@@ -507,8 +518,8 @@ impl<D: Driver> UserRoles for SqlStorage<D> {
                     Query::delete()
                         .from_table(q.t(Tbl::UserRoles))
                         .cond_where(
-                            tenant_is(&a.app, &a.tenant)
-                                .add(Expr::col(Col::UserId).eq(a.user_id.expr())),
+                            tenant_is::<UserRoles>(&a.app, &a.tenant)
+                                .add(Expr::col(UserRoles::UserId).eq(a.user_id.expr())),
                         )
                         .to_owned()
                 })

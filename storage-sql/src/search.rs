@@ -18,9 +18,12 @@
 //! starting with the tag, and nothing else, lies in `[lo, hi)`.
 
 use crate::conn::Dialect;
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{
+    AllAuthRecipeUsers, As, EmailpasswordUserToTenant, Name, PasswordlessUserToTenant, Tbl,
+    ThirdpartyUserToTenant, ThirdpartyUsers,
+};
 use crate::stmt::{Each, One, Q};
-use sea_query::{BinOper, Cond, Expr, ExprTrait, Query, SelectStatement, UnionType};
+use sea_query::{BinOper, Cond, Expr, ExprTrait, Iden, Query, SelectStatement, UnionType};
 use storage_api::{Result, StorageError, UserSearch};
 
 /// The bound values of one kind of tag: the range `[lo, hi)` of each tag, or on
@@ -83,20 +86,20 @@ pub(crate) fn tag_values(d: Dialect, field: &'static str, tags: &[String]) -> Re
 /// What is searched: a column, or the domain of the email column.
 #[derive(Clone, Copy)]
 enum Target {
-    Column(Col),
+    Column(Name),
     Domain,
 }
 
 /// The SQL of a searched expression, as the indexes of migration 6 declare it.
 fn target_sql(d: Dialect, t: Target) -> String {
     match (d, t) {
-        (Dialect::Postgres, Target::Column(c)) => format!("{} COLLATE \"C\"", c.name()),
+        (Dialect::Postgres, Target::Column(c)) => format!("{} COLLATE \"C\"", c.unquoted()),
         (Dialect::Postgres, Target::Domain) => {
             "substr(email, strpos(email, '@') + 1) COLLATE \"C\"".into()
         }
-        (Dialect::MySql, Target::Column(c)) => c.name().into(),
+        (Dialect::MySql, Target::Column(c)) => c.unquoted().into(),
         (Dialect::MySql, Target::Domain) => "email_domain".into(),
-        (_, Target::Column(c)) => c.name().into(),
+        (_, Target::Column(c)) => c.unquoted().into(),
         (_, Target::Domain) => "substr(email, instr(email, '@') + 1)".into(),
     }
 }
@@ -143,19 +146,23 @@ pub(crate) fn matching_login_methods(
     let d = q.dialect;
     let emails = !search.emails.is_empty();
     let mut branches: Vec<SelectStatement> = Vec::new();
+    // The searched tables share these column names; the table is chosen per branch.
     let branch = |tbl: Tbl, in_tenant: bool, cond: Cond| {
         let mut s = Query::select();
-        s.column(Col::UserId)
+        s.column(ThirdpartyUserToTenant::UserId.any())
             .from(q.t(tbl))
-            .and_where(Expr::col(Col::AppId).eq(app.expr()));
+            .and_where(Expr::col(ThirdpartyUserToTenant::AppId.any()).eq(app.expr()));
         if in_tenant {
-            s.and_where(Expr::col(Col::TenantId).eq(tenant.expr()));
+            s.and_where(Expr::col(ThirdpartyUserToTenant::TenantId.any()).eq(tenant.expr()));
         }
         s.cond_where(cond);
         s
     };
     let (e_lo, e_hi) = a.emails;
-    let email_targets = [Target::Column(Col::Email), Target::Domain];
+    let email_targets = [
+        Target::Column(EmailpasswordUserToTenant::Email.any()),
+        Target::Domain,
+    ];
     if emails {
         for t in email_targets {
             branches.push(branch(
@@ -175,14 +182,24 @@ pub(crate) fn matching_login_methods(
         branches.push(branch(
             Tbl::PasswordlessUserToTenant,
             true,
-            starts_with(d, Target::Column(Col::PhoneNumber), lo, hi),
+            starts_with(
+                d,
+                Target::Column(PasswordlessUserToTenant::PhoneNumber.any()),
+                lo,
+                hi,
+            ),
         ));
     }
     // Third-party login methods: the email (app-scoped table; the page's join keeps
     // the tenant's) and the provider, each kind given.
     let provider = (!search.providers.is_empty()).then(|| {
         let (lo, hi) = a.providers;
-        starts_with(d, Target::Column(Col::ThirdPartyId), lo, hi)
+        starts_with(
+            d,
+            Target::Column(ThirdpartyUsers::ThirdPartyId.any()),
+            lo,
+            hi,
+        )
     });
     if emails {
         for t in email_targets {
@@ -199,7 +216,7 @@ pub(crate) fn matching_login_methods(
     let mut first = it.next().unwrap_or_else(|| {
         // Unreachable with a non-empty search; matches nothing otherwise.
         let mut s = Query::select();
-        s.column(Col::UserId)
+        s.column(AllAuthRecipeUsers::UserId)
             .from(q.t(Tbl::AllAuthRecipeUsers))
             .and_where(Expr::cust("1 = 0"));
         s

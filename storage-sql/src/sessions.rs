@@ -7,7 +7,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Dialect, Driver, Violation};
 use crate::run::{Op, Via, named_lock, retrying, traced};
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{As, SessionAccessTokenSigningKeys, SessionInfo, Tbl};
 use crate::stmt::{
     Meaning, One, Q, Rec, Shape, Stmt, args, each, locked, no_app, no_tenant, tenant_is, val,
 };
@@ -23,7 +23,8 @@ pub const EXPIRED_BATCH: u64 = 1000;
 
 /// `app_id = app AND tenant_id = tenant AND session_handle = handle`.
 fn session_is(app: &One, tenant: &One, handle: &One) -> Condition {
-    tenant_is(app, tenant).add(Expr::col(Col::SessionHandle).eq(handle.expr()))
+    tenant_is::<SessionInfo>(app, tenant)
+        .add(Expr::col(SessionInfo::SessionHandle).eq(handle.expr()))
 }
 
 fn check_handle(h: &str) -> Result<()> {
@@ -35,32 +36,34 @@ fn check_user_id(u: &str) -> Result<()> {
 }
 
 /// The select list of a session row.
-const SESSION: [Col; 10] = [
-    Col::SessionHandle,
-    Col::UserId,
-    Col::RefreshTokenHash2,
-    Col::SessionData,
-    Col::ExpiresAt,
-    Col::CreatedAtTime,
-    Col::JwtUserPayload,
-    Col::UseStaticKey,
-    Col::PrevRefreshTokenHash2,
-    Col::RefreshTokenRotatedAt,
+const SESSION: [SessionInfo; 10] = [
+    SessionInfo::SessionHandle,
+    SessionInfo::UserId,
+    SessionInfo::RefreshTokenHash2,
+    SessionInfo::SessionData,
+    SessionInfo::ExpiresAt,
+    SessionInfo::CreatedAtTime,
+    SessionInfo::JwtUserPayload,
+    SessionInfo::UseStaticKey,
+    SessionInfo::PrevRefreshTokenHash2,
+    SessionInfo::RefreshTokenRotatedAt,
 ];
 
-fn session_from(t: &TenantIdentifier, r: &Rec<'_, Col>) -> Result<Session> {
+fn session_from(t: &TenantIdentifier, r: &Rec<'_, SessionInfo>) -> Result<Session> {
     Ok(Session {
         tenant: t.clone(),
-        handle: r.text(Col::SessionHandle)?,
-        user_id: r.text(Col::UserId)?,
-        refresh_token_hash: r.text(Col::RefreshTokenHash2)?,
-        session_data: r.opt_json(Col::SessionData)?.unwrap_or(Value::Null),
-        expires_at: r.int(Col::ExpiresAt)?,
-        created_at: r.int(Col::CreatedAtTime)?,
-        jwt_payload: r.opt_json(Col::JwtUserPayload)?.unwrap_or(Value::Null),
-        use_static_key: r.bool(Col::UseStaticKey)?,
-        prev_refresh_token_hash: r.opt_text(Col::PrevRefreshTokenHash2)?,
-        refresh_token_rotated_at: r.opt_int(Col::RefreshTokenRotatedAt)?,
+        handle: r.text(SessionInfo::SessionHandle)?,
+        user_id: r.text(SessionInfo::UserId)?,
+        refresh_token_hash: r.text(SessionInfo::RefreshTokenHash2)?,
+        session_data: r.opt_json(SessionInfo::SessionData)?.unwrap_or(Value::Null),
+        expires_at: r.int(SessionInfo::ExpiresAt)?,
+        created_at: r.int(SessionInfo::CreatedAtTime)?,
+        jwt_payload: r
+            .opt_json(SessionInfo::JwtUserPayload)?
+            .unwrap_or(Value::Null),
+        use_static_key: r.bool(SessionInfo::UseStaticKey)?,
+        prev_refresh_token_hash: r.opt_text(SessionInfo::PrevRefreshTokenHash2)?,
+        refresh_token_rotated_at: r.opt_int(SessionInfo::RefreshTokenRotatedAt)?,
     })
 }
 
@@ -114,10 +117,10 @@ async fn update_tokens<C: Conn>(
         Query::update()
             .table(q.t(Tbl::SessionInfo))
             .values([
-                (Col::RefreshTokenHash2, a.new_hash.expr()),
-                (Col::PrevRefreshTokenHash2, a.prev_hash.expr()),
-                (Col::RefreshTokenRotatedAt, a.rotated_at.expr()),
-                (Col::ExpiresAt, a.expires_at.expr()),
+                (SessionInfo::RefreshTokenHash2, a.new_hash.expr()),
+                (SessionInfo::PrevRefreshTokenHash2, a.prev_hash.expr()),
+                (SessionInfo::RefreshTokenRotatedAt, a.rotated_at.expr()),
+                (SessionInfo::ExpiresAt, a.expires_at.expr()),
             ])
             .cond_where(session_is(&a.app, &a.tenant, &a.handle))
             .to_owned()
@@ -138,22 +141,27 @@ async fn signing_keys<C: Conn>(
         named_lock(c, &format!("signing_keys/{app}")).await?;
     }
     let stmt = Stmt::locking("sessions.signing_keys", lock);
-    const KEY: [Col; 2] = [Col::CreatedAtTime, Col::Value];
+    const KEY: [SessionAccessTokenSigningKeys; 2] = [
+        SessionAccessTokenSigningKeys::CreatedAtTime,
+        SessionAccessTokenSigningKeys::Value,
+    ];
     let rows = q
         .fetch(c, stmt, &KEY, args! { app: app.as_str() }, |a| {
             let mut s = Query::select();
             s.from(q.t(Tbl::SessionAccessTokenSigningKeys))
                 .columns(KEY)
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                .order_by(Col::CreatedAtTime, Order::Desc);
+                .and_where(Expr::col(SessionAccessTokenSigningKeys::AppId).eq(a.app.expr()))
+                .order_by(SessionAccessTokenSigningKeys::CreatedAtTime, Order::Desc);
             locked(s, lock)
         })
         .await?;
     rows.iter()
         .map(|r| {
             Ok(SigningKey {
-                created_at: r.int(Col::CreatedAtTime)?,
-                value: r.opt_text(Col::Value)?.unwrap_or_default(),
+                created_at: r.int(SessionAccessTokenSigningKeys::CreatedAtTime)?,
+                value: r
+                    .opt_text(SessionAccessTokenSigningKeys::Value)?
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -175,23 +183,25 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                 q.insert(
                     c,
                     Stmt::fixed("sessions.create"),
-                    Tbl::SessionInfo,
                     [
-                        (Col::AppId, val(s.tenant.app.as_str())),
-                        (Col::TenantId, val(s.tenant.tenant.as_str())),
-                        (Col::SessionHandle, val(s.handle.as_str())),
-                        (Col::UserId, val(s.user_id.as_str())),
-                        (Col::RefreshTokenHash2, val(s.refresh_token_hash.as_str())),
-                        (Col::SessionData, val(data)),
-                        (Col::ExpiresAt, val(s.expires_at)),
-                        (Col::CreatedAtTime, val(s.created_at)),
-                        (Col::JwtUserPayload, val(payload)),
-                        (Col::UseStaticKey, val(s.use_static_key)),
+                        (SessionInfo::AppId, val(s.tenant.app.as_str())),
+                        (SessionInfo::TenantId, val(s.tenant.tenant.as_str())),
+                        (SessionInfo::SessionHandle, val(s.handle.as_str())),
+                        (SessionInfo::UserId, val(s.user_id.as_str())),
+                        (
+                            SessionInfo::RefreshTokenHash2,
+                            val(s.refresh_token_hash.as_str()),
+                        ),
+                        (SessionInfo::SessionData, val(data)),
+                        (SessionInfo::ExpiresAt, val(s.expires_at)),
+                        (SessionInfo::CreatedAtTime, val(s.created_at)),
+                        (SessionInfo::JwtUserPayload, val(payload)),
+                        (SessionInfo::UseStaticKey, val(s.use_static_key)),
                     ],
                 )
                 .await
                 .violations(|v| match v {
-                    Violation::ForeignKey => no_tenant(&s.tenant),
+                    Violation::ForeignKey(_) => no_tenant(&s.tenant),
                     Violation::Unique(_) => {
                         StorageError::query("a session with this handle already exists")
                     }
@@ -244,15 +254,18 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                         Query::update()
                             .table(q.t(Tbl::SessionInfo))
                             .values([
-                                (Col::RefreshTokenHash2, a.new_hash.expr()),
-                                (Col::PrevRefreshTokenHash2, a.expected.expr()),
-                                (Col::RefreshTokenRotatedAt, a.now.expr()),
-                                (Col::ExpiresAt, a.new_expiry.expr()),
+                                (SessionInfo::RefreshTokenHash2, a.new_hash.expr()),
+                                (SessionInfo::PrevRefreshTokenHash2, a.expected.expr()),
+                                (SessionInfo::RefreshTokenRotatedAt, a.now.expr()),
+                                (SessionInfo::ExpiresAt, a.new_expiry.expr()),
                             ])
                             .cond_where(
                                 session_is(&a.app, &a.tenant, &a.handle)
-                                    .add(Expr::col(Col::RefreshTokenHash2).eq(a.expected.expr()))
-                                    .add(Expr::col(Col::ExpiresAt).gte(a.now.expr())),
+                                    .add(
+                                        Expr::col(SessionInfo::RefreshTokenHash2)
+                                            .eq(a.expected.expr()),
+                                    )
+                                    .add(Expr::col(SessionInfo::ExpiresAt).gte(a.now.expr())),
                             )
                             .to_owned()
                     })
@@ -262,7 +275,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                     return Ok(RotateOutcome::Rotated);
                 }
                 // Only on the failure path: tell a mismatch from a missing session.
-                const EXPIRY: [Col; 1] = [Col::ExpiresAt];
+                const EXPIRY: [SessionInfo; 1] = [SessionInfo::ExpiresAt];
                 let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), handle: handle };
                 let row = q
                     .fetch(c, Stmt::fixed("sessions.expiry"), &EXPIRY, args, |a| {
@@ -275,7 +288,9 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                     .await?
                     .one();
                 Ok(match row {
-                    Some(r) if r.rec().int(Col::ExpiresAt)? >= now => RotateOutcome::Mismatch,
+                    Some(r) if r.rec().int(SessionInfo::ExpiresAt)? >= now => {
+                        RotateOutcome::Mismatch
+                    }
                     _ => RotateOutcome::NotFound,
                 })
             })
@@ -320,10 +335,10 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                     let mut u = Query::update();
                     u.table(q.t(Tbl::SessionInfo));
                     if set_data {
-                        u.value(Col::SessionData, a.data.expr());
+                        u.value(SessionInfo::SessionData, a.data.expr());
                     }
                     if set_payload {
-                        u.value(Col::JwtUserPayload, a.payload.expr());
+                        u.value(SessionInfo::JwtUserPayload, a.payload.expr());
                     }
                     u.cond_where(session_is(&a.app, &a.tenant, &a.handle));
                     u
@@ -357,11 +372,9 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                         .exec(c, stmt, args, |a| {
                             Query::delete()
                                 .from_table(q.t(Tbl::SessionInfo))
-                                .cond_where(
-                                    tenant_is(&a.app, &a.tenant).add(
-                                        Expr::col(Col::SessionHandle).is_in(a.handles.values()),
-                                    ),
-                                )
+                                .cond_where(tenant_is::<SessionInfo>(&a.app, &a.tenant).add(
+                                    Expr::col(SessionInfo::SessionHandle).is_in(a.handles.values()),
+                                ))
                                 .to_owned()
                         })
                         .await
@@ -394,13 +407,16 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                     let in_tenant = tenant.is_some();
                     let args = args! { app: app.as_str(), tenant: tenant, user_id: user_id };
                     q.exec(c, stmt, args, |a| {
-                        let mut cond = Cond::all().add(Expr::col(Col::AppId).eq(a.app.expr()));
+                        let mut cond =
+                            Cond::all().add(Expr::col(SessionInfo::AppId).eq(a.app.expr()));
                         if in_tenant {
-                            cond = cond.add(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                            cond = cond.add(Expr::col(SessionInfo::TenantId).eq(a.tenant.expr()));
                         }
                         Query::delete()
                             .from_table(q.t(Tbl::SessionInfo))
-                            .cond_where(cond.add(Expr::col(Col::UserId).eq(a.user_id.expr())))
+                            .cond_where(
+                                cond.add(Expr::col(SessionInfo::UserId).eq(a.user_id.expr())),
+                            )
                             .to_owned()
                     })
                     .await
@@ -421,7 +437,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
         self.on(Via::Read, Op::tenant("session_handles_of_user", t), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const HANDLE: [Col; 1] = [Col::SessionHandle];
+                const HANDLE: [SessionInfo; 1] = [SessionInfo::SessionHandle];
                 let args = args! {
                     app: t.app.as_str(),
                     tenant: t.tenant.as_str(),
@@ -439,16 +455,18 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                                 .from(q.t(Tbl::SessionInfo))
                                 .columns(HANDLE)
                                 .cond_where(
-                                    tenant_is(&a.app, &a.tenant)
-                                        .add(Expr::col(Col::UserId).eq(a.user_id.expr()))
-                                        .add(Expr::col(Col::ExpiresAt).gte(a.now.expr())),
+                                    tenant_is::<SessionInfo>(&a.app, &a.tenant)
+                                        .add(Expr::col(SessionInfo::UserId).eq(a.user_id.expr()))
+                                        .add(Expr::col(SessionInfo::ExpiresAt).gte(a.now.expr())),
                                 )
-                                .order_by(Col::SessionHandle, Order::Asc)
+                                .order_by(SessionInfo::SessionHandle, Order::Asc)
                                 .to_owned()
                         },
                     )
                     .await?;
-                rows.iter().map(|r| r.text(Col::SessionHandle)).collect()
+                rows.iter()
+                    .map(|r| r.text(SessionInfo::SessionHandle))
+                    .collect()
             })
         })
         .await
@@ -465,7 +483,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
                         Query::select()
                             .from(q.t(Tbl::SessionInfo))
                             .expr_as(Expr::cust("COUNT(*)"), As::N)
-                            .cond_where(tenant_is(&a.app, &a.tenant))
+                            .cond_where(tenant_is::<SessionInfo>(&a.app, &a.tenant))
                             .to_owned()
                     })
                     .await?
@@ -519,7 +537,7 @@ impl<D: Driver> Sessions for SqlStorage<D> {
 
 /// `DELETE` of at most [`EXPIRED_BATCH`] sessions expired before `now`.
 fn expired_batch(q: Q<'_>, now: &One) -> sea_query::DeleteStatement {
-    let expired = Expr::col(Col::ExpiresAt).lt(now.expr());
+    let expired = Expr::col(SessionInfo::ExpiresAt).lt(now.expr());
     if q.dialect == Dialect::MySql {
         return Query::delete()
             .from_table(q.t(Tbl::SessionInfo))
@@ -530,7 +548,11 @@ fn expired_batch(q: Q<'_>, now: &One) -> sea_query::DeleteStatement {
     let mut batch = Query::select();
     batch
         .from(q.t(Tbl::SessionInfo))
-        .columns([Col::AppId, Col::TenantId, Col::SessionHandle])
+        .columns([
+            SessionInfo::AppId,
+            SessionInfo::TenantId,
+            SessionInfo::SessionHandle,
+        ])
         .and_where(expired)
         .limit(EXPIRED_BATCH);
     // PostgreSQL: concurrent cleanups (one per core instance) would otherwise pick
@@ -544,9 +566,9 @@ fn expired_batch(q: Q<'_>, now: &One) -> sea_query::DeleteStatement {
         .from_table(q.t(Tbl::SessionInfo))
         .and_where(
             Expr::tuple([
-                Expr::col(Col::AppId),
-                Expr::col(Col::TenantId),
-                Expr::col(Col::SessionHandle),
+                Expr::col(SessionInfo::AppId),
+                Expr::col(SessionInfo::TenantId),
+                Expr::col(SessionInfo::SessionHandle),
             ])
             .in_subquery(batch),
         )
@@ -597,16 +619,21 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
             q.insert(
                 c,
                 Stmt::fixed("sessions.add_signing_key"),
-                Tbl::SessionAccessTokenSigningKeys,
                 [
-                    (Col::AppId, val(app.as_str())),
-                    (Col::CreatedAtTime, val(key.created_at)),
-                    (Col::Value, val(key.value.as_str())),
+                    (SessionAccessTokenSigningKeys::AppId, val(app.as_str())),
+                    (
+                        SessionAccessTokenSigningKeys::CreatedAtTime,
+                        val(key.created_at),
+                    ),
+                    (
+                        SessionAccessTokenSigningKeys::Value,
+                        val(key.value.as_str()),
+                    ),
                 ],
             )
             .await
             .violations(|v| match v {
-                Violation::ForeignKey => no_app(app),
+                Violation::ForeignKey(_) => no_app(app),
                 Violation::Unique(_) => {
                     StorageError::query("a signing key with this creation time already exists")
                 }
@@ -629,8 +656,14 @@ impl<D: Driver> SessionsTx for SqlTx<D> {
                         .from_table(q.t(Tbl::SessionAccessTokenSigningKeys))
                         .cond_where(
                             Cond::all()
-                                .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                .add(Expr::col(Col::CreatedAtTime).lt(a.before.expr())),
+                                .add(
+                                    Expr::col(SessionAccessTokenSigningKeys::AppId)
+                                        .eq(a.app.expr()),
+                                )
+                                .add(
+                                    Expr::col(SessionAccessTokenSigningKeys::CreatedAtTime)
+                                        .lt(a.before.expr()),
+                                ),
                         )
                         .to_owned()
                 },

@@ -8,7 +8,7 @@
 //! let n = q
 //!     .exec(c, Stmt::fixed("sessions.rotate_refresh_token"),
 //!         args! { app: t.app.as_str(), new_hash: new_hash, /* ... */ },
-//!         |a| Query::update().value(Col::RefreshTokenHash2, a.new_hash.expr()) /* ... */)
+//!         |a| Query::update().value(SessionInfo::RefreshTokenHash2, a.new_hash.expr()) /* ... */)
 //!     .await
 //!     .no_violations()?;
 //! ```
@@ -19,6 +19,7 @@
 //! different SQL texts.
 
 use crate::conn::{Conn, DbError, Dialect, Row, Violation};
+use crate::schema::{AppUserCols, Table, TenantCols};
 use sea_query::{Expr, Query, QueryStatementWriter, Value, Values};
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -112,9 +113,9 @@ pub(crate) fn val(x: impl IntoSlot<Slot = One>) -> One {
 }
 
 /// The values of an [`Q::insert`]: one row, each value named by its column.
-pub(crate) struct InsertRow(Vec<(crate::schema::Col, One)>);
+pub(crate) struct InsertRow<T>(Vec<(T, One)>);
 
-impl Params for InsertRow {
+impl<T: Table> Params for InsertRow<T> {
     fn marked(&self, next: &mut usize) -> Self {
         InsertRow(self.0.iter().map(|(col, v)| (*col, v.mark(next))).collect())
     }
@@ -135,9 +136,9 @@ pub(crate) fn each<V: Into<Value>>(values: impl IntoIterator<Item = V>) -> Each 
 
 /// `INSERT INTO table (c, ...) VALUES (v, ...)` of one row, given as (column, value)
 /// pairs.
-pub(crate) fn insert_row(
+pub(crate) fn insert_row<T: Table>(
     table: sea_query::Alias,
-    row: impl IntoIterator<Item = (crate::schema::Col, Expr)>,
+    row: impl IntoIterator<Item = (T, Expr)>,
 ) -> sea_query::InsertStatement {
     let (cols, values): (Vec<_>, Vec<_>) = row.into_iter().unzip();
     // One value per column by construction, so `values_panic` cannot panic.
@@ -154,10 +155,10 @@ pub(crate) fn insert_row(
 /// and which [`inserted`] reads as "already there" (their `ON DUPLICATE KEY UPDATE`
 /// counts 1 either way under `CLIENT_FOUND_ROWS`). The same text runs on MySQL 8.0
 /// and MariaDB 10.6.
-pub(crate) fn if_absent<const N: usize>(
+pub(crate) fn if_absent<T: Table, const N: usize>(
     q: Q<'_>,
     mut insert: sea_query::InsertStatement,
-    key: [crate::schema::Col; N],
+    key: [T; N],
 ) -> sea_query::InsertStatement {
     if q.dialect != Dialect::MySql {
         insert.on_conflict(sea_query::OnConflict::columns(key).do_nothing().to_owned());
@@ -175,7 +176,7 @@ pub(crate) fn inserted(
         Ok(n) => Ok(n > 0),
         Err(DbError::Unique { .. }) => Ok(false),
         Err(e) => Err(e.meaning(|v| match v {
-            Violation::ForeignKey => missing_parent(),
+            Violation::ForeignKey(_) => missing_parent(),
             v => crate::conn::unexpected(v),
         })),
     }
@@ -189,37 +190,50 @@ pub(crate) fn locked(mut s: sea_query::SelectStatement, lock: bool) -> sea_query
     s
 }
 
-/// `column IN (SELECT column FROM table WHERE cond)`.
-pub(crate) fn in_rows_of(
+/// `outer IN (SELECT inner FROM table WHERE cond)`, `table` the one of `inner`.
+pub(crate) fn in_rows_of<O: Table, T: Table>(
     q: Q<'_>,
-    column: crate::schema::Col,
-    table: crate::schema::Tbl,
+    outer: O,
+    inner: T,
     cond: sea_query::Condition,
 ) -> Expr {
     use sea_query::ExprTrait;
-    Expr::col(column).in_subquery(
+    Expr::col(outer).in_subquery(
         Query::select()
-            .from(q.t(table))
-            .column(column)
+            .from(q.t(T::TABLE))
+            .column(inner)
             .cond_where(cond)
             .to_owned(),
     )
 }
 
-/// `app_id = app AND tenant_id = tenant`.
-pub(crate) fn tenant_is(app: &One, tenant: &One) -> sea_query::Condition {
+/// `app_id = app AND tenant_id = tenant`, the columns of table `T`
+/// (`tenant_is::<SessionInfo>(..)`).
+pub(crate) fn tenant_is<T: TenantCols>(app: &One, tenant: &One) -> sea_query::Condition {
     use sea_query::ExprTrait;
     sea_query::Cond::all()
-        .add(Expr::col(crate::schema::Col::AppId).eq(app.expr()))
-        .add(Expr::col(crate::schema::Col::TenantId).eq(tenant.expr()))
+        .add(Expr::col(T::APP_ID).eq(app.expr()))
+        .add(Expr::col(T::TENANT_ID).eq(tenant.expr()))
 }
 
-/// `app_id = app AND user_id = user_id`.
-pub(crate) fn app_user_is(app: &One, user_id: &One) -> sea_query::Condition {
+/// `app_id = app AND user_id = user_id`, the columns of table `T`.
+pub(crate) fn app_user_is<T: AppUserCols>(app: &One, user_id: &One) -> sea_query::Condition {
     use sea_query::ExprTrait;
     sea_query::Cond::all()
-        .add(Expr::col(crate::schema::Col::AppId).eq(app.expr()))
-        .add(Expr::col(crate::schema::Col::UserId).eq(user_id.expr()))
+        .add(Expr::col(T::APP_ID).eq(app.expr()))
+        .add(Expr::col(T::USER_ID).eq(user_id.expr()))
+}
+
+/// `app_id = app AND user_id = user_id` in the table of `k`.
+pub(crate) fn user_keyed_is(
+    k: crate::schema::UserKeyed,
+    app: &One,
+    user_id: &One,
+) -> sea_query::Condition {
+    use sea_query::ExprTrait;
+    sea_query::Cond::all()
+        .add(Expr::col(k.app_id).eq(app.expr()))
+        .add(Expr::col(k.user_id).eq(user_id.expr()))
 }
 
 /// A field of an [`args!`] struct: one value or a list.
@@ -491,17 +505,20 @@ impl<'a> Q<'a> {
         c.execute(&t.sql, values).await
     }
 
-    /// Inserts one row into `table`, given as (column, value) pairs; returns the rows
-    /// it affected, and leaves a constraint violation for the caller to give a meaning.
-    pub(crate) async fn insert<C: Conn>(
+    /// Inserts one row into the columns' table, given as (column, value) pairs;
+    /// returns the rows it affected, and leaves a constraint violation for the caller
+    /// to give a meaning.
+    pub(crate) async fn insert<C: Conn, T: Table>(
         &self,
         c: &mut C,
         stmt: Stmt,
-        table: crate::schema::Tbl,
-        row: impl Into<Vec<(crate::schema::Col, One)>>,
+        row: impl Into<Vec<(T, One)>>,
     ) -> Result<u64, DbError> {
         self.exec(c, stmt, InsertRow(row.into()), |r| {
-            insert_row(self.t(table), r.0.iter().map(|(col, v)| (*col, v.expr())))
+            insert_row(
+                self.t(T::TABLE),
+                r.0.iter().map(|(col, v)| (*col, v.expr())),
+            )
         })
         .await
     }
@@ -649,18 +666,18 @@ pub(crate) fn no_app(a: &AppId) -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Col, Tbl};
+    use crate::schema::{EmailpasswordUsers, Tbl};
     use sea_query::{ExprTrait, SelectStatement};
 
-    /// `SELECT user_id FROM apps WHERE app_id = app AND user_id = user AND email = app
+    /// `SELECT user_id FROM emailpassword_users WHERE app_id = app AND user_id = user AND email = app
     /// LIMIT 5`: one named value used twice, and a constant of the builder's own.
     fn build(a: &(impl HasAppUser + ?Sized)) -> SelectStatement {
         Query::select()
-            .column(Col::UserId)
-            .from(Tbl::Apps)
-            .and_where(Expr::col(Col::AppId).eq(a.app().expr()))
-            .and_where(Expr::col(Col::UserId).eq(a.user().expr()))
-            .and_where(Expr::col(Col::Email).eq(a.app().expr()))
+            .column(EmailpasswordUsers::UserId)
+            .from(Tbl::EmailpasswordUsers)
+            .and_where(Expr::col(EmailpasswordUsers::AppId).eq(a.app().expr()))
+            .and_where(Expr::col(EmailpasswordUsers::UserId).eq(a.user().expr()))
+            .and_where(Expr::col(EmailpasswordUsers::Email).eq(a.app().expr()))
             .limit(5)
             .to_owned()
     }
@@ -733,10 +750,10 @@ mod tests {
         let (tpl, values) = t
             .render(Dialect::Sqlite, stmt, args, |a| {
                 Query::select()
-                    .column(Col::UserId)
-                    .from(Tbl::Apps)
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                    .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                    .column(EmailpasswordUsers::UserId)
+                    .from(Tbl::EmailpasswordUsers)
+                    .and_where(Expr::col(EmailpasswordUsers::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(EmailpasswordUsers::UserId).is_in(a.ids.values()))
                     .to_owned()
             })
             .unwrap();

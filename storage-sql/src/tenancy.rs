@@ -3,7 +3,11 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Dialect, Driver, Violation, unexpected};
 use crate::run::{Op, Via, named_lock, traced};
-use crate::schema::{Col, Tbl};
+use crate::schema::{
+    Apps, ConfigKeyCols, FactorCols, KeyValue, Tbl, TenantConfigs, TenantFirstFactors,
+    TenantRequiredSecondaryFactors, TenantThirdpartyProviderClients, TenantThirdpartyProviders,
+    Tenants,
+};
 use crate::stmt::{
     IntoSlot, Meaning, One, Params, Q, Rec, Slot, Stmt, args, insert_row, locked, no_tenant,
     tenant_is, val,
@@ -30,13 +34,13 @@ pub(crate) async fn add_tenant<C: Conn>(
         insert_row(
             q.t(Tbl::Apps),
             [
-                (Col::AppId, a.app.expr()),
-                (Col::CreatedAtTime, a.created_at.expr()),
+                (Apps::AppId, a.app.expr()),
+                (Apps::CreatedAtTime, a.created_at.expr()),
             ],
         )
         .on_conflict(
-            OnConflict::column(Col::AppId)
-                .do_nothing_on([Col::AppId])
+            OnConflict::column(Apps::AppId)
+                .do_nothing_on([Apps::AppId])
                 .to_owned(),
         )
         .to_owned()
@@ -46,11 +50,10 @@ pub(crate) async fn add_tenant<C: Conn>(
     q.insert(
         c,
         Stmt::fixed("tenancy.add_tenant"),
-        Tbl::Tenants,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::TenantId, val(t.tenant.as_str())),
-            (Col::CreatedAtTime, val(created_at)),
+            (Tenants::AppId, val(t.app.as_str())),
+            (Tenants::TenantId, val(t.tenant.as_str())),
+            (Tenants::CreatedAtTime, val(created_at)),
         ],
     )
     .await
@@ -62,68 +65,60 @@ pub(crate) async fn add_tenant<C: Conn>(
 }
 
 /// The columns of a `tenant_configs` row.
-const CONFIG: [Col; 8] = [
-    Col::ConnectionUriDomain,
-    Col::AppId,
-    Col::TenantId,
-    Col::CoreConfig,
-    Col::EmailPasswordEnabled,
-    Col::PasswordlessEnabled,
-    Col::ThirdPartyEnabled,
-    Col::IsFirstFactorsNull,
+const CONFIG: [TenantConfigs; 8] = [
+    TenantConfigs::ConnectionUriDomain,
+    TenantConfigs::AppId,
+    TenantConfigs::TenantId,
+    TenantConfigs::CoreConfig,
+    TenantConfigs::EmailPasswordEnabled,
+    TenantConfigs::PasswordlessEnabled,
+    TenantConfigs::ThirdPartyEnabled,
+    TenantConfigs::IsFirstFactorsNull,
 ];
 
 /// The columns of a `tenant_thirdparty_providers` row.
-const PROVIDER: [Col; 21] = [
-    Col::ConnectionUriDomain,
-    Col::AppId,
-    Col::TenantId,
-    Col::ThirdPartyId,
-    Col::Name,
-    Col::AuthorizationEndpoint,
-    Col::AuthorizationEndpointQueryParams,
-    Col::TokenEndpoint,
-    Col::TokenEndpointBodyParams,
-    Col::UserInfoEndpoint,
-    Col::UserInfoEndpointQueryParams,
-    Col::UserInfoEndpointHeaders,
-    Col::JwksUri,
-    Col::OidcDiscoveryEndpoint,
-    Col::RequireEmail,
-    Col::UserInfoMapFromIdTokenPayloadUserId,
-    Col::UserInfoMapFromIdTokenPayloadEmail,
-    Col::UserInfoMapFromIdTokenPayloadEmailVerified,
-    Col::UserInfoMapFromUserInfoEndpointUserId,
-    Col::UserInfoMapFromUserInfoEndpointEmail,
-    Col::UserInfoMapFromUserInfoEndpointEmailVerified,
+const PROVIDER: [TenantThirdpartyProviders; 21] = [
+    TenantThirdpartyProviders::ConnectionUriDomain,
+    TenantThirdpartyProviders::AppId,
+    TenantThirdpartyProviders::TenantId,
+    TenantThirdpartyProviders::ThirdPartyId,
+    TenantThirdpartyProviders::Name,
+    TenantThirdpartyProviders::AuthorizationEndpoint,
+    TenantThirdpartyProviders::AuthorizationEndpointQueryParams,
+    TenantThirdpartyProviders::TokenEndpoint,
+    TenantThirdpartyProviders::TokenEndpointBodyParams,
+    TenantThirdpartyProviders::UserInfoEndpoint,
+    TenantThirdpartyProviders::UserInfoEndpointQueryParams,
+    TenantThirdpartyProviders::UserInfoEndpointHeaders,
+    TenantThirdpartyProviders::JwksUri,
+    TenantThirdpartyProviders::OidcDiscoveryEndpoint,
+    TenantThirdpartyProviders::RequireEmail,
+    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadUserId,
+    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadEmail,
+    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadEmailVerified,
+    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointUserId,
+    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointEmail,
+    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointEmailVerified,
 ];
 
 /// The columns of a `tenant_thirdparty_provider_clients` row.
-const CLIENT: [Col; 10] = [
-    Col::ConnectionUriDomain,
-    Col::AppId,
-    Col::TenantId,
-    Col::ThirdPartyId,
-    Col::ClientType,
-    Col::ClientId,
-    Col::ClientSecret,
-    Col::Scope,
-    Col::ForcePkce,
-    Col::AdditionalConfig,
+const CLIENT: [TenantThirdpartyProviderClients; 10] = [
+    TenantThirdpartyProviderClients::ConnectionUriDomain,
+    TenantThirdpartyProviderClients::AppId,
+    TenantThirdpartyProviderClients::TenantId,
+    TenantThirdpartyProviderClients::ThirdPartyId,
+    TenantThirdpartyProviderClients::ClientType,
+    TenantThirdpartyProviderClients::ClientId,
+    TenantThirdpartyProviderClients::ClientSecret,
+    TenantThirdpartyProviderClients::Scope,
+    TenantThirdpartyProviderClients::ForcePkce,
+    TenantThirdpartyProviderClients::AdditionalConfig,
 ];
 
-/// The columns of a factor row (`tenant_first_factors`,
-/// `tenant_required_secondary_factors`).
-const FACTOR: [Col; 4] = [
-    Col::ConnectionUriDomain,
-    Col::AppId,
-    Col::TenantId,
-    Col::FactorId,
-];
-
-/// `connection_uri_domain = domain AND app_id = app AND tenant_id = tenant`.
-fn config_is(domain: &One, app: &One, tenant: &One) -> Condition {
-    tenant_is(app, tenant).add(Expr::col(Col::ConnectionUriDomain).eq(domain.expr()))
+/// `connection_uri_domain = domain AND app_id = app AND tenant_id = tenant`, the
+/// columns of table `T`.
+fn config_is<T: ConfigKeyCols>(domain: &One, app: &One, tenant: &One) -> Condition {
+    tenant_is::<T>(app, tenant).add(Expr::col(T::CONNECTION_URI_DOMAIN).eq(domain.expr()))
 }
 
 fn validate_config(cfg: &TenantConfig) -> Result<()> {
@@ -213,22 +208,33 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
     q.insert(
         c,
         Stmt::fixed("tenancy.insert_config"),
-        Tbl::TenantConfigs,
         [
             (
-                Col::ConnectionUriDomain,
+                TenantConfigs::ConnectionUriDomain,
                 val(k.connection_uri_domain.as_str()),
             ),
-            (Col::AppId, val(k.tenant.app.as_str())),
-            (Col::TenantId, val(k.tenant.tenant.as_str())),
+            (TenantConfigs::AppId, val(k.tenant.app.as_str())),
+            (TenantConfigs::TenantId, val(k.tenant.tenant.as_str())),
             (
-                Col::CoreConfig,
+                TenantConfigs::CoreConfig,
                 val(validate::json("core_config", &cfg.core_config)?),
             ),
-            (Col::EmailPasswordEnabled, val(cfg.email_password_enabled)),
-            (Col::PasswordlessEnabled, val(cfg.passwordless_enabled)),
-            (Col::ThirdPartyEnabled, val(cfg.third_party_enabled)),
-            (Col::IsFirstFactorsNull, val(cfg.first_factors.is_none())),
+            (
+                TenantConfigs::EmailPasswordEnabled,
+                val(cfg.email_password_enabled),
+            ),
+            (
+                TenantConfigs::PasswordlessEnabled,
+                val(cfg.passwordless_enabled),
+            ),
+            (
+                TenantConfigs::ThirdPartyEnabled,
+                val(cfg.third_party_enabled),
+            ),
+            (
+                TenantConfigs::IsFirstFactorsNull,
+                val(cfg.first_factors.is_none()),
+            ),
         ],
     )
     .await
@@ -243,66 +249,80 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
         q.insert(
             c,
             Stmt::fixed("tenancy.insert_provider"),
-            Tbl::TenantThirdpartyProviders,
             [
                 (
-                    Col::ConnectionUriDomain,
+                    TenantThirdpartyProviders::ConnectionUriDomain,
                     val(k.connection_uri_domain.as_str()),
                 ),
-                (Col::AppId, val(k.tenant.app.as_str())),
-                (Col::TenantId, val(k.tenant.tenant.as_str())),
-                (Col::ThirdPartyId, val(p.third_party_id.as_str())),
-                (Col::Name, val(p.name.clone())),
+                (TenantThirdpartyProviders::AppId, val(k.tenant.app.as_str())),
                 (
-                    Col::AuthorizationEndpoint,
+                    TenantThirdpartyProviders::TenantId,
+                    val(k.tenant.tenant.as_str()),
+                ),
+                (
+                    TenantThirdpartyProviders::ThirdPartyId,
+                    val(p.third_party_id.as_str()),
+                ),
+                (TenantThirdpartyProviders::Name, val(p.name.clone())),
+                (
+                    TenantThirdpartyProviders::AuthorizationEndpoint,
                     val(p.authorization_endpoint.clone()),
                 ),
                 (
-                    Col::AuthorizationEndpointQueryParams,
+                    TenantThirdpartyProviders::AuthorizationEndpointQueryParams,
                     val(json_opt(&p.authorization_endpoint_query_params)?),
                 ),
-                (Col::TokenEndpoint, val(p.token_endpoint.clone())),
                 (
-                    Col::TokenEndpointBodyParams,
+                    TenantThirdpartyProviders::TokenEndpoint,
+                    val(p.token_endpoint.clone()),
+                ),
+                (
+                    TenantThirdpartyProviders::TokenEndpointBodyParams,
                     val(json_opt(&p.token_endpoint_body_params)?),
                 ),
-                (Col::UserInfoEndpoint, val(p.user_info_endpoint.clone())),
                 (
-                    Col::UserInfoEndpointQueryParams,
+                    TenantThirdpartyProviders::UserInfoEndpoint,
+                    val(p.user_info_endpoint.clone()),
+                ),
+                (
+                    TenantThirdpartyProviders::UserInfoEndpointQueryParams,
                     val(json_opt(&p.user_info_endpoint_query_params)?),
                 ),
                 (
-                    Col::UserInfoEndpointHeaders,
+                    TenantThirdpartyProviders::UserInfoEndpointHeaders,
                     val(json_opt(&p.user_info_endpoint_headers)?),
                 ),
-                (Col::JwksUri, val(p.jwks_uri.clone())),
+                (TenantThirdpartyProviders::JwksUri, val(p.jwks_uri.clone())),
                 (
-                    Col::OidcDiscoveryEndpoint,
+                    TenantThirdpartyProviders::OidcDiscoveryEndpoint,
                     val(p.oidc_discovery_endpoint.clone()),
                 ),
-                (Col::RequireEmail, val(p.require_email)),
                 (
-                    Col::UserInfoMapFromIdTokenPayloadUserId,
+                    TenantThirdpartyProviders::RequireEmail,
+                    val(p.require_email),
+                ),
+                (
+                    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadUserId,
                     val(idt.user_id.clone()),
                 ),
                 (
-                    Col::UserInfoMapFromIdTokenPayloadEmail,
+                    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadEmail,
                     val(idt.email.clone()),
                 ),
                 (
-                    Col::UserInfoMapFromIdTokenPayloadEmailVerified,
+                    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadEmailVerified,
                     val(idt.email_verified.clone()),
                 ),
                 (
-                    Col::UserInfoMapFromUserInfoEndpointUserId,
+                    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointUserId,
                     val(uie.user_id.clone()),
                 ),
                 (
-                    Col::UserInfoMapFromUserInfoEndpointEmail,
+                    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointEmail,
                     val(uie.email.clone()),
                 ),
                 (
-                    Col::UserInfoMapFromUserInfoEndpointEmailVerified,
+                    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointEmailVerified,
                     val(uie.email_verified.clone()),
                 ),
             ],
@@ -343,23 +363,44 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
                 insert_row(
                     q.t(Tbl::TenantThirdpartyProviderClients),
                     [
-                        (Col::ConnectionUriDomain, a.domain.expr()),
-                        (Col::AppId, a.app.expr()),
-                        (Col::TenantId, a.tenant.expr()),
-                        (Col::ThirdPartyId, a.third_party_id.expr()),
-                        (Col::ClientType, a.client_type.expr()),
-                        (Col::ClientId, a.client_id.expr()),
-                        (Col::ClientSecret, a.client_secret.expr()),
                         (
-                            Col::Scope,
+                            TenantThirdpartyProviderClients::ConnectionUriDomain,
+                            a.domain.expr(),
+                        ),
+                        (TenantThirdpartyProviderClients::AppId, a.app.expr()),
+                        (TenantThirdpartyProviderClients::TenantId, a.tenant.expr()),
+                        (
+                            TenantThirdpartyProviderClients::ThirdPartyId,
+                            a.third_party_id.expr(),
+                        ),
+                        (
+                            TenantThirdpartyProviderClients::ClientType,
+                            a.client_type.expr(),
+                        ),
+                        (
+                            TenantThirdpartyProviderClients::ClientId,
+                            a.client_id.expr(),
+                        ),
+                        (
+                            TenantThirdpartyProviderClients::ClientSecret,
+                            a.client_secret.expr(),
+                        ),
+                        (
+                            TenantThirdpartyProviderClients::Scope,
                             if has_scope {
                                 scope_expr(q.dialect, &a.scope)
                             } else {
                                 a.scope.expr()
                             },
                         ),
-                        (Col::ForcePkce, a.force_pkce.expr()),
-                        (Col::AdditionalConfig, a.additional_config.expr()),
+                        (
+                            TenantThirdpartyProviderClients::ForcePkce,
+                            a.force_pkce.expr(),
+                        ),
+                        (
+                            TenantThirdpartyProviderClients::AdditionalConfig,
+                            a.additional_config.expr(),
+                        ),
                     ],
                 )
                 .to_owned()
@@ -371,54 +412,104 @@ async fn insert_config<C: Conn>(c: &mut C, q: Q<'_>, cfg: &TenantConfig) -> Resu
             })?;
         }
     }
-    for (table, factors) in [
-        (
-            Tbl::TenantFirstFactors,
-            cfg.first_factors.clone().unwrap_or_default(),
-        ),
-        (
-            Tbl::TenantRequiredSecondaryFactors,
-            cfg.required_secondary_factors.clone(),
-        ),
-    ] {
-        let set: std::collections::BTreeSet<&String> = factors.iter().collect();
-        for f in set {
-            let args = args! {
-                domain: k.connection_uri_domain.as_str(),
-                app: k.tenant.app.as_str(),
-                tenant: k.tenant.tenant.as_str(),
-                factor: f.as_str(),
-            };
-            let stmt = match table {
-                Tbl::TenantFirstFactors => Stmt::fixed("tenancy.insert_first_factor"),
-                _ => Stmt::fixed("tenancy.insert_secondary_factor"),
-            };
-            q.exec(c, stmt, args, |a| {
-                insert_row(
-                    q.t(table),
-                    [
-                        (Col::ConnectionUriDomain, a.domain.expr()),
-                        (Col::AppId, a.app.expr()),
-                        (Col::TenantId, a.tenant.expr()),
-                        (Col::FactorId, a.factor.expr()),
-                    ],
-                )
-                .to_owned()
-            })
-            .await
-            .no_violations()?;
-        }
-    }
+    insert_factors::<_, TenantFirstFactors>(
+        c,
+        q,
+        Stmt::fixed("tenancy.insert_first_factor"),
+        k,
+        cfg.first_factors.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    insert_factors::<_, TenantRequiredSecondaryFactors>(
+        c,
+        q,
+        Stmt::fixed("tenancy.insert_secondary_factor"),
+        k,
+        &cfg.required_secondary_factors,
+    )
+    .await?;
     Ok(())
 }
 
-/// The key of a config row.
-fn key_of(r: &Rec<'_, Col>) -> Result<(String, String, String)> {
+/// The key of a config row, or of a row of one of its tables.
+fn key_of<T: ConfigKeyCols>(r: &Rec<'_, T>) -> Result<(String, String, String)> {
     Ok((
-        r.text(Col::ConnectionUriDomain)?,
-        r.text(Col::AppId)?,
-        r.text(Col::TenantId)?,
+        r.text(T::CONNECTION_URI_DOMAIN)?,
+        r.text(T::APP_ID)?,
+        r.text(T::TENANT_ID)?,
     ))
+}
+
+/// The rows of `cols` in their table, of the key if `one`, in key order.
+fn select_keyed<T: ConfigKeyCols>(
+    q: Q<'_>,
+    one: bool,
+    cols: &'static [T],
+    a: &KeyArgs,
+) -> sea_query::SelectStatement {
+    let mut s = Query::select();
+    s.from(q.t(T::TABLE)).columns(cols.iter().copied());
+    if one {
+        s.cond_where(config_is::<T>(&a.domain, &a.app, &a.tenant));
+    }
+    s.order_by(T::CONNECTION_URI_DOMAIN, Order::Asc)
+        .order_by(T::APP_ID, Order::Asc)
+        .order_by(T::TENANT_ID, Order::Asc);
+    s
+}
+
+/// The factors of table `T` of one key, or of every config, in key order.
+async fn factors<C: Conn, T: FactorCols>(
+    c: &mut C,
+    q: Q<'_>,
+    stmt: Stmt,
+    key: Option<&TenantConfigKey>,
+) -> Result<Vec<((String, String, String), String)>> {
+    let one = key.is_some();
+    let rows = q
+        .fetch(c, stmt, T::ROW, KeyArgs::of(key), |a| {
+            let mut s = select_keyed(q, one, T::ROW, a);
+            s.order_by(T::FACTOR_ID, Order::Asc);
+            s
+        })
+        .await?;
+    rows.iter()
+        .map(|r| Ok((key_of(&r)?, r.text(T::FACTOR_ID)?)))
+        .collect()
+}
+
+/// Inserts the factors of table `T` of a config.
+async fn insert_factors<C: Conn, T: FactorCols>(
+    c: &mut C,
+    q: Q<'_>,
+    stmt: Stmt,
+    k: &TenantConfigKey,
+    factors: &[String],
+) -> Result<()> {
+    let set: std::collections::BTreeSet<&String> = factors.iter().collect();
+    for f in set {
+        let args = args! {
+            domain: k.connection_uri_domain.as_str(),
+            app: k.tenant.app.as_str(),
+            tenant: k.tenant.tenant.as_str(),
+            factor: f.as_str(),
+        };
+        q.exec(c, stmt, args, |a| {
+            insert_row(
+                q.t(T::TABLE),
+                [
+                    (T::CONNECTION_URI_DOMAIN, a.domain.expr()),
+                    (T::APP_ID, a.app.expr()),
+                    (T::TENANT_ID, a.tenant.expr()),
+                    (T::FACTOR_ID, a.factor.expr()),
+                ],
+            )
+            .to_owned()
+        })
+        .await
+        .no_violations()?;
+    }
+    Ok(())
 }
 
 /// The configs of one key, or of every tenant (`key` `None`).
@@ -428,18 +519,6 @@ async fn load_configs<C: Conn>(
     key: Option<&TenantConfigKey>,
 ) -> Result<Vec<TenantConfig>> {
     let one = key.is_some();
-    // The rows of `cols` in `table`, of the key if there is one, in key order.
-    let select = |table: Tbl, cols: &'static [Col], a: &KeyArgs| {
-        let mut s = Query::select();
-        s.from(q.t(table)).columns(cols.iter().copied());
-        if one {
-            s.cond_where(config_is(&a.domain, &a.app, &a.tenant));
-        }
-        s.order_by(Col::ConnectionUriDomain, Order::Asc)
-            .order_by(Col::AppId, Order::Asc)
-            .order_by(Col::TenantId, Order::Asc);
-        s
-    };
     let key_args = || KeyArgs::of(key);
     let stmt = |one_name, all_name| Stmt::fixed(if one { one_name } else { all_name });
 
@@ -449,7 +528,7 @@ async fn load_configs<C: Conn>(
             stmt("tenancy.config", "tenancy.configs"),
             &CONFIG,
             key_args(),
-            |a| select(Tbl::TenantConfigs, &CONFIG, a),
+            |a| select_keyed(q, one, &CONFIG, a),
         )
         .await?;
     let mut configs: BTreeMap<(String, String, String), TenantConfig> = BTreeMap::new();
@@ -461,12 +540,12 @@ async fn load_configs<C: Conn>(
             tenant,
         });
         cfg.core_config = r
-            .opt_json(Col::CoreConfig)?
+            .opt_json(TenantConfigs::CoreConfig)?
             .unwrap_or(serde_json::Value::Object(Default::default()));
-        cfg.email_password_enabled = r.bool(Col::EmailPasswordEnabled)?;
-        cfg.passwordless_enabled = r.bool(Col::PasswordlessEnabled)?;
-        cfg.third_party_enabled = r.bool(Col::ThirdPartyEnabled)?;
-        cfg.first_factors = if r.bool(Col::IsFirstFactorsNull)? {
+        cfg.email_password_enabled = r.bool(TenantConfigs::EmailPasswordEnabled)?;
+        cfg.passwordless_enabled = r.bool(TenantConfigs::PasswordlessEnabled)?;
+        cfg.third_party_enabled = r.bool(TenantConfigs::ThirdPartyEnabled)?;
+        cfg.first_factors = if r.bool(TenantConfigs::IsFirstFactorsNull)? {
             None
         } else {
             Some(Vec::new())
@@ -484,8 +563,8 @@ async fn load_configs<C: Conn>(
             &PROVIDER,
             key_args(),
             |a| {
-                let mut s = select(Tbl::TenantThirdpartyProviders, &PROVIDER, a);
-                s.order_by(Col::ThirdPartyId, Order::Asc);
+                let mut s = select_keyed(q, one, &PROVIDER, a);
+                s.order_by(TenantThirdpartyProviders::ThirdPartyId, Order::Asc);
                 s
             },
         )
@@ -495,28 +574,39 @@ async fn load_configs<C: Conn>(
             continue;
         };
         cfg.providers.push(ThirdPartyProvider {
-            third_party_id: r.text(Col::ThirdPartyId)?,
-            name: r.opt_text(Col::Name)?,
-            authorization_endpoint: r.opt_text(Col::AuthorizationEndpoint)?,
+            third_party_id: r.text(TenantThirdpartyProviders::ThirdPartyId)?,
+            name: r.opt_text(TenantThirdpartyProviders::Name)?,
+            authorization_endpoint: r.opt_text(TenantThirdpartyProviders::AuthorizationEndpoint)?,
             authorization_endpoint_query_params: r
-                .opt_json(Col::AuthorizationEndpointQueryParams)?,
-            token_endpoint: r.opt_text(Col::TokenEndpoint)?,
-            token_endpoint_body_params: r.opt_json(Col::TokenEndpointBodyParams)?,
-            user_info_endpoint: r.opt_text(Col::UserInfoEndpoint)?,
-            user_info_endpoint_query_params: r.opt_json(Col::UserInfoEndpointQueryParams)?,
-            user_info_endpoint_headers: r.opt_json(Col::UserInfoEndpointHeaders)?,
-            jwks_uri: r.opt_text(Col::JwksUri)?,
-            oidc_discovery_endpoint: r.opt_text(Col::OidcDiscoveryEndpoint)?,
-            require_email: r.opt_bool(Col::RequireEmail)?,
+                .opt_json(TenantThirdpartyProviders::AuthorizationEndpointQueryParams)?,
+            token_endpoint: r.opt_text(TenantThirdpartyProviders::TokenEndpoint)?,
+            token_endpoint_body_params: r
+                .opt_json(TenantThirdpartyProviders::TokenEndpointBodyParams)?,
+            user_info_endpoint: r.opt_text(TenantThirdpartyProviders::UserInfoEndpoint)?,
+            user_info_endpoint_query_params: r
+                .opt_json(TenantThirdpartyProviders::UserInfoEndpointQueryParams)?,
+            user_info_endpoint_headers: r
+                .opt_json(TenantThirdpartyProviders::UserInfoEndpointHeaders)?,
+            jwks_uri: r.opt_text(TenantThirdpartyProviders::JwksUri)?,
+            oidc_discovery_endpoint: r
+                .opt_text(TenantThirdpartyProviders::OidcDiscoveryEndpoint)?,
+            require_email: r.opt_bool(TenantThirdpartyProviders::RequireEmail)?,
             user_info_map_from_id_token_payload: UserInfoFields {
-                user_id: r.opt_text(Col::UserInfoMapFromIdTokenPayloadUserId)?,
-                email: r.opt_text(Col::UserInfoMapFromIdTokenPayloadEmail)?,
-                email_verified: r.opt_text(Col::UserInfoMapFromIdTokenPayloadEmailVerified)?,
+                user_id: r
+                    .opt_text(TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadUserId)?,
+                email: r.opt_text(TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadEmail)?,
+                email_verified: r.opt_text(
+                    TenantThirdpartyProviders::UserInfoMapFromIdTokenPayloadEmailVerified,
+                )?,
             },
             user_info_map_from_user_info_endpoint: UserInfoFields {
-                user_id: r.opt_text(Col::UserInfoMapFromUserInfoEndpointUserId)?,
-                email: r.opt_text(Col::UserInfoMapFromUserInfoEndpointEmail)?,
-                email_verified: r.opt_text(Col::UserInfoMapFromUserInfoEndpointEmailVerified)?,
+                user_id: r
+                    .opt_text(TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointUserId)?,
+                email: r
+                    .opt_text(TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointEmail)?,
+                email_verified: r.opt_text(
+                    TenantThirdpartyProviders::UserInfoMapFromUserInfoEndpointEmailVerified,
+                )?,
             },
             clients: Vec::new(),
         });
@@ -529,9 +619,9 @@ async fn load_configs<C: Conn>(
             &CLIENT,
             key_args(),
             |a| {
-                let mut s = select(Tbl::TenantThirdpartyProviderClients, &CLIENT, a);
-                s.order_by(Col::ThirdPartyId, Order::Asc)
-                    .order_by(Col::ClientType, Order::Asc);
+                let mut s = select_keyed(q, one, &CLIENT, a);
+                s.order_by(TenantThirdpartyProviderClients::ThirdPartyId, Order::Asc)
+                    .order_by(TenantThirdpartyProviderClients::ClientType, Order::Asc);
                 s
             },
         )
@@ -540,47 +630,50 @@ async fn load_configs<C: Conn>(
         let Some(cfg) = configs.get_mut(&key_of(&r)?) else {
             continue;
         };
-        let tp = r.text(Col::ThirdPartyId)?;
+        let tp = r.text(TenantThirdpartyProviderClients::ThirdPartyId)?;
         let Some(p) = cfg.providers.iter_mut().find(|p| p.third_party_id == tp) else {
             continue;
         };
         p.clients.push(ProviderClient {
-            client_type: r.text(Col::ClientType)?,
-            client_id: r.text(Col::ClientId)?,
-            client_secret: r.opt_text(Col::ClientSecret)?.map(Secret::new),
-            scope: r.opt_text_array(Col::Scope)?,
-            force_pkce: r.bool(Col::ForcePkce)?,
-            additional_config: r.opt_json(Col::AdditionalConfig)?,
+            client_type: r.text(TenantThirdpartyProviderClients::ClientType)?,
+            client_id: r.text(TenantThirdpartyProviderClients::ClientId)?,
+            client_secret: r
+                .opt_text(TenantThirdpartyProviderClients::ClientSecret)?
+                .map(Secret::new),
+            scope: r.opt_text_array(TenantThirdpartyProviderClients::Scope)?,
+            force_pkce: r.bool(TenantThirdpartyProviderClients::ForcePkce)?,
+            additional_config: r.opt_json(TenantThirdpartyProviderClients::AdditionalConfig)?,
         });
     }
 
-    for (table, first) in [
-        (Tbl::TenantFirstFactors, true),
-        (Tbl::TenantRequiredSecondaryFactors, false),
-    ] {
-        let id = match (first, one) {
-            (true, true) => Stmt::fixed("tenancy.config_first_factors"),
-            (true, false) => Stmt::fixed("tenancy.configs_first_factors"),
-            (false, true) => Stmt::fixed("tenancy.config_secondary_factors"),
-            (false, false) => Stmt::fixed("tenancy.configs_secondary_factors"),
-        };
-        let rows = q
-            .fetch(c, id, &FACTOR, key_args(), |a| {
-                let mut s = select(table, &FACTOR, a);
-                s.order_by(Col::FactorId, Order::Asc);
-                s
-            })
-            .await?;
-        for r in rows.iter() {
-            let Some(cfg) = configs.get_mut(&key_of(&r)?) else {
-                continue;
-            };
-            let f = r.text(Col::FactorId)?;
-            if first {
-                cfg.first_factors.get_or_insert_with(Vec::new).push(f);
-            } else {
-                cfg.required_secondary_factors.push(f);
-            }
+    let first = factors::<_, TenantFirstFactors>(
+        c,
+        q,
+        stmt(
+            "tenancy.config_first_factors",
+            "tenancy.configs_first_factors",
+        ),
+        key,
+    )
+    .await?;
+    for (k, f) in first {
+        if let Some(cfg) = configs.get_mut(&k) {
+            cfg.first_factors.get_or_insert_with(Vec::new).push(f);
+        }
+    }
+    let secondary = factors::<_, TenantRequiredSecondaryFactors>(
+        c,
+        q,
+        stmt(
+            "tenancy.config_secondary_factors",
+            "tenancy.configs_secondary_factors",
+        ),
+        key,
+    )
+    .await?;
+    for (k, f) in secondary {
+        if let Some(cfg) = configs.get_mut(&k) {
+            cfg.required_secondary_factors.push(f);
         }
     }
     Ok(configs.into_values().collect())
@@ -630,7 +723,7 @@ async fn delete_config<C: Conn>(c: &mut C, q: Q<'_>, key: &TenantConfigKey) -> R
         |a| {
             Query::delete()
                 .from_table(q.t(Tbl::TenantConfigs))
-                .cond_where(config_is(&a.domain, &a.app, &a.tenant))
+                .cond_where(config_is::<TenantConfigs>(&a.domain, &a.app, &a.tenant))
                 .to_owned()
         },
     )
@@ -640,7 +733,7 @@ async fn delete_config<C: Conn>(c: &mut C, q: Q<'_>, key: &TenantConfigKey) -> R
 
 /// `app_id = app AND tenant_id = tenant AND name = name`.
 fn kv_is(app: &One, tenant: &One, name: &One) -> Condition {
-    tenant_is(app, tenant).add(Expr::col(Col::Name).eq(name.expr()))
+    tenant_is::<KeyValue>(app, tenant).add(Expr::col(KeyValue::Name).eq(name.expr()))
 }
 
 pub(crate) async fn kv_get<C: Conn>(
@@ -649,13 +742,13 @@ pub(crate) async fn kv_get<C: Conn>(
     t: &TenantIdentifier,
     name: &str,
     lock: bool,
-) -> Result<Option<KeyValue>> {
+) -> Result<Option<storage_api::KeyValue>> {
     check_tenant_name(name)?;
     if lock {
         named_lock(c, &format!("kv/{}/{}/{}", t.app, t.tenant, name)).await?;
     }
     let stmt = Stmt::locking("tenancy.kv_get", lock);
-    const KV: [Col; 2] = [Col::Value, Col::CreatedAtTime];
+    const KV: [KeyValue; 2] = [KeyValue::Value, KeyValue::CreatedAtTime];
     let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), name: name };
     let row = q
         .fetch(c, stmt, &KV, args, |a| {
@@ -671,9 +764,9 @@ pub(crate) async fn kv_get<C: Conn>(
         return Ok(None);
     };
     let r = row.rec();
-    Ok(Some(KeyValue {
-        value: r.opt_text(Col::Value)?.unwrap_or_default(),
-        created_at: r.opt_int(Col::CreatedAtTime)?.unwrap_or(0),
+    Ok(Some(storage_api::KeyValue {
+        value: r.opt_text(KeyValue::Value)?.unwrap_or_default(),
+        created_at: r.opt_int(KeyValue::CreatedAtTime)?.unwrap_or(0),
     }))
 }
 
@@ -682,7 +775,7 @@ pub(crate) async fn kv_set<C: Conn>(
     q: Q<'_>,
     t: &TenantIdentifier,
     name: &str,
-    v: &KeyValue,
+    v: &storage_api::KeyValue,
 ) -> Result<()> {
     check_tenant_name(name)?;
     validate::free_text("value", &v.value)?;
@@ -698,23 +791,23 @@ pub(crate) async fn kv_set<C: Conn>(
         insert_row(
             q.t(Tbl::KeyValue),
             [
-                (Col::AppId, a.app.expr()),
-                (Col::TenantId, a.tenant.expr()),
-                (Col::Name, a.name.expr()),
-                (Col::Value, a.value.expr()),
-                (Col::CreatedAtTime, a.created_at.expr()),
+                (KeyValue::AppId, a.app.expr()),
+                (KeyValue::TenantId, a.tenant.expr()),
+                (KeyValue::Name, a.name.expr()),
+                (KeyValue::Value, a.value.expr()),
+                (KeyValue::CreatedAtTime, a.created_at.expr()),
             ],
         )
         .on_conflict(
-            OnConflict::columns([Col::AppId, Col::TenantId, Col::Name])
-                .update_columns([Col::Value, Col::CreatedAtTime])
+            OnConflict::columns([KeyValue::AppId, KeyValue::TenantId, KeyValue::Name])
+                .update_columns([KeyValue::Value, KeyValue::CreatedAtTime])
                 .to_owned(),
         )
         .to_owned()
     })
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
         v => unexpected(v),
     })?;
     Ok(())
@@ -737,9 +830,9 @@ async fn delete_configs_of<C: Conn>(
     q.exec(c, stmt, args, |a| {
         let mut d = Query::delete();
         d.from_table(q.t(Tbl::TenantConfigs))
-            .and_where(Expr::col(Col::AppId).eq(a.app.expr()));
+            .and_where(Expr::col(TenantConfigs::AppId).eq(a.app.expr()));
         if of_tenant {
-            d.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+            d.and_where(Expr::col(TenantConfigs::TenantId).eq(a.tenant.expr()));
         }
         d
     })
@@ -773,7 +866,7 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
                     .exec(c, Stmt::fixed("tenancy.delete_tenant"), args, |a| {
                         Query::delete()
                             .from_table(q.t(Tbl::Tenants))
-                            .cond_where(tenant_is(&a.app, &a.tenant))
+                            .cond_where(tenant_is::<Tenants>(&a.app, &a.tenant))
                             .to_owned()
                     })
                     .await
@@ -797,7 +890,7 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
                         |a| {
                             Query::delete()
                                 .from_table(q.t(Tbl::Apps))
-                                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                                .and_where(Expr::col(Apps::AppId).eq(a.app.expr()))
                                 .to_owned()
                         },
                     )
@@ -813,14 +906,14 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
         self.on(Via::Pool, Op::global("list_apps_and_tenants"), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
-                const APP: [Col; 1] = [Col::AppId];
-                const TENANT: [Col; 2] = [Col::AppId, Col::TenantId];
+                const APP: [Apps; 1] = [Apps::AppId];
+                const TENANT: [Tenants; 2] = [Tenants::AppId, Tenants::TenantId];
                 let apps = q
                     .fetch(c, Stmt::fixed("tenancy.apps"), &APP, args! {}, |_| {
                         Query::select()
                             .from(q.t(Tbl::Apps))
                             .columns(APP)
-                            .order_by(Col::AppId, Order::Asc)
+                            .order_by(Apps::AppId, Order::Asc)
                             .to_owned()
                     })
                     .await?;
@@ -829,19 +922,19 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
                         Query::select()
                             .from(q.t(Tbl::Tenants))
                             .columns(TENANT)
-                            .order_by(Col::AppId, Order::Asc)
-                            .order_by(Col::TenantId, Order::Asc)
+                            .order_by(Tenants::AppId, Order::Asc)
+                            .order_by(Tenants::TenantId, Order::Asc)
                             .to_owned()
                     })
                     .await?;
                 let mut out: BTreeMap<String, Vec<TenantId>> = BTreeMap::new();
                 for r in apps.iter() {
-                    out.entry(r.text(Col::AppId)?).or_default();
+                    out.entry(r.text(Apps::AppId)?).or_default();
                 }
                 for r in tenants.iter() {
-                    out.entry(r.text(Col::AppId)?)
+                    out.entry(r.text(Tenants::AppId)?)
                         .or_default()
-                        .push(TenantId::new(&r.text(Col::TenantId)?)?);
+                        .push(TenantId::new(&r.text(Tenants::TenantId)?)?);
                 }
                 out.into_iter()
                     .map(|(a, tenants)| {
@@ -933,7 +1026,11 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
         .await
     }
 
-    async fn kv_get(&self, tenant: &TenantIdentifier, name: &str) -> Result<Option<KeyValue>> {
+    async fn kv_get(
+        &self,
+        tenant: &TenantIdentifier,
+        name: &str,
+    ) -> Result<Option<storage_api::KeyValue>> {
         self.on(Via::Read, Op::tenant("kv_get", tenant), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
@@ -943,7 +1040,12 @@ impl<D: Driver> Tenancy for SqlStorage<D> {
         .await
     }
 
-    async fn kv_set(&self, tenant: &TenantIdentifier, name: &str, value: &KeyValue) -> Result<()> {
+    async fn kv_set(
+        &self,
+        tenant: &TenantIdentifier,
+        name: &str,
+        value: &storage_api::KeyValue,
+    ) -> Result<()> {
         self.on(Via::Pool, Op::tenant("kv_set", tenant), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
@@ -960,7 +1062,7 @@ impl<D: Driver> TenancyTx for SqlTx<D> {
         &mut self,
         tenant: &TenantIdentifier,
         name: &str,
-    ) -> Result<Option<KeyValue>> {
+    ) -> Result<Option<storage_api::KeyValue>> {
         let (c, q) = self.parts();
         traced(
             D::NAME,
@@ -974,7 +1076,7 @@ impl<D: Driver> TenancyTx for SqlTx<D> {
         &mut self,
         tenant: &TenantIdentifier,
         name: &str,
-        value: &KeyValue,
+        value: &storage_api::KeyValue,
     ) -> Result<()> {
         let (c, q) = self.parts();
         traced(

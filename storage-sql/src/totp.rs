@@ -9,7 +9,7 @@ use crate::SqlStorage;
 use crate::conn::{Conn, Driver, Violation};
 use crate::metadata::check_user_id;
 use crate::run::{Op, Via, named_lock, traced};
-use crate::schema::{Col, Tbl};
+use crate::schema::{Tbl, TotpUsedCodes, TotpUserDevices, TotpUsers};
 use crate::stmt::{
     Meaning, One, Q, Rec, Shape, Stmt, app_user_is, args, each, if_absent, insert_row, inserted,
     locked, no_app, no_tenant, tenant_is,
@@ -26,7 +26,8 @@ fn check_device_name(name: &str) -> Result<()> {
 
 /// `app_id = app AND user_id = user AND device_name = name`.
 fn device_is(app: &One, user_id: &One, name: &One) -> Condition {
-    app_user_is(app, user_id).add(Expr::col(Col::DeviceName).eq(name.expr()))
+    app_user_is::<TotpUserDevices>(app, user_id)
+        .add(Expr::col(TotpUserDevices::DeviceName).eq(name.expr()))
 }
 
 /// Takes the user's TOTP named lock.
@@ -35,28 +36,28 @@ async fn lock_user<C: Conn>(c: &mut C, app: &AppId, user_id: &str) -> Result<()>
 }
 
 /// The select list of a device row.
-const DEVICE: [Col; 7] = [
-    Col::UserId,
-    Col::DeviceName,
-    Col::SecretKey,
-    Col::Period,
-    Col::Skew,
-    Col::Verified,
-    Col::CreatedAt,
+const DEVICE: [TotpUserDevices; 7] = [
+    TotpUserDevices::UserId,
+    TotpUserDevices::DeviceName,
+    TotpUserDevices::SecretKey,
+    TotpUserDevices::Period,
+    TotpUserDevices::Skew,
+    TotpUserDevices::Verified,
+    TotpUserDevices::CreatedAt,
 ];
 
-fn device_from(r: &Rec<'_, Col>) -> Result<TotpDevice> {
-    let int32 = |c: Col| -> Result<i32> {
+fn device_from(r: &Rec<'_, TotpUserDevices>) -> Result<TotpDevice> {
+    let int32 = |c: TotpUserDevices| -> Result<i32> {
         i32::try_from(r.int(c)?).map_err(|_| StorageError::query(format!("{c:?} out of range")))
     };
     Ok(TotpDevice {
-        user_id: r.text(Col::UserId)?,
-        device_name: r.text(Col::DeviceName)?,
-        secret_key: Secret::new(r.text(Col::SecretKey)?),
-        period: int32(Col::Period)?,
-        skew: int32(Col::Skew)?,
-        verified: r.bool(Col::Verified)?,
-        created_at: r.opt_int(Col::CreatedAt)?.unwrap_or(0),
+        user_id: r.text(TotpUserDevices::UserId)?,
+        device_name: r.text(TotpUserDevices::DeviceName)?,
+        secret_key: Secret::new(r.text(TotpUserDevices::SecretKey)?),
+        period: int32(TotpUserDevices::Period)?,
+        skew: int32(TotpUserDevices::Skew)?,
+        verified: r.bool(TotpUserDevices::Verified)?,
+        created_at: r.opt_int(TotpUserDevices::CreatedAt)?.unwrap_or(0),
     })
 }
 
@@ -78,8 +79,8 @@ async fn devices<C: Conn>(
             let mut s = Query::select();
             s.from(q.t(Tbl::TotpUserDevices))
                 .columns(DEVICE)
-                .cond_where(app_user_is(&a.app, &a.user_id))
-                .order_by(Col::DeviceName, Order::Asc);
+                .cond_where(app_user_is::<TotpUserDevices>(&a.app, &a.user_id))
+                .order_by(TotpUserDevices::DeviceName, Order::Asc);
             locked(s, lock)
         })
         .await?;
@@ -92,7 +93,7 @@ async fn remove_user<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -
     q.exec(c, Stmt::fixed("totp.remove_user"), args, |a| {
         Query::delete()
             .from_table(q.t(Tbl::TotpUsers))
-            .cond_where(app_user_is(&a.app, &a.user_id))
+            .cond_where(app_user_is::<TotpUsers>(&a.app, &a.user_id))
             .to_owned()
     })
     .await
@@ -125,9 +126,12 @@ impl<D: Driver> Totp for SqlStorage<D> {
                             q,
                             insert_row(
                                 q.t(Tbl::TotpUsers),
-                                [(Col::AppId, a.app.expr()), (Col::UserId, a.user_id.expr())],
+                                [
+                                    (TotpUsers::AppId, a.app.expr()),
+                                    (TotpUsers::UserId, a.user_id.expr()),
+                                ],
                             ),
-                            [Col::AppId, Col::UserId],
+                            [TotpUsers::AppId, TotpUsers::UserId],
                         )
                     })
                     .await;
@@ -146,21 +150,21 @@ impl<D: Driver> Totp for SqlStorage<D> {
                     insert_row(
                         q.t(Tbl::TotpUserDevices),
                         [
-                            (Col::AppId, a.app.expr()),
-                            (Col::UserId, a.user_id.expr()),
-                            (Col::DeviceName, a.name.expr()),
-                            (Col::SecretKey, a.secret.expr()),
-                            (Col::Period, a.period.expr()),
-                            (Col::Skew, a.skew.expr()),
-                            (Col::Verified, a.verified.expr()),
-                            (Col::CreatedAt, a.created_at.expr()),
+                            (TotpUserDevices::AppId, a.app.expr()),
+                            (TotpUserDevices::UserId, a.user_id.expr()),
+                            (TotpUserDevices::DeviceName, a.name.expr()),
+                            (TotpUserDevices::SecretKey, a.secret.expr()),
+                            (TotpUserDevices::Period, a.period.expr()),
+                            (TotpUserDevices::Skew, a.skew.expr()),
+                            (TotpUserDevices::Verified, a.verified.expr()),
+                            (TotpUserDevices::CreatedAt, a.created_at.expr()),
                         ],
                     )
                 })
                 .await
                 .violations(|v| match v {
                     Violation::Unique(_) => StorageError::DeviceAlreadyExists,
-                    Violation::ForeignKey => no_app(app),
+                    Violation::ForeignKey(_) => no_app(app),
                 })?;
                 Ok(())
             })
@@ -184,7 +188,7 @@ impl<D: Driver> Totp for SqlStorage<D> {
                     .exec(c, Stmt::fixed("totp.mark_verified"), args, |a| {
                         Query::update()
                             .table(q.t(Tbl::TotpUserDevices))
-                            .value(Col::Verified, true)
+                            .value(TotpUserDevices::Verified, true)
                             .cond_where(device_is(&a.app, &a.user_id, &a.name))
                             .to_owned()
                     })
@@ -219,14 +223,16 @@ impl<D: Driver> Totp for SqlStorage<D> {
                     .exec(c, Stmt::fixed("totp.rename"), args, |a| {
                         Query::update()
                             .table(q.t(Tbl::TotpUserDevices))
-                            .value(Col::DeviceName, a.new.expr())
+                            .value(TotpUserDevices::DeviceName, a.new.expr())
                             .cond_where(device_is(&a.app, &a.user_id, &a.old))
                             .to_owned()
                     })
                     .await
                     .violations(|v| match v {
                         Violation::Unique(_) => StorageError::DeviceAlreadyExists,
-                        Violation::ForeignKey => StorageError::query("rename broke a foreign key"),
+                        Violation::ForeignKey(_) => {
+                            StorageError::query("rename broke a foreign key")
+                        }
                     })?;
                 one_device(n)
             })
@@ -269,8 +275,11 @@ impl<D: Driver> Totp for SqlStorage<D> {
                                 .columns(DEVICE)
                                 .cond_where(
                                     Cond::all()
-                                        .add(Expr::col(Col::AppId).eq(a.app.expr()))
-                                        .add(Expr::col(Col::UserId).is_in(a.ids.values())),
+                                        .add(Expr::col(TotpUserDevices::AppId).eq(a.app.expr()))
+                                        .add(
+                                            Expr::col(TotpUserDevices::UserId)
+                                                .is_in(a.ids.values()),
+                                        ),
                                 )
                                 .to_owned()
                         })
@@ -347,8 +356,9 @@ impl<D: Driver> Totp for SqlStorage<D> {
                         Query::delete()
                             .from_table(q.t(Tbl::TotpUsedCodes))
                             .cond_where(
-                                tenant_is(&a.app, &a.tenant)
-                                    .add(Expr::col(Col::ExpiryTimeMs).lt(a.before.expr())),
+                                tenant_is::<TotpUsedCodes>(&a.app, &a.tenant).add(
+                                    Expr::col(TotpUsedCodes::ExpiryTimeMs).lt(a.before.expr()),
+                                ),
                             )
                             .to_owned()
                     })
@@ -362,12 +372,12 @@ impl<D: Driver> Totp for SqlStorage<D> {
 }
 
 /// The select list of a used-code row.
-const USED: [Col; 5] = [
-    Col::UserId,
-    Col::Code,
-    Col::IsValid,
-    Col::ExpiryTimeMs,
-    Col::CreatedTimeMs,
+const USED: [TotpUsedCodes; 5] = [
+    TotpUsedCodes::UserId,
+    TotpUsedCodes::Code,
+    TotpUsedCodes::IsValid,
+    TotpUsedCodes::ExpiryTimeMs,
+    TotpUsedCodes::CreatedTimeMs,
 ];
 
 #[async_trait]
@@ -411,10 +421,10 @@ impl<D: Driver> TotpTx for SqlTx<D> {
                             s.from(q.t(Tbl::TotpUsedCodes))
                                 .columns(USED)
                                 .cond_where(
-                                    tenant_is(&a.app, &a.tenant)
-                                        .add(Expr::col(Col::UserId).eq(a.user_id.expr())),
+                                    tenant_is::<TotpUsedCodes>(&a.app, &a.tenant)
+                                        .add(Expr::col(TotpUsedCodes::UserId).eq(a.user_id.expr())),
                                 )
-                                .order_by(Col::CreatedTimeMs, Order::Desc);
+                                .order_by(TotpUsedCodes::CreatedTimeMs, Order::Desc);
                             locked(s, true)
                         },
                     )
@@ -422,11 +432,11 @@ impl<D: Driver> TotpTx for SqlTx<D> {
                 rows.iter()
                     .map(|r| {
                         Ok(TotpUsedCode {
-                            user_id: r.text(Col::UserId)?,
-                            code: r.text(Col::Code)?,
-                            is_valid: r.bool(Col::IsValid)?,
-                            expiry_time: r.int(Col::ExpiryTimeMs)?,
-                            created_time: r.int(Col::CreatedTimeMs)?,
+                            user_id: r.text(TotpUsedCodes::UserId)?,
+                            code: r.text(TotpUsedCodes::Code)?,
+                            is_valid: r.bool(TotpUsedCodes::IsValid)?,
+                            expiry_time: r.int(TotpUsedCodes::ExpiryTimeMs)?,
+                            created_time: r.int(TotpUsedCodes::CreatedTimeMs)?,
                         })
                     })
                     .collect()
@@ -450,14 +460,14 @@ impl<D: Driver> TotpTx for SqlTx<D> {
             // backends do not all say which failed: the TOTP user row is read with a
             // row lock first, so it cannot go before the insert, and a foreign-key
             // violation of the insert can only be the tenant's.
-            const USER: [Col; 1] = [Col::UserId];
+            const USER: [TotpUsers; 1] = [TotpUsers::UserId];
             let args = args! { app: t.app.as_str(), user_id: code.user_id.as_str() };
             let user = q
                 .fetch(c, Stmt::fixed("totp.user_for_update"), &USER, args, |a| {
                     let mut s = Query::select();
                     s.from(q.t(Tbl::TotpUsers))
                         .columns(USER)
-                        .cond_where(app_user_is(&a.app, &a.user_id));
+                        .cond_where(app_user_is::<TotpUsers>(&a.app, &a.user_id));
                     locked(s, true)
                 })
                 .await?;
@@ -477,20 +487,20 @@ impl<D: Driver> TotpTx for SqlTx<D> {
                 insert_row(
                     q.t(Tbl::TotpUsedCodes),
                     [
-                        (Col::AppId, a.app.expr()),
-                        (Col::TenantId, a.tenant.expr()),
-                        (Col::UserId, a.user_id.expr()),
-                        (Col::Code, a.code.expr()),
-                        (Col::IsValid, a.is_valid.expr()),
-                        (Col::ExpiryTimeMs, a.expiry.expr()),
-                        (Col::CreatedTimeMs, a.created.expr()),
+                        (TotpUsedCodes::AppId, a.app.expr()),
+                        (TotpUsedCodes::TenantId, a.tenant.expr()),
+                        (TotpUsedCodes::UserId, a.user_id.expr()),
+                        (TotpUsedCodes::Code, a.code.expr()),
+                        (TotpUsedCodes::IsValid, a.is_valid.expr()),
+                        (TotpUsedCodes::ExpiryTimeMs, a.expiry.expr()),
+                        (TotpUsedCodes::CreatedTimeMs, a.created.expr()),
                     ],
                 )
             })
             .await
             .violations(|v| match v {
                 Violation::Unique(_) => StorageError::UsedCodeAlreadyExists,
-                Violation::ForeignKey => no_tenant(t),
+                Violation::ForeignKey(_) => no_tenant(t),
             })?;
             Ok(())
         })

@@ -5,11 +5,17 @@ use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::linking;
 use crate::run::{Op, Via, traced};
-use crate::schema::{As, Col, Tbl};
+use crate::schema::{
+    AllAuthRecipeUsers, AppIdToUserId, AppUserCols, As, EmailpasswordPswdResetTokens,
+    EmailpasswordUserToTenant, EmailpasswordUsers, EmailverificationTokens,
+    EmailverificationVerifiedEmails, Name, PasswordlessDevices, PasswordlessUserToTenant,
+    PasswordlessUsers, SessionInfo, Tbl, TenantCols, ThirdpartyUserToTenant, ThirdpartyUsers,
+    TotpUsers, UserKeyed, UserLastActive, UserMetadata, UserRoles, UseridMapping,
+};
 use crate::search;
 use crate::stmt::{
     Meaning, Q, Rec, Rows, Shape, Stmt, app_user_is, args, each, in_rows_of, no_tenant, tenant_is,
-    val,
+    user_keyed_is, val,
 };
 use crate::tx::SqlTx;
 use async_trait::async_trait;
@@ -20,62 +26,64 @@ use storage_api::*;
 
 /// The select list of [`load_users`]: the `app_id_to_user_id` row (`a`) and the
 /// recipe rows joined to it (`ep`, `tp`, `pl`).
-const LOGIN_METHOD: [(As, Col); 12] = [
-    (As::A, Col::UserId),
-    (As::A, Col::RecipeId),
-    (As::A, Col::PrimaryOrRecipeUserId),
-    (As::A, Col::IsLinkedOrIsAPrimaryUser),
-    (As::A, Col::TimeJoined),
-    (As::Ep, Col::Email),
-    (As::Ep, Col::PasswordHash),
-    (As::Tp, Col::ThirdPartyId),
-    (As::Tp, Col::ThirdPartyUserId),
-    (As::Tp, Col::Email),
-    (As::Pl, Col::Email),
-    (As::Pl, Col::PhoneNumber),
+const LOGIN_METHOD: [(As, Name); 12] = [
+    (As::A, AppIdToUserId::UserId.any()),
+    (As::A, AppIdToUserId::RecipeId.any()),
+    (As::A, AppIdToUserId::PrimaryOrRecipeUserId.any()),
+    (As::A, AppIdToUserId::IsLinkedOrIsAPrimaryUser.any()),
+    (As::A, AppIdToUserId::TimeJoined.any()),
+    (As::Ep, EmailpasswordUsers::Email.any()),
+    (As::Ep, EmailpasswordUsers::PasswordHash.any()),
+    (As::Tp, ThirdpartyUsers::ThirdPartyId.any()),
+    (As::Tp, ThirdpartyUsers::ThirdPartyUserId.any()),
+    (As::Tp, ThirdpartyUsers::Email.any()),
+    (As::Pl, PasswordlessUsers::Email.any()),
+    (As::Pl, PasswordlessUsers::PhoneNumber.any()),
 ];
 
 /// A login method read from a [`LOGIN_METHOD`] row, with its primary user id and
 /// whether it is linked (or primary).
-fn login_method_from(r: &Rec<'_, (As, Col)>) -> Result<(String, bool, LoginMethod)> {
-    let recipe = RecipeId::parse(&r.text((As::A, Col::RecipeId))?)
+fn login_method_from(r: &Rec<'_, (As, Name)>) -> Result<(String, bool, LoginMethod)> {
+    let recipe = RecipeId::parse(&r.text((As::A, AppIdToUserId::RecipeId.any()))?)
         .ok_or_else(|| StorageError::query("unknown recipe_id in app_id_to_user_id"))?;
     let mut m = LoginMethod {
         recipe_id: recipe,
-        recipe_user_id: r.text((As::A, Col::UserId))?,
+        recipe_user_id: r.text((As::A, AppIdToUserId::UserId.any()))?,
         email: None,
         phone_number: None,
         third_party: None,
         password_hash: None,
-        time_joined: r.int((As::A, Col::TimeJoined))?,
+        time_joined: r.int((As::A, AppIdToUserId::TimeJoined.any()))?,
         tenant_ids: Vec::new(),
         verified: false,
     };
     match recipe {
         RecipeId::EmailPassword => {
-            m.email = r.opt_text((As::Ep, Col::Email))?;
-            m.password_hash = r.opt_text((As::Ep, Col::PasswordHash))?.map(Secret::new);
+            m.email = r.opt_text((As::Ep, EmailpasswordUsers::Email.any()))?;
+            m.password_hash = r
+                .opt_text((As::Ep, EmailpasswordUsers::PasswordHash.any()))?
+                .map(Secret::new);
         }
         RecipeId::ThirdParty => {
             if let (Some(id), Some(uid)) = (
-                r.opt_text((As::Tp, Col::ThirdPartyId))?,
-                r.opt_text((As::Tp, Col::ThirdPartyUserId))?,
+                r.opt_text((As::Tp, ThirdpartyUsers::ThirdPartyId.any()))?,
+                r.opt_text((As::Tp, ThirdpartyUsers::ThirdPartyUserId.any()))?,
             ) {
                 m.third_party = Some(ThirdPartyInfo {
                     third_party_id: id,
                     third_party_user_id: uid,
                 });
             }
-            m.email = r.opt_text((As::Tp, Col::Email))?;
+            m.email = r.opt_text((As::Tp, ThirdpartyUsers::Email.any()))?;
         }
         RecipeId::Passwordless => {
-            m.email = r.opt_text((As::Pl, Col::Email))?;
-            m.phone_number = r.opt_text((As::Pl, Col::PhoneNumber))?;
+            m.email = r.opt_text((As::Pl, PasswordlessUsers::Email.any()))?;
+            m.phone_number = r.opt_text((As::Pl, PasswordlessUsers::PhoneNumber.any()))?;
         }
     }
     Ok((
-        r.text((As::A, Col::PrimaryOrRecipeUserId))?,
-        r.bool((As::A, Col::IsLinkedOrIsAPrimaryUser))?,
+        r.text((As::A, AppIdToUserId::PrimaryOrRecipeUserId.any()))?,
+        r.bool((As::A, AppIdToUserId::IsLinkedOrIsAPrimaryUser.any()))?,
         m,
     ))
 }
@@ -83,23 +91,22 @@ fn login_method_from(r: &Rec<'_, (As, Col)>) -> Result<(String, bool, LoginMetho
 /// Loads the users owning the given recipe user ids, with every login method, sorted
 /// by (time joined, id).
 /// A read of the rows of `table` that belong to some users of an app.
-struct IdRows {
+struct IdRows<T: 'static> {
     /// Statement name (its shape is the number of ids).
     stmt: &'static str,
-    table: Tbl,
-    cols: &'static [Col],
+    cols: &'static [T],
     /// Ascending order, if any.
-    order: Option<Col>,
+    order: Option<T>,
 }
 
-/// The rows of `r.table` with `app_id = app` and `user_id` among `ids`.
-async fn rows_of_users<C: Conn>(
+/// The rows of table `T` with `app_id = app` and `user_id` among `ids`.
+async fn rows_of_users<C: Conn, T: AppUserCols>(
     c: &mut C,
     q: Q<'_>,
-    r: IdRows,
+    r: IdRows<T>,
     app: &AppId,
     ids: &[&str],
-) -> Result<Rows<Col>> {
+) -> Result<Rows<T>> {
     let args = args! { app: app.as_str(), ids: each(ids.iter().copied()) };
     q.fetch(
         c,
@@ -108,10 +115,10 @@ async fn rows_of_users<C: Conn>(
         args,
         |a| {
             let mut s = Query::select()
-                .from(q.t(r.table))
+                .from(q.t(T::TABLE))
                 .columns(r.cols.iter().copied())
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                .and_where(Expr::col(T::APP_ID).eq(a.app.expr()))
+                .and_where(Expr::col(T::USER_ID).is_in(a.ids.values()))
                 .to_owned();
             if let Some(o) = r.order {
                 s.order_by(o, Order::Asc);
@@ -120,6 +127,13 @@ async fn rows_of_users<C: Conn>(
         },
     )
     .await
+}
+
+/// `<t>.app_id = a.app_id AND <t>.user_id = a.user_id`, `t` an alias of table `T`.
+fn joined<T: AppUserCols>(t: As) -> Cond {
+    Cond::all()
+        .add(Expr::col((t, T::APP_ID)).equals((As::A, AppIdToUserId::AppId)))
+        .add(Expr::col((t, T::USER_ID)).equals((As::A, AppIdToUserId::UserId)))
 }
 
 pub(crate) async fn load_users<C: Conn>(
@@ -131,12 +145,6 @@ pub(crate) async fn load_users<C: Conn>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // `<t>.app_id = a.app_id AND <t>.user_id = a.user_id`.
-    let join = |t: As| {
-        Cond::all()
-            .add(Expr::col((t, Col::AppId)).equals((As::A, Col::AppId)))
-            .add(Expr::col((t, Col::UserId)).equals((As::A, Col::UserId)))
-    };
     let stmt = Stmt::shaped("users.login_methods", Shape::Each(ids.len()));
     let args = args! { app: app.as_str(), ids: each(ids.iter().map(String::as_str)) };
     let rows = q
@@ -148,28 +156,28 @@ pub(crate) async fn load_users<C: Conn>(
                     JoinType::LeftJoin,
                     q.t(Tbl::EmailpasswordUsers),
                     As::Ep,
-                    join(As::Ep),
+                    joined::<EmailpasswordUsers>(As::Ep),
                 )
                 .join_as(
                     JoinType::LeftJoin,
                     q.t(Tbl::ThirdpartyUsers),
                     As::Tp,
-                    join(As::Tp),
+                    joined::<ThirdpartyUsers>(As::Tp),
                 )
                 .join_as(
                     JoinType::LeftJoin,
                     q.t(Tbl::PasswordlessUsers),
                     As::Pl,
-                    join(As::Pl),
+                    joined::<PasswordlessUsers>(As::Pl),
                 )
-                .and_where(Expr::col((As::A, Col::AppId)).eq(a.app.expr()))
+                .and_where(Expr::col((As::A, AppIdToUserId::AppId)).eq(a.app.expr()))
                 .and_where(
-                    Expr::col((As::A, Col::PrimaryOrRecipeUserId)).in_subquery(
+                    Expr::col((As::A, AppIdToUserId::PrimaryOrRecipeUserId)).in_subquery(
                         Query::select()
                             .from(q.t(Tbl::AppIdToUserId))
-                            .column(Col::PrimaryOrRecipeUserId)
-                            .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                            .and_where(Expr::col(Col::UserId).is_in(a.ids.values()))
+                            .column(AppIdToUserId::PrimaryOrRecipeUserId)
+                            .and_where(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
+                            .and_where(Expr::col(AppIdToUserId::UserId).is_in(a.ids.values()))
                             .to_owned(),
                     ),
                 )
@@ -187,27 +195,29 @@ pub(crate) async fn load_users<C: Conn>(
         .iter()
         .map(|(_, _, m)| m.recipe_user_id.as_str())
         .collect();
-    const TENANT: [Col; 2] = [Col::UserId, Col::TenantId];
+    const TENANT: [AllAuthRecipeUsers; 2] =
+        [AllAuthRecipeUsers::UserId, AllAuthRecipeUsers::TenantId];
     let tenants = rows_of_users(
         c,
         q,
         IdRows {
             stmt: "users.tenants_of",
-            table: Tbl::AllAuthRecipeUsers,
             cols: &TENANT,
-            order: Some(Col::TenantId),
+            order: Some(AllAuthRecipeUsers::TenantId),
         },
         app,
         &recipe_ids,
     )
     .await?;
-    const VERIFIED: [Col; 2] = [Col::UserId, Col::Email];
+    const VERIFIED: [EmailverificationVerifiedEmails; 2] = [
+        EmailverificationVerifiedEmails::UserId,
+        EmailverificationVerifiedEmails::Email,
+    ];
     let verified = rows_of_users(
         c,
         q,
         IdRows {
             stmt: "users.verified_emails_of",
-            table: Tbl::EmailverificationVerifiedEmails,
             cols: &VERIFIED,
             order: None,
         },
@@ -218,13 +228,16 @@ pub(crate) async fn load_users<C: Conn>(
     let mut tenant_map: BTreeMap<String, Vec<TenantId>> = BTreeMap::new();
     for r in tenants.iter() {
         tenant_map
-            .entry(r.text(Col::UserId)?)
+            .entry(r.text(AllAuthRecipeUsers::UserId)?)
             .or_default()
-            .push(TenantId::new(&r.text(Col::TenantId)?)?);
+            .push(TenantId::new(&r.text(AllAuthRecipeUsers::TenantId)?)?);
     }
     let mut verified_set = std::collections::HashSet::new();
     for r in verified.iter() {
-        verified_set.insert((r.text(Col::UserId)?, r.text(Col::Email)?));
+        verified_set.insert((
+            r.text(EmailverificationVerifiedEmails::UserId)?,
+            r.text(EmailverificationVerifiedEmails::Email)?,
+        ));
     }
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     for (primary, linked, mut m) in methods {
@@ -288,21 +301,23 @@ async fn insert_base<C: Conn>(c: &mut C, q: Q<'_>, u: &NewUser<'_>) -> Result<()
     q.insert(
         c,
         Stmt::fixed("users.insert_app_user"),
-        Tbl::AppIdToUserId,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::UserId, val(u.user_id)),
-            (Col::RecipeId, val(u.recipe.as_str())),
-            (Col::PrimaryOrRecipeUserId, val(u.user_id)),
-            (Col::IsLinkedOrIsAPrimaryUser, val(false)),
-            (Col::TimeJoined, val(u.time_joined)),
-            (Col::PrimaryOrRecipeUserTimeJoined, val(u.time_joined)),
+            (AppIdToUserId::AppId, val(t.app.as_str())),
+            (AppIdToUserId::UserId, val(u.user_id)),
+            (AppIdToUserId::RecipeId, val(u.recipe.as_str())),
+            (AppIdToUserId::PrimaryOrRecipeUserId, val(u.user_id)),
+            (AppIdToUserId::IsLinkedOrIsAPrimaryUser, val(false)),
+            (AppIdToUserId::TimeJoined, val(u.time_joined)),
+            (
+                AppIdToUserId::PrimaryOrRecipeUserTimeJoined,
+                val(u.time_joined),
+            ),
         ],
     )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateUserId,
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     let row = TenantRow {
         user_id: u.user_id,
@@ -334,17 +349,19 @@ async fn insert_tenant_row<C: Conn>(
     q.insert(
         c,
         Stmt::fixed("users.insert_tenant_user"),
-        Tbl::AllAuthRecipeUsers,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::TenantId, val(t.tenant.as_str())),
-            (Col::UserId, val(row.user_id)),
-            (Col::PrimaryOrRecipeUserId, val(row.primary)),
-            (Col::IsLinkedOrIsAPrimaryUser, val(row.linked)),
-            (Col::RecipeId, val(row.recipe.as_str())),
-            (Col::TimeJoined, val(row.time_joined)),
+            (AllAuthRecipeUsers::AppId, val(t.app.as_str())),
+            (AllAuthRecipeUsers::TenantId, val(t.tenant.as_str())),
+            (AllAuthRecipeUsers::UserId, val(row.user_id)),
+            (AllAuthRecipeUsers::PrimaryOrRecipeUserId, val(row.primary)),
             (
-                Col::PrimaryOrRecipeUserTimeJoined,
+                AllAuthRecipeUsers::IsLinkedOrIsAPrimaryUser,
+                val(row.linked),
+            ),
+            (AllAuthRecipeUsers::RecipeId, val(row.recipe.as_str())),
+            (AllAuthRecipeUsers::TimeJoined, val(row.time_joined)),
+            (
+                AllAuthRecipeUsers::PrimaryOrRecipeUserTimeJoined,
                 val(row.primary_time_joined),
             ),
         ],
@@ -356,7 +373,7 @@ async fn insert_tenant_row<C: Conn>(
             message: "user was added to the tenant concurrently".into(),
             source: None,
         },
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     Ok(())
 }
@@ -371,18 +388,17 @@ async fn insert_ep_tenant<C: Conn>(
     q.insert(
         c,
         Stmt::fixed("users.insert_ep_tenant"),
-        Tbl::EmailpasswordUserToTenant,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::TenantId, val(t.tenant.as_str())),
-            (Col::UserId, val(user_id)),
-            (Col::Email, val(email)),
+            (EmailpasswordUserToTenant::AppId, val(t.app.as_str())),
+            (EmailpasswordUserToTenant::TenantId, val(t.tenant.as_str())),
+            (EmailpasswordUserToTenant::UserId, val(user_id)),
+            (EmailpasswordUserToTenant::Email, val(email)),
         ],
     )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateEmail,
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     Ok(())
 }
@@ -397,19 +413,24 @@ async fn insert_tp_tenant<C: Conn>(
     q.insert(
         c,
         Stmt::fixed("users.insert_tp_tenant"),
-        Tbl::ThirdpartyUserToTenant,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::TenantId, val(t.tenant.as_str())),
-            (Col::UserId, val(user_id)),
-            (Col::ThirdPartyId, val(tp.third_party_id.as_str())),
-            (Col::ThirdPartyUserId, val(tp.third_party_user_id.as_str())),
+            (ThirdpartyUserToTenant::AppId, val(t.app.as_str())),
+            (ThirdpartyUserToTenant::TenantId, val(t.tenant.as_str())),
+            (ThirdpartyUserToTenant::UserId, val(user_id)),
+            (
+                ThirdpartyUserToTenant::ThirdPartyId,
+                val(tp.third_party_id.as_str()),
+            ),
+            (
+                ThirdpartyUserToTenant::ThirdPartyUserId,
+                val(tp.third_party_user_id.as_str()),
+            ),
         ],
     )
     .await
     .violations(|v| match v {
         Violation::Unique(_) => StorageError::DuplicateThirdPartyUser,
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
     })?;
     Ok(())
 }
@@ -434,18 +455,17 @@ async fn insert_pl_tenant<C: Conn>(
     q.insert(
         c,
         Stmt::fixed("users.insert_pl_tenant"),
-        Tbl::PasswordlessUserToTenant,
         [
-            (Col::AppId, val(t.app.as_str())),
-            (Col::TenantId, val(t.tenant.as_str())),
-            (Col::UserId, val(user_id)),
-            (Col::Email, val(email)),
-            (Col::PhoneNumber, val(phone)),
+            (PasswordlessUserToTenant::AppId, val(t.app.as_str())),
+            (PasswordlessUserToTenant::TenantId, val(t.tenant.as_str())),
+            (PasswordlessUserToTenant::UserId, val(user_id)),
+            (PasswordlessUserToTenant::Email, val(email)),
+            (PasswordlessUserToTenant::PhoneNumber, val(phone)),
         ],
     )
     .await
     .violations(|v| match v {
-        Violation::ForeignKey => no_tenant(t),
+        Violation::ForeignKey(_) => no_tenant(t),
         v => pl_dup(v),
     })?;
     Ok(())
@@ -472,9 +492,6 @@ fn check_tp(tp: &ThirdPartyInfo) -> Result<()> {
     validate::text("third_party_id", &tp.third_party_id, 28)?;
     validate::text("third_party_user_id", &tp.third_party_user_id, 256)
 }
-
-/// The select list of a user-id look-up.
-const USER_ID: [Col; 1] = [Col::UserId];
 
 pub(crate) async fn get_user<C: Conn>(
     c: &mut C,
@@ -504,17 +521,21 @@ pub(crate) async fn update_ep_email<C: Conn>(
     user_id: &str,
     email: &str,
 ) -> Result<()> {
-    let rows = [
-        (
-            Stmt::fixed("users.update_ep_email"),
-            Tbl::EmailpasswordUsers,
-        ),
-        (
-            Stmt::fixed("users.update_ep_tenant_email"),
-            Tbl::EmailpasswordUserToTenant,
-        ),
-    ];
-    update_email(c, q, app, user_id, email, &rows).await
+    guard_email_change(c, q, app, user_id, email).await?;
+    let stmt = Stmt::fixed("users.update_ep_email");
+    touched(set_email(c, q, stmt, EmailpasswordUsers::Email, app, user_id, email).await?)?;
+    let stmt = Stmt::fixed("users.update_ep_tenant_email");
+    set_email(
+        c,
+        q,
+        stmt,
+        EmailpasswordUserToTenant::Email,
+        app,
+        user_id,
+        email,
+    )
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn update_tp_email<C: Conn>(
@@ -524,48 +545,51 @@ pub(crate) async fn update_tp_email<C: Conn>(
     user_id: &str,
     email: &str,
 ) -> Result<()> {
-    let rows = [(Stmt::fixed("users.update_tp_email"), Tbl::ThirdpartyUsers)];
-    update_email(c, q, app, user_id, email, &rows).await
+    guard_email_change(c, q, app, user_id, email).await?;
+    let stmt = Stmt::fixed("users.update_tp_email");
+    touched(set_email(c, q, stmt, ThirdpartyUsers::Email, app, user_id, email).await?)
 }
 
-/// Sets the email of a login method in its recipe tables, after the linking guard;
-/// the first table holds the user (`UnknownUserId` when no row changed), a unique
-/// violation on the email-password tenant table is `DuplicateEmail`.
-async fn update_email<C: Conn>(
+/// Checks a new email of a login method, and that the change keeps the linking
+/// invariant (the linking guard).
+async fn guard_email_change<C: Conn>(
     c: &mut C,
     q: Q<'_>,
     app: &AppId,
     user_id: &str,
     email: &str,
-    rows: &[(Stmt, Tbl)],
 ) -> Result<()> {
     validate::uuid("user_id", user_id)?;
     check_email(email)?;
     let new = linking::email_identity(Some(email), None);
-    linking::guard_change(c, q, app, user_id, new, None).await?;
-    for (i, (stmt, table)) in rows.iter().enumerate() {
-        let table = *table;
-        let args = args! { app: app.as_str(), user_id: user_id, email: email };
-        let n = q
-            .exec(c, *stmt, args, |a| {
-                Query::update()
-                    .table(q.t(table))
-                    .value(Col::Email, a.email.expr())
-                    .cond_where(app_user_is(&a.app, &a.user_id))
-                    .to_owned()
-            })
-            .await
-            .violations(|v| match v {
-                Violation::Unique(_) if table == Tbl::EmailpasswordUserToTenant => {
-                    StorageError::DuplicateEmail
-                }
-                v => unexpected(v),
-            })?;
-        if i == 0 {
-            touched(n)?;
-        }
-    }
-    Ok(())
+    linking::guard_change(c, q, app, user_id, new, None).await
+}
+
+/// Sets the email column `col` of a user's rows in `col`'s table; returns the rows
+/// changed. A unique violation (the email-password tenant table's key) is
+/// `DuplicateEmail`.
+async fn set_email<T: AppUserCols, C: Conn>(
+    c: &mut C,
+    q: Q<'_>,
+    stmt: Stmt,
+    col: T,
+    app: &AppId,
+    user_id: &str,
+    email: &str,
+) -> Result<u64> {
+    let args = args! { app: app.as_str(), user_id: user_id, email: email };
+    q.exec(c, stmt, args, |a| {
+        Query::update()
+            .table(q.t(T::TABLE))
+            .value(col, a.email.expr())
+            .cond_where(app_user_is::<T>(&a.app, &a.user_id))
+            .to_owned()
+    })
+    .await
+    .violations(|v| match v {
+        Violation::Unique(_) => StorageError::DuplicateEmail,
+        v => unexpected(v),
+    })
 }
 
 pub(crate) async fn update_password<C: Conn>(
@@ -582,8 +606,8 @@ pub(crate) async fn update_password<C: Conn>(
         .exec(c, Stmt::fixed("users.update_password_hash"), args, |a| {
             Query::update()
                 .table(q.t(Tbl::EmailpasswordUsers))
-                .value(Col::PasswordHash, a.hash.expr())
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .value(EmailpasswordUsers::PasswordHash, a.hash.expr())
+                .cond_where(app_user_is::<EmailpasswordUsers>(&a.app, &a.user_id))
                 .to_owned()
         })
         .await
@@ -631,10 +655,10 @@ pub(crate) async fn update_pl_contact<C: Conn>(
                 Query::update()
                     .table(q.t(table))
                     .values([
-                        (Col::Email, a.email.expr()),
-                        (Col::PhoneNumber, a.phone.expr()),
+                        (PasswordlessUserToTenant::Email, a.email.expr()),
+                        (PasswordlessUserToTenant::PhoneNumber, a.phone.expr()),
                     ])
-                    .cond_where(app_user_is(&a.app, &a.user_id))
+                    .cond_where(app_user_is::<PasswordlessUserToTenant>(&a.app, &a.user_id))
                     .to_owned()
             })
             .await
@@ -662,41 +686,47 @@ pub(crate) async fn delete_login_method<C: Conn>(
     user_id: &str,
     keep_base: bool,
 ) -> Result<bool> {
-    const CONTACT: [Col; 2] = [Col::Email, Col::PhoneNumber];
+    const CONTACT: [PasswordlessUsers; 2] =
+        [PasswordlessUsers::Email, PasswordlessUsers::PhoneNumber];
     let args = args! { app: app.as_str(), user_id: user_id };
     let contact = q
         .fetch(c, Stmt::fixed("users.pl_contact"), &CONTACT, args, |a| {
             Query::select()
                 .from(q.t(Tbl::PasswordlessUsers))
                 .columns(CONTACT)
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .cond_where(app_user_is::<PasswordlessUsers>(&a.app, &a.user_id))
                 .to_owned()
         })
         .await?
         .one();
     if let Some(row) = contact {
         let r = row.rec();
-        for (stmt, column) in [
-            (Stmt::fixed("users.delete_devices_by_email"), Col::Email),
+        for (stmt, contact, column) in [
+            (
+                Stmt::fixed("users.delete_devices_by_email"),
+                r.opt_text(PasswordlessUsers::Email)?,
+                PasswordlessDevices::Email,
+            ),
             (
                 Stmt::fixed("users.delete_devices_by_phone"),
-                Col::PhoneNumber,
+                r.opt_text(PasswordlessUsers::PhoneNumber)?,
+                PasswordlessDevices::PhoneNumber,
             ),
         ] {
-            let Some(value) = r.opt_text(column)? else {
+            let Some(value) = contact else {
                 continue;
             };
             let args = args! { app: app.as_str(), user_id: user_id, value: value };
             q.exec(c, stmt, args, |a| {
                 Query::delete()
                     .from_table(q.t(Tbl::PasswordlessDevices))
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(PasswordlessDevices::AppId).eq(a.app.expr()))
                     .and_where(Expr::col(column).eq(a.value.expr()))
                     .and_where(in_rows_of(
                         q,
-                        Col::TenantId,
-                        Tbl::AllAuthRecipeUsers,
-                        app_user_is(&a.app, &a.user_id),
+                        PasswordlessDevices::TenantId,
+                        AllAuthRecipeUsers::TenantId,
+                        app_user_is::<AllAuthRecipeUsers>(&a.app, &a.user_id),
                     ))
                     .to_owned()
             })
@@ -707,30 +737,33 @@ pub(crate) async fn delete_login_method<C: Conn>(
     if keep_base {
         // The group's primary row stays (the other methods' rows refer to it); only
         // this method's recipe rows go.
-        for (stmt, table) in [
+        for (stmt, keyed) in [
             (
                 Stmt::fixed("users.delete_method_reset_tokens"),
-                Tbl::EmailpasswordPswdResetTokens,
+                EmailpasswordPswdResetTokens::KEYED,
             ),
             (
                 Stmt::fixed("users.delete_method_tenants"),
-                Tbl::AllAuthRecipeUsers,
+                AllAuthRecipeUsers::KEYED,
             ),
             (
                 Stmt::fixed("users.delete_method_ep"),
-                Tbl::EmailpasswordUsers,
+                EmailpasswordUsers::KEYED,
             ),
-            (Stmt::fixed("users.delete_method_tp"), Tbl::ThirdpartyUsers),
+            (
+                Stmt::fixed("users.delete_method_tp"),
+                ThirdpartyUsers::KEYED,
+            ),
             (
                 Stmt::fixed("users.delete_method_pl"),
-                Tbl::PasswordlessUsers,
+                PasswordlessUsers::KEYED,
             ),
         ] {
             let args = args! { app: app.as_str(), user_id: user_id };
             q.exec(c, stmt, args, |a| {
                 Query::delete()
-                    .from_table(q.t(table))
-                    .cond_where(app_user_is(&a.app, &a.user_id))
+                    .from_table(q.t(keyed.table))
+                    .cond_where(user_keyed_is(keyed, &a.app, &a.user_id))
                     .to_owned()
             })
             .await
@@ -743,7 +776,7 @@ pub(crate) async fn delete_login_method<C: Conn>(
         .exec(c, Stmt::fixed("users.delete_user"), args, |a| {
             Query::delete()
                 .from_table(q.t(Tbl::AppIdToUserId))
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .cond_where(app_user_is::<AppIdToUserId>(&a.app, &a.user_id))
                 .to_owned()
         })
         .await
@@ -754,20 +787,23 @@ pub(crate) async fn delete_login_method<C: Conn>(
 /// The tables of phase 1 and 2 keyed by a user id (SuperTokens or external) that no
 /// foreign key ties to `app_id_to_user_id`: sessions, email verification, metadata,
 /// roles, TOTP (its devices and used codes cascade from `totp_users`), last active.
-const USER_DATA: [(Stmt, Tbl); 7] = [
-    (Stmt::fixed("users.delete_sessions"), Tbl::SessionInfo),
+const USER_DATA: [(Stmt, UserKeyed); 7] = [
+    (Stmt::fixed("users.delete_sessions"), SessionInfo::KEYED),
     (
         Stmt::fixed("users.delete_verification_tokens"),
-        Tbl::EmailverificationTokens,
+        EmailverificationTokens::KEYED,
     ),
     (
         Stmt::fixed("users.delete_verified_emails"),
-        Tbl::EmailverificationVerifiedEmails,
+        EmailverificationVerifiedEmails::KEYED,
     ),
-    (Stmt::fixed("users.delete_metadata"), Tbl::UserMetadata),
-    (Stmt::fixed("users.delete_roles"), Tbl::UserRoles),
-    (Stmt::fixed("users.delete_totp_user"), Tbl::TotpUsers),
-    (Stmt::fixed("users.delete_last_active"), Tbl::UserLastActive),
+    (Stmt::fixed("users.delete_metadata"), UserMetadata::KEYED),
+    (Stmt::fixed("users.delete_roles"), UserRoles::KEYED),
+    (Stmt::fixed("users.delete_totp_user"), TotpUsers::KEYED),
+    (
+        Stmt::fixed("users.delete_last_active"),
+        UserLastActive::KEYED,
+    ),
 ];
 
 /// The external id mapped to a SuperTokens user id, if any.
@@ -777,30 +813,31 @@ pub(crate) async fn external_id_of<C: Conn>(
     app: &AppId,
     user_id: &str,
 ) -> Result<Option<String>> {
-    const EXT: [Col; 1] = [Col::ExternalUserId];
+    const EXT: [UseridMapping; 1] = [UseridMapping::ExternalUserId];
     let args = args! { app: app.as_str(), user_id: user_id };
     let row = q
         .fetch(c, Stmt::fixed("users.external_id_of"), &EXT, args, |a| {
             Query::select()
                 .from(q.t(Tbl::UseridMapping))
                 .columns(EXT)
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                .and_where(Expr::col(Col::SupertokensUserId).eq(a.user_id.expr()))
+                .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
+                .and_where(Expr::col(UseridMapping::SupertokensUserId).eq(a.user_id.expr()))
                 .to_owned()
         })
         .await?
         .one();
-    row.map(|r| r.rec().text(Col::ExternalUserId)).transpose()
+    row.map(|r| r.rec().text(UseridMapping::ExternalUserId))
+        .transpose()
 }
 
 /// Deletes every row of [`USER_DATA`] keyed by `user_id` in the app.
 async fn delete_user_data<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Result<()> {
-    for (stmt, table) in USER_DATA {
+    for (stmt, keyed) in USER_DATA {
         let args = args! { app: app.as_str(), user_id: user_id };
         q.exec(c, stmt, args, |a| {
             Query::delete()
-                .from_table(q.t(table))
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .from_table(q.t(keyed.table))
+                .cond_where(user_keyed_is(keyed, &a.app, &a.user_id))
                 .to_owned()
         })
         .await
@@ -867,26 +904,27 @@ pub(crate) async fn delete_user<C: Conn>(
 
 /// The user ids of `table` (one of the `*_user_to_tenant` tables) in a tenant with
 /// `column = value`.
-async fn ids_in_tenant<C: Conn>(
+async fn ids_in_tenant<C: Conn, T: TenantCols + AppUserCols>(
     c: &mut C,
     q: Q<'_>,
     stmt: Stmt,
-    table: Tbl,
-    column: Col,
+    column: T,
     t: &TenantIdentifier,
     value: &str,
 ) -> Result<Vec<String>> {
     let args = args! { app: t.app.as_str(), tenant: t.tenant.as_str(), value: value };
     let rows = q
-        .fetch(c, stmt, &USER_ID, args, |a| {
+        .fetch(c, stmt, T::USER_ID_ROW, args, |a| {
             Query::select()
-                .from(q.t(table))
-                .columns(USER_ID)
-                .cond_where(tenant_is(&a.app, &a.tenant).add(Expr::col(column).eq(a.value.expr())))
+                .from(q.t(T::TABLE))
+                .columns(T::USER_ID_ROW.iter().copied())
+                .cond_where(
+                    tenant_is::<T>(&a.app, &a.tenant).add(Expr::col(column).eq(a.value.expr())),
+                )
                 .to_owned()
         })
         .await?;
-    rows.iter().map(|r| r.text(Col::UserId)).collect()
+    rows.iter().map(|r| r.text(T::USER_ID)).collect()
 }
 
 /// The recipe user ids with this email in the tenant, across the three recipes.
@@ -897,18 +935,10 @@ pub(crate) async fn ids_by_email<C: Conn>(
     email: &str,
 ) -> Result<Vec<String>> {
     let mut ids = Vec::new();
-    for (stmt, table) in [
-        (
-            Stmt::fixed("users.ids_by_email_ep"),
-            Tbl::EmailpasswordUserToTenant,
-        ),
-        (
-            Stmt::fixed("users.ids_by_email_pl"),
-            Tbl::PasswordlessUserToTenant,
-        ),
-    ] {
-        ids.extend(ids_in_tenant(c, q, stmt, table, Col::Email, t, email).await?);
-    }
+    let stmt = Stmt::fixed("users.ids_by_email_ep");
+    ids.extend(ids_in_tenant(c, q, stmt, EmailpasswordUserToTenant::Email, t, email).await?);
+    let stmt = Stmt::fixed("users.ids_by_email_pl");
+    ids.extend(ids_in_tenant(c, q, stmt, PasswordlessUserToTenant::Email, t, email).await?);
     let args = args! {
         app: t.app.as_str(),
         tenant: t.tenant.as_str(),
@@ -918,20 +948,20 @@ pub(crate) async fn ids_by_email<C: Conn>(
         .fetch(
             c,
             Stmt::fixed("users.ids_by_email_tp"),
-            &USER_ID,
+            ThirdpartyUsers::USER_ID_ROW,
             args,
             |a| {
                 Query::select()
                     .from(q.t(Tbl::ThirdpartyUsers))
-                    .columns(USER_ID)
-                    .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                    .and_where(Expr::col(Col::Email).eq(a.email.expr()))
+                    .columns(ThirdpartyUsers::USER_ID_ROW.iter().copied())
+                    .and_where(Expr::col(ThirdpartyUsers::AppId).eq(a.app.expr()))
+                    .and_where(Expr::col(ThirdpartyUsers::Email).eq(a.email.expr()))
                     .and_where(
-                        Expr::col(Col::UserId).in_subquery(
+                        Expr::col(ThirdpartyUsers::UserId).in_subquery(
                             Query::select()
                                 .from(q.t(Tbl::ThirdpartyUserToTenant))
-                                .column(Col::UserId)
-                                .cond_where(tenant_is(&a.app, &a.tenant))
+                                .column(ThirdpartyUserToTenant::UserId)
+                                .cond_where(tenant_is::<ThirdpartyUserToTenant>(&a.app, &a.tenant))
                                 .to_owned(),
                         ),
                     )
@@ -940,7 +970,7 @@ pub(crate) async fn ids_by_email<C: Conn>(
         )
         .await?;
     for r in rows.iter() {
-        ids.push(r.text(Col::UserId)?);
+        ids.push(r.text(ThirdpartyUsers::UserId)?);
     }
     Ok(ids)
 }
@@ -953,8 +983,26 @@ pub(crate) async fn ids_by_phone<C: Conn>(
     phone: &str,
 ) -> Result<Vec<String>> {
     let stmt = Stmt::fixed("users.ids_by_phone");
-    let table = Tbl::PasswordlessUserToTenant;
-    ids_in_tenant(c, q, stmt, table, Col::PhoneNumber, t, phone).await
+    ids_in_tenant(c, q, stmt, PasswordlessUserToTenant::PhoneNumber, t, phone).await
+}
+
+/// The third-party identity columns of `thirdparty_users` and
+/// `thirdparty_user_to_tenant`.
+trait ThirdPartyCols: AppUserCols {
+    /// `third_party_id`
+    const THIRD_PARTY_ID: Self;
+    /// `third_party_user_id`
+    const THIRD_PARTY_USER_ID: Self;
+}
+
+impl ThirdPartyCols for ThirdpartyUsers {
+    const THIRD_PARTY_ID: Self = Self::ThirdPartyId;
+    const THIRD_PARTY_USER_ID: Self = Self::ThirdPartyUserId;
+}
+
+impl ThirdPartyCols for ThirdpartyUserToTenant {
+    const THIRD_PARTY_ID: Self = Self::ThirdPartyId;
+    const THIRD_PARTY_USER_ID: Self = Self::ThirdPartyUserId;
 }
 
 /// The third-party user ids of this identity in the app, or in one tenant.
@@ -965,44 +1013,57 @@ pub(crate) async fn ids_by_third_party<C: Conn>(
     tenant: Option<&TenantId>,
     tp: &ThirdPartyInfo,
 ) -> Result<Vec<String>> {
-    let (stmt, table) = match tenant {
-        None => (
-            Stmt::fixed("users.ids_by_third_party"),
-            Tbl::ThirdpartyUsers,
-        ),
-        Some(_) => (
-            Stmt::fixed("users.ids_by_third_party_in_tenant"),
-            Tbl::ThirdpartyUserToTenant,
-        ),
-    };
-    let in_tenant = tenant.is_some();
+    match tenant {
+        None => {
+            let stmt = Stmt::fixed("users.ids_by_third_party");
+            tp_ids::<C, ThirdpartyUsers>(c, q, stmt, app, None, tp).await
+        }
+        Some(tenant) => {
+            let stmt = Stmt::fixed("users.ids_by_third_party_in_tenant");
+            let tenant = Some((tenant, ThirdpartyUserToTenant::TenantId));
+            tp_ids(c, q, stmt, app, tenant, tp).await
+        }
+    }
+}
+
+/// The user ids of table `T` with this third-party identity, in the app or (with
+/// `tenant` and the table's `tenant_id`) in one tenant.
+async fn tp_ids<C: Conn, T: ThirdPartyCols>(
+    c: &mut C,
+    q: Q<'_>,
+    stmt: Stmt,
+    app: &AppId,
+    tenant: Option<(&TenantId, T)>,
+    tp: &ThirdPartyInfo,
+) -> Result<Vec<String>> {
+    let tenant_id = tenant.map(|(_, col)| col);
     let args = args! {
         app: app.as_str(),
-        tenant: tenant.map(TenantId::as_str),
+        tenant: tenant.map(|(t, _)| t.as_str()),
         third_party_id: tp.third_party_id.as_str(),
         third_party_user_id: tp.third_party_user_id.as_str(),
     };
     let rows = q
-        .fetch(c, stmt, &USER_ID, args, |a| {
+        .fetch(c, stmt, T::USER_ID_ROW, args, |a| {
             let mut s = Query::select();
-            s.from(q.t(table))
-                .columns(USER_ID)
-                .and_where(Expr::col(Col::AppId).eq(a.app.expr()))
-                .and_where(Expr::col(Col::ThirdPartyId).eq(a.third_party_id.expr()))
-                .and_where(Expr::col(Col::ThirdPartyUserId).eq(a.third_party_user_id.expr()));
-            if in_tenant {
-                s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+            s.from(q.t(T::TABLE))
+                .columns(T::USER_ID_ROW.iter().copied())
+                .and_where(Expr::col(T::APP_ID).eq(a.app.expr()))
+                .and_where(Expr::col(T::THIRD_PARTY_ID).eq(a.third_party_id.expr()))
+                .and_where(Expr::col(T::THIRD_PARTY_USER_ID).eq(a.third_party_user_id.expr()));
+            if let Some(col) = tenant_id {
+                s.and_where(Expr::col(col).eq(a.tenant.expr()));
             }
             s
         })
         .await?;
-    rows.iter().map(|r| r.text(Col::UserId)).collect()
+    rows.iter().map(|r| r.text(T::USER_ID)).collect()
 }
 
 /// The user-id look-up of [`Users::list_users`]: one page of primary user ids.
-const PAGE: [Col; 2] = [
-    Col::PrimaryOrRecipeUserId,
-    Col::PrimaryOrRecipeUserTimeJoined,
+const PAGE: [AllAuthRecipeUsers; 2] = [
+    AllAuthRecipeUsers::PrimaryOrRecipeUserId,
+    AllAuthRecipeUsers::PrimaryOrRecipeUserTimeJoined,
 ];
 
 /// The statement of a user count: over an app or a tenant, filtered on `recipes`
@@ -1067,49 +1128,64 @@ async fn insert_sign_up<C: Conn>(c: &mut C, q: Q<'_>, s: SignUp<'_>) -> Result<(
     insert_base(c, q, &u).await?;
     // The recipe's own row (columns in the order of the DDL).
     let app = val(tenant.app.as_str());
-    let (stmt, table, row) = match s {
-        SignUp::EmailPassword(i) => (
-            Stmt::fixed("users.insert_ep_user"),
-            Tbl::EmailpasswordUsers,
-            vec![
-                (Col::AppId, app),
-                (Col::UserId, val(user_id.as_str())),
-                (Col::Email, val(i.email.as_str())),
-                (Col::PasswordHash, val(i.password_hash.expose())),
-                (Col::TimeJoined, val(time_joined)),
-            ],
-        ),
-        SignUp::ThirdParty(i) => (
-            Stmt::fixed("users.insert_tp_user"),
-            Tbl::ThirdpartyUsers,
-            vec![
-                (Col::AppId, app),
-                (
-                    Col::ThirdPartyId,
-                    val(i.third_party.third_party_id.as_str()),
-                ),
-                (
-                    Col::ThirdPartyUserId,
-                    val(i.third_party.third_party_user_id.as_str()),
-                ),
-                (Col::UserId, val(user_id.as_str())),
-                (Col::Email, val(i.email.as_str())),
-                (Col::TimeJoined, val(time_joined)),
-            ],
-        ),
-        SignUp::Passwordless(i) => (
-            Stmt::fixed("users.insert_pl_user"),
-            Tbl::PasswordlessUsers,
-            vec![
-                (Col::AppId, app),
-                (Col::UserId, val(user_id.as_str())),
-                (Col::Email, val(i.email.as_deref())),
-                (Col::PhoneNumber, val(i.phone_number.as_deref())),
-                (Col::TimeJoined, val(time_joined)),
-            ],
-        ),
+    let inserted = match s {
+        SignUp::EmailPassword(i) => {
+            q.insert(
+                c,
+                Stmt::fixed("users.insert_ep_user"),
+                [
+                    (EmailpasswordUsers::AppId, app),
+                    (EmailpasswordUsers::UserId, val(user_id.as_str())),
+                    (EmailpasswordUsers::Email, val(i.email.as_str())),
+                    (
+                        EmailpasswordUsers::PasswordHash,
+                        val(i.password_hash.expose()),
+                    ),
+                    (EmailpasswordUsers::TimeJoined, val(time_joined)),
+                ],
+            )
+            .await
+        }
+        SignUp::ThirdParty(i) => {
+            q.insert(
+                c,
+                Stmt::fixed("users.insert_tp_user"),
+                [
+                    (ThirdpartyUsers::AppId, app),
+                    (
+                        ThirdpartyUsers::ThirdPartyId,
+                        val(i.third_party.third_party_id.as_str()),
+                    ),
+                    (
+                        ThirdpartyUsers::ThirdPartyUserId,
+                        val(i.third_party.third_party_user_id.as_str()),
+                    ),
+                    (ThirdpartyUsers::UserId, val(user_id.as_str())),
+                    (ThirdpartyUsers::Email, val(i.email.as_str())),
+                    (ThirdpartyUsers::TimeJoined, val(time_joined)),
+                ],
+            )
+            .await
+        }
+        SignUp::Passwordless(i) => {
+            q.insert(
+                c,
+                Stmt::fixed("users.insert_pl_user"),
+                [
+                    (PasswordlessUsers::AppId, app),
+                    (PasswordlessUsers::UserId, val(user_id.as_str())),
+                    (PasswordlessUsers::Email, val(i.email.as_deref())),
+                    (
+                        PasswordlessUsers::PhoneNumber,
+                        val(i.phone_number.as_deref()),
+                    ),
+                    (PasswordlessUsers::TimeJoined, val(time_joined)),
+                ],
+            )
+            .await
+        }
     };
-    q.insert(c, stmt, table, row).await.no_violations()?;
+    inserted.no_violations()?;
     // Its row in the tenant, which checks the recipe's unique keys there.
     match s {
         SignUp::EmailPassword(i) => insert_ep_tenant(c, q, tenant, user_id, &i.email).await,
@@ -1299,7 +1375,7 @@ impl<D: Driver> Users for SqlStorage<D> {
                         s.distinct()
                             .from(q.t(Tbl::AllAuthRecipeUsers))
                             .columns(PAGE)
-                            .cond_where(tenant_is(&a.app, &a.tenant));
+                            .cond_where(tenant_is::<AllAuthRecipeUsers>(&a.app, &a.tenant));
                         if !r.search.is_empty() {
                             let tags = search::TagArgs {
                                 emails: (&a.e_lo, &a.e_hi),
@@ -1313,16 +1389,22 @@ impl<D: Driver> Users for SqlStorage<D> {
                                 JoinType::InnerJoin,
                                 m,
                                 search::MATCHED,
-                                Expr::col((search::MATCHED, Col::UserId))
-                                    .equals((q.t(Tbl::AllAuthRecipeUsers), Col::UserId)),
+                                Expr::col((search::MATCHED, AllAuthRecipeUsers::UserId.any()))
+                                    .equals((
+                                        q.t(Tbl::AllAuthRecipeUsers),
+                                        AllAuthRecipeUsers::UserId,
+                                    )),
                             );
                         }
                         if !r.recipes.is_empty() {
-                            s.and_where(Expr::col(Col::RecipeId).is_in(a.recipes.values()));
+                            s.and_where(
+                                Expr::col(AllAuthRecipeUsers::RecipeId).is_in(a.recipes.values()),
+                            );
                         }
                         if r.after.is_some() {
-                            let tj = || Expr::col(Col::PrimaryOrRecipeUserTimeJoined);
-                            let id = Expr::col(Col::PrimaryOrRecipeUserId);
+                            let tj =
+                                || Expr::col(AllAuthRecipeUsers::PrimaryOrRecipeUserTimeJoined);
+                            let id = Expr::col(AllAuthRecipeUsers::PrimaryOrRecipeUserId);
                             let (tj_after, id_after, bound) = if desc {
                                 (
                                     tj().lt(a.after_time_joined.expr()),
@@ -1348,9 +1430,12 @@ impl<D: Driver> Users for SqlStorage<D> {
                                 ),
                             );
                         }
-                        s.order_by(Col::PrimaryOrRecipeUserTimeJoined, order.clone())
-                            .order_by(Col::PrimaryOrRecipeUserId, order.clone())
-                            .limit(u64::from(r.limit) + 1);
+                        s.order_by(
+                            AllAuthRecipeUsers::PrimaryOrRecipeUserTimeJoined,
+                            order.clone(),
+                        )
+                        .order_by(AllAuthRecipeUsers::PrimaryOrRecipeUserId, order.clone())
+                        .limit(u64::from(r.limit) + 1);
                         s
                     })
                     .await?;
@@ -1358,8 +1443,8 @@ impl<D: Driver> Users for SqlStorage<D> {
                 let mut page: Vec<(String, i64)> = Vec::with_capacity(rows.len());
                 for row in rows.iter().take(r.limit as usize) {
                     page.push((
-                        row.text(Col::PrimaryOrRecipeUserId)?,
-                        row.int(Col::PrimaryOrRecipeUserTimeJoined)?,
+                        row.text(AllAuthRecipeUsers::PrimaryOrRecipeUserId)?,
+                        row.int(AllAuthRecipeUsers::PrimaryOrRecipeUserTimeJoined)?,
                     ));
                 }
                 let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
@@ -1401,15 +1486,21 @@ impl<D: Driver> Users for SqlStorage<D> {
                         let mut s = Query::select();
                         s.from(q.t(table))
                             .expr_as(
-                                Func::count_distinct(Expr::col(Col::PrimaryOrRecipeUserId)),
+                                Func::count_distinct(Expr::col(
+                                    AllAuthRecipeUsers::PrimaryOrRecipeUserId,
+                                )),
                                 As::N,
                             )
-                            .and_where(Expr::col(Col::AppId).eq(a.app.expr()));
+                            .and_where(Expr::col(AllAuthRecipeUsers::AppId).eq(a.app.expr()));
                         if in_tenant {
-                            s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                            s.and_where(
+                                Expr::col(AllAuthRecipeUsers::TenantId).eq(a.tenant.expr()),
+                            );
                         }
                         if !recipes.is_empty() {
-                            s.and_where(Expr::col(Col::RecipeId).is_in(a.recipes.values()));
+                            s.and_where(
+                                Expr::col(AllAuthRecipeUsers::RecipeId).is_in(a.recipes.values()),
+                            );
                         }
                         s
                     })
@@ -1439,9 +1530,11 @@ impl<D: Driver> Users for SqlStorage<D> {
                         let mut s = Query::select();
                         s.from(q.t(table))
                             .expr_as(Expr::val(1), As::N)
-                            .cond_where(app_user_is(&a.app, &a.user_id));
+                            .cond_where(app_user_is::<AllAuthRecipeUsers>(&a.app, &a.user_id));
                         if in_tenant {
-                            s.and_where(Expr::col(Col::TenantId).eq(a.tenant.expr()));
+                            s.and_where(
+                                Expr::col(AllAuthRecipeUsers::TenantId).eq(a.tenant.expr()),
+                            );
                         }
                         s.limit(1);
                         s
@@ -1526,8 +1619,9 @@ impl<D: Driver> Users for SqlStorage<D> {
                         Query::delete()
                             .from_table(q.t(Tbl::AllAuthRecipeUsers))
                             .cond_where(
-                                tenant_is(&a.app, &a.tenant)
-                                    .add(Expr::col(Col::UserId).eq(a.user_id.expr())),
+                                tenant_is::<AllAuthRecipeUsers>(&a.app, &a.tenant).add(
+                                    Expr::col(AllAuthRecipeUsers::UserId).eq(a.user_id.expr()),
+                                ),
                             )
                             .to_owned()
                     })
@@ -1560,12 +1654,12 @@ async fn add_user_to_tenant<C: Conn>(
     // A linked user joining a tenant brings its group's identities there (A.2).
     let none = Default::default();
     linking::guard_change(c, q, &t.app, user_id, none, Some(&t.tenant)).await?;
-    const BASE: [Col; 5] = [
-        Col::RecipeId,
-        Col::PrimaryOrRecipeUserId,
-        Col::IsLinkedOrIsAPrimaryUser,
-        Col::TimeJoined,
-        Col::PrimaryOrRecipeUserTimeJoined,
+    const BASE: [AppIdToUserId; 5] = [
+        AppIdToUserId::RecipeId,
+        AppIdToUserId::PrimaryOrRecipeUserId,
+        AppIdToUserId::IsLinkedOrIsAPrimaryUser,
+        AppIdToUserId::TimeJoined,
+        AppIdToUserId::PrimaryOrRecipeUserTimeJoined,
     ];
     let args = args! { app: t.app.as_str(), user_id: user_id };
     let base = q
@@ -1573,14 +1667,14 @@ async fn add_user_to_tenant<C: Conn>(
             Query::select()
                 .from(q.t(Tbl::AppIdToUserId))
                 .columns(BASE)
-                .cond_where(app_user_is(&a.app, &a.user_id))
+                .cond_where(app_user_is::<AppIdToUserId>(&a.app, &a.user_id))
                 .to_owned()
         })
         .await?
         .one()
         .ok_or(StorageError::UnknownUserId)?;
     let base = base.rec();
-    let recipe = RecipeId::parse(&base.text(Col::RecipeId)?)
+    let recipe = RecipeId::parse(&base.text(AppIdToUserId::RecipeId)?)
         .ok_or_else(|| StorageError::query("unknown recipe_id in app_id_to_user_id"))?;
     const ONE: [As; 1] = [As::N];
     let args = args! {
@@ -1594,7 +1688,8 @@ async fn add_user_to_tenant<C: Conn>(
                 .from(q.t(Tbl::AllAuthRecipeUsers))
                 .expr_as(Expr::val(1), As::N)
                 .cond_where(
-                    tenant_is(&a.app, &a.tenant).add(Expr::col(Col::UserId).eq(a.user_id.expr())),
+                    tenant_is::<AllAuthRecipeUsers>(&a.app, &a.tenant)
+                        .add(Expr::col(AllAuthRecipeUsers::UserId).eq(a.user_id.expr())),
                 )
                 .to_owned()
         })
@@ -1603,65 +1698,70 @@ async fn add_user_to_tenant<C: Conn>(
     if present.is_some() {
         return Ok(false);
     }
-    let primary = base.text(Col::PrimaryOrRecipeUserId)?;
+    let primary = base.text(AppIdToUserId::PrimaryOrRecipeUserId)?;
     let row = TenantRow {
         user_id,
         primary: &primary,
-        linked: base.bool(Col::IsLinkedOrIsAPrimaryUser)?,
+        linked: base.bool(AppIdToUserId::IsLinkedOrIsAPrimaryUser)?,
         recipe,
-        time_joined: base.int(Col::TimeJoined)?,
-        primary_time_joined: base.int(Col::PrimaryOrRecipeUserTimeJoined)?,
+        time_joined: base.int(AppIdToUserId::TimeJoined)?,
+        primary_time_joined: base.int(AppIdToUserId::PrimaryOrRecipeUserTimeJoined)?,
     };
     insert_tenant_row(c, q, t, &row).await?;
-    // The recipe row of the user, with `cols`.
-    let (stmt, table, cols): (Stmt, Tbl, &'static [Col]) = match recipe {
-        RecipeId::EmailPassword => (
-            Stmt::fixed("users.ep_user"),
-            Tbl::EmailpasswordUsers,
-            &[Col::Email],
-        ),
-        RecipeId::ThirdParty => (
-            Stmt::fixed("users.tp_user"),
-            Tbl::ThirdpartyUsers,
-            &[Col::ThirdPartyId, Col::ThirdPartyUserId],
-        ),
-        RecipeId::Passwordless => (
-            Stmt::fixed("users.pl_user"),
-            Tbl::PasswordlessUsers,
-            &[Col::Email, Col::PhoneNumber],
-        ),
-    };
-    let args = args! { app: t.app.as_str(), user_id: user_id };
-    let row = q
-        .fetch(c, stmt, cols, args, |a| {
-            Query::select()
-                .from(q.t(table))
-                .columns(cols.iter().copied())
-                .cond_where(app_user_is(&a.app, &a.user_id))
-                .to_owned()
-        })
-        .await?
-        .one()
-        .ok_or(StorageError::UnknownUserId)?;
-    let r = row.rec();
+    let (app, uid) = (&t.app, user_id);
     match recipe {
         RecipeId::EmailPassword => {
-            insert_ep_tenant(c, q, t, user_id, &r.text(Col::Email)?).await?;
+            const EP: [EmailpasswordUsers; 1] = [EmailpasswordUsers::Email];
+            let row = recipe_row(c, q, Stmt::fixed("users.ep_user"), &EP, app, uid).await?;
+            let r = row.rec();
+            insert_ep_tenant(c, q, t, user_id, &r.text(EmailpasswordUsers::Email)?).await?;
         }
         RecipeId::ThirdParty => {
+            const TP: [ThirdpartyUsers; 2] = [
+                ThirdpartyUsers::ThirdPartyId,
+                ThirdpartyUsers::ThirdPartyUserId,
+            ];
+            let row = recipe_row(c, q, Stmt::fixed("users.tp_user"), &TP, app, uid).await?;
+            let r = row.rec();
             let tp = ThirdPartyInfo {
-                third_party_id: r.text(Col::ThirdPartyId)?,
-                third_party_user_id: r.text(Col::ThirdPartyUserId)?,
+                third_party_id: r.text(ThirdpartyUsers::ThirdPartyId)?,
+                third_party_user_id: r.text(ThirdpartyUsers::ThirdPartyUserId)?,
             };
             insert_tp_tenant(c, q, t, user_id, &tp).await?;
         }
         RecipeId::Passwordless => {
-            let email = r.opt_text(Col::Email)?;
-            let phone = r.opt_text(Col::PhoneNumber)?;
+            const PL: [PasswordlessUsers; 2] =
+                [PasswordlessUsers::Email, PasswordlessUsers::PhoneNumber];
+            let row = recipe_row(c, q, Stmt::fixed("users.pl_user"), &PL, app, uid).await?;
+            let r = row.rec();
+            let email = r.opt_text(PasswordlessUsers::Email)?;
+            let phone = r.opt_text(PasswordlessUsers::PhoneNumber)?;
             insert_pl_tenant(c, q, t, user_id, email.as_deref(), phone.as_deref()).await?;
         }
     }
     Ok(true)
+}
+
+/// The `cols` of the recipe row (table `T`) of a user; `UnknownUserId` if none.
+async fn recipe_row<C: Conn, T: AppUserCols>(
+    c: &mut C,
+    q: Q<'_>,
+    stmt: Stmt,
+    cols: &'static [T],
+    app: &AppId,
+    user_id: &str,
+) -> Result<crate::stmt::Row1<T>> {
+    let args = args! { app: app.as_str(), user_id: user_id };
+    q.fetch(c, stmt, cols, args, |a| {
+        Query::select()
+            .from(q.t(T::TABLE))
+            .columns(cols.iter().copied())
+            .cond_where(app_user_is::<T>(&a.app, &a.user_id))
+            .to_owned()
+    })
+    .await?
+    .one()
+    .ok_or(StorageError::UnknownUserId)
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@
 
 use rusqlite::ffi;
 use storage_api::StorageError;
-use storage_sql::{DbError, UniqueKey};
+use storage_sql::{DbError, ForeignKey, UniqueKey};
 
 /// The primary result code of an extended one.
 fn primary(extended: i32) -> i32 {
@@ -57,7 +57,12 @@ pub(crate) fn map_db(e: rusqlite::Error) -> DbError {
                     key: UniqueKey::from_name(&unique_key(msg.as_deref())),
                 };
             }
-            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return DbError::ForeignKey,
+            // SQLite says only "FOREIGN KEY constraint failed", never which key.
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                return DbError::ForeignKey {
+                    key: ForeignKey::Unnamed,
+                };
+            }
             _ => {}
         }
     }
@@ -143,7 +148,9 @@ mod tests {
                 ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
                 "FOREIGN KEY constraint failed"
             )),
-            DbError::ForeignKey
+            DbError::ForeignKey {
+                key: ForeignKey::Unnamed
+            }
         ));
         // A message alone never decides: a NOT NULL failure mentioning UNIQUE is a query error.
         assert!(matches!(

@@ -4,7 +4,7 @@ use super::*;
 use sea_query::{Value, Values};
 use std::time::{Duration, Instant};
 use storage_api::migrate::{self as runner, Step, UpOptions};
-use storage_sql::{Cell, Conn, DbError};
+use storage_sql::{Cell, Conn, DbError, ForeignKey};
 
 fn s(v: &str) -> Value {
     Value::String(Some(v.to_owned()))
@@ -105,7 +105,9 @@ async fn constraint_reports_map_to_keys() {
             Values(vec![s("zz"), s("t")])
         )
         .await,
-        Err(DbError::ForeignKey)
+        Err(DbError::ForeignKey {
+            key: ForeignKey::Unnamed
+        })
     ));
     let user = |id: &str| Values(vec![s("a"), s(id), s("emailpassword"), s(id), i(1)]);
     let aiu = ins(
@@ -167,7 +169,9 @@ async fn constraint_reports_map_to_keys() {
     assert!(matches!(
         c.execute(&ep, Values(vec![s("a"), s("t"), s("nobody"), s("n@y")]))
             .await,
-        Err(DbError::ForeignKey)
+        Err(DbError::ForeignKey {
+            key: ForeignKey::Unnamed
+        })
     ));
 
     let pl = ins(
@@ -279,7 +283,9 @@ async fn constraint_reports_map_to_keys() {
             Values(vec![s("a"), s("t"), s("c3"), s("nodevice"), s("h3"), i(1)])
         )
         .await,
-        Err(DbError::ForeignKey)
+        Err(DbError::ForeignKey {
+            key: ForeignKey::Unnamed
+        })
     ));
 
     let reset = ins(
@@ -307,7 +313,9 @@ async fn constraint_reports_map_to_keys() {
     assert!(matches!(
         c.execute(&reset, Values(vec![s("a"), s("ghost"), s("tok2"), i(9)]))
             .await,
-        Err(DbError::ForeignKey)
+        Err(DbError::ForeignKey {
+            key: ForeignKey::Unnamed
+        })
     ));
 
     let ev = ins(

@@ -26,6 +26,8 @@
 //! - [`spans`]: one tracing span per operation, its events, no secret traced;
 //! - [`sharding`]: every primary and foreign key leads with `app_id` (the catalog
 //!   after migrating).
+//! - [`schema_names`]: the table and column names `storage-sql` declares are those of
+//!   the migrated schema.
 
 pub mod active;
 pub mod bad_input;
@@ -40,6 +42,7 @@ pub mod metadata;
 pub mod persistence;
 pub mod races;
 pub mod roles;
+pub mod schema_names;
 pub mod sessions;
 pub mod sharding;
 pub mod spans;
