@@ -149,7 +149,7 @@ async fn status_reports(kind: Kind) {
     let o = migrate(&db, Some(P), &["status", "--exit-code", "--format", "json"]).await;
     assert_code(&o, exit::PENDING);
     let j = json(&o);
-    assert_eq!(j["pending"], serde_json::json!([1, 2, 3, 4, 5]));
+    assert_eq!(j["pending"], serde_json::json!([1, 2, 3, 4, 5, 6]));
     assert_eq!(j["up_to_date"], false);
     assert_eq!(j["ok"], true);
     assert_eq!(j["exit_code"], 1);
@@ -160,7 +160,7 @@ async fn status_reports(kind: Kind) {
     let o = migrate(&db, Some(P), &["status", "--exit-code", "--format", "json"]).await;
     assert_code(&o, exit::PENDING);
     let j = json(&o);
-    assert_eq!(j["pending"], serde_json::json!([2, 3, 4, 5]));
+    assert_eq!(j["pending"], serde_json::json!([2, 3, 4, 5, 6]));
     assert_eq!(j["migrations"][0]["state"], "applied");
     assert_eq!(j["migrations"][1]["state"], "pending");
     assert_code(&migrate(&db, Some(P), &["up"]).await, exit::OK);
@@ -515,7 +515,7 @@ async fn baseline_adopts_existing_database(kind: Kind) {
     );
     assert!(
         o.stdout
-            .contains("4 migrations pending (2 project, 3 phase2, 4 linking, 5 recipes)"),
+            .contains("5 migrations pending (2 project, 3 phase2, 4 linking, 5 recipes, 6 search)"),
         "{}",
         o.stdout
     );
@@ -529,7 +529,7 @@ async fn baseline_adopts_existing_database(kind: Kind) {
     let o = migrate(&db, Some(P), &["status", "--exit-code", "--format", "json"]).await;
     assert_code(&o, exit::PENDING);
     let j = json(&o);
-    assert_eq!(j["pending"], serde_json::json!([2, 3, 4, 5]));
+    assert_eq!(j["pending"], serde_json::json!([2, 3, 4, 5, 6]));
     let o = migrate(&db, Some(P), &["up"]).await;
     assert_code(&o, exit::OK);
     assert!(o.stdout.contains("project"), "{}", o.stdout);
