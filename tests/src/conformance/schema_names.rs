@@ -41,8 +41,30 @@ async fn migrated(ctx: &Ctx) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// The MySQL-only `VIRTUAL` generated columns of migration 6 (the email domain the
+/// search tags range over; MariaDB has no functional indexes, so the index needs a
+/// column). Statements never write them and read them only in `storage-sql/src/search.rs`
+/// (MySQL's domain target); the other backends index an expression instead.
+const MYSQL_GENERATED: [(&str, &str); 3] = [
+    ("emailpassword_user_to_tenant", "email_domain"),
+    ("passwordless_user_to_tenant", "email_domain"),
+    ("thirdparty_users", "email_domain"),
+];
+
 async fn check(ctx: Ctx) {
-    let got = migrated(&ctx).await;
+    let mut got = migrated(&ctx).await;
+    if ctx.backend != "sqlite" && !ctx.backend.starts_with("postgres") {
+        for (table, col) in MYSQL_GENERATED {
+            let cols = got.get_mut(table);
+            let at = cols.as_ref().and_then(|c| c.iter().position(|c| c == col));
+            match (cols, at) {
+                (Some(cols), Some(i)) => {
+                    cols.remove(i);
+                }
+                _ => panic!("{}: {table}.{col} (migration 6) is missing", ctx.backend),
+            }
+        }
+    }
     let declared: BTreeMap<String, Vec<String>> = storage_sql::declared_tables()
         .into_iter()
         .map(|(t, cols)| {
