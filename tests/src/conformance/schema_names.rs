@@ -6,8 +6,10 @@
 use crate::harness::Ctx;
 use std::collections::BTreeMap;
 
-/// The migration history, the project's own table, which no statement names.
-const HISTORY: &str = "schema_migrations";
+/// The tables the backends keep for themselves, which no statement of `storage-sql`
+/// names: the migration history, and on MariaDB Galera the lock rows of named locks and
+/// the migration lease (`storage-mysql`, created at pool start on a cluster).
+const BACKEND_TABLES: [&str; 3] = ["schema_migrations", "named_locks", "schema_migrations_lock"];
 
 /// Every table of the test's database with its columns sorted by name, prefix
 /// removed (tables without the prefix are not the storage's).
@@ -32,7 +34,7 @@ async fn migrated(ctx: &Ctx) -> BTreeMap<String, Vec<String>> {
         let Some(table) = cell(0).strip_prefix(&ctx.prefix).map(str::to_owned) else {
             continue;
         };
-        if table != HISTORY {
+        if !BACKEND_TABLES.contains(&table.as_str()) {
             out.entry(table).or_default().push(cell(1));
         }
     }
