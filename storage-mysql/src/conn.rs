@@ -4,6 +4,7 @@
 
 use crate::config::Health;
 use crate::errors;
+use crate::galera_tx;
 use async_trait::async_trait;
 use sea_query::Values;
 use sea_query_sqlx::SqlxValues;
@@ -300,6 +301,37 @@ impl MySqlConn {
         Ok(())
     }
 
+    /// Commit on a Galera node ([`galera_tx`]): releases the transaction's
+    /// savepoint, commits, turns autocommit back on, in one round trip. A missing
+    /// savepoint (the transaction was aborted without an error) or a lost
+    /// certification (1213) rolls back what is open and is `Retryable`, the
+    /// connection stays usable; any other failure leaves the outcome unknown and the
+    /// connection is closed.
+    async fn commit_galera(&mut self) -> Result<(), StorageError> {
+        let result = sqlx::raw_sql(galera_tx::COMMIT_SQL)
+            .execute(self.raw())
+            .await;
+        self.in_tx = false;
+        let Err(e) = result else {
+            return Ok(());
+        };
+        let number = errors::error_number(&e);
+        let err = if number == Some(galera_tx::ER_SP_DOES_NOT_EXIST) {
+            tracing::warn!("Galera aborted a transaction without an error; it runs again");
+            galera_tx::lost_transaction()
+        } else {
+            self.fail(e).into_storage()
+        };
+        let rolled_back = matches!(
+            number,
+            Some(galera_tx::ER_SP_DOES_NOT_EXIST | errors::ER_LOCK_DEADLOCK)
+        );
+        if !rolled_back || self.simple(galera_tx::ROLLBACK_SQL).await.is_err() {
+            self.broken = true;
+        }
+        Err(err)
+    }
+
     /// A named lock on a Galera cluster: the lock's row written inside the open
     /// transaction (see [`Shared::lock_row_sql`]); held until commit or rollback,
     /// re-entrant (the transaction already holds the row). Waiting longer than
@@ -416,7 +448,12 @@ impl Conn for MySqlConn {
         // transaction, and `Drop` must close the connection rather than pool it
         // inside a transaction (its next statements would never be committed).
         self.in_tx = true;
-        if let Err(e) = self.simple(isolation_sql(isolation)).await {
+        let sql = if self.shared.galera {
+            galera_tx::begin_sql(isolation)
+        } else {
+            isolation_sql(isolation)
+        };
+        if let Err(e) = self.simple(sql).await {
             // Unknown state (the first statement may have run): never reuse it.
             self.in_tx = false;
             self.broken = true;
@@ -426,6 +463,9 @@ impl Conn for MySqlConn {
     }
 
     async fn commit(&mut self) -> Result<(), StorageError> {
+        if self.shared.galera {
+            return self.commit_galera().await;
+        }
         let result = sqlx::raw_sql("COMMIT").execute(self.raw()).await;
         self.in_tx = false;
         if let Err(e) = result {
@@ -448,7 +488,12 @@ impl Conn for MySqlConn {
     }
 
     async fn rollback(&mut self) -> Result<(), StorageError> {
-        let result = self.simple("ROLLBACK").await;
+        let sql = if self.shared.galera {
+            galera_tx::ROLLBACK_SQL
+        } else {
+            "ROLLBACK"
+        };
+        let result = self.simple(sql).await;
         self.in_tx = false;
         if result.is_err() {
             self.broken = true;

@@ -131,6 +131,7 @@ mod config;
 mod conn;
 #[allow(dead_code)]
 mod errors;
+mod galera_tx;
 mod migrate;
 mod migrations;
 mod park;

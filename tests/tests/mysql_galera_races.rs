@@ -96,3 +96,76 @@ async fn galera_concurrent_migrations() {
     })
     .await;
 }
+
+/// A transaction that Galera rolled back without an error (as a brute-force abort
+/// sometimes does on MariaDB 10.11) is never committed in part: its statements
+/// after the loss open an implicit transaction (autocommit is off inside the
+/// storage's Galera transactions), and commit finds the transaction's savepoint
+/// gone, rolls back and reports `Retryable`. The silent abort is played here by a
+/// `ROLLBACK` sent inside the transaction; with autocommit on and no savepoint, the
+/// second update would commit on its own and the commit would succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn galera_silently_aborted_transaction_commits_nothing() {
+    use sea_query::Values;
+    use storage_api::{ConnectionUri, Isolation};
+    use storage_mysql::MySqlDriver;
+    use storage_sql::{Conn, Driver};
+
+    let uris = galera_uris();
+    let admin = connect_admin_to(&uris[0]).await;
+    let db = create_database(&admin).await;
+    admin.close().await;
+    let test = {
+        let (uris, db) = (uris.clone(), db.clone());
+        async move {
+            let first = database_uri_at(&uris[0], &db);
+            let raw = storage_tests::backends::mysql::connect_admin_to(&first).await;
+            raw.execute("CREATE TABLE counter (id INT PRIMARY KEY, n INT NOT NULL)")
+                .await
+                .unwrap();
+            raw.execute("INSERT INTO counter VALUES (1, 0)")
+                .await
+                .unwrap();
+            let driver = MySqlDriver::connect(
+                ConnectionUri::parse(&first).unwrap(),
+                OpenOptions::default(),
+            )
+            .await
+            .expect("driver on node 1");
+            assert!(driver.galera(), "node 1 is not detected as a Galera node");
+            let bump = |by: i64| format!("UPDATE counter SET n = n + {by} WHERE id = 1");
+            let mut conn = driver.acquire().await.unwrap();
+            conn.begin(Isolation::Default, true).await.unwrap();
+            conn.execute(&bump(1), Values(vec![])).await.unwrap();
+            // The server forgets the transaction; the client is not told.
+            conn.execute("ROLLBACK", Values(vec![])).await.unwrap();
+            conn.execute(&bump(10), Values(vec![])).await.unwrap();
+            let err = conn
+                .commit()
+                .await
+                .expect_err("a lost transaction committed");
+            assert!(err.is_retryable(), "{err:?}");
+            drop(conn);
+            // Read back through node 2: nothing of either update is there.
+            let second = connect_admin_to(&database_uri_at(&uris[1], &db)).await;
+            let read = |c: &storage_mysql::test_support::RawClient| {
+                let c = c.clone();
+                async move { c.query("SELECT n FROM counter WHERE id = 1").await.unwrap() }
+            };
+            assert_eq!(read(&second).await, vec![vec![Some("0".to_owned())]]);
+            // The frame leaves connections usable: a transaction and an autocommit
+            // statement afterwards both commit.
+            for _ in 0..4 {
+                let mut conn = driver.acquire().await.unwrap();
+                conn.begin(Isolation::Default, true).await.unwrap();
+                conn.execute(&bump(1), Values(vec![])).await.unwrap();
+                conn.commit().await.unwrap();
+                conn.execute(&bump(100), Values(vec![])).await.unwrap();
+            }
+            assert_eq!(read(&second).await, vec![vec![Some("404".to_owned())]]);
+            second.close().await;
+            raw.close().await;
+        }
+    };
+    then_clean_up(test, drop_database_at(&uris[0], &db)).await;
+}
