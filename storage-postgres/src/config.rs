@@ -3,9 +3,9 @@
 
 use crate::migrations::MIGRATIONS;
 use crate::tls::{MakeRustls, TlsFiles, TlsMode};
-use tokio_postgres::config::TargetSessionAttrs;
 use std::time::Duration;
 use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
+use tokio_postgres::config::TargetSessionAttrs;
 
 /// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes.
 pub(crate) const MAX_IDENTIFIER: usize = 63;
@@ -233,7 +233,10 @@ fn host_entry(entry: &str) -> Result<(String, Option<u16>)> {
             "the URI's host list has an empty host (`h1,,h2` or `:5432`)".into(),
         ));
     }
-    let port = port.filter(|p| !p.is_empty()).map(port_number).transpose()?;
+    let port = port
+        .filter(|p| !p.is_empty())
+        .map(port_number)
+        .transpose()?;
     Ok((host.to_owned(), port))
 }
 
@@ -533,11 +536,22 @@ mod tests {
         .unwrap();
         assert_eq!(hosts(&s), ["h1", "h2"]);
         assert_eq!(s.pg.get_ports(), &[6001, 6002]);
-        assert_eq!(s.pg.get_target_session_attrs(), TargetSessionAttrs::ReadOnly);
-        let s = parse("postgres://u@/auth?host=h1,h2&port=7000", OpenOptions::default()).unwrap();
+        assert_eq!(
+            s.pg.get_target_session_attrs(),
+            TargetSessionAttrs::ReadOnly
+        );
+        let s = parse(
+            "postgres://u@/auth?host=h1,h2&port=7000",
+            OpenOptions::default(),
+        )
+        .unwrap();
         assert_eq!(s.pg.get_ports(), &[7000, 7000]);
         // `?port=` overrides the ports of the URI's list, as libpq's parameters do.
-        let s = parse("postgres://u@h1:1,h2:2/auth?port=3,4", OpenOptions::default()).unwrap();
+        let s = parse(
+            "postgres://u@h1:1,h2:2/auth?port=3,4",
+            OpenOptions::default(),
+        )
+        .unwrap();
         assert_eq!(s.pg.get_ports(), &[3, 4]);
         // One host: as before; no target_session_attrs is `any`.
         let s = parse("postgres://u@h:6543/auth", OpenOptions::default()).unwrap();
@@ -551,7 +565,10 @@ mod tests {
             ("postgres://u:s3cret@h1,[::1/db", "unclosed"),
             ("postgres://u:s3cret@h1,[::1]x/db", "IPv6"),
             ("postgres://u:s3cret@h1:0,h2/db", "`0`"),
-            ("postgres://u:s3cret@/db?host=a,b,c&port=1,2", "3 hosts and 2 ports"),
+            (
+                "postgres://u:s3cret@/db?host=a,b,c&port=1,2",
+                "3 hosts and 2 ports",
+            ),
             (
                 "postgres://u:s3cret@h1,h2/db?target_session_attrs=primary",
                 "target_session_attrs `primary`",

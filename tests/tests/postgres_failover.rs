@@ -88,7 +88,7 @@ async fn writer(
     while !load.stop.load(Ordering::Relaxed) {
         n += 1;
         let start = Instant::now();
-        let (write, r) = if n % 2 == 0 {
+        let (write, r) = if n.is_multiple_of(2) {
             let input = ep_input(&tenant, &email(), 1);
             let r = storage.sign_up_email_password(&input).await.map(drop);
             (Write::User(input.user_id), r)
@@ -177,18 +177,11 @@ async fn failover_loses_no_acknowledged_write() {
         ok: (0..TASKS).map(|_| Default::default()).collect(),
     });
     let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            tokio::spawn(writer(
-                storage.clone(),
-                tenant.clone(),
-                load.clone(),
-                task,
-            ))
-        })
+        .map(|task| tokio::spawn(writer(storage.clone(), tenant.clone(), load.clone(), task)))
         .collect();
 
     // The load runs on the primary, then the primary goes away.
-    wait_for_writes(&load, &vec![0; TASKS], BEFORE, "on the primary", &pair).await;
+    wait_for_writes(&load, &[0; TASKS], BEFORE, "on the primary", &pair).await;
     let stop_issued = Instant::now();
     let pair = tokio::task::spawn_blocking(move || {
         pair.stop_immediately(Node::Primary);
@@ -243,11 +236,10 @@ async fn failover_loses_no_acknowledged_write() {
     );
 
     // Every acknowledged write is on the new primary.
-    let new_primary = storage_postgres::connect_client(&format!(
-        "postgres://postgres@127.0.0.1:{p2}/postgres"
-    ))
-    .await
-    .expect("connect to the new primary");
+    let new_primary =
+        storage_postgres::connect_client(&format!("postgres://postgres@127.0.0.1:{p2}/postgres"))
+            .await
+            .expect("connect to the new primary");
     let in_recovery: bool = new_primary
         .query_one("SELECT pg_is_in_recovery()", &[])
         .await

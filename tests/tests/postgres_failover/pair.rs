@@ -109,10 +109,7 @@ impl Pair {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let dir = PathBuf::from(format!(
-            "/tmp/failover-run-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir = PathBuf::from(format!("/tmp/failover-run-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the run directory");
         // From here on, `Drop` cleans up whatever exists.
         let pair = Pair {
@@ -175,10 +172,7 @@ impl Pair {
 
         let start = Instant::now();
         loop {
-            let out = pair.psql(
-                Node::Primary,
-                "SELECT sync_state FROM pg_stat_replication",
-            );
+            let out = pair.psql(Node::Primary, "SELECT sync_state FROM pg_stat_replication");
             if out.trim() == "sync" {
                 break;
             }
@@ -239,7 +233,16 @@ impl Pair {
         let log = self.dir.join(format!("{node:?}.log"));
         self.run(
             "pg_ctl",
-            &["start", "-w", "-t", "60", "-D", path(&data), "-l", path(&log)],
+            &[
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                path(&data),
+                "-l",
+                path(&log),
+            ],
         );
     }
 
@@ -266,7 +269,10 @@ impl Pair {
     /// shutdown checkpoint, as in a crash.
     pub fn stop_immediately(&self, node: Node) {
         let data = self.data(node);
-        self.run("pg_ctl", &["stop", "-w", "-m", "immediate", "-D", path(&data)]);
+        self.run(
+            "pg_ctl",
+            &["stop", "-w", "-m", "immediate", "-D", path(&data)],
+        );
     }
 
     /// `pg_ctl promote` (waits until the standby has left recovery).
@@ -296,7 +302,10 @@ impl Drop for Pair {
         for node in [Node::Standby, Node::Primary] {
             let data = self.data(node);
             if data.join("postmaster.pid").exists() {
-                let out = self.exec("pg_ctl", &["stop", "-w", "-m", "immediate", "-D", path(&data)]);
+                let out = self.exec(
+                    "pg_ctl",
+                    &["stop", "-w", "-m", "immediate", "-D", path(&data)],
+                );
                 if !out.status.success() {
                     eprintln!(
                         "stopping the {node:?} server failed: {}",
