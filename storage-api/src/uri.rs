@@ -14,9 +14,12 @@ pub struct ConnectionUri {
     pub username: Option<String>,
     /// Password, percent-decoded, hidden from every print.
     pub password: Option<Secret>,
-    /// Host (without brackets for IPv6).
+    /// Host (without brackets for IPv6). For a libpq-style list of servers
+    /// (`postgres://u@h1:5432,h2:5433/db`), the whole list as written, each entry
+    /// with its own port (IPv6 entries in brackets); [`ConnectionUri::port`] is then
+    /// `None` and the backend splits the list (only PostgreSQL accepts one).
     pub host: Option<String>,
-    /// Port.
+    /// Port (`None` for a list of servers: each entry carries its own).
     pub port: Option<u16>,
     /// The path after the authority, percent-decoded, without the leading `/` for
     /// server URIs (the database name); for SQLite the file path or `:memory:`.
@@ -62,8 +65,9 @@ fn pct_encode(s: &str) -> String {
 
 impl ConnectionUri {
     /// Parses `scheme://[user[:password]@]host[:port][/path][?query]`, plus the SQLite
-    /// forms `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:`. Errors never contain
-    /// the password.
+    /// forms `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:`. A host part with
+    /// commas (`h1:p1,h2:p2`, libpq's multi-host form) is kept whole in `host`, with no
+    /// `port`. Errors never contain the password.
     pub fn parse(uri: &str) -> Result<Self> {
         let uri = uri.trim();
         let (scheme, rest) = uri.split_once(':').ok_or_else(|| {
@@ -139,6 +143,11 @@ impl ConnectionUri {
             }
             None => authority,
         };
+        // libpq's list of servers: kept as written, split by the backend.
+        if hostport.contains(',') {
+            out.host = Some(pct_decode("host", hostport)?);
+            return Ok(out);
+        }
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
             let (h, after) = h
                 .split_once(']')
@@ -223,7 +232,7 @@ impl ConnectionUri {
                 s.push('@');
             }
             if let Some(h) = &self.host {
-                if h.contains(':') {
+                if h.contains(':') && !h.contains(',') {
                     s.push_str(&format!("[{h}]"));
                 } else {
                     s.push_str(h);
@@ -320,6 +329,24 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("bob:***@db.local:6543/auth"));
+        assert_eq!(ConnectionUri::parse(&u.expose()).unwrap(), u);
+    }
+
+    #[test]
+    fn multi_host_lists_are_kept_whole() {
+        let u = ConnectionUri::parse(
+            "postgres://bob:s3cret@10.0.0.1:5432,[::1]:5433,db3/auth?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(u.host.as_deref(), Some("10.0.0.1:5432,[::1]:5433,db3"));
+        assert_eq!(u.port, None);
+        assert_eq!(u.path, "auth");
+        assert_eq!(u.username.as_deref(), Some("bob"));
+        let shown = u.to_string();
+        assert_eq!(
+            shown,
+            "postgres://bob:***@10.0.0.1:5432,[::1]:5433,db3/auth?target_session_attrs=read-write"
+        );
         assert_eq!(ConnectionUri::parse(&u.expose()).unwrap(), u);
     }
 

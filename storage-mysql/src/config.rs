@@ -176,6 +176,11 @@ impl Settings {
                 uri.scheme
             )));
         }
+        if uri.host.as_deref().is_some_and(|h| h.contains(',')) {
+            return Err(StorageError::Config(
+                "the MySQL backend connects to one server: a list of hosts (`h1:3306,h2:3306`) is a PostgreSQL URI feature; on Galera give each core its own node".into(),
+            ));
+        }
         let database = uri.path.trim().to_owned();
         if database.is_empty() {
             return Err(StorageError::Config(format!(
@@ -464,6 +469,11 @@ mod tests {
             .to_string();
         assert!(e.contains("useSSL") && !e.contains("s3cret"), "{e}");
         assert!(ok("postgres://h/db").is_err());
+        let e = ok("mysql://u:s3cret@h1:3306,h2:3306/db").unwrap_err();
+        assert!(
+            matches!(&e, StorageError::Config(m) if m.contains("one server")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::migrations::MIGRATIONS;
 use crate::tls::{MakeRustls, TlsFiles, TlsMode};
 use std::time::Duration;
 use storage_api::{ConnectionUri, OpenOptions, Result, StorageError};
+use tokio_postgres::config::TargetSessionAttrs;
 
 /// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes.
 pub(crate) const MAX_IDENTIFIER: usize = 63;
@@ -32,6 +33,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "lock_wait_timeout",
     "max_lifetime",
     "pool_wait_threshold",
+    "target_session_attrs",
 ];
 
 /// Readers sharing one connection by default (see `share.rs`).
@@ -145,6 +147,128 @@ fn param<'a>(uri: &'a ConnectionUri, name: &str) -> Option<&'a str> {
     uri.param(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The servers to try, in order, each with its port. Hosts come from `?host=` (a
+/// comma-separated list; an entry starting with `/` is a Unix socket directory), else
+/// from the URI's host part (`h1:p1,h2:p2,...`, IPv6 entries in brackets), else the
+/// usual socket directories then `localhost`, as libpq does. Ports come from
+/// `?port=` (one for all, or one per host), else from each entry, else from the URI's
+/// single port, else 5432.
+pub(crate) fn servers(uri: &ConnectionUri) -> Result<Vec<(String, u16)>> {
+    let mut list: Vec<(String, Option<u16>)> = Vec::new();
+    if let Some(hosts) = param(uri, "host") {
+        list.extend(
+            hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| (h.to_owned(), None)),
+        );
+    } else if let Some(hosts) = uri.host.as_deref() {
+        if hosts.contains(',') {
+            for entry in hosts.split(',').map(str::trim) {
+                list.push(host_entry(entry)?);
+            }
+        } else {
+            list.push((hosts.to_owned(), None));
+        }
+    }
+    if list.is_empty() {
+        #[cfg(unix)]
+        {
+            list.push(("/var/run/postgresql".into(), None));
+            list.push(("/tmp".into(), None));
+        }
+        list.push(("localhost".into(), None));
+    }
+    let default = uri.port.unwrap_or(5432);
+    let ports: Option<Vec<u16>> = param(uri, "port")
+        .map(|p| p.split(',').map(|one| port_number(one.trim())).collect())
+        .transpose()?;
+    match ports {
+        None => Ok(list
+            .into_iter()
+            .map(|(h, p)| (h, p.unwrap_or(default)))
+            .collect()),
+        Some(ports) if ports.len() == 1 => {
+            Ok(list.into_iter().map(|(h, _)| (h, ports[0])).collect())
+        }
+        Some(ports) if ports.len() == list.len() => Ok(list
+            .into_iter()
+            .zip(ports)
+            .map(|((h, _), p)| (h, p))
+            .collect()),
+        Some(ports) => Err(StorageError::Config(format!(
+            "the URI names {} hosts and {} ports: give one port for all of them or one per host",
+            list.len(),
+            ports.len()
+        ))),
+    }
+}
+
+/// One entry of a host list: `name`, `name:port`, `[v6]` or `[v6]:port`.
+fn host_entry(entry: &str) -> Result<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or_else(|| StorageError::Config("unclosed `[` in the URI's host list".into()))?;
+        match after {
+            "" => (h, None),
+            p => match p.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None => {
+                    return Err(StorageError::Config(
+                        "an IPv6 host in the URI's host list is followed by something other than `:PORT`".into(),
+                    ));
+                }
+            },
+        }
+    } else {
+        match entry.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (entry, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(StorageError::Config(
+            "the URI's host list has an empty host (`h1,,h2` or `:5432`)".into(),
+        ));
+    }
+    let port = port
+        .filter(|p| !p.is_empty())
+        .map(port_number)
+        .transpose()?;
+    Ok((host.to_owned(), port))
+}
+
+/// A port from 1 to 65535; the error echoes it only when it is digits.
+fn port_number(p: &str) -> Result<u16> {
+    p.parse::<u16>().ok().filter(|&n| n != 0).ok_or_else(|| {
+        let shown = if !p.is_empty() && p.len() <= 16 && p.bytes().all(|b| b.is_ascii_digit()) {
+            format!(" `{p}`")
+        } else {
+            String::new()
+        };
+        StorageError::Config(format!(
+            "the URI's port{shown} is not a number between 1 and 65535"
+        ))
+    })
+}
+
+/// libpq's `target_session_attrs`, as far as the driver has it: `any` (the default:
+/// the first server that accepts the connection), `read-write` (the first that
+/// accepts writes: the primary, also after a failover), `read-only`.
+fn target_session_attrs(value: Option<&str>) -> Result<TargetSessionAttrs> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("any") => Ok(TargetSessionAttrs::Any),
+        Some("read-write") => Ok(TargetSessionAttrs::ReadWrite),
+        Some("read-only") => Ok(TargetSessionAttrs::ReadOnly),
+        Some(other) => Err(StorageError::Config(format!(
+            "the URI's target_session_attrs `{}` is not one of any, read-write, read-only (for the primary after a failover, use read-write)",
+            other.chars().take(32).collect::<String>()
+        ))),
+    }
+}
+
 /// Builds the settings; every error names the bad part and never the password.
 pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Settings> {
     if uri.scheme != "postgres" && uri.scheme != "postgresql" {
@@ -188,36 +312,11 @@ pub(crate) fn settings(uri: &ConnectionUri, options: &OpenOptions) -> Result<Set
         pg.dbname(dbname);
     }
 
-    // Host: the URI's, or `?host=` (a directory for a Unix socket); without either,
-    // the usual socket directories, then localhost, as libpq does.
-    let host = param(uri, "host")
-        .map(str::to_owned)
-        .or_else(|| uri.host.clone());
-    match host {
-        Some(h) => {
-            for one in h.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                pg.host(one);
-            }
-        }
-        None => {
-            #[cfg(unix)]
-            {
-                pg.host("/var/run/postgresql");
-                pg.host("/tmp");
-            }
-            pg.host("localhost");
-        }
+    for (host, port) in servers(uri)? {
+        pg.host(host);
+        pg.port(port);
     }
-    let port = match param(uri, "port") {
-        Some(p) => p.parse::<u16>().ok().filter(|&n| n != 0).ok_or_else(|| {
-            StorageError::Config(format!(
-                "the URI's port parameter `{}` is not a number between 1 and 65535",
-                p.chars().take(16).collect::<String>()
-            ))
-        })?,
-        None => uri.port.unwrap_or(5432),
-    };
-    pg.port(port);
+    pg.target_session_attrs(target_session_attrs(param(uri, "target_session_attrs"))?);
 
     let tls_mode = TlsMode::parse(param(uri, "sslmode").or_else(|| param(uri, "ssl-mode")))?;
     pg.ssl_mode(tls_mode.driver_mode());
@@ -403,6 +502,84 @@ mod tests {
         let s = parse("postgres://u@h/db?pipeline_depth=1", OpenOptions::default()).unwrap();
         assert_eq!(s.pipeline_depth, 1);
         assert!(!format!("{:?}", s.pg).contains("s3cr"));
+    }
+
+    fn hosts(s: &Settings) -> Vec<String> {
+        s.pg.get_hosts()
+            .iter()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(t) => t.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multi_host_uris() {
+        let s = parse(
+            "postgres://u:s3cret@10.0.0.1:5432,[::1]:5433,db3/auth?target_session_attrs=read-write",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(hosts(&s), ["10.0.0.1", "::1", "db3"]);
+        assert_eq!(s.pg.get_ports(), &[5432, 5433, 5432]);
+        assert_eq!(
+            s.pg.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        // The query form: one port for all, or one per host.
+        let s = parse(
+            "postgres://u@/auth?host=h1,h2&port=6001,6002&target_session_attrs=read-only",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(hosts(&s), ["h1", "h2"]);
+        assert_eq!(s.pg.get_ports(), &[6001, 6002]);
+        assert_eq!(
+            s.pg.get_target_session_attrs(),
+            TargetSessionAttrs::ReadOnly
+        );
+        let s = parse(
+            "postgres://u@/auth?host=h1,h2&port=7000",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(s.pg.get_ports(), &[7000, 7000]);
+        // `?port=` overrides the ports of the URI's list, as libpq's parameters do.
+        let s = parse(
+            "postgres://u@h1:1,h2:2/auth?port=3,4",
+            OpenOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(s.pg.get_ports(), &[3, 4]);
+        // One host: as before; no target_session_attrs is `any`.
+        let s = parse("postgres://u@h:6543/auth", OpenOptions::default()).unwrap();
+        assert_eq!(hosts(&s), ["h"]);
+        assert_eq!(s.pg.get_ports(), &[6543]);
+        assert_eq!(s.pg.get_target_session_attrs(), TargetSessionAttrs::Any);
+        // Bad lists are Config errors that never show the password.
+        for (uri, want) in [
+            ("postgres://u:s3cret@h1:1,h2:x/db", "port is not"),
+            ("postgres://u:s3cret@h1:1,,h2/db", "empty host"),
+            ("postgres://u:s3cret@h1,[::1/db", "unclosed"),
+            ("postgres://u:s3cret@h1,[::1]x/db", "IPv6"),
+            ("postgres://u:s3cret@h1:0,h2/db", "`0`"),
+            (
+                "postgres://u:s3cret@/db?host=a,b,c&port=1,2",
+                "3 hosts and 2 ports",
+            ),
+            (
+                "postgres://u:s3cret@h1,h2/db?target_session_attrs=primary",
+                "target_session_attrs `primary`",
+            ),
+        ] {
+            let e = parse(uri, OpenOptions::default()).unwrap_err();
+            let text = e.to_string();
+            assert!(matches!(e, StorageError::Config(_)), "{uri}: {e:?}");
+            assert!(text.contains(want), "{uri}: {text}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub(crate) enum Class {
     ForeignKey(String),
     /// 40001, 40P01, 55P03 (lock_timeout), 57014 (statement_timeout).
     Retryable,
-    /// The connection is gone or cannot be made.
+    /// The connection is gone or cannot be made, or its server no longer takes
+    /// writes.
     Unavailable,
     /// A value the database rejected: NOT NULL (23502), too long (22001), bad
     /// encoding such as a NUL byte (22021).
@@ -59,7 +60,11 @@ pub(crate) fn classify_state(
         "23502" | "22001" | "22021" => Class::InvalidInput,
         // 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown,
         // 57P03 cannot_connect_now, 53300 too_many_connections, class 08.
-        "57P01" | "57P02" | "57P03" | "53300" => Class::Unavailable,
+        // 25006 read_only_sql_transaction: the server no longer takes writes (a
+        // primary demoted to standby, a connection to a replica); the storage never
+        // opens read-only transactions itself, so the connection is dropped and the
+        // next one goes to the primary (`target_session_attrs=read-write`).
+        "57P01" | "57P02" | "57P03" | "53300" | "25006" => Class::Unavailable,
         _ if c.starts_with("08") => Class::Unavailable,
         _ => Class::Query,
     }
@@ -280,6 +285,10 @@ mod tests {
         );
         assert_eq!(
             classify_state(&SqlState::CONNECTION_FAILURE, None, None),
+            Class::Unavailable
+        );
+        assert_eq!(
+            classify_state(&SqlState::READ_ONLY_SQL_TRANSACTION, None, None),
             Class::Unavailable
         );
         assert_eq!(

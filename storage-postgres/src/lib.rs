@@ -37,6 +37,13 @@
 //! Unix sockets in `/var/run/postgresql` and `/tmp` are tried, then `localhost`;
 //! `?host=/path/to/dir` picks a socket directory. Parameters:
 //!
+//! - Several servers, libpq's way: `postgres://u@h1:5432,h2:5433/db` (IPv6 entries
+//!   in brackets, an entry without a port takes 5432), or `?host=h1,h2&port=5432,5433`
+//!   (one port for all hosts, or one per host). Each connection tries them in order.
+//! - `target_session_attrs`: `any` (default: the first server that accepts the
+//!   connection), `read-write` (the first that accepts writes, i.e. the primary; with
+//!   a list of servers this follows a failover), `read-only`.
+//!
 //! - `currentSchema=NAME`: the schema of the tables (like the `schema` option; giving
 //!   both with different values is an error). It is created if missing, and every
 //!   connection runs `SET search_path TO "NAME"`. Names are ASCII letters, digits and
@@ -103,8 +110,10 @@
 //!   `VARCHAR[]` parameter, so the shared SQL needs no PostgreSQL-only value types.
 //! - Errors: SQLSTATE 23505 is a unique violation keyed `PRIMARY` (`<table>_pkey`)
 //!   or by the column part of `<table>_<column>_key`; 23503 a foreign-key violation;
-//!   40001, 40P01 and 55P03 `Retryable`; a lost or refused connection and a pool
-//!   timeout `Unavailable`; 23502, 22001 and 22021 `InvalidInput`; anything else
+//!   40001, 40P01 and 55P03 `Retryable`; a lost or refused connection, no server of
+//!   the list taking writes (`target_session_attrs=read-write`), a write refused
+//!   because the server has become read-only (25006) and a pool timeout
+//!   `Unavailable`; 23502, 22001 and 22021 `InvalidInput`; anything else
 //!   `Query`. No message carries the password.
 //! - Transactions: `BEGIN ISOLATION LEVEL ...` (READ COMMITTED by default); a
 //!   statement that fails inside a transaction aborts it (PostgreSQL's rule), and a
@@ -112,6 +121,11 @@
 //!   Named locks are transaction-scoped advisory locks
 //!   (`pg_advisory_xact_lock(hashtextextended(..))`), namespaced by schema and
 //!   prefix. A connection dropped inside a transaction is rolled back before reuse.
+//! - Failover: a statement that finds its connection gone (or its server read-only)
+//!   fails with `Unavailable` and marks every connection opened before it stale, so
+//!   none of them is handed out again; new connections are made through the host
+//!   list, so with `target_session_attrs=read-write` the storage reaches a promoted
+//!   standby by itself, without being reopened.
 //! - Migrations run on a dedicated connection under a session advisory lock, each in
 //!   one transaction with its history row (`{prefix}schema_migrations`).
 #![warn(missing_docs)]

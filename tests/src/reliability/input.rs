@@ -1377,6 +1377,30 @@ pub fn hostile_uris(backend: &str) -> Vec<(String, &'static [&'static str])> {
             format!("{scheme}://{user}:12345?{s}@127.0.0.1:{port}/{db}"),
             ANY,
         ),
+        // Lists of servers (PostgreSQL's multi-host form; one server on MySQL).
+        (
+            format!(
+                "{scheme}://{user}:{s}@127.0.0.1:1,127.0.0.1:2/{db}?target_session_attrs=read-write"
+            ),
+            UNREACHABLE,
+        ),
+        (
+            format!("{scheme}://{user}:{s}@127.0.0.1:{port},127.0.0.1:{port}/{db}"),
+            ANY,
+        ),
+        (
+            format!("{scheme}://{user}:{s}@127.0.0.1:1,127.0.0.1:port/{db}"),
+            CONFIG,
+        ),
+        (format!("{scheme}://{user}:{s}@127.0.0.1:1,,h/{db}"), CONFIG),
+        (
+            format!("{scheme}://{user}:x,{s}@127.0.0.1:{port}/{db}"),
+            ANY,
+        ),
+        (
+            format!("{scheme}://{user}:{s}@127.0.0.1:{port}/{db}?target_session_attrs=bogus"),
+            CONFIG,
+        ),
         // Unknown parameters.
         (
             format!("{scheme}://{user}:{s}@127.0.0.1:{port}/{db}?bogus=1"),
