@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod active;
+mod app_scope;
 mod codes;
 pub mod conn;
 mod dashboard;

@@ -439,6 +439,11 @@ impl Templates {
             let values = t.values(args.into_values())?;
             return Ok((t, values));
         }
+        if cfg!(debug_assertions)
+            && let Some(why) = crate::app_scope::violation(stmt.name, &sql)
+        {
+            return Err(StorageError::query(why));
+        }
         let mut sources: Vec<Source> = values
             .0
             .into_iter()
