@@ -283,6 +283,9 @@ pub struct PostgresConn {
     shared: Arc<Shared>,
     in_tx: bool,
     tx_failed: bool,
+    /// The open transaction ran a statement that may write (tracked only with a
+    /// read replica, see `replica.rs`).
+    tx_wrote: bool,
 }
 
 impl std::fmt::Debug for PostgresConn {
@@ -327,6 +330,29 @@ impl PostgresConn {
             shared,
             in_tx: false,
             tx_failed: false,
+            tx_wrote: false,
+        }
+    }
+
+    /// Read-your-writes with a read replica: notes that `sql` ran. A statement that
+    /// may write (anything but a `SELECT`) marks the open transaction as writing,
+    /// or, in autocommit, has committed: the primary's WAL position is recorded now,
+    /// on this connection.
+    async fn wrote(&mut self, sql: &str) {
+        let Some(written) = &self.shared.written else {
+            return;
+        };
+        let select = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"));
+        if select {
+            return;
+        }
+        if self.in_tx {
+            self.tx_wrote = true;
+        } else if let Some(c) = &self.obj {
+            written.record(c).await;
         }
     }
 
@@ -405,7 +431,9 @@ impl PostgresConn {
 impl Conn for PostgresConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
         if self.shared.pooler.is_some() {
-            return self.pooled(sql, &values).await.map(|(_, n)| n);
+            let n = self.pooled(sql, &values).await?.1;
+            self.wrote(sql).await;
+            return Ok(n);
         }
         let params: Vec<Param<'_>> = values.0.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
@@ -418,7 +446,10 @@ impl Conn for PostgresConn {
                 Err(e) => Err(e),
             };
             match r {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.wrote(sql).await;
+                    return Ok(n);
+                }
                 Err(e) => {
                     if let Some(err) = self.failed(sql, e, &mut retried) {
                         return Err(err);
@@ -435,7 +466,9 @@ impl Conn for PostgresConn {
         let mut retried = false;
         let rows = loop {
             if self.shared.pooler.is_some() {
-                break self.pooled(sql, &values).await?.0;
+                let rows = self.pooled(sql, &values).await?.0;
+                self.wrote(sql).await;
+                break rows;
             }
             let client = self.client()?;
             let r = match client.prepare_cached(sql).await {
@@ -443,7 +476,10 @@ impl Conn for PostgresConn {
                 Err(e) => Err(e),
             };
             match r {
-                Ok(rows) => break rows,
+                Ok(rows) => {
+                    self.wrote(sql).await;
+                    break rows;
+                }
                 Err(e) => {
                     if let Some(err) = self.failed(sql, e, &mut retried) {
                         return Err(err);
@@ -479,6 +515,7 @@ impl Conn for PostgresConn {
         // next single-statement writes would never be committed).
         self.in_tx = true;
         self.tx_failed = false;
+        self.tx_wrote = false;
         if let Err(e) = self.simple(sql).await {
             self.in_tx = false;
             return Err(e);
@@ -503,6 +540,13 @@ impl Conn for PostgresConn {
         // Whatever the outcome, the server ends the transaction on COMMIT.
         let r = self.simple("COMMIT").await;
         self.in_tx = false;
+        if let (Some(w), true) = (&self.shared.written, std::mem::take(&mut self.tx_wrote)) {
+            match (&r, &self.obj) {
+                (Ok(()), Some(c)) => w.record(c).await,
+                // The commit's outcome is unknown (connection lost mid-COMMIT).
+                _ => w.mark_unknown(),
+            }
+        }
         r
     }
 

@@ -23,7 +23,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
-use crate::run::{Op, Via, named_lock, traced};
+use crate::run::{Op, Stale, Via, named_lock, traced};
 use crate::schema::{AllAuthRecipeUsers, AppIdToUserId, As, LinkCols, Tbl};
 use crate::stmt::{Meaning, Q, Stmt, app_user_is, args, locked};
 use crate::tx::SqlTx;
@@ -703,7 +703,7 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
     }
 
     async fn count_users_with_more_than_one_login_method(&self, app: &AppId) -> Result<u64> {
-        self.on(Via::Read, Op::app("count_multi_method_users", app), |cx| {
+        self.stale_read(Stale::Point, Op::app("count_multi_method_users", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const N: [As; 1] = [As::N];
