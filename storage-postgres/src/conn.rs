@@ -334,26 +334,24 @@ impl PostgresConn {
         }
     }
 
-    /// Read-your-writes with a read replica: notes that `sql` ran. A statement that
-    /// may write (anything but a `SELECT`) marks the open transaction as writing,
-    /// or, in autocommit, has committed: the primary's WAL position is recorded now,
-    /// on this connection.
-    async fn wrote(&mut self, sql: &str) {
-        let Some(written) = &self.shared.written else {
-            return;
-        };
+    /// Read-your-writes with a read replica (see `replica.rs`): where the primary's
+    /// WAL position must be recorded after `sql` (a statement other than `SELECT`)
+    /// commits, in autocommit; `None` otherwise. Inside a transaction, such a
+    /// statement marks the transaction as writing instead (recorded at commit).
+    fn record_after(&mut self, sql: &str) -> Option<Arc<crate::replica::Written>> {
+        let written = self.shared.written.as_ref()?;
         let select = sql
             .trim_start()
             .get(..6)
             .is_some_and(|w| w.eq_ignore_ascii_case("select"));
         if select {
-            return;
+            return None;
         }
         if self.in_tx {
             self.tx_wrote = true;
-        } else if let Some(c) = &self.obj {
-            written.record(c).await;
+            return None;
         }
+        Some(written.clone())
     }
 
     fn client(&self) -> Result<&Object, StorageError> {
@@ -415,6 +413,31 @@ impl PostgresConn {
         })
     }
 
+    /// `COMMIT; SELECT pg_current_wal_insert_lsn()` in one simple query; records the
+    /// position in `w`.
+    async fn commit_and_record(
+        &mut self,
+        w: &crate::replica::Written,
+    ) -> Result<(), StorageError> {
+        let r = self
+            .client()?
+            .simple_query("COMMIT; SELECT pg_current_wal_insert_lsn()")
+            .await;
+        match r {
+            Ok(msgs) => {
+                w.noted::<()>(Ok(crate::replica::lsn_of(&msgs)));
+                Ok(())
+            }
+            Err(e) => {
+                let err = storage_error(e, &self.shared.scrub);
+                if matches!(err, StorageError::Unavailable { .. }) {
+                    self.shared.connection_failed();
+                }
+                Err(err)
+            }
+        }
+    }
+
     async fn simple(&mut self, sql: &str) -> Result<(), StorageError> {
         let r = self.client()?.batch_execute(sql).await;
         r.map_err(|e| {
@@ -432,24 +455,36 @@ impl Conn for PostgresConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
         if self.shared.pooler.is_some() {
             let n = self.pooled(sql, &values).await?.1;
-            self.wrote(sql).await;
+            if let (Some(w), Ok(c)) = (self.record_after(sql), self.client()) {
+                w.record(c).await;
+            }
             return Ok(n);
         }
         let params: Vec<Param<'_>> = values.0.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let mut retried = false;
+        let record = self.record_after(sql);
         loop {
             let client = self.client()?;
             let r = match client.prepare_cached(sql).await {
-                Ok(stmt) => client.execute(&stmt, &refs).await,
+                // The position is read in the same pipeline, right behind the
+                // statement (requests go out in the order they are first polled).
+                Ok(stmt) => match &record {
+                    Some(w) => {
+                        let (r, lsn) = tokio::join!(
+                            client.execute(&stmt, &refs),
+                            crate::replica::primary_lsn(client)
+                        );
+                        w.noted(lsn);
+                        r
+                    }
+                    None => client.execute(&stmt, &refs).await,
+                },
                 Err(e) => Err(e),
             };
             match r {
-                Ok(n) => {
-                    self.wrote(sql).await;
-                    return Ok(n);
-                }
+                Ok(n) => return Ok(n),
                 Err(e) => {
                     if let Some(err) = self.failed(sql, e, &mut retried) {
                         return Err(err);
@@ -464,22 +499,36 @@ impl Conn for PostgresConn {
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let mut retried = false;
+        let record = if self.shared.pooler.is_some() {
+            None
+        } else {
+            self.record_after(sql)
+        };
         let rows = loop {
             if self.shared.pooler.is_some() {
                 let rows = self.pooled(sql, &values).await?.0;
-                self.wrote(sql).await;
+                if let (Some(w), Ok(c)) = (self.record_after(sql), self.client()) {
+                    w.record(c).await;
+                }
                 break rows;
             }
             let client = self.client()?;
             let r = match client.prepare_cached(sql).await {
-                Ok(stmt) => client.query(&stmt, &refs).await,
+                Ok(stmt) => match &record {
+                    Some(w) => {
+                        let (r, lsn) = tokio::join!(
+                            client.query(&stmt, &refs),
+                            crate::replica::primary_lsn(client)
+                        );
+                        w.noted(lsn);
+                        r
+                    }
+                    None => client.query(&stmt, &refs).await,
+                },
                 Err(e) => Err(e),
             };
             match r {
-                Ok(rows) => {
-                    self.wrote(sql).await;
-                    break rows;
-                }
+                Ok(rows) => break rows,
                 Err(e) => {
                     if let Some(err) = self.failed(sql, e, &mut retried) {
                         return Err(err);
@@ -538,15 +587,22 @@ impl Conn for PostgresConn {
             ));
         }
         // Whatever the outcome, the server ends the transaction on COMMIT.
-        let r = self.simple("COMMIT").await;
-        self.in_tx = false;
-        if let (Some(w), true) = (&self.shared.written, std::mem::take(&mut self.tx_wrote)) {
-            match (&r, &self.obj) {
-                (Ok(()), Some(c)) => w.record(c).await,
-                // The commit's outcome is unknown (connection lost mid-COMMIT).
-                _ => w.mark_unknown(),
+        let wrote = std::mem::take(&mut self.tx_wrote);
+        let r = match (&self.shared.written, wrote) {
+            // With a read replica, a transaction that wrote reads the primary's
+            // position in the same round trip, right after its COMMIT.
+            (Some(w), true) => {
+                let w = w.clone();
+                let r = self.commit_and_record(&w).await;
+                if r.is_err() {
+                    // The commit's outcome may be unknown (connection lost).
+                    w.mark_unknown();
+                }
+                r
             }
-        }
+            _ => self.simple("COMMIT").await,
+        };
+        self.in_tx = false;
         r
     }
 

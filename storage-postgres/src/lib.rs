@@ -80,6 +80,43 @@
 //!
 //! The server must be PostgreSQL 12 or newer (checked when opening).
 //!
+//! ## Read replica
+//!
+//! `OpenOptions::read_replica_uri` (or `POSTGRESQL_READ_REPLICA_CONNECTION_URI`) names
+//! a streaming replica of the database, with the same URI syntax and parameters; its
+//! connections get the same schema, prefix, pool size and timeouts. What goes where:
+//!
+//! - to the replica, when it has replayed this storage's own writes: the reads
+//!   `storage-sql` marks as possibly stale (`Stale`): `get_user`, `list_users` (pages
+//!   and searches), `count_users`, user metadata, roles and permissions (all six
+//!   look-ups), user-id mappings, last-active and the active-user counts,
+//!   `count_users_with_more_than_one_login_method`;
+//! - to the primary, always: every write and transaction (locking reads included),
+//!   and the reads whose staleness would be a security or correctness problem:
+//!   sessions, refresh tokens and signing keys, one-time codes and tokens,
+//!   email verification, TOTP, the dashboard, tenants and their configuration,
+//!   key/value, `user_exists`, the look-ups by email, phone and third-party id (they
+//!   carry the password hash sign-in checks, and sign-up's "already taken") and the
+//!   account-linking reads a write decides on.
+//!
+//! Read-your-writes: after each committed write (a transaction that ran a statement
+//! other than `SELECT`, or such a statement in autocommit) the connection that wrote
+//! reads `pg_current_wal_insert_lsn()`; the storage keeps the highest position
+//! (also read when it opens and when migrations end). A possibly stale read goes to
+//! the replica only if its replay position (`pg_last_wal_replay_lsn()`, cached;
+//! asked again, once, on the read's connection when the cache is behind) has
+//! reached that position; otherwise it runs on the primary. The guarantee is per
+//! storage instance: a caller reads what this instance committed before the read
+//! started; writes of other cores appear after the replica's lag. Cost: one extra
+//! round trip to the primary per committed write, and one to the replica per read
+//! when the cached position is behind (none without a replica).
+//!
+//! The replica is never needed: a read that cannot get a replica connection, or
+//! fails on one as `Unavailable` or `Retryable` (replica down, a query cancelled by
+//! recovery), runs on the primary, and the replica is left alone for 2 s. A server
+//! that is not in recovery is never read from. The DEBUG event `replica` of a read's
+//! span says where it went (`on_replica`).
+//!
 //! ## Behaviour
 //!
 //! - Driver: `tokio-postgres` over a `deadpool-postgres` pool. Statements are

@@ -50,15 +50,20 @@ pub(crate) fn parse_lsn(text: &str) -> Option<u64> {
     Some((u64::from(hi) << 32) | u64::from(lo))
 }
 
+/// The first `pg_lsn` value in the rows of a simple query; `None` when there is
+/// none or it is NULL.
+pub(crate) fn lsn_of(msgs: &[SimpleQueryMessage]) -> Option<u64> {
+    msgs.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => r.get(0).and_then(parse_lsn),
+        _ => None,
+    })
+}
+
 /// Runs `sql` (one `SELECT` of one `pg_lsn` value) with the simple protocol (no named
 /// statement: it works behind a transaction-mode pooler too). `Ok(None)` when the
 /// value is NULL.
 async fn lsn_query(client: &Client, sql: &str) -> Result<Option<u64>, tokio_postgres::Error> {
-    let msgs = client.simple_query(sql).await?;
-    Ok(msgs.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(r) => r.get(0).and_then(parse_lsn),
-        _ => None,
-    }))
+    Ok(lsn_of(&client.simple_query(sql).await?))
 }
 
 /// The primary's WAL insert position now (at or after the commit record of every
@@ -93,9 +98,15 @@ impl Written {
     /// that fails, marks the position unknown (the next replica read asks the
     /// primary first), never failing the write that committed.
     pub(crate) async fn record(&self, client: &Client) {
-        match primary_lsn(client).await {
+        self.noted(primary_lsn(client).await);
+    }
+
+    /// Records the outcome of reading the primary's position after a commit: the
+    /// position, or (none read) the unknown mark.
+    pub(crate) fn noted<E>(&self, lsn: Result<Option<u64>, E>) {
+        match lsn {
             Ok(Some(lsn)) => self.note(lsn),
-            Ok(None) | Err(_) => self.unknown.store(true, Ordering::Release),
+            Ok(None) | Err(_) => self.mark_unknown(),
         }
     }
 
