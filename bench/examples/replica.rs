@@ -152,8 +152,14 @@ async fn bare(uri: &str) -> Arc<Vec<(Client, Statement)>> {
 async fn main() {
     let secs = env_num("SECS", 3);
     let rounds = env_num("ROUNDS", 3);
-    let p_uri = env_uri("POSTGRES_PRIMARY_URI", "postgres://postgres@127.0.0.1:5440/test");
-    let r_uri = env_uri("POSTGRES_REPLICA_URI", "postgres://postgres@127.0.0.1:5441/test");
+    let p_uri = env_uri(
+        "POSTGRES_PRIMARY_URI",
+        "postgres://postgres@127.0.0.1:5440/test",
+    );
+    let r_uri = env_uri(
+        "POSTGRES_REPLICA_URI",
+        "postgres://postgres@127.0.0.1:5441/test",
+    );
     println!("load average at start: {}", load());
     let admin = connect_client(&with_db(&p_uri, "postgres"))
         .await
@@ -172,7 +178,9 @@ async fn main() {
     caught_up(&admin, &radmin).await;
     let (p_db, r_db) = (with_db(&p_uri, DB), with_db(&r_uri, DB));
     let primary_only = open(&p_db, None).await;
-    storage_api::migrate_up(&*primary_only).await.expect("migrate");
+    storage_api::migrate_up(&*primary_only)
+        .await
+        .expect("migrate");
     let t = TenantIdentifier::default_public();
     primary_only.add_tenant(&t, 1).await.unwrap();
     let mut ids = Vec::with_capacity(USERS);

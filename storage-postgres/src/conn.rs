@@ -415,10 +415,7 @@ impl PostgresConn {
 
     /// `COMMIT; SELECT pg_current_wal_insert_lsn()` in one simple query; records the
     /// position in `w`.
-    async fn commit_and_record(
-        &mut self,
-        w: &crate::replica::Written,
-    ) -> Result<(), StorageError> {
+    async fn commit_and_record(&mut self, w: &crate::replica::Written) -> Result<(), StorageError> {
         let r = self
             .client()?
             .simple_query("COMMIT; SELECT pg_current_wal_insert_lsn()")

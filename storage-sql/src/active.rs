@@ -193,7 +193,8 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
         since: i64,
         or_totp: bool,
     ) -> Result<u64> {
-        self.stale_read(Stale::Scan,
+        self.stale_read(
+            Stale::Scan,
             Op::app("count_active_with_many_login_methods", app),
             |cx| {
                 Box::pin(async move {

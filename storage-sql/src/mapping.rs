@@ -236,34 +236,40 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
         }
         let stmt = Stmt::shaped("mapping.by_supertokens_ids", Shape::Each(ids.len()));
         let args = args! { app: app.as_str(), ids: each(ids.iter().map(String::as_str)) };
-        self.stale_read(Stale::Point, Op::app("get_user_id_mappings_for", app), |cx| {
-            let args = args.clone();
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let rows = q
-                    .fetch(c, stmt, &MAPPING, args, |a| {
-                        Query::select()
-                            .from(q.t(Tbl::UseridMapping))
-                            .columns(MAPPING)
-                            .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
-                            .and_where(
-                                Expr::col(UseridMapping::SupertokensUserId).is_in(a.ids.values()),
-                            )
-                            .order_by(UseridMapping::SupertokensUserId, sea_query::Order::Asc)
-                            .to_owned()
-                    })
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(UserIdMapping {
-                            supertokens_user_id: r.text(UseridMapping::SupertokensUserId)?,
-                            external_user_id: r.text(UseridMapping::ExternalUserId)?,
-                            external_user_id_info: r.opt_text(UseridMapping::ExternalUserIdInfo)?,
+        self.stale_read(
+            Stale::Point,
+            Op::app("get_user_id_mappings_for", app),
+            |cx| {
+                let args = args.clone();
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    let rows = q
+                        .fetch(c, stmt, &MAPPING, args, |a| {
+                            Query::select()
+                                .from(q.t(Tbl::UseridMapping))
+                                .columns(MAPPING)
+                                .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
+                                .and_where(
+                                    Expr::col(UseridMapping::SupertokensUserId)
+                                        .is_in(a.ids.values()),
+                                )
+                                .order_by(UseridMapping::SupertokensUserId, sea_query::Order::Asc)
+                                .to_owned()
                         })
-                    })
-                    .collect()
-            })
-        })
+                        .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(UserIdMapping {
+                                supertokens_user_id: r.text(UseridMapping::SupertokensUserId)?,
+                                external_user_id: r.text(UseridMapping::ExternalUserId)?,
+                                external_user_id_info: r
+                                    .opt_text(UseridMapping::ExternalUserIdInfo)?,
+                            })
+                        })
+                        .collect()
+                })
+            },
+        )
         .await
     }
 

@@ -315,10 +315,7 @@ impl<D: Driver> SqlStorage<D> {
             );
             let (conn, on_replica) = conn?;
             tracing::debug!(on_replica, "replica");
-            let mut cx = Cx {
-                conn,
-                q: self.q(),
-            };
+            let mut cx = Cx { conn, q: self.q() };
             match body(&mut cx).await {
                 Err(e @ (StorageError::Unavailable { .. } | StorageError::Retryable { .. }))
                     if on_replica =>

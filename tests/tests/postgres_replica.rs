@@ -205,7 +205,10 @@ async fn stale_reads_go_to_the_replica_and_the_rest_to_the_primary() {
 
         // The writer reads its own writes (from the primary).
         assert!(writer.get_user(&t.app, &user.id).await.unwrap().is_some());
-        assert_eq!(writer.list_users(&first_page()).await.unwrap().users.len(), 2);
+        assert_eq!(
+            writer.list_users(&first_page()).await.unwrap().users.len(),
+            2
+        );
         // The reader wrote nothing: its user reads go to the paused replica...
         assert!(
             reader.get_user(&t.app, &user.id).await.unwrap().is_none(),
@@ -216,11 +219,7 @@ async fn stale_reads_go_to_the_replica_and_the_rest_to_the_primary() {
         assert!(reader.get_user(&t.app, &before.id).await.unwrap().is_some());
         // ... its session reads to the primary.
         assert!(
-            reader
-                .get_session(&t, &s.handle)
-                .await
-                .unwrap()
-                .is_some(),
+            reader.get_session(&t, &s.handle).await.unwrap().is_some(),
             "a session read went to the replica"
         );
 
@@ -301,7 +300,10 @@ async fn every_task_reads_its_own_writes_with_replay_paused_or_running() {
 
         pair.replay(false).await;
         let (_, paused) = write_then_read(&storage).await;
-        assert_eq!(paused, 0, "a read went to a replica that had not replayed it");
+        assert_eq!(
+            paused, 0,
+            "a read went to a replica that had not replayed it"
+        );
         pair.replay(true).await;
         pair.caught_up().await;
 
@@ -321,7 +323,11 @@ async fn every_task_reads_its_own_writes_with_replay_paused_or_running() {
                 .expect("get user");
             assert!(u.is_some(), "user {id} not read once replayed");
         }
-        assert_eq!(replica_reads(&cap), TASKS * ROUNDS, "reads not on the replica");
+        assert_eq!(
+            replica_reads(&cap),
+            TASKS * ROUNDS,
+            "reads not on the replica"
+        );
         storage.close().await;
     })
     .await;
@@ -340,12 +346,18 @@ async fn reads_are_answered_by_the_primary_when_the_replica_is_down() {
         let reader = pair.open(true).await;
         // Pooled replica connections, then the replica goes away under them.
         assert!(reader.get_user(&t.app, &user.id).await.unwrap().is_some());
-        assert_eq!(reader.list_users(&first_page()).await.unwrap().users.len(), 1);
+        assert_eq!(
+            reader.list_users(&first_page()).await.unwrap().users.len(),
+            1
+        );
         run_script("pg-replica.sh", &["stop-replica"]);
         for storage in [&reader, &writer] {
             for _ in 0..3 {
                 assert!(storage.get_user(&t.app, &user.id).await.unwrap().is_some());
-                assert_eq!(storage.list_users(&first_page()).await.unwrap().users.len(), 1);
+                assert_eq!(
+                    storage.list_users(&first_page()).await.unwrap().users.len(),
+                    1
+                );
             }
         }
         // Opened while the replica is down.
