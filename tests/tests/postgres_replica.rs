@@ -186,6 +186,7 @@ async fn stale_reads_go_to_the_replica_and_the_rest_to_the_primary() {
         pair.caught_up().await;
         // Opened after the writer's writes (its start position covers them).
         let reader = pair.open(true).await;
+        pair.caught_up().await;
         assert!(reader.get_user(&t.app, &before.id).await.unwrap().is_some());
 
         pair.replay(false).await;
@@ -344,6 +345,7 @@ async fn reads_are_answered_by_the_primary_when_the_replica_is_down() {
             .expect("sign up");
         pair.caught_up().await;
         let reader = pair.open(true).await;
+        pair.caught_up().await;
         // Pooled replica connections, then the replica goes away under them.
         assert!(reader.get_user(&t.app, &user.id).await.unwrap().is_some());
         assert_eq!(
@@ -372,6 +374,81 @@ async fn reads_are_answered_by_the_primary_when_the_replica_is_down() {
         for s in [writer, reader, late] {
             s.close().await;
         }
+    })
+    .await;
+}
+
+/// Sets (or, with `None`, removes) an environment variable.
+fn set_env(name: &str, value: Option<&str>) {
+    // SAFETY: every test of this binary runs under the `REPLICA` lock, and none
+    // reads the environment outside it; this one restores the variables before
+    // releasing it.
+    unsafe {
+        match value {
+            Some(v) => std::env::set_var(name, v),
+            None => std::env::remove_var(name),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_replica_is_configured_like_supertokens_and_refused_elsewhere() {
+    use storage_mysql as _;
+    use storage_sqlite as _;
+    on_pair(|pair| async move {
+        let t = TenantIdentifier::default_public();
+        let writer = migrated(&pair).await;
+        pair.caught_up().await;
+        set_env("POSTGRESQL_CONNECTION_URI", Some(&pair.primary));
+        set_env(
+            "POSTGRESQL_READ_REPLICA_CONNECTION_URI",
+            Some(&pair.replica),
+        );
+        let from_env = storage_api::open_from_env(OpenOptions::default()).await;
+        // MySQL and SQLite have no replica support: the setting is an error, not
+        // silently ignored.
+        let sqlite = storage_api::open(
+            "sqlite::memory:",
+            OpenOptions {
+                read_replica_uri: Some(Secret::new(pair.replica.clone())),
+                ..Default::default()
+            },
+        )
+        .await;
+        let mysql = storage_api::open(
+            "mysql://root@127.0.0.1:3306/test",
+            OpenOptions {
+                read_replica_uri: Some(Secret::new(pair.replica.clone())),
+                ..Default::default()
+            },
+        )
+        .await;
+        set_env("POSTGRESQL_CONNECTION_URI", None);
+        set_env("POSTGRESQL_READ_REPLICA_CONNECTION_URI", None);
+        for refused in [sqlite, mysql] {
+            match refused {
+                Err(storage_api::StorageError::Config(m)) => {
+                    assert!(m.contains("PostgreSQL only"), "{m}")
+                }
+                Err(e) => panic!("not a Config error: {e:?}"),
+                Ok(_) => panic!("a read replica was accepted by a backend without support"),
+            }
+        }
+        let reader = from_env.expect("open_from_env with a read replica");
+        // The replica has what the primary had when the reader opened.
+        pair.caught_up().await;
+        pair.replay(false).await;
+        let user = writer
+            .sign_up_email_password(&ep_input(&t, &email(), 1))
+            .await
+            .expect("sign up");
+        assert!(
+            reader.get_user(&t.app, &user.id).await.unwrap().is_none(),
+            "POSTGRESQL_READ_REPLICA_CONNECTION_URI was not used"
+        );
+        pair.replay(true).await;
+        writer.close().await;
+        reader.close().await;
     })
     .await;
 }
