@@ -68,7 +68,7 @@ pub fn backend_for(scheme: &str) -> Result<&'static Backend> {
 /// variables (`<PREFIX>_TABLE_NAMES_PREFIX`, `<PREFIX>_TABLE_SCHEMA`,
 /// `<PREFIX>_CONNECTION_POOL_SIZE`, `<PREFIX>_MINIMUM_IDLE_CONNECTIONS`,
 /// `<PREFIX>_IDLE_CONNECTION_TIMEOUT` and `<PREFIX>_CONNECTION_TIMEOUT`, both in
-/// milliseconds), then from the defaults.
+/// milliseconds, `<PREFIX>_READ_REPLICA_CONNECTION_URI`), then from the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
     /// Table-name prefix, joined with `_` (`st` gives `st_session_info`).
@@ -83,6 +83,11 @@ pub struct OpenOptions {
     pub idle_timeout: Option<Duration>,
     /// Connect and acquire timeout (default 5 s).
     pub connect_timeout: Option<Duration>,
+    /// The URI of a read replica of the database (PostgreSQL only; a `Config`
+    /// error on the other backends): reads that may be stale go there while it has
+    /// replayed this storage's own writes (see the PostgreSQL backend's docs). A
+    /// [`Secret`]: it may hold a password, and `Debug` never shows it.
+    pub read_replica_uri: Option<Secret>,
 }
 
 /// A set, non-blank environment variable. One that is set but not UTF-8 is a
@@ -134,7 +139,21 @@ impl OpenOptions {
             self.connect_timeout =
                 env_num::<u64>(prefix, "CONNECTION_TIMEOUT")?.map(Duration::from_millis);
         }
+        if self.read_replica_uri.is_none() {
+            self.read_replica_uri = env(prefix, "READ_REPLICA_CONNECTION_URI")?.map(Secret::new);
+        }
         Ok(self)
+    }
+
+    /// A `Config` error if a read replica is set: for the backends that have no
+    /// replica support (`backend` names it in the message).
+    pub fn refuse_read_replica(&self, backend: &str) -> Result<()> {
+        match self.read_replica_uri {
+            Some(_) => Err(StorageError::Config(format!(
+                "read replicas are supported on PostgreSQL only, not on {backend}: unset read_replica_uri (READ_REPLICA_CONNECTION_URI)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The validated table prefix with its `_` joiner (`"st_"`), or `""`.

@@ -371,6 +371,7 @@ pub async fn open(
     uri: ConnectionUri,
     options: OpenOptions,
 ) -> storage_api::Result<Arc<dyn Storage>> {
+    options.refuse_read_replica("MySQL")?;
     let driver = MySqlDriver::connect(uri, options).await?;
     Ok(Arc::new(storage_sql::SqlStorage::new(driver)))
 }

@@ -283,6 +283,9 @@ pub struct PostgresConn {
     shared: Arc<Shared>,
     in_tx: bool,
     tx_failed: bool,
+    /// The open transaction ran a statement that may write (tracked only with a
+    /// read replica, see `replica.rs`).
+    tx_wrote: bool,
 }
 
 impl std::fmt::Debug for PostgresConn {
@@ -327,7 +330,28 @@ impl PostgresConn {
             shared,
             in_tx: false,
             tx_failed: false,
+            tx_wrote: false,
         }
+    }
+
+    /// Read-your-writes with a read replica (see `replica.rs`): where the primary's
+    /// WAL position must be recorded after `sql` (a statement other than `SELECT`)
+    /// commits, in autocommit; `None` otherwise. Inside a transaction, such a
+    /// statement marks the transaction as writing instead (recorded at commit).
+    fn record_after(&mut self, sql: &str) -> Option<Arc<crate::replica::Written>> {
+        let written = self.shared.written.as_ref()?;
+        let select = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"));
+        if select {
+            return None;
+        }
+        if self.in_tx {
+            self.tx_wrote = true;
+            return None;
+        }
+        Some(written.clone())
     }
 
     fn client(&self) -> Result<&Object, StorageError> {
@@ -389,6 +413,28 @@ impl PostgresConn {
         })
     }
 
+    /// `COMMIT; SELECT pg_current_wal_insert_lsn()` in one simple query; records the
+    /// position in `w`.
+    async fn commit_and_record(&mut self, w: &crate::replica::Written) -> Result<(), StorageError> {
+        let r = self
+            .client()?
+            .simple_query("COMMIT; SELECT pg_current_wal_insert_lsn()")
+            .await;
+        match r {
+            Ok(msgs) => {
+                w.noted::<()>(Ok(crate::replica::lsn_of(&msgs)));
+                Ok(())
+            }
+            Err(e) => {
+                let err = storage_error(e, &self.shared.scrub);
+                if matches!(err, StorageError::Unavailable { .. }) {
+                    self.shared.connection_failed();
+                }
+                Err(err)
+            }
+        }
+    }
+
     async fn simple(&mut self, sql: &str) -> Result<(), StorageError> {
         let r = self.client()?.batch_execute(sql).await;
         r.map_err(|e| {
@@ -405,16 +451,33 @@ impl PostgresConn {
 impl Conn for PostgresConn {
     async fn execute(&mut self, sql: &str, values: Values) -> Result<u64, DbError> {
         if self.shared.pooler.is_some() {
-            return self.pooled(sql, &values).await.map(|(_, n)| n);
+            let n = self.pooled(sql, &values).await?.1;
+            if let (Some(w), Ok(c)) = (self.record_after(sql), self.client()) {
+                w.record(c).await;
+            }
+            return Ok(n);
         }
         let params: Vec<Param<'_>> = values.0.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let mut retried = false;
+        let record = self.record_after(sql);
         loop {
             let client = self.client()?;
             let r = match client.prepare_cached(sql).await {
-                Ok(stmt) => client.execute(&stmt, &refs).await,
+                // The position is read in the same pipeline, right behind the
+                // statement (requests go out in the order they are first polled).
+                Ok(stmt) => match &record {
+                    Some(w) => {
+                        let (r, lsn) = tokio::join!(
+                            client.execute(&stmt, &refs),
+                            crate::replica::primary_lsn(client)
+                        );
+                        w.noted(lsn);
+                        r
+                    }
+                    None => client.execute(&stmt, &refs).await,
+                },
                 Err(e) => Err(e),
             };
             match r {
@@ -433,13 +496,32 @@ impl Conn for PostgresConn {
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let mut retried = false;
+        let record = if self.shared.pooler.is_some() {
+            None
+        } else {
+            self.record_after(sql)
+        };
         let rows = loop {
             if self.shared.pooler.is_some() {
-                break self.pooled(sql, &values).await?.0;
+                let rows = self.pooled(sql, &values).await?.0;
+                if let (Some(w), Ok(c)) = (self.record_after(sql), self.client()) {
+                    w.record(c).await;
+                }
+                break rows;
             }
             let client = self.client()?;
             let r = match client.prepare_cached(sql).await {
-                Ok(stmt) => client.query(&stmt, &refs).await,
+                Ok(stmt) => match &record {
+                    Some(w) => {
+                        let (r, lsn) = tokio::join!(
+                            client.query(&stmt, &refs),
+                            crate::replica::primary_lsn(client)
+                        );
+                        w.noted(lsn);
+                        r
+                    }
+                    None => client.query(&stmt, &refs).await,
+                },
                 Err(e) => Err(e),
             };
             match r {
@@ -479,6 +561,7 @@ impl Conn for PostgresConn {
         // next single-statement writes would never be committed).
         self.in_tx = true;
         self.tx_failed = false;
+        self.tx_wrote = false;
         if let Err(e) = self.simple(sql).await {
             self.in_tx = false;
             return Err(e);
@@ -501,7 +584,21 @@ impl Conn for PostgresConn {
             ));
         }
         // Whatever the outcome, the server ends the transaction on COMMIT.
-        let r = self.simple("COMMIT").await;
+        let wrote = std::mem::take(&mut self.tx_wrote);
+        let r = match (&self.shared.written, wrote) {
+            // With a read replica, a transaction that wrote reads the primary's
+            // position in the same round trip, right after its COMMIT.
+            (Some(w), true) => {
+                let w = w.clone();
+                let r = self.commit_and_record(&w).await;
+                if r.is_err() {
+                    // The commit's outcome may be unknown (connection lost).
+                    w.mark_unknown();
+                }
+                r
+            }
+            _ => self.simple("COMMIT").await,
+        };
         self.in_tx = false;
         r
     }

@@ -87,6 +87,43 @@
 //!
 //! The server must be PostgreSQL 12 or newer (checked when opening).
 //!
+//! ## Read replica
+//!
+//! `OpenOptions::read_replica_uri` (or `POSTGRESQL_READ_REPLICA_CONNECTION_URI`) names
+//! a streaming replica of the database, with the same URI syntax and parameters; its
+//! connections get the same schema, prefix, pool size and timeouts. What goes where:
+//!
+//! - to the replica, when it has replayed this storage's own writes: the reads
+//!   `storage-sql` marks as possibly stale (`Stale`): `get_user`, `list_users` (pages
+//!   and searches), `count_users`, user metadata, roles and permissions (all six
+//!   look-ups), user-id mappings, last-active and the active-user counts,
+//!   `count_users_with_more_than_one_login_method`;
+//! - to the primary, always: every write and transaction (locking reads included),
+//!   and the reads whose staleness would be a security or correctness problem:
+//!   sessions, refresh tokens and signing keys, one-time codes and tokens,
+//!   email verification, TOTP, the dashboard, tenants and their configuration,
+//!   key/value, `user_exists`, the look-ups by email, phone and third-party id (they
+//!   carry the password hash sign-in checks, and sign-up's "already taken") and the
+//!   account-linking reads a write decides on.
+//!
+//! Read-your-writes: after each committed write (a transaction that ran a statement
+//! other than `SELECT`, or such a statement in autocommit) the connection that wrote
+//! reads `pg_current_wal_insert_lsn()`; the storage keeps the highest position
+//! (also read when it opens and when migrations end). A possibly stale read goes to
+//! the replica only if its replay position (`pg_last_wal_replay_lsn()`, cached;
+//! asked again, once, on the read's connection when the cache is behind) has
+//! reached that position; otherwise it runs on the primary. The guarantee is per
+//! storage instance: a caller reads what this instance committed before the read
+//! started; writes of other cores appear after the replica's lag. Cost: one extra
+//! round trip to the primary per committed write, and one to the replica per read
+//! when the cached position is behind (none without a replica).
+//!
+//! The replica is never needed: a read that cannot get a replica connection, or
+//! fails on one as `Unavailable` or `Retryable` (replica down, a query cancelled by
+//! recovery), runs on the primary, and the replica is left alone for 2 s. A server
+//! that is not in recovery is never read from. The DEBUG event `replica` of a read's
+//! span says where it went (`on_replica`).
+//!
 //! ## Behaviour
 //!
 //! - Driver: `tokio-postgres` over a `deadpool-postgres` pool. Statements are
@@ -137,6 +174,7 @@ mod errors;
 mod migrate;
 mod migrations;
 mod pooler;
+mod replica;
 mod share;
 mod tls;
 
@@ -179,6 +217,10 @@ pub(crate) struct Shared {
     /// Behind a transaction-mode pooler (`?pooler=transaction`): the parameter types
     /// of the statements seen, which run unnamed (see `pooler.rs`).
     pub(crate) pooler: Option<pooler::ParamTypes>,
+    /// With a read replica: the WAL position of this storage's committed writes,
+    /// recorded after each (see `replica.rs`). `None` without a replica and on the
+    /// replica's own connections.
+    pub(crate) written: Option<Arc<replica::Written>>,
 }
 
 impl Shared {
@@ -285,7 +327,8 @@ pub struct PostgresDriver {
     settings: Settings,
     shared: Arc<Shared>,
     reads: share::ReadShare,
-    maintenance: Mutex<Option<JoinHandle<()>>>,
+    replica: Option<replica::Replica>,
+    maintenance: Mutex<Vec<JoinHandle<()>>>,
     waits: storage_api::WaitMonitor,
 }
 
@@ -308,6 +351,18 @@ impl PostgresDriver {
         let scrub = Scrubber::new(uri);
         prepare_server(&settings, &scrub).await?;
 
+        let replica_uri = options
+            .read_replica_uri
+            .as_ref()
+            .map(|u| ConnectionUri::parse(u.expose()))
+            .transpose()
+            .map_err(|e| match e {
+                StorageError::Config(m) => StorageError::Config(format!("read replica URI: {m}")),
+                e => e,
+            })?;
+        let written = replica_uri
+            .as_ref()
+            .map(|_| Arc::new(replica::Written::default()));
         let shared = Arc::new(Shared {
             scrub: scrub.clone(),
             lock_namespace: format!(
@@ -318,57 +373,58 @@ impl PostgresDriver {
             purge: AtomicU64::new(0),
             epoch: Instant::now(),
             pooler: settings.pooler.then(pooler::ParamTypes::default),
+            written: written.clone(),
         });
-        let manager = Manager::from_connect(
-            settings.pg.clone(),
-            PgConnect {
-                schema: settings.schema.clone(),
-                session: settings.session_sql(),
-                tls: settings.tls.clone(),
-                scrub,
-            },
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let hook_shared = shared.clone();
-        let max_lifetime = settings.max_lifetime;
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_size)
-            .queue_mode(QueueMode::Lifo)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(settings.connect_timeout))
-            .create_timeout(Some(settings.connect_timeout))
-            .recycle_timeout(Some(settings.connect_timeout))
-            .pre_recycle(Hook::sync_fn(move |_, metrics| {
-                if hook_shared.is_stale(metrics.created) {
-                    Err(HookError::message(
-                        "opened before a connection failure; replaced",
-                    ))
-                } else if max_lifetime.is_some_and(|max| metrics.age() >= max) {
-                    Err(HookError::message("reached its maximum lifetime; replaced"))
-                } else {
-                    Ok(())
-                }
-            }))
-            .build()
-            .map_err(|e| StorageError::Config(format!("cannot build the connection pool: {e}")))?;
-
+        let pool = build_pool(&settings, &shared)?;
         top_up(&pool, settings.min_idle).await;
-        let maintenance = tokio::spawn(maintain(
+        let mut maintenance = vec![tokio::spawn(maintain(
             pool.weak(),
             settings.idle_timeout,
             settings.min_idle,
             settings.max_lifetime,
-        ));
+        ))];
+        let replica = match (&replica_uri, &written) {
+            (Some(uri), Some(written)) => {
+                // Every write committed before this storage opened is read back
+                // too (a core restarted after a write reads it).
+                match pool.get().await {
+                    Ok(c) => written.record(&c).await,
+                    Err(_) => written.mark_unknown(),
+                }
+                let rs = config::settings(uri, options)?;
+                let rshared = Arc::new(Shared {
+                    scrub: Scrubber::new(uri),
+                    lock_namespace: shared.lock_namespace.clone(),
+                    purge: AtomicU64::new(0),
+                    epoch: Instant::now(),
+                    pooler: rs.pooler.then(pooler::ParamTypes::default),
+                    written: None,
+                });
+                let rpool = build_pool(&rs, &rshared)?;
+                maintenance.push(tokio::spawn(maintain(
+                    rpool.weak(),
+                    rs.idle_timeout,
+                    0,
+                    rs.max_lifetime,
+                )));
+                Some(replica::Replica::new(rpool, rshared))
+            }
+            _ => None,
+        };
         Ok(Self {
             reads: share::ReadShare::new(settings.pipeline_depth, settings.pool_size),
             waits: storage_api::WaitMonitor::new("postgresql", settings.wait_threshold),
             pool,
             settings,
             shared,
-            maintenance: Mutex::new(Some(maintenance)),
+            replica,
+            maintenance: Mutex::new(maintenance),
         })
+    }
+
+    /// Whether a read replica is configured.
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
     }
 
     /// The schema in use, if one was configured.
@@ -392,10 +448,10 @@ impl PostgresDriver {
     }
 
     fn stop_maintenance(&self) {
-        if let Ok(mut m) = self.maintenance.lock()
-            && let Some(h) = m.take()
-        {
-            h.abort();
+        if let Ok(mut m) = self.maintenance.lock() {
+            for h in m.drain(..) {
+                h.abort();
+            }
         }
     }
 }
@@ -404,6 +460,45 @@ impl Drop for PostgresDriver {
     fn drop(&mut self) {
         self.stop_maintenance();
     }
+}
+
+/// The connection pool of `settings` (the primary's or the replica's), its
+/// connections sharing `shared`.
+fn build_pool(settings: &Settings, shared: &Arc<Shared>) -> Result<Pool, StorageError> {
+    let manager = Manager::from_connect(
+        settings.pg.clone(),
+        PgConnect {
+            schema: settings.schema.clone(),
+            session: settings.session_sql(),
+            tls: settings.tls.clone(),
+            scrub: shared.scrub.clone(),
+        },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let hook_shared = shared.clone();
+    let max_lifetime = settings.max_lifetime;
+    Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .queue_mode(QueueMode::Lifo)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(settings.connect_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .recycle_timeout(Some(settings.connect_timeout))
+        .pre_recycle(Hook::sync_fn(move |_, metrics| {
+            if hook_shared.is_stale(metrics.created) {
+                Err(HookError::message(
+                    "opened before a connection failure; replaced",
+                ))
+            } else if max_lifetime.is_some_and(|max| metrics.age() >= max) {
+                Err(HookError::message("reached its maximum lifetime; replaced"))
+            } else {
+                Ok(())
+            }
+        }))
+        .build()
+        .map_err(|e| StorageError::Config(format!("cannot build the connection pool: {e}")))
 }
 
 /// On a dedicated first connection: checks the server version and creates the
@@ -545,6 +640,39 @@ impl Driver for PostgresDriver {
         }
     }
 
+    async fn acquire_replica(&self, scan: bool) -> Result<(PostgresConn, bool), StorageError> {
+        if let (Some(r), Some(w)) = (&self.replica, &self.shared.written) {
+            let known = !w.take_unknown() || {
+                // A write whose position was not read: the primary's position now
+                // covers it.
+                let lsn = match self.take().await {
+                    Ok(c) => replica::primary_lsn(&c).await.ok().flatten(),
+                    Err(_) => None,
+                };
+                match lsn {
+                    Some(l) => w.note(l),
+                    None => w.mark_unknown(),
+                }
+                lsn.is_some()
+            };
+            if known && let Some(obj) = r.connection_for(w.get()).await {
+                return Ok((PostgresConn::new(obj, r.shared.clone()), true));
+            }
+        }
+        let conn = if scan {
+            self.acquire().await?
+        } else {
+            self.acquire_read().await?
+        };
+        Ok((conn, false))
+    }
+
+    fn replica_failed(&self, _error: &StorageError) {
+        if let Some(r) = &self.replica {
+            r.failed();
+        }
+    }
+
     async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>, StorageError> {
         if self.pool.is_closed() {
             return Err(StorageError::Unavailable {
@@ -552,7 +680,7 @@ impl Driver for PostgresDriver {
                 source: None,
             });
         }
-        let d = PostgresMigrationDriver::connect(
+        let mut d = PostgresMigrationDriver::connect(
             &self.settings.pg,
             &self.settings.tls,
             self.settings.schema.clone(),
@@ -562,12 +690,16 @@ impl Driver for PostgresDriver {
             self.settings.pooler,
         )
         .await?;
+        d.written = self.shared.written.clone();
         Ok(Box::new(d))
     }
 
     async fn close(&self) {
         self.stop_maintenance();
         self.pool.close();
+        if let Some(r) = &self.replica {
+            r.pool.close();
+        }
     }
 
     fn pool_health(&self) -> Option<storage_api::PoolHealth> {

@@ -33,6 +33,9 @@ pub struct PostgresMigrationDriver {
     pooler: bool,
     /// The transaction `lock` opened behind a pooler is open.
     open_tx: bool,
+    /// With a read replica: the storage's write position, recorded when the
+    /// migrations end (so that reads wait for the replica to have the schema).
+    pub(crate) written: Option<std::sync::Arc<crate::replica::Written>>,
 }
 
 impl std::fmt::Debug for PostgresMigrationDriver {
@@ -78,6 +81,7 @@ impl PostgresMigrationDriver {
             locked: false,
             pooler,
             open_tx: false,
+            written: None,
         })
     }
 
@@ -295,6 +299,15 @@ impl MigrationDriver for PostgresMigrationDriver {
     }
 
     async fn unlock(&mut self) -> Result<(), StorageError> {
+        if let Some(w) = &self.written {
+            // Whatever ran on this connection has committed (or the COMMIT below
+            // is not yet sent, and is then covered by `mark_unknown`).
+            if self.open_tx {
+                w.mark_unknown();
+            } else {
+                w.record(&self.client).await;
+            }
+        }
         if !self.locked {
             return Ok(());
         }

@@ -5,7 +5,7 @@
 use crate::SqlStorage;
 use crate::conn::{Dialect, Driver, Violation};
 use crate::metadata::check_user_id;
-use crate::run::{Op, Via};
+use crate::run::{Op, Stale, Via};
 use crate::schema::{AppIdToUserId, As, Tbl, TotpUsers, UserLastActive};
 use crate::stmt::{Meaning, Stmt, app_user_is, args, insert_row, no_app};
 use async_trait::async_trait;
@@ -87,7 +87,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
 
     async fn last_active(&self, app: &AppId, user_id: &str) -> Result<Option<i64>> {
         check_user_id(user_id)?;
-        self.on(Via::Read, Op::app("last_active", app), |cx| {
+        self.stale_read(Stale::Point, Op::app("last_active", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const TIME: [UserLastActive; 1] = [UserLastActive::LastActiveTime];
@@ -112,7 +112,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
     }
 
     async fn count_active_since(&self, app: &AppId, since: i64) -> Result<u64> {
-        self.on(Via::Pool, Op::app("count_active_since", app), |cx| {
+        self.stale_read(Stale::Scan, Op::app("count_active_since", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const N: [As; 1] = [As::N];
@@ -147,7 +147,7 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, u64)>> {
-        self.on(Via::Pool, Op::app("count_active_by_day", app), |cx| {
+        self.stale_read(Stale::Scan, Op::app("count_active_by_day", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const DAYS: [As; 2] = [As::Day, As::N];
@@ -193,8 +193,8 @@ impl<D: Driver> ActiveUsers for SqlStorage<D> {
         since: i64,
         or_totp: bool,
     ) -> Result<u64> {
-        self.on(
-            Via::Pool,
+        self.stale_read(
+            Stale::Scan,
             Op::app("count_active_with_many_login_methods", app),
             |cx| {
                 Box::pin(async move {

@@ -465,6 +465,28 @@ pub trait Driver: Send + Sync + 'static {
     async fn acquire_read(&self) -> Result<Self::Conn, StorageError> {
         self.acquire().await
     }
+    /// Takes a connection for a read outside any transaction whose answer may lag
+    /// behind other writers but must not lag behind this storage's own committed
+    /// writes (read-your-writes). A backend with a read replica answers on it when
+    /// the replica has replayed every write this storage committed, else on the
+    /// primary; `scan` says the read is a page, scan or aggregate (not a short point
+    /// read, see [`Driver::acquire_read`]). Returns the connection and whether it
+    /// is on a replica. The default takes [`Driver::acquire`] (a scan) or
+    /// [`Driver::acquire_read`]: no replica.
+    async fn acquire_replica(&self, scan: bool) -> Result<(Self::Conn, bool), StorageError> {
+        let conn = if scan {
+            self.acquire().await?
+        } else {
+            self.acquire_read().await?
+        };
+        Ok((conn, false))
+    }
+    /// Told that a read on a replica connection failed with `error` (the read is
+    /// then answered by the primary); a backend may stop using the replica for a
+    /// while. The default does nothing.
+    fn replica_failed(&self, error: &StorageError) {
+        let _ = error;
+    }
     /// A migration driver on a dedicated connection.
     async fn migration_driver(&self) -> Result<Box<dyn MigrationDriver>, StorageError>;
     /// Closes the pool.

@@ -23,7 +23,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
-use crate::run::{Op, Via, named_lock, traced};
+use crate::run::{Op, Stale, Via, named_lock, traced};
 use crate::schema::{AllAuthRecipeUsers, AppIdToUserId, As, LinkCols, Tbl};
 use crate::stmt::{Meaning, Q, Stmt, app_user_is, args, locked};
 use crate::tx::SqlTx;
@@ -703,45 +703,51 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
     }
 
     async fn count_users_with_more_than_one_login_method(&self, app: &AppId) -> Result<u64> {
-        self.on(Via::Read, Op::app("count_multi_method_users", app), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                const N: [As; 1] = [As::N];
-                let row = q
-                    .fetch(
-                        c,
-                        Stmt::fixed("linking.count_multi_method"),
-                        &N,
-                        args! { app: app.as_str() },
-                        |a| {
-                            // Every row of a group is linked (its primary's too): a
-                            // group of more than one has more than one linked row. Only
-                            // the columns of `app_id_to_user_id_linked_idx`: an index-only
-                            // range of the app's linked rows, never the table.
-                            Query::select()
-                                .expr_as(Expr::cust("COUNT(*)"), As::N)
-                                .from_subquery(
-                                    Query::select()
-                                        .column(AppIdToUserId::PrimaryOrRecipeUserId)
-                                        .from(q.t(Tbl::AppIdToUserId))
-                                        .and_where(Expr::col(AppIdToUserId::AppId).eq(a.app.expr()))
-                                        .and_where(
-                                            Expr::col(AppIdToUserId::IsLinkedOrIsAPrimaryUser)
-                                                .eq(true),
-                                        )
-                                        .group_by_col(AppIdToUserId::PrimaryOrRecipeUserId)
-                                        .and_having(Expr::cust("COUNT(*) > 1"))
-                                        .to_owned(),
-                                    As::G,
-                                )
-                                .to_owned()
-                        },
-                    )
-                    .await?
-                    .one();
-                Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
-            })
-        })
+        self.stale_read(
+            Stale::Point,
+            Op::app("count_multi_method_users", app),
+            |cx| {
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    const N: [As; 1] = [As::N];
+                    let row = q
+                        .fetch(
+                            c,
+                            Stmt::fixed("linking.count_multi_method"),
+                            &N,
+                            args! { app: app.as_str() },
+                            |a| {
+                                // Every row of a group is linked (its primary's too): a
+                                // group of more than one has more than one linked row. Only
+                                // the columns of `app_id_to_user_id_linked_idx`: an index-only
+                                // range of the app's linked rows, never the table.
+                                Query::select()
+                                    .expr_as(Expr::cust("COUNT(*)"), As::N)
+                                    .from_subquery(
+                                        Query::select()
+                                            .column(AppIdToUserId::PrimaryOrRecipeUserId)
+                                            .from(q.t(Tbl::AppIdToUserId))
+                                            .and_where(
+                                                Expr::col(AppIdToUserId::AppId).eq(a.app.expr()),
+                                            )
+                                            .and_where(
+                                                Expr::col(AppIdToUserId::IsLinkedOrIsAPrimaryUser)
+                                                    .eq(true),
+                                            )
+                                            .group_by_col(AppIdToUserId::PrimaryOrRecipeUserId)
+                                            .and_having(Expr::cust("COUNT(*) > 1"))
+                                            .to_owned(),
+                                        As::G,
+                                    )
+                                    .to_owned()
+                            },
+                        )
+                        .await?
+                        .one();
+                    Ok(row.map(|r| r.rec().int(As::N)).transpose()?.unwrap_or(0) as u64)
+                })
+            },
+        )
         .await
     }
 }

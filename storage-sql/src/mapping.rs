@@ -3,7 +3,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, Violation};
-use crate::run::{Op, Via, retrying};
+use crate::run::{Op, Stale, Via, retrying};
 use crate::schema::{
     AppUserCols, As, EmailverificationTokens, EmailverificationVerifiedEmails, SessionInfo, Tbl,
     TotpUsers, UserKeyed, UserLastActive, UserMetadata, UserRoles, UseridMapping,
@@ -199,7 +199,7 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
         kind: UserIdType,
     ) -> Result<Vec<UserIdMapping>> {
         check_id(id, kind)?;
-        self.on(Via::Read, Op::app("get_user_id_mapping", app), |cx| {
+        self.stale_read(Stale::Point, Op::app("get_user_id_mapping", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let mut out: Vec<UserIdMapping> = Vec::new();
@@ -236,33 +236,40 @@ impl<D: Driver> UserIdMappings for SqlStorage<D> {
         }
         let stmt = Stmt::shaped("mapping.by_supertokens_ids", Shape::Each(ids.len()));
         let args = args! { app: app.as_str(), ids: each(ids.iter().map(String::as_str)) };
-        self.on(Via::Read, Op::app("get_user_id_mappings_for", app), |cx| {
-            Box::pin(async move {
-                let (c, q) = cx.parts();
-                let rows = q
-                    .fetch(c, stmt, &MAPPING, args, |a| {
-                        Query::select()
-                            .from(q.t(Tbl::UseridMapping))
-                            .columns(MAPPING)
-                            .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
-                            .and_where(
-                                Expr::col(UseridMapping::SupertokensUserId).is_in(a.ids.values()),
-                            )
-                            .order_by(UseridMapping::SupertokensUserId, sea_query::Order::Asc)
-                            .to_owned()
-                    })
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(UserIdMapping {
-                            supertokens_user_id: r.text(UseridMapping::SupertokensUserId)?,
-                            external_user_id: r.text(UseridMapping::ExternalUserId)?,
-                            external_user_id_info: r.opt_text(UseridMapping::ExternalUserIdInfo)?,
+        self.stale_read(
+            Stale::Point,
+            Op::app("get_user_id_mappings_for", app),
+            |cx| {
+                let args = args.clone();
+                Box::pin(async move {
+                    let (c, q) = cx.parts();
+                    let rows = q
+                        .fetch(c, stmt, &MAPPING, args, |a| {
+                            Query::select()
+                                .from(q.t(Tbl::UseridMapping))
+                                .columns(MAPPING)
+                                .and_where(Expr::col(UseridMapping::AppId).eq(a.app.expr()))
+                                .and_where(
+                                    Expr::col(UseridMapping::SupertokensUserId)
+                                        .is_in(a.ids.values()),
+                                )
+                                .order_by(UseridMapping::SupertokensUserId, sea_query::Order::Asc)
+                                .to_owned()
                         })
-                    })
-                    .collect()
-            })
-        })
+                        .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(UserIdMapping {
+                                supertokens_user_id: r.text(UseridMapping::SupertokensUserId)?,
+                                external_user_id: r.text(UseridMapping::ExternalUserId)?,
+                                external_user_id_info: r
+                                    .opt_text(UseridMapping::ExternalUserIdInfo)?,
+                            })
+                        })
+                        .collect()
+                })
+            },
+        )
         .await
     }
 

@@ -3,7 +3,7 @@
 
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, Violation};
-use crate::run::{Op, Via, named_lock, traced};
+use crate::run::{Op, Stale, Via, named_lock, traced};
 use crate::schema::{Tbl, UserMetadata};
 use crate::stmt::{Meaning, Q, Shape, Stmt, app_user_is, args, each, insert_row, no_app};
 use crate::tx::SqlTx;
@@ -99,7 +99,7 @@ async fn delete<C: Conn>(c: &mut C, q: Q<'_>, app: &AppId, user_id: &str) -> Res
 #[async_trait]
 impl<D: Driver> storage_api::UserMetadata for SqlStorage<D> {
     async fn get_user_metadata(&self, app: &AppId, user_id: &str) -> Result<Option<Value>> {
-        self.on(Via::Read, Op::app("get_user_metadata", app), |cx| {
+        self.stale_read(Stale::Point, Op::app("get_user_metadata", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 get(c, q, app, user_id).await
@@ -136,7 +136,7 @@ impl<D: Driver> storage_api::UserMetadata for SqlStorage<D> {
         for u in user_ids {
             check_user_id(u)?;
         }
-        self.on(Via::Pool, Op::app("get_users_metadata", app), |cx| {
+        self.stale_read(Stale::Scan, Op::app("get_users_metadata", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const ROW: [UserMetadata; 2] = [UserMetadata::UserId, UserMetadata::UserMetadata];

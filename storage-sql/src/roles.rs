@@ -9,7 +9,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver};
 use crate::metadata::check_user_id;
-use crate::run::{Op, Via, named_lock, traced};
+use crate::run::{Op, Stale, Via, named_lock, traced};
 use crate::schema::{RolePermissions, Roles, Table, Tbl, UserRoles};
 use crate::stmt::{
     Meaning, One, Q, Shape, Stmt, args, each, if_absent, insert_row, inserted, locked, no_app,
@@ -131,6 +131,7 @@ async fn add_permissions<C: Conn>(
 
 /// A look-up of one text column by another: `SELECT out FROM table WHERE app_id = app
 /// [AND tenant_id = tenant] AND by = value ORDER BY out`.
+#[derive(Clone, Copy)]
 struct Lookup<T: 'static> {
     stmt: Stmt,
     by: T,
@@ -178,7 +179,7 @@ impl<D: Driver> SqlStorage<D> {
         tenant: Option<&str>,
         value: &str,
     ) -> Result<Vec<String>> {
-        self.on(Via::Pool, op, |cx| {
+        self.stale_read(Stale::Scan, op, |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 sorted_column(c, q, l, app, tenant, value).await
@@ -201,7 +202,7 @@ impl<D: Driver> storage_api::UserRoles for SqlStorage<D> {
     }
 
     async fn role_exists(&self, app: &AppId, role: &str) -> Result<bool> {
-        self.on(Via::Read, Op::app("role_exists", app), |cx| {
+        self.stale_read(Stale::Point, Op::app("role_exists", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 role_exists(c, q, app, role, false).await
@@ -211,7 +212,7 @@ impl<D: Driver> storage_api::UserRoles for SqlStorage<D> {
     }
 
     async fn roles(&self, app: &AppId) -> Result<Vec<String>> {
-        self.on(Via::Pool, Op::app("roles", app), |cx| {
+        self.stale_read(Stale::Scan, Op::app("roles", app), |cx| {
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const ROLE: [Roles; 1] = [Roles::Role];

@@ -43,6 +43,29 @@ pub(crate) enum Via {
     Read,
 }
 
+/// A read whose answer may lag behind other cores' writes, never behind this
+/// storage's own: a backend with a read replica may answer it there (see
+/// [`Driver::acquire_replica`]). Only for reads whose staleness is harmless (users,
+/// metadata, roles, mappings, pages, counts), never for sessions, tokens, codes,
+/// keys, or anything a write decides on. Run by [`SqlStorage::stale_read`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stale {
+    /// A short point read (on the primary: as [`Via::Read`]).
+    Point,
+    /// A scan, page or aggregate (on the primary: as [`Via::Pool`]).
+    Scan,
+}
+
+impl Stale {
+    /// How the read is taken on the primary.
+    fn via(self) -> Via {
+        match self {
+            Stale::Point => Via::Read,
+            Stale::Scan => Via::Pool,
+        }
+    }
+}
+
 /// What a span says about one storage operation: its name and whom it is for. Never
 /// a value of the call (no hash, token, session data or secret).
 #[derive(Clone, Copy)]
@@ -266,6 +289,45 @@ impl<D: Driver> SqlStorage<D> {
         traced(D::NAME, op, async {
             let mut cx = self.connection(via).await?;
             body(&mut cx).await
+        })
+        .await
+    }
+
+    /// Runs the read `body` outside a transaction, on a read replica when the
+    /// backend has one that has replayed this storage's writes (see [`Stale`]),
+    /// else on the primary. A read that fails on the replica as `Unavailable` or
+    /// `Retryable` (the replica down, a query cancelled by recovery) is run again
+    /// on the primary: the replica alone never fails a read. Emits `pool_wait`, and
+    /// a DEBUG event `replica` (`on_replica`) saying where the read went.
+    pub(crate) async fn stale_read<'a, R: Traced>(
+        &'a self,
+        kind: Stale,
+        op: Op<'_>,
+        mut body: impl for<'c> FnMut(&'c mut Cx<'a, D::Conn>) -> Body<'c, R> + Send + 'a,
+    ) -> Result<R> {
+        traced(D::NAME, op, async {
+            let start = Instant::now();
+            let conn = self.driver.acquire_replica(kind == Stale::Scan).await;
+            tracing::debug!(
+                wait_us = start.elapsed().as_micros() as u64,
+                ok = conn.is_ok(),
+                "pool_wait"
+            );
+            let (conn, on_replica) = conn?;
+            tracing::debug!(on_replica, "replica");
+            let mut cx = Cx { conn, q: self.q() };
+            match body(&mut cx).await {
+                Err(e @ (StorageError::Unavailable { .. } | StorageError::Retryable { .. }))
+                    if on_replica =>
+                {
+                    drop(cx);
+                    self.driver.replica_failed(&e);
+                    tracing::debug!(on_replica = false, "replica");
+                    let mut cx = self.connection(kind.via()).await?;
+                    body(&mut cx).await
+                }
+                out => out,
+            }
         })
         .await
     }

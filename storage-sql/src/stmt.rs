@@ -325,6 +325,7 @@ pub(crate) trait Params: Sized {
 macro_rules! args {
     ($($name:ident : $val:expr),* $(,)?) => {{
         #[allow(non_camel_case_types)]
+        #[derive(Clone)]
         struct Args<$($name),*> {
             $($name: $name,)*
         }

@@ -4,7 +4,7 @@
 use crate::SqlStorage;
 use crate::conn::{Conn, Driver, UniqueKey, Violation, unexpected};
 use crate::linking;
-use crate::run::{Op, Via, traced};
+use crate::run::{Op, Stale, Via, traced};
 use crate::schema::{
     AllAuthRecipeUsers, AppIdToUserId, AppUserCols, As, EmailpasswordPswdResetTokens,
     EmailpasswordUserToTenant, EmailpasswordUsers, EmailverificationTokens,
@@ -1279,7 +1279,7 @@ impl<D: Driver> Users for SqlStorage<D> {
     }
 
     async fn get_user(&self, app: &AppId, user_id: &str) -> Result<Option<User>> {
-        self.on(Via::Read, Op::app("get_user", app), |cx| {
+        self.stale_read(Stale::Point, Op::app("get_user", app), |cx| {
             let (c, q) = cx.parts();
             Box::pin(get_user(c, q, app, user_id))
         })
@@ -1366,7 +1366,8 @@ impl<D: Driver> Users for SqlStorage<D> {
             t_lo: each(providers.lo),
             t_hi: each(providers.hi),
         };
-        self.on(Via::Pool, Op::tenant("list_users", t), |cx| {
+        self.stale_read(Stale::Scan, Op::tenant("list_users", t), |cx| {
+            let (args, order) = (args.clone(), order.clone());
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 let rows = q
@@ -1477,7 +1478,8 @@ impl<D: Driver> Users for SqlStorage<D> {
             tenant: tenant,
             recipes: each(recipes.iter().map(|r| r.as_str())),
         };
-        self.on(Via::Pool, Op::scope("count_users", scope), |cx| {
+        self.stale_read(Stale::Scan, Op::scope("count_users", scope), |cx| {
+            let args = args.clone();
             Box::pin(async move {
                 let (c, q) = cx.parts();
                 const N: [As; 1] = [As::N];

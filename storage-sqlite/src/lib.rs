@@ -191,6 +191,7 @@ pub async fn open(
     uri: ConnectionUri,
     options: OpenOptions,
 ) -> storage_api::Result<Arc<dyn Storage>> {
+    options.refuse_read_replica("SQLite")?;
     let driver = SqliteDriver::open(&uri, &options)?;
     Ok(Arc::new(SqlStorage::new(driver)))
 }

@@ -117,6 +117,53 @@ pub fn galera_uris() -> Vec<String> {
     .clone()
 }
 
+/// The PostgreSQL primary and its streaming read replica that `.ci/pg-replica.sh`
+/// starts (`POSTGRES_PRIMARY_URI`, `POSTGRES_REPLICA_URI`; else the script is run,
+/// once per process, and its output read), as `(primary, replica)`. Panics if the
+/// pair cannot be started: a missing server is a failure, never a skip.
+pub fn pg_replica_uris() -> (String, String) {
+    static URIS: OnceLock<(String, String)> = OnceLock::new();
+    URIS.get_or_init(|| {
+        if let (Some(p), Some(r)) = (env("POSTGRES_PRIMARY_URI"), env("POSTGRES_REPLICA_URI")) {
+            return (p, r);
+        }
+        let stdout = run_script("pg-replica.sh", &[]);
+        let var = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(|v| v.trim_matches('\'').to_owned())
+                .unwrap_or_else(|| panic!("pg-replica.sh printed no {name}: {stdout}"))
+        };
+        (var("POSTGRES_PRIMARY_URI"), var("POSTGRES_REPLICA_URI"))
+    })
+    .clone()
+}
+
+/// The path of `.ci/<name>`.
+pub fn ci_script(name: &str) -> String {
+    format!("{}/../.ci/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `.ci/<name>` with `args` and returns its standard output; panics if it
+/// fails.
+pub fn run_script(name: &str, args: &[&str]) -> String {
+    let script = ci_script(name);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Replaces host, port and query of `uri` (a test URI) for one case.
 pub fn with_parts(uri: &str, host: &str, port: u16, query: &str) -> String {
     let mut u = storage_api::ConnectionUri::parse(uri).expect("test URI");
