@@ -88,23 +88,11 @@ pub fn galera_uris() -> Vec<String> {
     static URIS: OnceLock<Vec<String>> = OnceLock::new();
     URIS.get_or_init(|| {
         let list = env("GALERA_TEST_URIS").unwrap_or_else(|| {
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/galera.sh");
-            let out = std::process::Command::new("bash")
-                .arg(script)
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "{script} failed ({}):\n{stdout}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("export GALERA_TEST_URIS="))
-                .map(|v| v.trim_matches('\'').to_owned())
-                .unwrap_or_else(|| panic!("{script} printed no GALERA_TEST_URIS: {stdout}"))
+            script_export(
+                &run_script("galera.sh", &[]),
+                "galera.sh",
+                "GALERA_TEST_URIS",
+            )
         });
         let uris: Vec<String> = list.split_whitespace().map(str::to_owned).collect();
         assert!(
@@ -128,16 +116,20 @@ pub fn pg_replica_uris() -> (String, String) {
             return (p, r);
         }
         let stdout = run_script("pg-replica.sh", &[]);
-        let var = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .map(|v| v.trim_matches('\'').to_owned())
-                .unwrap_or_else(|| panic!("pg-replica.sh printed no {name}: {stdout}"))
-        };
+        let var = |name| script_export(&stdout, "pg-replica.sh", name);
         (var("POSTGRES_PRIMARY_URI"), var("POSTGRES_REPLICA_URI"))
     })
     .clone()
+}
+
+/// The value of `export <name>=...` in the output of `.ci/<script>`; panics if
+/// the script printed none.
+fn script_export(stdout: &str, script: &str, name: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+        .map(|v| v.trim_matches('\'').to_owned())
+        .unwrap_or_else(|| panic!("{script} printed no {name}: {stdout}"))
 }
 
 /// The path of `.ci/<name>`.
