@@ -721,12 +721,20 @@ impl<D: Driver> AccountLinking for SqlStorage<D> {
                                 // group of more than one has more than one linked row. Only
                                 // the columns of `app_id_to_user_id_linked_idx`: an index-only
                                 // range of the app's linked rows, never the table.
+                                let mut groups = Query::select();
+                                groups.from(q.t(Tbl::AppIdToUserId));
+                                // MariaDB reads every row of the app from the table
+                                // (2.8 s at 1M users) unless told to use this index.
+                                crate::stmt::force_index_on_mysql(
+                                    q.dialect,
+                                    &mut groups,
+                                    "app_id_to_user_id_linked_idx",
+                                );
                                 Query::select()
                                     .expr_as(Expr::cust("COUNT(*)"), As::N)
                                     .from_subquery(
-                                        Query::select()
+                                        groups
                                             .column(AppIdToUserId::PrimaryOrRecipeUserId)
-                                            .from(q.t(Tbl::AppIdToUserId))
                                             .and_where(
                                                 Expr::col(AppIdToUserId::AppId).eq(a.app.expr()),
                                             )
