@@ -669,6 +669,21 @@ pub(crate) fn no_app(a: &AppId) -> StorageError {
     StorageError::TenantOrAppNotFound(storage_api::TenantOrApp::App(a.clone()))
 }
 
+/// On MySQL/MariaDB, makes `s` read `index` (`FORCE INDEX`); other dialects get no
+/// hint. For counts MariaDB 10.11 plans as a `ref` on an `app_id` prefix (every row of
+/// the app, read from the table) where `index` gives an index-only range.
+pub(crate) fn force_index_on_mysql<'s>(
+    d: Dialect,
+    s: &'s mut sea_query::SelectStatement,
+    index: &str,
+) -> &'s mut sea_query::SelectStatement {
+    if d == Dialect::MySql {
+        use sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
+        s.force_index(sea_query::Alias::new(index), IndexHintScope::All);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -789,19 +804,4 @@ mod tests {
         );
         assert!(r.is_ok());
     }
-}
-
-/// On MySQL/MariaDB, makes `s` read `index` (`FORCE INDEX`); other dialects get no
-/// hint. For counts MariaDB 10.11 plans as a `ref` on an `app_id` prefix (every row of
-/// the app, read from the table) where `index` gives an index-only range.
-pub(crate) fn force_index_on_mysql<'s>(
-    d: Dialect,
-    s: &'s mut sea_query::SelectStatement,
-    index: &str,
-) -> &'s mut sea_query::SelectStatement {
-    if d == Dialect::MySql {
-        use sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
-        s.force_index(sea_query::Alias::new(index), IndexHintScope::All);
-    }
-    s
 }
