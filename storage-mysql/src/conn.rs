@@ -189,8 +189,8 @@ impl MySqlConn {
         self.shared.classify(err)
     }
 
-    async fn simple(&mut self, sql: &'static str) -> Result<(), StorageError> {
-        match sqlx::raw_sql(sql).execute(self.raw()).await {
+    async fn simple(&mut self, sql: &str) -> Result<(), StorageError> {
+        match sqlx::raw_sql(AssertSqlSafe(sql)).execute(self.raw()).await {
             Ok(_) => Ok(()),
             Err(e) => Err(self.fail(e).into_storage()),
         }
@@ -449,11 +449,11 @@ impl Conn for MySqlConn {
         // inside a transaction (its next statements would never be committed).
         self.in_tx = true;
         let sql = if self.shared.galera {
-            galera_tx::begin_sql(isolation)
+            galera_tx::begin_sql(isolation_sql(isolation))
         } else {
-            isolation_sql(isolation)
+            isolation_sql(isolation).to_owned()
         };
-        if let Err(e) = self.simple(sql).await {
+        if let Err(e) = self.simple(&sql).await {
             // Unknown state (the first statement may have run): never reuse it.
             self.in_tx = false;
             self.broken = true;

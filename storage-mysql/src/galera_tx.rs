@@ -22,7 +22,7 @@
 //! and the `autocommit` reset with `COMMIT` (a multi-statement stops at its first
 //! error, so a failed release never reaches `COMMIT`).
 
-use storage_api::{Isolation, StorageError};
+use storage_api::StorageError;
 
 /// The savepoint every Galera transaction opens.
 const SAVEPOINT: &str = "galera_tx";
@@ -30,23 +30,10 @@ const SAVEPOINT: &str = "galera_tx";
 /// Error number of `RELEASE SAVEPOINT` when the savepoint does not exist.
 pub const ER_SP_DOES_NOT_EXIST: u16 = 1305;
 
-/// `BEGIN` of a Galera transaction at `isolation`: autocommit off, the isolation,
-/// `START TRANSACTION`, the savepoint.
-pub fn begin_sql(isolation: Isolation) -> &'static str {
-    match isolation {
-        Isolation::Default | Isolation::ReadCommitted => {
-            "SET autocommit = 0; SET TRANSACTION ISOLATION LEVEL READ COMMITTED; \
-             START TRANSACTION; SAVEPOINT galera_tx"
-        }
-        Isolation::RepeatableRead => {
-            "SET autocommit = 0; SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
-             START TRANSACTION; SAVEPOINT galera_tx"
-        }
-        Isolation::Serializable => {
-            "SET autocommit = 0; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; \
-             START TRANSACTION; SAVEPOINT galera_tx"
-        }
-    }
+/// `BEGIN` of a Galera transaction: autocommit off, then `start` (the isolation and
+/// `START TRANSACTION` of every MySQL transaction), then the savepoint.
+pub fn begin_sql(start: &str) -> String {
+    format!("SET autocommit = 0; {start}; SAVEPOINT {SAVEPOINT}")
 }
 
 /// `COMMIT` of a Galera transaction: the savepoint is released first (error
@@ -75,16 +62,11 @@ mod tests {
 
     #[test]
     fn every_frame_names_the_savepoint() {
-        for i in [
-            Isolation::Default,
-            Isolation::ReadCommitted,
-            Isolation::RepeatableRead,
-            Isolation::Serializable,
-        ] {
-            let sql = begin_sql(i);
-            assert!(sql.starts_with("SET autocommit = 0;"), "{sql}");
-            assert!(sql.ends_with(&format!("SAVEPOINT {SAVEPOINT}")), "{sql}");
-        }
+        let sql = begin_sql("START TRANSACTION");
+        assert_eq!(
+            sql,
+            "SET autocommit = 0; START TRANSACTION; SAVEPOINT galera_tx"
+        );
         assert!(COMMIT_SQL.starts_with(&format!("RELEASE SAVEPOINT {SAVEPOINT};")));
         assert!(COMMIT_SQL.ends_with("SET autocommit = 1"));
         assert!(ROLLBACK_SQL.ends_with("SET autocommit = 1"));
