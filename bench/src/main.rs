@@ -319,6 +319,18 @@ fn main() {
     doc["machine"] = machine();
     std::fs::create_dir_all(&args.out).expect("results directory");
     let git_commit = commit();
+    // The binary reads the commit of the tree it was built from: say so when run from
+    // another one (a target directory shared between work trees can hold a binary
+    // built from another tree).
+    if let Ok(cwd) = std::env::current_dir()
+        && !canon(&cwd).starts_with(canon(&root()))
+    {
+        eprintln!(
+            "WARNING: this binary was built from {}, not from the current directory {}",
+            root().display(),
+            cwd.display()
+        );
+    }
     if git_commit["dirty"] == true {
         eprintln!(
             "WARNING: the work tree is DIRTY ({}): the results will say so",
@@ -351,6 +363,7 @@ fn main() {
             "tokio_workers": std::env::var("STORAGE_BENCH_WORKERS").ok(),
             "commit": git_commit.clone(),
             "host": sh("hostname", &[]),
+            "source_tree": root().display().to_string(),
         });
         match r {
             Ok(out) => {

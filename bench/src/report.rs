@@ -135,15 +135,15 @@ fn show_trunc(x: f64) -> String {
     format!("{:.4}", (x * 1e4 + 1e-9).floor() / 1e4)
 }
 
-/// `v` with as many decimals (4 or more) as it takes to read on the same side of
-/// `target` as the unrounded value is.
+/// `v` truncated to 4 decimals, or more if it takes more to read on the same side of
+/// `target` as the unrounded value is (a target of more than 4 decimals).
 pub fn show_vs(v: f64, target: f64) -> String {
-    let mut d = 4;
+    let mut d: i32 = 4;
     loop {
-        let t = format!("{v:.d$}");
-        let shown: f64 = t.parse().unwrap_or(v);
+        let p = 10f64.powi(d);
+        let shown = (v * p + 1e-9).floor() / p;
         if (shown >= target) == (v >= target) || d >= 12 {
-            return t;
+            return format!("{shown:.*}", d as usize);
         }
         d += 1;
     }
@@ -307,9 +307,13 @@ fn runs_list(doc: &Value) -> String {
     );
     let line = |r: &Value| {
         format!(
-            "`{}` on {}, machine `{}`, at {} (UTC), load average before {} / after {}, {} s",
+            "`{}` on {}{}, machine `{}`, at {} (UTC), load average before {} / after {}, {} s",
             r["command"].as_str().unwrap_or(""),
             commit_line(r),
+            r["source_tree"]
+                .as_str()
+                .map(|t| format!(", binary built from `{t}`"))
+                .unwrap_or_default(),
             r["host"].as_str().unwrap_or("?"),
             r["started"].as_str().unwrap_or(""),
             r["loadavg_before"].as_str().unwrap_or("?"),
@@ -856,8 +860,9 @@ mod tests {
     #[test]
     fn shown_ratios_never_contradict_the_verdict() {
         assert_eq!(show_vs(0.89992, 0.9), "0.8999");
-        assert_eq!(show_vs(0.899996, 0.9), "0.899996");
+        assert_eq!(show_vs(0.899996, 0.9), "0.8999");
         assert_eq!(show_vs(0.9, 0.9), "0.9000");
+        assert_eq!(show_vs(0.89996, 0.89995), "0.89996");
         assert_eq!(show_trunc(0.899996), "0.8999");
         assert_eq!(show_trunc(0.9), "0.9000");
         assert_eq!(show_trunc(1.23456), "1.2345");
