@@ -723,13 +723,15 @@ pub fn phase2_markdown(doc: &Value) -> String {
         if rows.is_empty() {
             continue;
         }
-        let load = &doc["backends"][b]["load_seconds"];
-        let _ = writeln!(
-            s,
-            "**{b}** (load: users {} s to 1M, links and activity {} s)\n",
-            f(&load["users_1M"], 0),
-            f(&load["links_1M"], 0)
-        );
+        let load: Vec<String> = doc["backends"][b]["load_seconds"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{} {} s", k.replace('_', " "), f(v, 0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = writeln!(s, "**{b}** (load: {})\n", load.join(", "));
         let _ = writeln!(
             s,
             "| operation | users | ours ops/s | floor ops/s | ours / floor | ours p50 / p99 µs | floor p50 / p99 µs | p50 1M / 10k |\n|---|---:|---:|---:|---:|---:|---:|---:|"
