@@ -42,6 +42,9 @@ pub struct Cfg {
     pub only: Vec<String>,
 }
 
+/// Calls per side and operation of the memory phase.
+pub const MEMORY_CALLS: u64 = 500;
+
 /// Concurrencies measured.
 pub const CONC: [usize; 2] = [1, 8];
 /// Pool size of the storage and number of floor connections.
@@ -59,6 +62,46 @@ fn e<E: std::fmt::Display>(x: E) -> String {
 }
 
 // ---------------------------------------------------------------- runners
+
+/// Which side of a cell runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The storage under test.
+    Ours,
+    /// PostgreSQL: the storage opened with `pipeline_depth=1` (no read sharing: each
+    /// read has a connection to itself, as the floor and pgbench do).
+    Unshared,
+    /// The same SQL through the bare driver.
+    Floor,
+}
+
+/// What one cell measured: every side, over all its rounds.
+#[derive(Default)]
+pub struct CellOut {
+    /// The storage.
+    pub ours: Sample,
+    /// The storage with `pipeline_depth=1`, when measured.
+    pub unshared: Option<Sample>,
+    /// The bare driver.
+    pub floor: Sample,
+    /// pgbench, when measured.
+    pub pgbench: Option<Sample>,
+}
+
+/// PostgreSQL read operations measured with the unshared storage too.
+fn has_unshared(kind: Kind, op: Op) -> bool {
+    kind == Kind::Postgres && matches!(op, Op::GetSession | Op::ListByEmail)
+}
+
+/// The operations of the memory phase: each runs a fixed number of calls at c=1.
+const MEMORY_OPS: [Op; 6] = [
+    Op::GetSession,
+    Op::ListByEmail,
+    Op::Rotate,
+    Op::CreateSession,
+    Op::SignUp,
+    Op::CreateDevice,
+];
 
 struct OursState {
     st: Arc<dyn Storage>,
@@ -267,6 +310,8 @@ pub struct Bench {
     t: Targets,
     admin: Admin,
     st: Arc<dyn Storage>,
+    /// PostgreSQL: the storage opened with `pipeline_depth=1`.
+    unshared: Option<Arc<dyn Storage>>,
     sh: Arc<Shared>,
     floors: Option<Floors>,
     cap: Capture,
@@ -287,20 +332,10 @@ fn users_label(n: u64) -> String {
     }
 }
 
-fn rss() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let get = |k: &str| {
-        s.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (get("VmRSS:"), get("VmHWM:"))
-}
-
-fn reset_hwm() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// The URI of the unshared storage: the storage's, with `pipeline_depth=1`.
+fn unshared_uri(uri: &str) -> String {
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}pipeline_depth=1")
 }
 
 impl Bench {
@@ -322,6 +357,22 @@ impl Bench {
         .await
         .map_err(e)?;
         storage_api::migrate_up(&*st).await.map_err(e)?;
+        let unshared = if kind == Kind::Postgres {
+            Some(
+                storage_api::open(
+                    &unshared_uri(&uri),
+                    OpenOptions {
+                        pool_size: Some(POOL),
+                        min_idle: Some(POOL),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(e)?,
+            )
+        } else {
+            None
+        };
         let public = storage_api::TenantIdentifier::default_public();
         st.add_tenant(&public, 0).await.map_err(e)?;
         admin.wipe_wapp(&*st).await?;
@@ -341,6 +392,7 @@ impl Bench {
             t,
             admin,
             st,
+            unshared,
             sh: ops::shared(0, Vec::new(), Vec::new()),
             floors: None,
             cap: Capture {
@@ -540,11 +592,19 @@ impl Bench {
             .ok_or_else(|| "no count".into())
     }
 
-    /// One measured run of one side.
-    async fn side(&mut self, op: Op, conc: usize, dur: Duration, ours: bool) -> R<Sample> {
+    /// One measured run of one side, for `dur` (or, with `calls`, for that many calls
+    /// of the operations that are not consume or delete-expired).
+    async fn side(
+        &mut self,
+        op: Op,
+        conc: usize,
+        dur: Duration,
+        side: Side,
+        calls: Option<u64>,
+    ) -> R<Sample> {
         // For profiling one side alone: STORAGE_BENCH_SIDE=ours|floor.
         if let Ok(only) = std::env::var("STORAGE_BENCH_SIDE")
-            && (only == "ours") != ours
+            && (only == "ours") != (side == Side::Ours)
         {
             return Ok(Sample::default());
         }
@@ -570,13 +630,27 @@ impl Bench {
                     Duration::from_secs(900),
                 )
             }
-            _ => (self.uniq(10_000_000), u64::MAX, 0, dur),
+            _ => (
+                self.uniq(10_000_000),
+                calls.unwrap_or(u64::MAX),
+                0,
+                if calls.is_some() {
+                    Duration::from_secs(3600)
+                } else {
+                    dur
+                },
+            ),
         };
         let sh = self.sh.clone();
-        let mut s = if ours {
+        let storage = match side {
+            Side::Ours => Some(self.st.clone()),
+            Side::Unshared => Some(self.unshared.clone().ok_or("no unshared storage")?),
+            Side::Floor => None,
+        };
+        let mut s = if let Some(st) = storage {
             let states = (0..conc)
                 .map(|_| OursState {
-                    st: self.st.clone(),
+                    st: st.clone(),
                     sh: sh.clone(),
                     op,
                 })
@@ -607,23 +681,20 @@ impl Bench {
         Ok(s)
     }
 
-    fn pgbench(&self) -> PgBench {
+    /// A pgbench run, its write keys numbered from a range of its own.
+    fn pgbench(&mut self) -> PgBench {
         PgBench {
             host: self.t.pg_host.clone(),
             db: DB.into(),
             users: self.sh.users,
             rot: self.sh.rot(),
             scratch: std::env::temp_dir().join(format!("storage-bench-pgb-{}", std::process::id())),
+            base: self.uniq(10_000_000),
         }
     }
 
-    /// Ours, the floor (and pgbench), alternating, for one operation and concurrency.
-    async fn cell(
-        &mut self,
-        op: Op,
-        conc: usize,
-        rounds: usize,
-    ) -> R<(Sample, Sample, Option<Sample>)> {
+    /// Resets the rotation's sessions before a rotation cell.
+    async fn prepare(&mut self, op: Op) -> R<()> {
         if op == Op::Rotate {
             let rot = self.sh.rot();
             self.admin.set_hashes(0, rot, &rt_hash(0)).await?;
@@ -636,21 +707,41 @@ impl Bench {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Ours, the floor (with, on PostgreSQL, the unshared storage for reads, and
+    /// pgbench), alternating, for one operation and concurrency.
+    async fn cell(&mut self, op: Op, conc: usize, rounds: usize) -> R<CellOut> {
+        self.prepare(op).await?;
+        let mut sides = vec![Side::Ours];
+        if has_unshared(self.kind, op) {
+            sides.push(Side::Unshared);
+        }
+        sides.push(Side::Floor);
         if op != Op::DeleteExpired {
             let w = self.cfg.warm;
-            self.side(op, conc, w, true).await?;
-            self.side(op, conc, w, false).await?;
+            for &side in &sides {
+                self.side(op, conc, w, side, None).await?;
+            }
         }
-        let (mut o, mut f, mut p) = (Sample::default(), Sample::default(), None::<Sample>);
+        let mut out = CellOut::default();
         let script = self.scripts[op.idx()].clone();
         for r in 0..rounds {
             let d = self.cfg.round;
-            if r % 2 == 0 {
-                o.merge(self.side(op, conc, d, true).await?);
-                f.merge(self.side(op, conc, d, false).await?);
+            // Every other round in the reverse order.
+            let order: Vec<Side> = if r % 2 == 0 {
+                sides.clone()
             } else {
-                f.merge(self.side(op, conc, d, false).await?);
-                o.merge(self.side(op, conc, d, true).await?);
+                sides.iter().rev().copied().collect()
+            };
+            for side in order {
+                let s = self.side(op, conc, d, side, None).await?;
+                match side {
+                    Side::Ours => out.ours.merge(s),
+                    Side::Unshared => out.unshared.get_or_insert_with(Sample::default).merge(s),
+                    Side::Floor => out.floor.merge(s),
+                }
             }
             if let Some(script) = &script {
                 let pb = self.pgbench();
@@ -658,13 +749,13 @@ impl Bench {
                 let s = tokio::task::spawn_blocking(move || pb.run(&script, conc, secs))
                     .await
                     .map_err(e)??;
-                p.get_or_insert_with(Sample::default).merge(s);
+                out.pgbench.get_or_insert_with(Sample::default).merge(s);
             }
         }
         if op.writes_wapp() || op == Op::DeleteExpired {
             self.admin.wipe_wapp(&*self.st).await?;
         }
-        Ok((o, f, p))
+        Ok(out)
     }
 
     fn rate(op: Op, s: &Sample) -> f64 {
@@ -687,15 +778,22 @@ impl Bench {
             }
             for conc in CONC {
                 let rounds = self.cfg.rounds;
-                let (mut o, mut f, p) = self.cell(op, conc, rounds).await?;
+                let CellOut {
+                    ours: mut o,
+                    unshared,
+                    floor: mut f,
+                    pgbench: p,
+                } = self.cell(op, conc, rounds).await?;
                 let (or, fr) = (Self::rate(op, &o), Self::rate(op, &f));
+                let div = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+                // Rates and ratios unrounded: targets are judged on them.
                 let mut rec = json!({
                     "backend": self.kind.name(),
                     "operation": op.name(),
                     "concurrency": conc,
-                    "ours_ops": round1(or),
-                    "floor_ops": round1(fr),
-                    "ratio": round3(if fr > 0.0 { or / fr } else { 0.0 }),
+                    "ours_ops": or,
+                    "floor_ops": fr,
+                    "ratio": div(or, fr),
                     "p50_us": o.quantile(0.5),
                     "p99_us": o.quantile(0.99),
                     "floor_p50_us": f.quantile(0.5),
@@ -705,29 +803,48 @@ impl Bench {
                     "errors": o.errors,
                     "floor_errors": f.errors,
                 });
-                if let Some(x) = o.first_error.as_ref().or(f.first_error.as_ref()) {
-                    rec["first_error"] = json!(x);
+                let mut first = o.first_error.clone().or(f.first_error.clone());
+                let ur = unshared.as_ref().map(|u| Self::rate(op, u));
+                if let (Some(mut u), Some(ur)) = (unshared, ur) {
+                    rec["unshared_ops"] = json!(ur);
+                    rec["ratio_unshared"] = json!(div(ur, fr));
+                    rec["unshared_p50_us"] = json!(u.quantile(0.5));
+                    rec["unshared_p99_us"] = json!(u.quantile(0.99));
+                    rec["unshared_calls"] = json!(u.ops);
+                    rec["unshared_errors"] = json!(u.errors);
+                    first = first.or(u.first_error);
                 }
                 if let Some(mut p) = p {
                     let pr = p.rate();
-                    rec["pgbench_ops"] = json!(round1(pr));
+                    rec["pgbench_ops"] = json!(pr);
                     rec["pgbench_p50_us"] = json!(p.quantile(0.5));
                     rec["pgbench_p99_us"] = json!(p.quantile(0.99));
-                    rec["ratio_vs_pgbench"] = json!(round3(if pr > 0.0 { or / pr } else { 0.0 }));
-                    rec["floor_vs_pgbench"] = json!(round3(if pr > 0.0 { fr / pr } else { 0.0 }));
-                    if p.errors > 0 {
-                        rec["pgbench_errors"] = json!(p.errors);
+                    rec["ratio_vs_pgbench"] = json!(div(or, pr));
+                    rec["floor_vs_pgbench"] = json!(div(fr, pr));
+                    if let Some(ur) = ur {
+                        rec["ratio_unshared_vs_pgbench"] = json!(div(ur, pr));
                     }
+                    rec["pgbench_errors"] = json!(p.errors);
+                    first = first.or(p.first_error);
+                }
+                if let Some(x) = first {
+                    rec["first_error"] = json!(x);
                 }
                 eprintln!(
-                    "[{}] {:<28} c={conc}: ours {:>9.1}/s floor {:>9.1}/s ratio {:.3}{}",
+                    "[{}] {:<28} c={conc}: ours {:>9.1}/s floor {:>9.1}/s ratio {:.4}{}{}",
                     self.kind.name(),
                     op.name(),
                     or,
                     fr,
-                    if fr > 0.0 { or / fr } else { 0.0 },
+                    div(or, fr),
+                    ur.map(|u| format!(" unshared {u:.1}/s"))
+                        .unwrap_or_default(),
                     rec.get("pgbench_ops")
-                        .map(|v| format!(" pgbench {v}/s ours/pgbench {}", rec["ratio_vs_pgbench"]))
+                        .map(|v| format!(
+                            " pgbench {:.1}/s ours/pgbench {:.4}",
+                            v.as_f64().unwrap_or(0.0),
+                            rec["ratio_vs_pgbench"].as_f64().unwrap_or(0.0)
+                        ))
                         .unwrap_or_default()
                 );
                 self.push("results", rec);
@@ -736,43 +853,47 @@ impl Bench {
         Ok(())
     }
 
-    /// Peak resident memory while ours (then the floor) runs at concurrency 8.
+    /// Allocations and bytes allocated per call by ours and by the floor, counted by
+    /// the bench's global allocator (`alloc.rs`) over [`MEMORY_CALLS`] calls at c=1 of
+    /// each operation (after as many uncounted ones). Everything the process allocates
+    /// meanwhile counts: the driver's connection tasks and the runtime's too, alike
+    /// for both sides (SQLite's own allocations go through its allocator, not Rust's,
+    /// on both sides).
     pub async fn memory(&mut self) -> R<()> {
-        let ops = [
-            Op::GetSession,
-            Op::ListByEmail,
-            Op::Rotate,
-            Op::CreateSession,
-            Op::SignUp,
-        ];
-        let d = self.cfg.warm.max(Duration::from_millis(500));
-        let (base, _) = rss();
-        let mut peaks = Vec::new();
-        for ours in [true, false] {
-            reset_hwm();
-            for op in ops {
-                self.side(op, 8, d, ours).await?;
+        let n = MEMORY_CALLS;
+        let sides = [Side::Ours, Side::Floor];
+        for op in MEMORY_OPS {
+            self.prepare(op).await?;
+            let mut row = json!({
+                "backend": self.kind.name(), "operation": op.name(), "concurrency": 1,
+                "calls": n,
+            });
+            for side in sides {
+                let name = if side == Side::Ours { "ours" } else { "floor" };
+                self.side(op, 1, Duration::ZERO, side, Some(n)).await?;
+                crate::alloc::start();
+                let s = self.side(op, 1, Duration::ZERO, side, Some(n)).await;
+                let c = crate::alloc::stop();
+                let s = s?;
+                row[format!("{name}_allocs_per_call")] = json!(c.allocs as f64 / n as f64);
+                row[format!("{name}_bytes_per_call")] = json!(c.bytes as f64 / n as f64);
+                row[format!("{name}_calls")] = json!(s.ops);
+                row[format!("{name}_errors")] = json!(s.errors);
             }
-            peaks.push(rss().1);
+            eprintln!(
+                "[{}] {:<28} per call: ours {} allocations {} bytes, floor {} allocations {} bytes",
+                self.kind.name(),
+                op.name(),
+                row["ours_allocs_per_call"],
+                row["ours_bytes_per_call"],
+                row["floor_allocs_per_call"],
+                row["floor_bytes_per_call"]
+            );
+            self.push("memory", row);
+            if op.writes_wapp() {
+                self.admin.wipe_wapp(&*self.st).await?;
+            }
         }
-        self.admin.wipe_wapp(&*self.st).await?;
-        self.push(
-            "memory",
-            json!({
-                "backend": self.kind.name(),
-                "rss_before_kib": base,
-                "ours_peak_rss_kib": peaks[0],
-                "floor_peak_rss_kib": peaks[1],
-                "operations": ops.iter().map(|o| o.name()).collect::<Vec<_>>(),
-            }),
-        );
-        eprintln!(
-            "[{}] peak RSS at c=8: ours {} KiB, floor {} KiB (before: {} KiB)",
-            self.kind.name(),
-            peaks[0],
-            peaks[1],
-            base
-        );
         Ok(())
     }
 
@@ -1022,14 +1143,20 @@ impl Bench {
     /// The `scale` record of a c=1 cell at the current size.
     fn scale_record(&self, op: Op, o: &mut Sample, f: &mut Sample) -> Value {
         let users = self.sh.users;
-        json!({
+        let (or, fr) = (o.rate(), f.rate());
+        let mut rec = json!({
             "backend": self.kind.name(), "operation": op.name(), "users": users,
             "users_label": users_label(users), "concurrency": 1,
-            "ours_ops": round1(o.rate()), "floor_ops": round1(f.rate()),
+            "ours_ops": or, "floor_ops": fr,
+            "ratio": if fr > 0.0 { or / fr } else { 0.0 },
             "p50_us": o.quantile(0.5), "p99_us": o.quantile(0.99),
             "floor_p50_us": f.quantile(0.5), "floor_p99_us": f.quantile(0.99),
-            "errors": o.errors + f.errors,
-        })
+            "errors": o.errors, "floor_errors": f.errors,
+        });
+        if let Some(x) = o.first_error.as_ref().or(f.first_error.as_ref()) {
+            rec["first_error"] = json!(x);
+        }
+        rec
     }
 
     /// A c=1 cell of each of `ops` at the current size (section `scale`), then the
@@ -1037,19 +1164,24 @@ impl Bench {
     async fn scale_cells(&mut self, ops: &[Op]) -> R<()> {
         let users = self.sh.users;
         for &op in ops {
-            let (mut o, mut f, _) = self.cell(op, 1, self.cfg.rounds).await?;
+            let CellOut {
+                ours: mut o,
+                floor: mut f,
+                ..
+            } = self.cell(op, 1, self.cfg.rounds).await?;
             let rec = self.scale_record(op, &mut o, &mut f);
             eprintln!(
-                "[{}] scale {:>4} {:<38} {} ops/s (floor {}) p50 {} µs p99 {} µs (floor p50 {} µs) errors {}",
+                "[{}] scale {:>4} {:<38} {:.1} ops/s (floor {:.1}) p50 {} µs p99 {} µs (floor p50 {} µs) errors {} / floor {}",
                 self.kind.name(),
                 users_label(users),
                 op.name(),
-                rec["ours_ops"],
-                rec["floor_ops"],
+                rec["ours_ops"].as_f64().unwrap_or(0.0),
+                rec["floor_ops"].as_f64().unwrap_or(0.0),
                 rec["p50_us"],
                 rec["p99_us"],
                 rec["floor_p50_us"],
-                rec["errors"]
+                rec["errors"],
+                rec["floor_errors"]
             );
             self.push("scale", rec);
         }
@@ -1193,6 +1325,9 @@ impl Bench {
             f.close().await;
         }
         self.st.close().await;
+        if let Some(u) = self.unshared.take() {
+            u.close().await;
+        }
         if let Some(before) = self.out["server_settings"]["restored_to"].as_u64()
             && let Err(x) = self
                 .admin
@@ -1230,12 +1365,4 @@ fn register(reg: &mut Vec<String>, ids: &mut Vec<usize>, sql: &str) -> usize {
         ids.push(id);
     }
     id
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }

@@ -8,6 +8,7 @@
 //! cargo run --release -p storage-bench -- [--backend sqlite|postgres|mysql|all] [--quick] [--scale 10k|1m]
 //! ```
 
+mod alloc;
 mod bench;
 mod db;
 mod model;
@@ -24,6 +25,10 @@ use db::{Kind, Targets};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Counts allocations for the memory phase (see `alloc.rs`).
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
 
 // Link the backends so that their URI schemes are registered.
 use storage_mysql as _;
@@ -157,6 +162,55 @@ fn machine() -> Value {
     })
 }
 
+/// The commit the run measures: `git rev-parse HEAD` of the repository (short and
+/// full), its commit date, and whether the work tree was dirty (`git status
+/// --porcelain`, ignoring `bench/results/` and `*.md`, which runs rewrite).
+fn commit() -> Value {
+    let root = root();
+    let dir = root.to_string_lossy().into_owned();
+    let git = |args: &[&str]| {
+        let mut a = vec!["-C", dir.as_str()];
+        a.extend_from_slice(args);
+        sh("git", &a)
+    };
+    let full = git(&["rev-parse", "HEAD"]);
+    if full.is_empty() {
+        return Value::Null;
+    }
+    let status = std::process::Command::new("git")
+        .args(["-C", &dir, "status", "--porcelain"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let dirty = dirty_files(&status);
+    json!({
+        "full": full,
+        "short": git(&["rev-parse", "--short", "HEAD"]),
+        "date": git(&["show", "-s", "--format=%cI", "HEAD"]),
+        "dirty": !dirty.is_empty(),
+        "dirty_files": dirty,
+    })
+}
+
+/// The changed paths of `git status --porcelain` output that make a run's tree
+/// dirty: all but `bench/results/...` and `*.md`.
+fn dirty_files(porcelain: &str) -> Vec<String> {
+    porcelain
+        .lines()
+        .filter(|l| l.len() > 3)
+        .map(|l| {
+            let p = &l[3..];
+            // A rename: `old -> new`.
+            p.rsplit(" -> ")
+                .next()
+                .unwrap_or(p)
+                .trim_matches('"')
+                .to_owned()
+        })
+        .filter(|p| !p.starts_with("bench/results/") && !p.ends_with(".md"))
+        .collect()
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -198,6 +252,18 @@ async fn one(kind: Kind, cfg: Cfg, t: Targets, phases: Vec<String>) -> Result<Va
     Ok(b.finish().await)
 }
 
+/// Writes the generated blocks `doc` has: the main block if it has main results, the
+/// phase-2 block if it has phase-2 results.
+fn render(md: &std::path::Path, doc: &Value) -> std::io::Result<()> {
+    if doc["results"].as_array().is_some_and(|a| !a.is_empty()) {
+        report::write_markdown(md, doc)?;
+    }
+    if report::is_phase2(doc) {
+        report::write_phase2_markdown(md, doc)?;
+    }
+    Ok(())
+}
+
 fn main() {
     let args = match parse() {
         Ok(a) => a,
@@ -207,7 +273,11 @@ fn main() {
         }
     };
     let json_path = args.out.join("latest.json");
-    let md_path = if args.out == root().join("bench/results") {
+    // The repository's BENCHMARKS.md for its results directories, else one in --out.
+    let canon = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let out = canon(&args.out);
+    let results = canon(&root().join("bench/results"));
+    let md_path = if out == results || out == results.join("phase2") {
         root().join("BENCHMARKS.md")
     } else {
         args.out.join("BENCHMARKS.md")
@@ -217,7 +287,7 @@ fn main() {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_else(|| json!({}));
     if args.render {
-        if let Err(e) = report::write_markdown(&md_path, &doc) {
+        if let Err(e) = render(&md_path, &doc) {
             eprintln!("cannot write {}: {e}", md_path.display());
             std::process::exit(1);
         }
@@ -248,6 +318,25 @@ fn main() {
     let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     doc["machine"] = machine();
     std::fs::create_dir_all(&args.out).expect("results directory");
+    let git_commit = commit();
+    // The binary reads the commit of the tree it was built from: say so when run from
+    // another one (a target directory shared between work trees can hold a binary
+    // built from another tree).
+    if let Ok(cwd) = std::env::current_dir()
+        && !canon(&cwd).starts_with(canon(&root()))
+    {
+        eprintln!(
+            "WARNING: this binary was built from {}, not from the current directory {}",
+            root().display(),
+            cwd.display()
+        );
+    }
+    if git_commit["dirty"] == true {
+        eprintln!(
+            "WARNING: the work tree is DIRTY ({}): the results will say so",
+            git_commit["dirty_files"]
+        );
+    }
     let mut failed = false;
     for kind in args.backends.clone() {
         let started = now_utc();
@@ -272,13 +361,16 @@ fn main() {
             "round_ms": cfg.round.as_millis() as u64,
             "rounds": cfg.rounds,
             "tokio_workers": std::env::var("STORAGE_BENCH_WORKERS").ok(),
+            "commit": git_commit.clone(),
+            "host": sh("hostname", &[]),
+            "source_tree": root().display().to_string(),
         });
         match r {
             Ok(out) => {
                 report::merge(&mut doc, kind.name(), out, run);
                 let text = serde_json::to_string_pretty(&doc).expect("json");
                 std::fs::write(&json_path, text).expect("write latest.json");
-                if let Err(e) = report::write_markdown(&md_path, &doc) {
+                if let Err(e) = render(&md_path, &doc) {
                     eprintln!("cannot write {}: {e}", md_path.display());
                 }
             }
@@ -291,5 +383,18 @@ fn main() {
     eprintln!("results: {} and {}", json_path.display(), md_path.display());
     if failed {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dirty_files;
+
+    #[test]
+    fn dirty_ignores_results_and_markdown() {
+        let st = " M BENCHMARKS.md\n M bench/results/latest.json\n?? bench/results/pgbench/x.sql\n";
+        assert!(dirty_files(st).is_empty());
+        let st = " M bench/src/bench.rs\nR  a.rs -> b.rs\n M README.md\n";
+        assert_eq!(dirty_files(st), vec!["bench/src/bench.rs", "b.rs"]);
     }
 }

@@ -27,6 +27,11 @@ pub const DEVICE_EMAIL0: i64 = 7_000_000_000_000_000_000;
 /// Expired sessions get handle `EXPIRED_HANDLE0 + n`.
 pub const EXPIRED_HANDLE0: i64 = 8_000_000_000_000_000_000;
 
+/// pgbench's writing scripts key the user id (sign-up) and the device hash, code id
+/// and link-code hash (create device) of their call `k` as `PGBENCH_KEY0 + k`: pgbench
+/// makes only integers, where ours uses zero-padded strings of the same call number.
+pub const PGBENCH_KEY0: i64 = 3_000_000_000_000_000_000;
+
 /// The app of the read data set.
 pub const APP: &str = "public";
 /// The app that write operations write into; dropped and re-created between cells.

@@ -31,20 +31,34 @@ fn vars(op: Op, k: usize) -> &'static [&'static str] {
     }
 }
 
-fn header(op: Op) -> Option<&'static str> {
+/// The key sequence of a writing script: client `c` of `C` takes `base + c`,
+/// `base + c + C`, `base + c + 2C`, ... (pgbench keeps a client's variables from one
+/// transaction to the next), so that, like ours and the floor (which number their
+/// calls from one counter), pgbench inserts increasing keys, in a range `base..` that
+/// is fresh for every run (see [`PgBench::base`]).
+const SEQ: &str = "\\set k :base + :client_id + :conc * :seq\n\\set seq :seq + 1\n";
+
+fn header(op: Op) -> Option<String> {
     Some(match op {
-        Op::GetSession => "\\set h 1000000000000000000 + random(0, :n - 1)\n",
+        Op::GetSession => "\\set h 1000000000000000000 + random(0, :n - 1)\n".to_owned(),
         Op::Rotate => {
-            "\\set h 1000000000000000000 + random(:rot, :n - 1)\n\\set exp 4000000000000 + random(1, 1000000000)\n"
+            "\\set h 1000000000000000000 + random(:rot, :n - 1)\n\\set exp 4000000000000 + random(1, 1000000000)\n".to_owned()
         }
-        Op::CreateSession => "\\set h 5100000000000000000 + random(0, 99999999999999999)\n",
-        Op::SignUp => {
-            "\\set u random(1000000000000000000, 8999999999999999999)\n\\set em random(1000000000000000000, 8999999999999999999)\n"
-        }
-        Op::ListByEmail => "\\set em 2000000000000000000 + random(0, :n - 1)\n",
-        Op::CreateDevice => {
-            "\\set dev random(1000000000000000000, 8999999999999999999)\n\\set cid random(1000000000000000000, 8999999999999999999)\n\\set link random(1000000000000000000, 8999999999999999999)\n\\set dem random(1000000000000000000, 8999999999999999999)\n"
-        }
+        // The handle ours makes of call n: NEW_HANDLE0 + n.
+        Op::CreateSession => format!("{SEQ}\\set h {NEW_HANDLE0} + :k\n"),
+        // Ours: user id `new_user_id(n)` (a UUID-shaped string), email
+        // `NEW_EMAIL0 + n`, time joined `T0 + n`; pgbench's user id is the integer
+        // `PGBENCH_KEY0 + k` (19 digits).
+        Op::SignUp => format!(
+            "{SEQ}\\set u {PGBENCH_KEY0} + :k\n\\set em {NEW_EMAIL0} + :k\n\\set tj {T0} + :k\n"
+        ),
+        Op::ListByEmail => "\\set em 2000000000000000000 + random(0, :n - 1)\n".to_owned(),
+        // Ours: device hash, code id and link-code hash made of n (44 digits, a
+        // UUID-shaped string, `L` + 43 digits), email `DEVICE_EMAIL0 + n`;
+        // pgbench's are the integer `PGBENCH_KEY0 + k` (19 digits).
+        Op::CreateDevice => format!(
+            "{SEQ}\\set dev {PGBENCH_KEY0} + :k\n\\set cid {PGBENCH_KEY0} + :k\n\\set link {PGBENCH_KEY0} + :k\n\\set dem {DEVICE_EMAIL0} + :k\n"
+        ),
         _ => return None,
     })
 }
@@ -56,7 +70,7 @@ pub fn script(op: Op, sent: &[Sent]) -> R<Option<String>> {
     let Some(h) = header(op) else {
         return Ok(None);
     };
-    let mut s = String::from(h);
+    let mut s = h;
     let mut k = 0;
     for x in sent {
         match x {
@@ -106,6 +120,9 @@ pub struct PgBench {
     pub rot: u64,
     /// Scratch directory for logs.
     pub scratch: PathBuf,
+    /// Where the keys of a writing script start: a range no other run (ours, the
+    /// floor or another pgbench run) used.
+    pub base: u64,
 }
 
 impl PgBench {
@@ -128,6 +145,8 @@ impl PgBench {
             .args(["-h", &self.host, "-U", "postgres"])
             .args(["-D", &d("n", &self.users.to_string())])
             .args(["-D", &d("rot", &self.rot.to_string())])
+            .args(["-D", &d("base", &self.base.to_string())])
+            .args(["-D", &d("conc", &conc.to_string()), "-D", "seq=0"])
             .args(["-D", &d("app", APP), "-D", &d("wapp", WAPP)])
             .args(["-D", "tenant=public"])
             .args(["-D", &d("rt", PGBENCH_RT), "-D", &d("rt0", &rt_hash(0))])
@@ -143,22 +162,18 @@ impl PgBench {
             .map_err(|e| format!("cannot run pgbench: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let errtext = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !out.status.success() {
-            return Err(format!("pgbench failed: {errtext}{text}"));
-        }
-        let tps = text
+        let Some(tps) = text
             .lines()
             .find(|l| l.starts_with("tps = "))
             .and_then(|l| l.split_whitespace().nth(2))
             .and_then(|v| v.parse::<f64>().ok())
-            .ok_or_else(|| format!("no tps in pgbench output: {text}"))?;
-        let failed = text
-            .lines()
-            .find(|l| l.starts_with("number of failed transactions"))
-            .and_then(|l| l.split(':').nth(1))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        else {
+            return Err(format!("pgbench failed: {errtext}{text}"));
+        };
+        // A client that meets an error is aborted (pgbench 15 counts only retried
+        // serialization failures and deadlocks as failed transactions): either makes
+        // the run's numbers invalid.
+        let failed = failures(&text, &errtext, out.status.success());
         let mut lat = Vec::new();
         for f in std::fs::read_dir(&self.scratch).map_err(|e| e.to_string())? {
             let p = f.map_err(|e| e.to_string())?.path();
@@ -179,12 +194,58 @@ impl PgBench {
             secs: if tps > 0.0 { ops as f64 / tps } else { 0.0 },
             lat_us: lat,
             errors: failed,
-            first_error: if errtext.trim().is_empty() {
-                None
-            } else {
-                Some(errtext.lines().next().unwrap_or("").to_owned())
-            },
+            first_error: errtext
+                .lines()
+                .find(|l| is_error_line(l))
+                .map(str::to_owned),
             units: 0,
         })
+    }
+}
+
+fn is_error_line(l: &str) -> bool {
+    let l = l.to_ascii_lowercase();
+    l.contains("error") || l.contains("aborted") || l.contains("fatal")
+}
+
+/// Failed calls of a pgbench run: its `number of failed transactions`, and at least
+/// one more per error line on stderr (an aborted client) or when pgbench exited with
+/// a failure status.
+pub fn failures(stdout: &str, stderr: &str, success: bool) -> u64 {
+    let failed = stdout
+        .lines()
+        .find(|l| l.starts_with("number of failed transactions"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let errors = stderr.lines().filter(|l| is_error_line(l)).count() as u64;
+    let status = u64::from(!success && errors == 0);
+    failed + errors + status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_count_failed_transactions_errors_and_status() {
+        let ok = "tps = 100.0 (without initial connection time)\nnumber of failed transactions: 0 (0.000%)\n";
+        assert_eq!(failures(ok, "", true), 0);
+        let failed = "number of failed transactions: 3 (0.100%)\ntps = 100.0\n";
+        assert_eq!(failures(failed, "", true), 3);
+        // pgbench 15 when a statement fails: the client is aborted, the count stays 0.
+        let aborted = "pgbench: error: client 0 script 0 aborted in command 2 query 0: ERROR:  duplicate key value violates unique constraint \"session_info_pkey\"\npgbench: error: Run was aborted; the above results are incomplete.\n";
+        assert_eq!(failures(ok, aborted, false), 2);
+        assert_eq!(failures(ok, "", false), 1);
+    }
+
+    #[test]
+    fn writing_scripts_take_increasing_keys() {
+        for op in [Op::CreateSession, Op::SignUp, Op::CreateDevice] {
+            let h = header(op).expect("a script");
+            assert!(h.starts_with(SEQ), "{h}");
+            assert!(!h.contains("random"), "{}: {h}", op.name());
+        }
     }
 }
