@@ -10,7 +10,7 @@
 #   bench        storage-bench --backend all --scale 1m        (BENCHMARKS.md generated
 #                section, bench/results/latest.json; ~25 min)
 #   phase2       storage-bench --backend all --scale 1m --phases phase2 --out
-#                bench/results/phase2 (the "phase 2 generated" block of BENCHMARKS.md,
+#                bench/results/phase2 (the generated phase-2 block of BENCHMARKS.md,
 #                bench/results/phase2/latest.json; ~30 min)
 #   examples     the pipelining, PgBouncer and read-replica examples (their blocks in
 #                BENCHMARKS.md; ~3 min)
@@ -68,6 +68,15 @@ export POSTGRES_TEST_URI="${POSTGRES_TEST_URI:-postgres://postgres@127.0.0.1:543
 export MYSQL_TEST_URI="${MYSQL_TEST_URI:-mysql://root@127.0.0.1:3306/test}"
 
 log "release build"
+# A target directory shared with other work trees can hold workspace crates built
+# from another tree's sources that cargo takes for up to date (their dep-info names
+# the other tree's files): rebuild this workspace's own crates, in both profiles (the
+# bench also prints the tree its binary was built from).
+pkgs=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')
+# shellcheck disable=SC2086
+cargo clean --release $pkgs
+# shellcheck disable=SC2086
+cargo clean $pkgs
 cargo build --release -p storage-bench --bins --examples
 
 for step in "${STEPS[@]}"; do
@@ -78,8 +87,6 @@ for step in "${STEPS[@]}"; do
       ;;
     phase2)
       ./target/release/storage-bench --backend all --scale 1m --phases phase2 --out bench/results/phase2
-      python3 bench/publish_blocks.py section BENCHMARKS.md "phase 2 generated" bench/results/phase2/BENCHMARKS.md
-      rm -f bench/results/phase2/BENCHMARKS.md
       ;;
     examples)
       for ex in "pipelining:KS=8,4,2,1 SECS=4:cargo run --release -p storage-bench --example pipelining" \

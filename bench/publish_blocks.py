@@ -6,9 +6,6 @@ the time and the machine.
 
   publish_blocks.py output FILE NAME COMMAND_TEXT STAMP_FILE OUTPUT_FILE
       block NAME of FILE := the stamp + OUTPUT_FILE as a ```text block
-  publish_blocks.py section FILE NAME SRC_FILE
-      block NAME of FILE := the bench's generated section of SRC_FILE (the text
-      between `<!-- BEGIN GENERATED` and `<!-- END GENERATED -->`)
   publish_blocks.py reliability FILE STAMP_FILE LOG_FILE...
       block "reliability figures" of FILE := the stamp + one table per test,
       rows = backends, columns = the k=v keys of its `[reliability]` lines
@@ -46,16 +43,6 @@ def output_block(path, name, command, stamp_file, out_file):
     out = read(out_file).rstrip("\n")
     body = f"{read(stamp_file).rstrip()}\n- command: `{command}`\n\n```text\n{out}\n```\n"
     replace_block(path, name, body)
-
-
-def section_block(path, name, src):
-    text = read(src)
-    i = text.find("<!-- BEGIN GENERATED")
-    j = text.find("<!-- END GENERATED -->")
-    if i < 0 or j < i:
-        sys.exit(f"{src}: no generated section")
-    i = text.find("\n", i) + 1
-    replace_block(path, name, text[i:j])
 
 
 def reliability_block(path, stamp_file, logs):
@@ -101,8 +88,6 @@ def reliability_block(path, stamp_file, logs):
 def main(argv):
     if len(argv) >= 7 and argv[1] == "output":
         output_block(*argv[2:7])
-    elif len(argv) >= 5 and argv[1] == "section":
-        section_block(*argv[2:5])
     elif len(argv) >= 5 and argv[1] == "reliability":
         reliability_block(argv[2], argv[3], argv[4:])
     else:
