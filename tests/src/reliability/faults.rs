@@ -463,10 +463,15 @@ pub async fn rel_fault_kill_mid_write(ctx: Ctx) {
         .collect();
     assert!(
         wrong.is_empty(),
-        "{} reads returned wrong data under faults on {}:\n  {:?}",
+        "{} reads returned wrong data under faults on {}, the first ones:\n  {}",
         wrong.len(),
         ctx.backend,
         wrong
+            .iter()
+            .take(5)
+            .map(|w| w.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
     );
 
     // The fault happened: connections killed and calls failed because of it (on a

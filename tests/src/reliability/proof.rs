@@ -7,7 +7,11 @@
 //! - [`server_start`]: when the server behind a URI started, read over a raw
 //!   connection opened from that very URI string (so through the storage's own URI
 //!   parsing: same host, port, database, TLS), to prove that a restart restarted
-//!   the server the storage is connected to.
+//!   the server the storage is connected to;
+//! - [`Known`]: the sessions and users whose writes were acknowledged, for loads
+//!   that read them back (`get_session`, `list_users_by_email`: on PostgreSQL the
+//!   reads that share pipelined connections) and [`judge_session`] /
+//!   [`judge_user`], which tell whether a read returned exactly what was written.
 
 use super::common::{Rng, mysql_uri};
 use crate::conformance::fixtures::{email, ep_input, session};
