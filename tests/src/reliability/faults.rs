@@ -331,6 +331,9 @@ impl Load {
                 )
             }
         };
+        // A panic inside the call (the driver's, say) is recorded against its kind
+        // instead of taking the whole worker down.
+        let fut: Fut = Box::pin(CatchPanic(fut));
         let cancel = rng.below(100) < self.cancel_share;
         let res = if cancel {
             let after = Duration::from_micros(rng.below(self.cancel_max_us + 1));
@@ -353,9 +356,39 @@ impl Load {
     }
 }
 
+/// Runs a boxed call, turning a panic inside it into a `Some` "wrong answer" that
+/// names the panic (see [`to_res`]).
+struct CatchPanic(BoxFuture<'static, Result<Option<String>>>);
+
+impl std::future::Future for CatchPanic {
+    type Output = Result<Option<String>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(p) => p,
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| e.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                std::task::Poll::Ready(Ok(Some(format!("{PANICKED}{msg}"))))
+            }
+        }
+    }
+}
+
+/// How [`CatchPanic`] marks a panic.
+const PANICKED: &str = "the call panicked: ";
+
 fn to_res(r: Result<Option<String>>) -> Res {
     match r {
         Ok(None) => Res::Ok,
+        Ok(Some(p)) if p.starts_with(PANICKED) => Res::Odd(p),
         Ok(Some(wrong)) => Res::Wrong(wrong),
         Err(e @ StorageError::Unavailable { .. }) => Res::Err(variant(&e)),
         Err(e) => Res::Odd(format!("{e:?}")),
@@ -449,7 +482,7 @@ pub async fn rel_fault_kill_mid_write(ctx: Ctx) {
         .collect();
     assert!(
         bad.is_empty(),
-        "{} errors other than Unavailable under faults on {}:\n  {}",
+        "{} errors other than Unavailable (or panics) under faults on {}:\n  {}",
         bad.len(),
         ctx.backend,
         bad.join("\n  ")
