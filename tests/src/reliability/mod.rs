@@ -22,6 +22,7 @@
 pub mod common;
 pub mod faults;
 pub mod input;
+pub mod proof;
 pub mod races;
 pub mod restart;
 
