@@ -16,8 +16,12 @@ pub const TASKS: usize = 64;
 /// Rounds of every race, each with fresh data.
 pub const ROUNDS: usize = 20;
 
-/// The fewest tasks of a round that must be inside their storage call at the same
-/// moment (of [`TASKS`]): fewer means the round did not race.
+/// The fewest tasks that must be inside their storage call at the same moment (of
+/// [`TASKS`]): in every round on a server backend; on SQLite in the test's busiest
+/// round. The SQLite backend runs each call synchronously on the runtime's worker
+/// thread (its in-process write lock is the only point where a call can wait), so a
+/// round whose calls never wait for the lock runs its tasks one after another; the
+/// per-round figure is printed, not asserted, there.
 pub const MIN_IN_FLIGHT: usize = 16;
 
 /// The race runner: [`Racer::race`] releases a round's tasks together and records
@@ -28,6 +32,7 @@ pub const MIN_IN_FLIGHT: usize = 16;
 /// than one connection must have been in use at once). [`Racer::figures`] gives the
 /// numbers for the test's `[reliability]` line.
 pub struct Racer {
+    backend: &'static str,
     nodes: Vec<Arc<dyn Storage>>,
     rounds: usize,
     /// The smallest per-round peak of tasks in flight.
@@ -53,6 +58,7 @@ impl Racer {
             }
         }
         Racer {
+            backend: ctx.backend,
             nodes: ctx.nodes.clone(),
             rounds: 0,
             in_flight_min: usize::MAX,
@@ -118,7 +124,7 @@ impl Racer {
         let conns = sampler.await.expect("pool sampler");
         let peak = peak.load(Ordering::Acquire);
         assert!(
-            peak >= MIN_IN_FLIGHT.min(n),
+            self.backend == "sqlite" || peak >= MIN_IN_FLIGHT.min(n),
             "round {}: at most {peak} of {n} tasks were in their storage call at once \
              (expected at least {MIN_IN_FLIGHT}): the round did not race",
             self.rounds
@@ -144,6 +150,13 @@ impl Racer {
     /// smallest and largest per-round peak of tasks inside their storage call at
     /// once), `conns_in_use_max` (`-` when no pool reports it) and `pool`.
     pub fn figures(&self) -> Vec<(&'static str, String)> {
+        assert!(
+            self.in_flight_max >= MIN_IN_FLIGHT,
+            "at most {} tasks were in their storage call at once in any of {} rounds \
+             (expected at least {MIN_IN_FLIGHT}): the test did not race",
+            self.in_flight_max,
+            self.rounds
+        );
         if let Some(c) = self.conns_max {
             assert!(
                 c >= 2,
