@@ -17,16 +17,22 @@ pub const TASKS: usize = 64;
 pub const ROUNDS: usize = 20;
 
 /// The fewest tasks that must be inside their storage call at the same moment (of
-/// [`TASKS`]): in every round on a server backend; on SQLite in the test's busiest
-/// round. The SQLite backend runs each call synchronously on the runtime's worker
-/// thread (its in-process write lock is the only point where a call can wait), so a
-/// round whose calls never wait for the lock runs its tasks one after another; the
-/// per-round figure is printed, not asserted, there.
+/// [`TASKS`]) in a test's busiest round, on every backend.
 pub const MIN_IN_FLIGHT: usize = 16;
 
+/// The fewest tasks that must be inside their storage call at the same moment in
+/// every round on a server backend: more than one, so no round ran its tasks one
+/// after another. Not higher: how many tasks the runtime has started before the
+/// first ones finish depends on the machine's load (8 of 64 seen in one MariaDB round
+/// on the loaded 2-core machine, 60 to 64 usually). Not asserted on SQLite, whose
+/// backend runs each call synchronously on the runtime's worker thread (its
+/// in-process write lock is the only point where a call can wait), so a round whose
+/// calls never wait for the lock does run its tasks one after another (1 seen).
+pub const MIN_IN_FLIGHT_EVERY_ROUND: usize = 2;
+
 /// The race runner: [`Racer::race`] releases a round's tasks together and records
-/// how many were inside their storage call at once (each round must reach
-/// [`MIN_IN_FLIGHT`]) and the most pool connections in use at once, sampled every
+/// how many were inside their storage call at once (the busiest round must reach
+/// [`MIN_IN_FLIGHT`], every round on a server [`MIN_IN_FLIGHT_EVERY_ROUND`]) and the most pool connections in use at once, sampled every
 /// millisecond from [`Storage::pool_health`] over every node (each pool must be the
 /// suite's fixed [`crate::harness::POOL_SIZE`], never the environment's, and more
 /// than one connection must have been in use at once). [`Racer::figures`] gives the
@@ -124,9 +130,9 @@ impl Racer {
         let conns = sampler.await.expect("pool sampler");
         let peak = peak.load(Ordering::Acquire);
         assert!(
-            self.backend == "sqlite" || peak >= MIN_IN_FLIGHT.min(n),
+            self.backend == "sqlite" || peak >= MIN_IN_FLIGHT_EVERY_ROUND.min(n),
             "round {}: at most {peak} of {n} tasks were in their storage call at once \
-             (expected at least {MIN_IN_FLIGHT}): the round did not race",
+             (expected at least {MIN_IN_FLIGHT_EVERY_ROUND}): the round did not race",
             self.rounds
         );
         self.rounds += 1;
