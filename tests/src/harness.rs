@@ -25,6 +25,13 @@ pub trait RawSql: Send + Sync {
     }
 }
 
+/// The connection-pool size of every storage the suite factories open, set
+/// explicitly so that the environment (`POSTGRESQL_CONNECTION_POOL_SIZE=1`, ...)
+/// cannot change it: with one connection the race tests would run their tasks one
+/// after another and prove nothing. The races assert it
+/// ([`crate::reliability::common::Racer`]).
+pub const POOL_SIZE: u32 = 10;
+
 /// Cleanup of a test database, run after the test (also when it panicked).
 pub type Cleanup = Pin<Box<dyn Future<Output = ()> + Send>>;
 

@@ -150,13 +150,22 @@ pub async fn open_in_database_at(
     storage
 }
 
+/// Options with the suite's fixed pool size ([`crate::harness::POOL_SIZE`]), never
+/// the environment's.
+fn fixed_pool() -> OpenOptions {
+    OpenOptions {
+        pool_size: Some(crate::harness::POOL_SIZE),
+        ..OpenOptions::default()
+    }
+}
+
 /// A fresh database on the server of `uri`, a migrated storage on it and a raw
 /// connection to it.
 async fn create_at(uri: String, prefix: Option<&str>) -> TestDb {
     let admin = connect_admin_to(&uri).await;
     let db = create_database(&admin).await;
     admin.close().await;
-    let storage = open_in_database_at(&uri, &db, prefix, OpenOptions::default()).await;
+    let storage = open_in_database_at(&uri, &db, prefix, fixed_pool()).await;
     let raw = RawClient::connect(&database_uri_at(&uri, &db), 2)
         .await
         .unwrap_or_else(|e| panic!("raw connection to database {db}: {e}"));
@@ -231,14 +240,14 @@ impl TestBackend for Galera {
         let admin = connect_admin_to(&first).await;
         let db = create_database(&admin).await;
         admin.close().await;
-        let storage = open_in_database_at(&first, &db, prefix, OpenOptions::default()).await;
+        let storage = open_in_database_at(&first, &db, prefix, fixed_pool()).await;
         // Migrated through node 1; the other nodes only open it (as cores started
         // after the first would find it migrated).
         let mut other_nodes = Vec::new();
         for uri in &uris[1..] {
             let options = OpenOptions {
                 table_prefix: prefix.map(str::to_owned),
-                ..OpenOptions::default()
+                ..fixed_pool()
             };
             let storage = storage_api::open(&database_uri_at(uri, &db), options)
                 .await

@@ -132,6 +132,7 @@ pub async fn open_in_schema_at(
     let options = OpenOptions {
         table_prefix: prefix.map(str::to_owned),
         schema: Some(schema.to_owned()),
+        pool_size: Some(crate::harness::POOL_SIZE),
         ..Default::default()
     };
     let storage = storage_api::open(uri, options)
@@ -196,6 +197,7 @@ impl TestBackend for PostgresPgBouncer {
             .unwrap_or_else(|e| panic!("CREATE DATABASE {db}: {e}"));
         let options = OpenOptions {
             table_prefix: prefix.map(str::to_owned),
+            pool_size: Some(crate::harness::POOL_SIZE),
             ..Default::default()
         };
         let uri = crate::servers::with_database(&crate::servers::pgbouncer_uri(), &db);

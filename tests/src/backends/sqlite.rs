@@ -54,6 +54,7 @@ impl TestBackend for Sqlite {
         let uri = format!("sqlite://{}", path.display());
         let options = OpenOptions {
             table_prefix: prefix.map(str::to_owned),
+            pool_size: Some(crate::harness::POOL_SIZE),
             ..Default::default()
         };
         let storage = storage_api::open(&uri, options).await.expect("open sqlite");

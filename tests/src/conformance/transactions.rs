@@ -224,14 +224,75 @@ pub async fn tx_retry_is_bounded(ctx: Ctx) {
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
 }
 
-/// Every isolation level can run a read-write transaction.
+/// The level the server itself reports for the transaction running a write, for
+/// every [`Isolation`]: `None` on SQLite (one level, see [`tx_isolation_levels`]).
+/// PostgreSQL: `current_setting('transaction_isolation')`; MariaDB/MySQL: the
+/// transaction's row of `information_schema.INNODB_TRX` (the session variable keeps
+/// the session's level, not the one `SET TRANSACTION` gives the next transaction).
+/// Both are read by a `BEFORE INSERT OR UPDATE` trigger on `key_value` that the test
+/// creates, which writes the level into the value of every `iso-*` row: the level
+/// stored is the one of the transaction that wrote the row, on the node that ran it.
+async fn install_isolation_probe(ctx: &Ctx) -> bool {
+    let kv = ctx.table("key_value");
+    match ctx.backend {
+        "postgresql" => {
+            let f = ctx.table("iso_probe");
+            ctx.raw
+                .execute(&format!(
+                    "CREATE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                     IF NEW.name LIKE 'iso-%' THEN \
+                     NEW.value := upper(current_setting('transaction_isolation')); END IF; \
+                     RETURN NEW; END $$; \
+                     CREATE TRIGGER {f} BEFORE INSERT OR UPDATE ON {kv} \
+                     FOR EACH ROW EXECUTE FUNCTION {f}()"
+                ))
+                .await;
+            true
+        }
+        "mysql" => {
+            // INNODB_TRX is a cache refreshed at most every 100 ms: a transaction
+            // younger than the last refresh is not in it yet (`?`, written again).
+            for (when, name) in [("INSERT", "iso_probe_i"), ("UPDATE", "iso_probe_u")] {
+                ctx.raw
+                    .execute(&format!(
+                        "CREATE TRIGGER {} BEFORE {when} ON {kv} FOR EACH ROW \
+                         SET NEW.value = IF(NEW.name LIKE 'iso-%', COALESCE((\
+                         SELECT trx_isolation_level FROM information_schema.INNODB_TRX \
+                         WHERE trx_mysql_thread_id = CONNECTION_ID()), '?'), NEW.value)",
+                        ctx.table(name)
+                    ))
+                    .await;
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Every isolation level runs a read-write transaction, and the server runs it at
+/// the level asked for: PostgreSQL and MariaDB/MySQL report, from inside the
+/// transaction, READ COMMITTED for `Default` and `ReadCommitted`, REPEATABLE READ and
+/// SERIALIZABLE for the others (see [`install_isolation_probe`]). SQLite has one
+/// level: every transaction is `BEGIN IMMEDIATE`, serialisable with one writer, so
+/// for every level the test checks that a second connection cannot start a write
+/// while the transaction is open, before the transaction wrote anything.
 pub async fn tx_isolation_levels(ctx: Ctx) {
     let t = setup_public(&ctx).await;
-    for (i, isolation) in [
-        Isolation::Default,
-        Isolation::ReadCommitted,
-        Isolation::RepeatableRead,
-        Isolation::Serializable,
+    let probe = install_isolation_probe(&ctx).await;
+    let sqlite_file = if ctx.backend == "sqlite" {
+        ctx.raw
+            .query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .await[0][0]
+            .clone()
+    } else {
+        None
+    };
+    let mut seen = Vec::new();
+    for (i, (isolation, expected)) in [
+        (Isolation::Default, "READ COMMITTED"),
+        (Isolation::ReadCommitted, "READ COMMITTED"),
+        (Isolation::RepeatableRead, "REPEATABLE READ"),
+        (Isolation::Serializable, "SERIALIZABLE"),
     ]
     .into_iter()
     .enumerate()
@@ -242,24 +303,73 @@ pub async fn tx_isolation_levels(ctx: Ctx) {
         };
         let tc = t.clone();
         let name = format!("iso-{i}");
-        let nc = name.clone();
-        run_transaction(&*ctx.storage, &opts, move |tx| {
-            let (t, name) = (tc.clone(), nc.clone());
+        let (nc, file) = (name.clone(), sqlite_file.clone());
+        let mysql = ctx.backend == "mysql";
+        let level = run_transaction(&*ctx.storage, &opts, move |tx| {
+            let (t, name, file) = (tc.clone(), nc.clone(), file.clone());
             Box::pin(async move {
                 let before = tx.kv_get_for_update(&t, &name).await?;
                 assert!(before.is_none());
-                tx.kv_set(&t, &name, &kv("v", i as i64)).await?;
-                Ok::<_, TxError<()>>(())
+                let mut serializable = false;
+                if let Some(file) = file {
+                    // A second writer cannot begin while this transaction is open, even
+                    // before it wrote anything (`BEGIN IMMEDIATE`: one writer from the
+                    // start, serialisable).
+                    let other = rusqlite::Connection::open(&file).expect("second connection");
+                    other.busy_timeout(Duration::ZERO).unwrap();
+                    let r = other.execute_batch("BEGIN IMMEDIATE");
+                    assert!(
+                        matches!(
+                            &r,
+                            Err(rusqlite::Error::SqliteFailure(e, _))
+                                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        ),
+                        "{isolation:?}: a second connection began a write inside the \
+                         transaction: {r:?}"
+                    );
+                    serializable = true;
+                }
+                if mysql {
+                    // INNODB_TRX is a cache, refreshed on a read at most every 100 ms:
+                    // after this pause, the trigger's read either refreshes it or finds
+                    // it refreshed since this transaction began, never the row of an
+                    // earlier transaction of this connection.
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                let mut level = String::new();
+                for attempt in 0..30 {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(120)).await;
+                    }
+                    tx.kv_set(&t, &name, &kv("v", i as i64)).await?;
+                    level = tx.kv_get_for_update(&t, &name).await?.expect("row").value;
+                    if level != "?" {
+                        break;
+                    }
+                }
+                if serializable {
+                    level = "SERIALIZABLE".into();
+                }
+                Ok::<_, TxError<()>>(level)
             })
         })
         .await
         .unwrap_or_else(|e| panic!("{isolation:?}: {e:?}"));
+        let expected = if probe { expected } else { "SERIALIZABLE" };
         assert_eq!(
-            ctx.storage.kv_get(&t, &name).await.unwrap(),
-            Some(kv("v", i as i64)),
-            "{isolation:?}"
+            level, expected,
+            "{isolation:?} on {}: the server ran the transaction at {level}",
+            ctx.backend
         );
+        seen.push(format!("{isolation:?}={}", level.replace(' ', "_")));
+        let stored = ctx.storage.kv_get(&t, &name).await.unwrap().expect("row");
+        assert_eq!(stored.created_at, i as i64, "{isolation:?}");
     }
+    println!(
+        "[conformance] {} tx_isolation_levels: {}",
+        ctx.backend,
+        seen.join(" ")
+    );
 }
 
 /// `begin` gives a transaction to commit or roll back by hand; dropping it rolls back.

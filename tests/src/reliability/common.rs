@@ -7,6 +7,7 @@ use crate::conformance::fixtures::race_tx_options;
 use crate::harness::Ctx;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use storage_api::*;
 
@@ -15,7 +16,174 @@ pub const TASKS: usize = 64;
 /// Rounds of every race, each with fresh data.
 pub const ROUNDS: usize = 20;
 
-pub use crate::conformance::fixtures::race;
+/// The fewest tasks that must be inside their storage call at the same moment (of
+/// [`TASKS`]) in a test's busiest round, on every backend.
+pub const MIN_IN_FLIGHT: usize = 16;
+
+/// The fewest tasks that must be inside their storage call at the same moment in
+/// every round on a server backend: more than one, so no round ran its tasks one
+/// after another. Not higher: how many tasks the runtime has started before the
+/// first ones finish depends on the machine's load (8 of 64 seen in one MariaDB round
+/// on the loaded 2-core machine, 60 to 64 usually). Not asserted on SQLite, whose
+/// backend runs each call synchronously on the runtime's worker thread (its
+/// in-process write lock is the only point where a call can wait), so a round whose
+/// calls never wait for the lock does run its tasks one after another (1 seen).
+pub const MIN_IN_FLIGHT_EVERY_ROUND: usize = 2;
+
+/// The race runner: [`Racer::race`] releases a round's tasks together and records
+/// how many were inside their storage call at once (the busiest round must reach
+/// [`MIN_IN_FLIGHT`], every round on a server [`MIN_IN_FLIGHT_EVERY_ROUND`]) and the most pool connections in use at once, sampled every
+/// millisecond from [`Storage::pool_health`] over every node (each pool must be the
+/// suite's fixed [`crate::harness::POOL_SIZE`], never the environment's, and more
+/// than one connection must have been in use at once). [`Racer::figures`] gives the
+/// numbers for the test's `[reliability]` line.
+pub struct Racer {
+    backend: &'static str,
+    nodes: Vec<Arc<dyn Storage>>,
+    rounds: usize,
+    /// The smallest per-round peak of tasks in flight.
+    in_flight_min: usize,
+    /// The largest per-round peak of tasks in flight.
+    in_flight_max: usize,
+    /// The most connections in use at once (summed over the nodes); `None` when no
+    /// node reports its pool.
+    conns_max: Option<usize>,
+}
+
+impl Racer {
+    /// A runner for the races of one test on `ctx` (its tasks use [`Ctx::node`]).
+    pub fn new(ctx: &Ctx) -> Self {
+        for (i, node) in ctx.nodes.iter().enumerate() {
+            if let Some(h) = node.pool_health() {
+                assert_eq!(
+                    h.max_size,
+                    crate::harness::POOL_SIZE as usize,
+                    "{} node {i}: the race's pool is not the suite's fixed size",
+                    ctx.backend
+                );
+            }
+        }
+        Racer {
+            backend: ctx.backend,
+            nodes: ctx.nodes.clone(),
+            rounds: 0,
+            in_flight_min: usize::MAX,
+            in_flight_max: 0,
+            conns_max: None,
+        }
+    }
+
+    /// Runs `f(0..n)` as `n` tasks released together by a barrier; returns their
+    /// outputs in task order (a task's panic is raised again here).
+    pub async fn race<T, F, Fut>(&mut self, n: usize, f: F) -> Vec<T>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let barrier = Arc::new(tokio::sync::Barrier::new(n));
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (nodes, done) = (self.nodes.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut most: Option<usize> = None;
+                loop {
+                    let in_use: Option<usize> = nodes
+                        .iter()
+                        .filter_map(|s| s.pool_health())
+                        .map(|h| h.in_use)
+                        .reduce(|a, b| a + b);
+                    if let Some(u) = in_use {
+                        most = Some(most.unwrap_or(0).max(u));
+                    }
+                    if done.load(Ordering::Acquire) {
+                        return most;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        };
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let fut = f(i);
+                let (b, now, peak) = (barrier.clone(), now.clone(), peak.clone());
+                tokio::spawn(async move {
+                    b.wait().await;
+                    peak.fetch_max(now.fetch_add(1, Ordering::AcqRel) + 1, Ordering::AcqRel);
+                    let out = fut.await;
+                    now.fetch_sub(1, Ordering::AcqRel);
+                    out
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for (i, h) in handles.into_iter().enumerate() {
+            match h.await {
+                Ok(v) => out.push(v),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("racing task {i} failed: {e}"),
+            }
+        }
+        done.store(true, Ordering::Release);
+        let conns = sampler.await.expect("pool sampler");
+        let peak = peak.load(Ordering::Acquire);
+        assert!(
+            self.backend == "sqlite" || peak >= MIN_IN_FLIGHT_EVERY_ROUND.min(n),
+            "round {}: at most {peak} of {n} tasks were in their storage call at once \
+             (expected at least {MIN_IN_FLIGHT_EVERY_ROUND}): the round did not race",
+            self.rounds
+        );
+        self.rounds += 1;
+        self.in_flight_min = self.in_flight_min.min(peak);
+        self.in_flight_max = self.in_flight_max.max(peak);
+        if let Some(c) = conns {
+            self.conns_max = Some(self.conns_max.unwrap_or(0).max(c));
+        }
+        out
+    }
+
+    /// `pairs` followed by [`Racer::figures`].
+    pub fn with(&self, pairs: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut v = pairs.to_vec();
+        v.extend(self.figures());
+        v
+    }
+
+    /// Checks what holds over all the rounds (more than one connection in use at
+    /// once, where the pools report it) and gives the figures: `in_flight` (the
+    /// smallest and largest per-round peak of tasks inside their storage call at
+    /// once), `conns_in_use_max` (`-` when no pool reports it) and `pool`.
+    pub fn figures(&self) -> Vec<(&'static str, String)> {
+        assert!(
+            self.in_flight_max >= MIN_IN_FLIGHT,
+            "at most {} tasks were in their storage call at once in any of {} rounds \
+             (expected at least {MIN_IN_FLIGHT}): the test did not race",
+            self.in_flight_max,
+            self.rounds
+        );
+        if let Some(c) = self.conns_max {
+            assert!(
+                c >= 2,
+                "at most {c} connection was in use at once over {} rounds: the races ran \
+                 one after another",
+                self.rounds
+            );
+        }
+        vec![
+            (
+                "in_flight",
+                format!("{}..{}", self.in_flight_min, self.in_flight_max),
+            ),
+            (
+                "conns_in_use_max",
+                self.conns_max.map_or("-".into(), |c| c.to_string()),
+            ),
+            ("pool", crate::harness::POOL_SIZE.to_string()),
+        ]
+    }
+}
 
 /// Transaction options of the races: many attempts with small jittered delays, so
 /// that a `Retryable` conflict is always retried to an outcome.
@@ -228,6 +396,63 @@ pub async fn assert_no_orphans(ctx: &Ctx) -> i64 {
         broken.join("\n  ")
     );
     ctx.raw.count(&format!("SELECT COUNT(*) FROM {aaru}")).await
+}
+
+/// The number of rows of every table of the test's database (names without the
+/// table prefix), counted in plain SQL in one statement: a test compares two of them
+/// around a refused write to prove it wrote nothing.
+pub async fn row_counts(ctx: &Ctx) -> BTreeMap<String, i64> {
+    let catalog = match ctx.backend {
+        "sqlite" => "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            .to_owned(),
+        "postgresql" => "SELECT table_name FROM information_schema.tables \
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                         ORDER BY table_name"
+            .to_owned(),
+        _ => "SELECT table_name FROM information_schema.tables \
+              WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
+            .to_owned(),
+    };
+    let tables: Vec<String> = ctx
+        .raw
+        .query(&catalog)
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|t| t.starts_with(&ctx.prefix))
+        .collect();
+    assert!(!tables.is_empty(), "no tables found on {}", ctx.backend);
+    let sql = tables
+        .iter()
+        .map(|t| format!("SELECT '{t}', COUNT(*) FROM {t}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    ctx.raw
+        .query(&sql)
+        .await
+        .into_iter()
+        .map(|r| {
+            let name = r[0].clone().expect("table name");
+            let n = r[1].as_deref().and_then(|n| n.parse().ok()).expect("count");
+            (name[ctx.prefix.len()..].to_owned(), n)
+        })
+        .collect()
+}
+
+/// The tables whose row count differs between two [`row_counts`], with the change.
+pub fn row_changes(
+    before: &BTreeMap<String, i64>,
+    after: &BTreeMap<String, i64>,
+) -> BTreeMap<String, i64> {
+    before
+        .keys()
+        .chain(after.keys())
+        .filter_map(|t| {
+            let d = after.get(t).copied().unwrap_or(0) - before.get(t).copied().unwrap_or(0);
+            (d != 0).then(|| (t.clone(), d))
+        })
+        .collect()
 }
 
 /// The first column of every row of a query, as a set of strings.
