@@ -87,9 +87,10 @@ pub fn lock_name(database: &str, prefix: &str, name: &str) -> String {
     format!("{}#{hex}", &full[..head_end])
 }
 
-/// A connection taken from the pool. Dropped inside a transaction or while holding
-/// named locks (a cancelled future, a failed commit), it is closed instead of being
-/// returned, which rolls back and releases the locks on the server.
+/// A connection taken from the pool. Dropped inside a transaction, while holding
+/// named locks or in the middle of a statement (a cancelled future, a failed commit),
+/// it is closed instead of being returned, which rolls back and releases the locks on
+/// the server and never hands on a connection whose answer is still unread.
 pub struct MySqlConn {
     /// Always `Some` until dropped.
     conn: Option<PoolConnection<MySql>>,
@@ -99,6 +100,12 @@ pub struct MySqlConn {
     in_tx: bool,
     locks: Vec<String>,
     broken: bool,
+    /// A statement was sent and its answer not yet read to the end: set by
+    /// [`Self::raw`], cleared by [`Self::settled`] once the statement's future
+    /// returned. Still set at drop, the future was cancelled mid-statement: the
+    /// connection may have an answer in flight (sqlx-mysql 0.9 was seen to panic
+    /// reading such a connection) or a named lock granted but not recorded.
+    busy: bool,
     /// The operation permit; released after the connection is parked.
     _permit: Option<OwnedSemaphorePermit>,
 }
@@ -109,6 +116,7 @@ impl std::fmt::Debug for MySqlConn {
             .field("in_tx", &self.in_tx)
             .field("locks", &self.locks)
             .field("broken", &self.broken)
+            .field("busy", &self.busy)
             .finish()
     }
 }
@@ -118,7 +126,7 @@ impl Drop for MySqlConn {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        if self.in_tx || !self.locks.is_empty() || self.broken {
+        if self.in_tx || !self.locks.is_empty() || self.broken || self.busy {
             conn.close_on_drop();
         } else {
             // Parked rather than returned: sqlx would ping it on the way back.
@@ -161,15 +169,25 @@ impl MySqlConn {
             in_tx: false,
             locks: Vec::new(),
             broken: false,
+            busy: false,
             _permit: permit,
         }
     }
 
-    /// The connection.
+    /// The connection, for one statement: marks the connection busy until
+    /// [`Self::settled`] is called with the statement's outcome.
     fn raw(&mut self) -> &mut sqlx::mysql::MySqlConnection {
+        self.busy = true;
         self.conn
             .as_mut()
             .expect("the connection is present until drop")
+    }
+
+    /// The outcome of the statement [`Self::raw`] was taken for: its future returned,
+    /// so the connection is no longer mid-statement.
+    fn settled<T>(&mut self, outcome: T) -> T {
+        self.busy = false;
+        outcome
     }
 
     /// Whether a transaction is open.
@@ -190,7 +208,8 @@ impl MySqlConn {
     }
 
     async fn simple(&mut self, sql: &str) -> Result<(), StorageError> {
-        match sqlx::raw_sql(AssertSqlSafe(sql)).execute(self.raw()).await {
+        let outcome = sqlx::raw_sql(AssertSqlSafe(sql)).execute(self.raw()).await;
+        match self.settled(outcome) {
             Ok(_) => Ok(()),
             Err(e) => Err(self.fail(e).into_storage()),
         }
@@ -207,7 +226,8 @@ impl MySqlConn {
         for name in &self.locks {
             q = q.bind(name.clone());
         }
-        match q.execute(self.raw()).await {
+        let outcome = q.execute(self.raw()).await;
+        match self.settled(outcome) {
             Ok(_) => self.locks.clear(),
             Err(e) => {
                 let e = self.fail(e).into_storage();
@@ -246,6 +266,7 @@ impl MySqlConn {
                     .await
                     .map(|r| Ran::Affected(r.rows_affected()))
             };
+            let out = self.settled(out);
             match out {
                 Ok(ran) => return Ok(ran),
                 Err(e) => {
@@ -311,6 +332,7 @@ impl MySqlConn {
         let result = sqlx::raw_sql(galera_tx::COMMIT_SQL)
             .execute(self.raw())
             .await;
+        let result = self.settled(result);
         self.in_tx = false;
         let Err(e) = result else {
             return Ok(());
@@ -344,11 +366,11 @@ impl MySqlConn {
             )));
         }
         let sql = self.shared.lock_row_sql();
-        match sqlx::query(AssertSqlSafe(sql))
+        let outcome = sqlx::query(AssertSqlSafe(sql))
             .bind(full)
             .execute(self.raw())
-            .await
-        {
+            .await;
+        match self.settled(outcome) {
             Ok(_) => Ok(()),
             Err(e) => Err(self.fail(e).into_storage()),
         }
@@ -467,6 +489,7 @@ impl Conn for MySqlConn {
             return self.commit_galera().await;
         }
         let result = sqlx::raw_sql("COMMIT").execute(self.raw()).await;
+        let result = self.settled(result);
         self.in_tx = false;
         if let Err(e) = result {
             // A deadlock (on Galera: a lost certification) rolled the transaction
@@ -515,7 +538,7 @@ impl Conn for MySqlConn {
             .bind(NAMED_LOCK_TIMEOUT_SECS)
             .fetch_one(self.raw())
             .await;
-        let got = match got {
+        let got = match self.settled(got) {
             Ok(row) => decode_row(&row).map(|r| r.0.into_iter().next()),
             Err(e) => return Err(self.fail(e).into_storage()),
         };
