@@ -363,6 +363,27 @@ fn runs_list(doc: &Value) -> String {
     s
 }
 
+/// Writes each plan of `plans`: the operation, its statement and the plan's lines.
+fn plan_list(s: &mut String, plans: &[&Value]) {
+    for p in plans {
+        let lines = p["plan"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| l.as_str().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{}:\n```sql\n{}\n```\n```\n{lines}\n```\n",
+            p["operation"].as_str().unwrap_or(""),
+            p["statement"].as_str().unwrap_or(""),
+        );
+    }
+}
+
 /// Renders the generated block.
 pub fn markdown(doc: &Value) -> String {
     let mut s = String::new();
@@ -551,22 +572,7 @@ pub fn markdown(doc: &Value) -> String {
             "<details><summary>{b}: plans with {} users and sessions</summary>\n",
             mine[0]["users_label"].as_str().unwrap_or("")
         );
-        for p in mine {
-            let _ = writeln!(
-                s,
-                "{}:\n```sql\n{}\n```\n```\n{}\n```\n",
-                p["operation"].as_str().unwrap_or(""),
-                p["statement"].as_str().unwrap_or(""),
-                p["plan"]
-                    .as_array()
-                    .map(|a| a
-                        .iter()
-                        .map(|l| l.as_str().unwrap_or("").to_owned())
-                        .collect::<Vec<_>>()
-                        .join("\n"))
-                    .unwrap_or_default()
-            );
-        }
+        plan_list(&mut s, &mine);
         let _ = writeln!(s, "</details>\n");
     }
 
@@ -799,22 +805,7 @@ pub fn phase2_markdown(doc: &Value) -> String {
             "<details><summary>{b}: plans with {} users</summary>\n",
             mine[0]["users_label"].as_str().unwrap_or("")
         );
-        for p in mine {
-            let _ = writeln!(
-                s,
-                "{}:\n```sql\n{}\n```\n```\n{}\n```\n",
-                p["operation"].as_str().unwrap_or(""),
-                p["statement"].as_str().unwrap_or(""),
-                p["plan"]
-                    .as_array()
-                    .map(|a| a
-                        .iter()
-                        .map(|l| l.as_str().unwrap_or("").to_owned())
-                        .collect::<Vec<_>>()
-                        .join("\n"))
-                    .unwrap_or_default()
-            );
-        }
+        plan_list(&mut s, &mine);
         let _ = writeln!(s, "</details>\n");
     }
     let _ = writeln!(s, "{P2_END}");

@@ -28,7 +28,7 @@
 //! operation again.
 
 use super::common::*;
-use super::proof::{Ack, Known, Target, judge_session, judge_user};
+use super::proof::{Ack, Known, Target, assert_kinds_succeeded, judge_session, judge_user};
 use crate::conformance::fixtures::*;
 use crate::harness::Ctx;
 use serde_json::json;
@@ -547,17 +547,7 @@ pub async fn rel_fault_kill_mid_write(ctx: Ctx) {
         "{cancelled} calls cancelled in flight on {}, fewer than {MIN_CANCELLED}",
         ctx.backend
     );
-    let thin: Vec<String> = KINDS
-        .iter()
-        .filter(|kind| ok_of(kind) < MIN_OK_PER_KIND)
-        .map(|kind| format!("{kind}: {}", ok_of(kind)))
-        .collect();
-    assert!(
-        thin.is_empty(),
-        "kinds of operation that succeeded fewer than {MIN_OK_PER_KIND} times on {}: {}",
-        ctx.backend,
-        thin.join(", ")
-    );
+    assert_kinds_succeeded(ctx.backend, &KINDS, ok_of, MIN_OK_PER_KIND);
 
     let (lost, cancelled_applied) = check_all_or_nothing(&ctx, &t, &records).await;
     assert_eq!(lost, 0, "operations that returned Ok lost rows");
@@ -885,7 +875,7 @@ pub async fn rel_fault_cancelled_calls_leave_clean_connections(ctx: Ctx) {
         .create_tenant_config(&config_version(0, 0))
         .await
         .unwrap();
-    let k = Killable::open(&ctx, 1).await;
+    let k = Target::open(&ctx, 1).await;
     let mut rng = Rng::from_entropy();
     let rounds = 200;
     let mut cancelled = 0;

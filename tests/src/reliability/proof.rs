@@ -377,3 +377,23 @@ pub fn judge_user(email: &str, id: &str, got: Vec<User>) -> Option<String> {
         )
     })
 }
+
+/// Asserts that every kind of operation in `kinds` succeeded at least `min` times
+/// (`ok_of(kind)`): a fault load whose successes dried up proves nothing about them.
+pub fn assert_kinds_succeeded(
+    backend: &str,
+    kinds: &[&str],
+    ok_of: impl Fn(&str) -> usize,
+    min: usize,
+) {
+    let thin: Vec<String> = kinds
+        .iter()
+        .filter(|kind| ok_of(kind) < min)
+        .map(|kind| format!("{kind}: {}", ok_of(kind)))
+        .collect();
+    assert!(
+        thin.is_empty(),
+        "kinds of operation that succeeded fewer than {min} times on {backend}: {}",
+        thin.join(", ")
+    );
+}

@@ -28,7 +28,9 @@
 //! guard starts the server again whatever happens.
 
 use super::common::*;
-use super::proof::{Ack, Known, Target, judge_session, judge_user, server_start};
+use super::proof::{
+    Ack, Known, Target, assert_kinds_succeeded, judge_session, judge_user, server_start,
+};
 use crate::conformance::fixtures::*;
 use crate::harness::{Ctx, RawSql};
 use async_trait::async_trait;
@@ -482,17 +484,7 @@ pub async fn rel_restart_under_load(ctx: Ctx) {
             .filter(|r| r.kind == kind && r.res.is_ok())
             .count()
     };
-    let thin: Vec<String> = KINDS
-        .iter()
-        .filter(|k| ok_of(k) < MIN_OK_PER_KIND)
-        .map(|k| format!("{k}: {}", ok_of(k)))
-        .collect();
-    assert!(
-        thin.is_empty(),
-        "kinds of operation that succeeded fewer than {MIN_OK_PER_KIND} times on {}: {}",
-        ctx.backend,
-        thin.join(", ")
-    );
+    assert_kinds_succeeded(ctx.backend, &KINDS, ok_of, MIN_OK_PER_KIND);
     let after_recs: Vec<&Rec> = recs.iter().filter(|r| r.start > up + GRACE).collect();
     assert!(
         after_recs.len() >= WORKERS,
