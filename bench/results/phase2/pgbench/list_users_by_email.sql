@@ -1,7 +1,0 @@
-\set em 2000000000000000000 + random(0, :n - 1)
-SELECT "user_id" FROM "emailpassword_user_to_tenant" WHERE "app_id" = :app AND "tenant_id" = :tenant AND "email" = :em \gset
-SELECT "user_id" FROM "passwordless_user_to_tenant" WHERE "app_id" = :app AND "tenant_id" = :tenant AND "email" = :em;
-SELECT "user_id" FROM "thirdparty_users" WHERE "app_id" = :app AND "email" = :em AND "user_id" IN (SELECT "user_id" FROM "thirdparty_user_to_tenant" WHERE "app_id" = :app AND "tenant_id" = :tenant);
-SELECT "a"."user_id", "a"."recipe_id", "a"."primary_or_recipe_user_id", "a"."is_linked_or_is_a_primary_user", "a"."time_joined", "ep"."email", "ep"."password_hash", "tp"."third_party_id", "tp"."third_party_user_id", "tp"."email", "pl"."email", "pl"."phone_number" FROM "app_id_to_user_id" AS "a" LEFT JOIN "emailpassword_users" AS "ep" ON "ep"."app_id" = "a"."app_id" AND "ep"."user_id" = "a"."user_id" LEFT JOIN "thirdparty_users" AS "tp" ON "tp"."app_id" = "a"."app_id" AND "tp"."user_id" = "a"."user_id" LEFT JOIN "passwordless_users" AS "pl" ON "pl"."app_id" = "a"."app_id" AND "pl"."user_id" = "a"."user_id" WHERE "a"."app_id" = :app AND "a"."primary_or_recipe_user_id" IN (SELECT "primary_or_recipe_user_id" FROM "app_id_to_user_id" WHERE "app_id" = :app AND "user_id" IN (:user_id));
-SELECT "user_id", "tenant_id" FROM "all_auth_recipe_users" WHERE "app_id" = :app AND "user_id" IN (:user_id) ORDER BY "tenant_id" ASC;
-SELECT "user_id", "email" FROM "emailverification_verified_emails" WHERE "app_id" = :app AND "user_id" IN (:user_id);
