@@ -363,6 +363,21 @@ fn runs_list(doc: &Value) -> String {
     s
 }
 
+/// Writes `plans` (of `backend`, none when empty) folded under a summary naming
+/// their scale and `what` it counts (`users and sessions`).
+fn plan_details(s: &mut String, backend: &str, what: &str, plans: &[&Value]) {
+    let Some(first) = plans.first() else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "<details><summary>{backend}: plans with {} {what}</summary>\n",
+        first["users_label"].as_str().unwrap_or("")
+    );
+    plan_list(s, plans);
+    let _ = writeln!(s, "</details>\n");
+}
+
 /// Writes each plan of `plans`: the operation, its statement and the plan's lines.
 fn plan_list(s: &mut String, plans: &[&Value]) {
     for p in plans {
@@ -564,16 +579,7 @@ pub fn markdown(doc: &Value) -> String {
             .iter()
             .filter(|p| p["backend"] == b && p["users"].as_u64() == Some(biggest))
             .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "<details><summary>{b}: plans with {} users and sessions</summary>\n",
-            mine[0]["users_label"].as_str().unwrap_or("")
-        );
-        plan_list(&mut s, &mine);
-        let _ = writeln!(s, "</details>\n");
+        plan_details(&mut s, b, "users and sessions", &mine);
     }
 
     let _ = writeln!(s, "### Statements and round trips per operation\n");
@@ -797,16 +803,7 @@ pub fn phase2_markdown(doc: &Value) -> String {
                     && P2_OPS.contains(&p["operation"].as_str().unwrap_or(""))
             })
             .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "<details><summary>{b}: plans with {} users</summary>\n",
-            mine[0]["users_label"].as_str().unwrap_or("")
-        );
-        plan_list(&mut s, &mine);
-        let _ = writeln!(s, "</details>\n");
+        plan_details(&mut s, b, "users", &mine);
     }
     let _ = writeln!(s, "{P2_END}");
     s

@@ -145,10 +145,7 @@ impl MySqlMigrationDriver {
 
     /// Runs one statement through the text protocol (DDL included).
     async fn run_text(&mut self, sql: &str) -> Result<(), StorageError> {
-        let r = sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .execute(self.conn()?)
-            .await;
-        r.map(|_| ()).map_err(|e| self.map(e))
+        self.statement(sql, &[], Protocol::Text).await.map(|_| ())
     }
 
     async fn fetch(
@@ -156,28 +153,85 @@ impl MySqlMigrationDriver {
         sql: String,
         binds: Vec<BindValue>,
     ) -> Result<Vec<Row>, StorageError> {
-        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for b in binds {
-            q = match b {
-                BindValue::Text(s) => q.bind(s),
-                BindValue::Int(n) => q.bind(n),
-            };
+        match self.statement(&sql, &binds, Protocol::Fetch).await? {
+            Output::Rows(rows) => Ok(rows),
+            Output::Affected(_) => Ok(Vec::new()),
         }
-        let r = q.fetch_all(self.conn()?).await;
-        let rows = r.map_err(|e| self.map(e))?;
-        rows.iter().map(decode_row).collect()
     }
 
     async fn exec(&mut self, sql: String, binds: Vec<BindValue>) -> Result<u64, StorageError> {
-        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for b in binds {
-            q = match b {
-                BindValue::Text(s) => q.bind(s),
-                BindValue::Int(n) => q.bind(n),
-            };
+        match self.statement(&sql, &binds, Protocol::Exec).await? {
+            Output::Affected(n) => Ok(n),
+            Output::Rows(_) => Ok(0),
         }
-        let r = q.execute(self.conn()?).await;
-        r.map(|r| r.rows_affected()).map_err(|e| self.map(e))
+    }
+
+    /// Runs one statement, again (up to [`RETRIES`] times, after a short pause) when
+    /// it fails with a `Retryable` error: a deadlock, a lock-wait timeout, or on a
+    /// Galera node a certification conflict or an abort by a replicated transaction.
+    /// Every statement of the driver runs alone in autocommit (MySQL DDL commits
+    /// implicitly, so a migration is never one transaction here), hence a statement
+    /// that failed that way was rolled back whole and running it again is what the
+    /// server's own message asks for. Without this, `migrate up` on a Galera node
+    /// failed whenever one of its statements lost such a conflict to the cluster's
+    /// other traffic.
+    async fn statement(
+        &mut self,
+        sql: &str,
+        binds: &[BindValue],
+        protocol: Protocol,
+    ) -> Result<Output, StorageError> {
+        let mut attempt = 0;
+        loop {
+            match self.statement_once(sql, binds, protocol).await {
+                Err(e) if e.is_retryable() && attempt < RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(
+                        attempt,
+                        error = %e,
+                        "a migration statement lost a lock conflict; running it again"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn statement_once(
+        &mut self,
+        sql: &str,
+        binds: &[BindValue],
+        protocol: Protocol,
+    ) -> Result<Output, StorageError> {
+        let result = match protocol {
+            Protocol::Text => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(self.conn()?)
+                .await
+                .map(|r| Output::Affected(r.rows_affected())),
+            Protocol::Fetch | Protocol::Exec => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.to_owned())).persistent(false);
+                for b in binds {
+                    q = match b {
+                        BindValue::Text(s) => q.bind(s.clone()),
+                        BindValue::Int(n) => q.bind(*n),
+                    };
+                }
+                if matches!(protocol, Protocol::Fetch) {
+                    match q.fetch_all(self.conn()?).await {
+                        Ok(rows) => Ok(Output::Rows(
+                            rows.iter().map(decode_row).collect::<Result<_, _>>()?,
+                        )),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    q.execute(self.conn()?)
+                        .await
+                        .map(|r| Output::Affected(r.rows_affected()))
+                }
+            }
+        };
+        result.map_err(|e| self.map(e))
     }
 
     async fn write_row(&mut self, row: &HistoryRow) -> Result<(), StorageError> {
@@ -403,6 +457,27 @@ enum BindValue {
     Text(String),
     Int(i64),
 }
+
+/// How [`MySqlMigrationDriver::statement`] sends a statement.
+#[derive(Clone, Copy)]
+enum Protocol {
+    /// Text protocol, no binds (DDL).
+    Text,
+    /// Prepared, rows returned.
+    Fetch,
+    /// Prepared, rows affected returned.
+    Exec,
+}
+
+/// What a statement returned.
+enum Output {
+    Rows(Vec<Row>),
+    Affected(u64),
+}
+
+/// How many times [`MySqlMigrationDriver::statement`] runs a statement again after a
+/// `Retryable` failure before returning it.
+const RETRIES: u32 = 5;
 
 fn first_int(rows: &[Row]) -> Result<i64, StorageError> {
     rows.first()

@@ -28,7 +28,9 @@
 //! operation again.
 
 use super::common::*;
-use super::proof::{Ack, Known, Target, assert_kinds_succeeded, judge_session, judge_user};
+use super::proof::{
+    Ack, Known, Target, assert_kinds_succeeded, assert_no_wrong_reads, judge_session, judge_user,
+};
 use crate::conformance::fixtures::*;
 use crate::harness::Ctx;
 use serde_json::json;
@@ -490,24 +492,12 @@ pub async fn rel_fault_kill_mid_write(ctx: Ctx) {
         ctx.backend,
         bad.join("\n  ")
     );
-    let wrong: Vec<&String> = records
-        .iter()
-        .filter_map(|(_, r)| match r {
+    assert_no_wrong_reads(
+        &format!("under faults on {}", ctx.backend),
+        records.iter().filter_map(|(_, r)| match r {
             Res::Wrong(w) => Some(w),
             _ => None,
-        })
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{} reads returned wrong data under faults on {}, the first ones:\n  {}",
-        wrong.len(),
-        ctx.backend,
-        wrong
-            .iter()
-            .take(5)
-            .map(|w| w.as_str())
-            .collect::<Vec<_>>()
-            .join("\n  ")
+        }),
     );
 
     // The fault happened: connections killed and calls failed because of it (on a

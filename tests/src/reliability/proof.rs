@@ -397,3 +397,20 @@ pub fn assert_kinds_succeeded(
         thin.join(", ")
     );
 }
+
+/// Asserts that no read returned wrong data (`wrong`: one description per wrong
+/// read), naming `when` (`under faults on mysql`) and the first five.
+pub fn assert_no_wrong_reads<'a>(when: &str, wrong: impl IntoIterator<Item = &'a String>) {
+    let wrong: Vec<&str> = wrong.into_iter().map(String::as_str).collect();
+    assert!(
+        wrong.is_empty(),
+        "{} reads returned wrong data {when}, the first ones:\n  {}",
+        wrong.len(),
+        wrong
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}

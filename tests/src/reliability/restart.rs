@@ -29,7 +29,8 @@
 
 use super::common::*;
 use super::proof::{
-    Ack, Known, Target, assert_kinds_succeeded, judge_session, judge_user, server_start,
+    Ack, Known, Target, assert_kinds_succeeded, assert_no_wrong_reads, judge_session, judge_user,
+    server_start,
 };
 use crate::conformance::fixtures::*;
 use crate::harness::{Ctx, RawSql};
@@ -467,17 +468,9 @@ pub async fn rel_restart_under_load(ctx: Ctx) {
             );
         }
     }
-    let wrong: Vec<&String> = recs.iter().filter_map(|r| r.wrong.as_ref()).collect();
-    assert!(
-        wrong.is_empty(),
-        "{} reads returned wrong data across the restart, the first ones:\n  {}",
-        wrong.len(),
-        wrong
-            .iter()
-            .take(5)
-            .map(|w| w.as_str())
-            .collect::<Vec<_>>()
-            .join("\n  ")
+    assert_no_wrong_reads(
+        "across the restart",
+        recs.iter().filter_map(|r| r.wrong.as_ref()),
     );
     let ok_of = |kind: &str| {
         recs.iter()
